@@ -1,0 +1,48 @@
+"""The audit log: append-only events chained by SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select
+
+from gesprokit.schema import Event
+
+GENESIS = "0" * 64
+HASHED_FIELDS = ("at", "actor", "role", "action", "contract_id", "n", "before", "after",
+                 "comment", "attachments", "prev_hash")
+
+
+def event_hash(fields: dict) -> str:
+    """SHA-256 of an event's canonical JSON (its fields and the previous hash)."""
+    payload = {k: fields.get(k) for k in HASHED_FIELDS}
+    if isinstance(payload["at"], datetime):
+        payload["at"] = payload["at"].isoformat(timespec="seconds")
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def last_hash(conn: Connection) -> str:
+    """Hash of the newest event, or the genesis hash of an empty log."""
+    row = conn.execute(select(Event.hash).order_by(Event.event_id.desc()).limit(1)).first()
+    return row[0] if row else GENESIS
+
+
+def chain_events(events: list[dict], prev_hash: str) -> list[dict]:
+    """Give each event its `prev_hash` and `hash`, in order."""
+    chained = []
+    for ev in events:
+        ev = {k: ev.get(k) for k in HASHED_FIELDS if k != "prev_hash"}
+        ev["at"] = ev["at"].replace(microsecond=0)
+        ev["prev_hash"] = prev_hash
+        ev["hash"] = prev_hash = event_hash(ev)
+        chained.append(ev)
+    return chained
+
+
+def append_events(conn: Connection, events: list[dict]) -> None:
+    """Append events (dicts with the event fields) to the chain, in the caller's transaction."""
+    if events:
+        conn.execute(insert(Event), chain_events(events, last_hash(conn)))

@@ -1,0 +1,143 @@
+"""The ``gesprokit`` command: import, ledger, demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+
+from gesprokit import schema
+from gesprokit.db import database_url, get_engine
+from gesprokit.errors import ImportRejected
+from gesprokit.importer import import_folder
+from gesprokit.ledger import LEDGER_COLUMNS, check_ledger, ledger_from_frames
+from gesprokit.months import parse_date
+from gesprokit.store import load_frames
+
+
+def _write_frame(df: pd.DataFrame, fmt: str, out: str | None) -> None:
+    if fmt == "csv":
+        text = df.to_csv(index=False)
+    elif fmt == "json":
+        text = df.to_json(orient="records", force_ascii=False, indent=1) + "\n"
+    else:
+        with pd.option_context("display.max_rows", None, "display.max_columns", None,
+                               "display.width", 250):
+            text = df.to_string(index=False) + "\n"
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def _as_of(text: str | None) -> datetime | None:
+    return datetime.combine(parse_date(text), datetime.max.time()) if text else None
+
+
+def cmd_import(args) -> int:
+    engine = get_engine(args.db)
+    try:
+        written = import_folder(args.folder, engine)
+    except ImportRejected as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problème(s) : rien n'a été importé.", file=sys.stderr)
+        return 2
+    total = sum(written.values())
+    print(f"Import réussi : {total} lignes dans {database_url(args.db)}")
+    for table, count in written.items():
+        if count:
+            print(f"  {table:<14} {count:>8}")
+    return 0
+
+
+def cmd_ledger(args) -> int:
+    engine = get_engine(args.db)
+    frames = load_frames(engine, [args.contract] if args.contract else None)
+    if args.contract and frames.contracts.empty:
+        print(f"Marché « {args.contract} » inconnu.", file=sys.stderr)
+        return 2
+    ledger = ledger_from_frames(frames, as_of=_as_of(args.as_of))
+    _write_frame(ledger.situations[LEDGER_COLUMNS], args.format, args.output)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from gesprokit.sample_operation import OPERATION_CODE, SHIPPED_DIR, write_sample
+    from gesprokit.summary import contract_summary, format_summary, plot_s_curve, s_curve
+
+    engine = get_engine(args.db)
+    with engine.connect() as conn:
+        present = conn.execute(select(schema.Operation.code).where(
+            schema.Operation.code == OPERATION_CODE)).first()
+    data = Path(args.data) if args.data else SHIPPED_DIR
+    if not present:
+        if not (data / "operation.csv").exists():
+            data = write_sample(Path(args.out or ".") / "sample-data")
+        try:
+            import_folder(data, engine)
+        except ImportRejected as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        print(f"Opération d'exemple importée depuis {data} dans {database_url(args.db)}")
+    else:
+        print(f"Opération d'exemple déjà présente dans {database_url(args.db)}")
+    frames = load_frames(engine)
+    ledger = ledger_from_frames(frames)
+    problems = check_ledger(ledger)
+    op = frames.operations.iloc[0]
+    print(f"\n{op['name']}\nMaître d'ouvrage : {op['buyer_name']}\n")
+    summary = contract_summary(ledger.situations, frames.contracts, frames.amendments,
+                               frames.companies)
+    print(format_summary(summary))
+    print(f"\n{len(ledger.situations)} situations, {len(ledger.lines)} lignes d'avancement ; "
+          + ("rapprochements vérifiés." if not problems else
+             f"{len(problems)} écart(s) de rapprochement !"))
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        ledger.situations.to_csv(out / "ledger.csv", index=False)
+        plot_s_curve(s_curve(ledger.situations, frames.contracts, frames.amendments),
+                     "Courbe en S – travaux cumulés de l'opération", out / "courbe_en_s.png")
+        print(f"Fichiers écrits dans {out}/ : ledger.csv, courbe_en_s.png")
+    return 0 if not problems else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gesprokit", description="Suivi financier des marchés publics de travaux.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    db_help = "URL SQLAlchemy de la base (défaut : $GESPROKIT_DB ou sqlite:///gesprokit.db)"
+
+    p = sub.add_parser("import", help="importer un dossier de données (CSV/XLSX)")
+    p.add_argument("folder")
+    p.add_argument("--db", help=db_help)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("ledger", help="décompte cumulé de chaque situation (centimes)")
+    p.add_argument("--db", help=db_help)
+    p.add_argument("--contract", help="un seul marché")
+    p.add_argument("--format", choices=["csv", "json", "table"], default="table")
+    p.add_argument("--as-of", help="date de calcul (AAAA-MM-JJ) des situations non émises")
+    p.add_argument("-o", "--output", help="fichier de sortie (défaut : sortie standard)")
+    p.set_defaults(func=cmd_ledger)
+
+    p = sub.add_parser("demo", help="charger l'opération d'exemple et afficher sa synthèse")
+    p.add_argument("--db", help=db_help)
+    p.add_argument("--data", help="dossier de données (défaut : data/ du projet)")
+    p.add_argument("--out", help="dossier où écrire ledger.csv et la courbe en S")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Cell parsers: text from a file -> typed value, or ValueError in French."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.fr import siret as stdnum_siret
+
+from gesprokit.money import parse_cents, parse_decimal, parse_percent_bp
+from gesprokit.months import parse_date, parse_datetime, parse_month
+
+Parser = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of an input table: its header, parser and whether it may be empty."""
+
+    column: str
+    parse: Parser
+    required: bool = True
+    default: Any = None
+    target: str | None = None  # database column name when it differs
+
+    @property
+    def key(self) -> str:
+        return self.target or self.column
+
+
+def text(max_len: int = 300) -> Parser:
+    def parse(s: str) -> str:
+        if len(s) > max_len:
+            raise ValueError(f"texte trop long ({len(s)} caractères, {max_len} au plus)")
+        return s
+    return parse
+
+
+def integer(lo: int | None = None, hi: int | None = None) -> Parser:
+    def parse(s: str) -> int:
+        try:
+            value = int(s.replace(" ", ""))
+        except ValueError:
+            raise ValueError(f"nombre entier attendu « {s} »") from None
+        if lo is not None and value < lo:
+            raise ValueError(f"valeur {value} inférieure au minimum {lo}")
+        if hi is not None and value > hi:
+            raise ValueError(f"valeur {value} supérieure au maximum {hi}")
+        return value
+    return parse
+
+
+def cents(allow_negative: bool = False) -> Parser:
+    def parse(s: str) -> int:
+        value = parse_cents(s)
+        if value < 0 and not allow_negative:
+            raise ValueError(f"montant négatif « {s} »")
+        return value
+    return parse
+
+
+def percent_bp(hi_bp: int | None = None) -> Parser:
+    def parse(s: str) -> int:
+        value = parse_percent_bp(s)
+        if value < 0:
+            raise ValueError(f"pourcentage négatif « {s} »")
+        if hi_bp is not None and value > hi_bp:
+            raise ValueError(f"pourcentage {s} supérieur à {hi_bp / 100:g} %")
+        return value
+    return parse
+
+
+def fraction_bp(s: str) -> int:
+    """A share written as ``0,125`` or ``12,5 %`` -> basis points (1250)."""
+    value = parse_decimal(s)
+    if "%" not in s:
+        value *= 100
+    bp = value * 100
+    if bp != bp.to_integral_value() or not 0 <= bp <= 10_000:
+        raise ValueError(f"part invalide « {s} » (entre 0 et 1, au plus 4 décimales)")
+    return int(bp)
+
+
+def index_e4(s: str) -> int:
+    """An index value (e.g. ``131,4``) -> value × 10 000, exactly."""
+    value = parse_decimal(s) * 10_000
+    if value != value.to_integral_value() or value <= 0:
+        raise ValueError(f"valeur d'index invalide « {s} » (positive, au plus 4 décimales)")
+    return int(value)
+
+
+def boolean(s: str) -> bool:
+    low = s.lower()
+    if low in ("oui", "o", "vrai", "true", "1", "x", "yes"):
+        return True
+    if low in ("non", "n", "faux", "false", "0", "no"):
+        return False
+    raise ValueError(f"oui/non attendu « {s} »")
+
+
+def choice(mapping: dict[str, str]) -> Parser:
+    """Accept any key of `mapping` (case-insensitive) and return its code."""
+    def parse(s: str) -> str:
+        code = mapping.get(s.lower())
+        if code is None:
+            expected = ", ".join(sorted(set(mapping)))
+            raise ValueError(f"valeur « {s} » inconnue (attendu : {expected})")
+        return code
+    return parse
+
+
+def siret(s: str) -> str:
+    try:
+        return stdnum_siret.validate(s)
+    except StdnumError:
+        raise ValueError(f"SIRET invalide « {s} » (14 chiffres, clé de Luhn)") from None
+
+
+def month(s: str) -> str:
+    return parse_month(s)
+
+
+def day(s: str):
+    return parse_date(s)
+
+
+def timestamp(s: str):
+    return parse_datetime(s)
+
+
+def decimal_text(s: str) -> str:
+    """A quantity kept as exact decimal text."""
+    return str(parse_decimal(s))
+
+
+def to_decimal(s: str | None) -> Decimal | None:
+    return None if s is None else Decimal(s)

@@ -1,0 +1,429 @@
+"""Parse a data folder, check it as a whole, then write it in one transaction.
+
+Every problem is collected (file, row, column, reason) before anything is
+written; if there is at least one, :class:`ImportRejected` lists them all and
+the database is left untouched.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from sqlalchemy import Engine, insert, select
+
+from gesprokit import schema
+from gesprokit.audit import append_events
+from gesprokit.errors import ImportRejected, Problem
+from gesprokit.importer.fields import Field, fraction_bp
+from gesprokit.importer.reading import find_table, read_rows
+from gesprokit.importer.tables import REQUIRED_FILES, STEPS, TABLES
+
+Row = dict  # parsed values plus "_line" and "_file"
+
+STEP_ROLES = {
+    "submitted_at": ("contractor", "submit"), "verified_at": ("verifier", "verify"),
+    "moe_at": ("moe", "issue"), "amo_at": ("amo", "accept"), "moa_at": ("moa", "validate"),
+    "paid_at": ("treasury", "pay"), "interrupted_at": ("moa", "interrupt"),
+    "resumed_at": ("moa", "resume"),
+}
+
+
+@dataclass
+class ParsedFolder:
+    """The typed rows of every table of a folder, and the problems found."""
+
+    tables: dict[str, list[Row]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    rejected: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
+
+    def known(self, name: str, valid: dict, key: str) -> set:
+        """Keys of valid rows plus those of rows refused for another column, so that one
+        bad cell is reported once and not again in every table that refers to its row."""
+        return set(valid) | {r[key] for r in self.rejected[name] if r.get(key) is not None}
+
+    def problem(self, row: Row | None, column: str | None, reason: str, file: str = "") -> None:
+        self.problems.append(Problem(row["_file"] if row else file,
+                                     row["_line"] if row else None, column, reason))
+
+
+def _parse_rows(pf: ParsedFolder, name: str, fields: list[Field], path: Path,
+                raw_rows, display: str, extra: dict | None = None) -> list[Row]:
+    known = {fl.column for fl in fields}
+    rows: list[Row] = []
+    header_checked = False
+    for line, raw in raw_rows:
+        if not header_checked:
+            header_checked = True
+            missing = [fl.column for fl in fields
+                       if fl.required and fl.column not in raw and fl.column not in (extra or {})]
+            for col in missing:
+                pf.problem(None, col, "colonne obligatoire absente", file=display)
+            unknown = [c for c in raw if c and c not in known]
+            for col in unknown:
+                pf.problem(None, col, "colonne inconnue", file=display)
+            if missing:
+                return []
+        row: Row = {"_line": line, "_file": display, **(extra or {})}
+        ok = True
+        for fl in fields:
+            if extra and fl.column in extra:
+                continue
+            cell = raw.get(fl.column, "")
+            if cell == "":
+                if fl.required:
+                    pf.problem(row, fl.column, "valeur obligatoire manquante")
+                    ok = False
+                row[fl.key] = fl.default
+                continue
+            try:
+                row[fl.key] = fl.parse(cell)
+            except ValueError as exc:
+                pf.problem(row, fl.column, str(exc))
+                ok = False
+        if ok:
+            rows.append(row)
+        else:
+            pf.rejected[name].append(row)
+    return rows
+
+
+def parse_folder(folder: str | Path) -> ParsedFolder:
+    """Read and type every table of `folder`; check the folder as a whole."""
+    folder = Path(folder)
+    pf = ParsedFolder()
+    if not folder.is_dir():
+        pf.problem(None, None, "dossier introuvable", file=str(folder))
+        return pf
+    for name, fields in TABLES.items():
+        path = find_table(folder, name)
+        rows: list[Row] = []
+        if path is not None:
+            rows = _parse_rows(pf, name, fields, path, read_rows(path), path.name)
+        elif name == "price_lines" and (folder / "dpgf").is_dir():
+            for xlsx in sorted((folder / "dpgf").glob("*.xlsx")):
+                rows += _parse_rows(pf, name, fields, xlsx, read_rows(xlsx),
+                                    f"dpgf/{xlsx.name}", extra={"contract_id": xlsx.stem})
+        elif name in REQUIRED_FILES or name == "price_lines":
+            pf.problem(None, None, "fichier obligatoire absent", file=f"{name}.csv")
+        pf.tables[name] = rows
+    _check(pf)
+    return pf
+
+
+def _unique(pf: ParsedFolder, name: str, key: tuple[str, ...], label: str) -> dict:
+    seen: dict = {}
+    for row in pf.tables[name]:
+        k = tuple(row[c] for c in key) if len(key) > 1 else row[key[0]]
+        if k in seen:
+            pf.problem(row, key[-1], f"{label} en double (déjà ligne {seen[k]['_line']})")
+        else:
+            seen[k] = row
+    return seen
+
+
+def _revision_terms(pf: ParsedFolder, contract: Row) -> list[dict]:
+    """``BT01`` or ``BT06=0,5; BT01=0,375`` -> terms; weights + fixed part must be 1."""
+    spec = contract.get("revision_indices")
+    if contract["price_form"] == "firm":
+        if spec:
+            pf.problem(contract, "revision_indices", "index de révision sur un marché à prix ferme")
+        return []
+    if not spec or not contract.get("revision_base_month"):
+        pf.problem(contract, "revision_indices",
+                   "marché révisable : index et mois de base (revision_base_month) obligatoires")
+        return []
+    fixed = contract["revision_fixed_bp"]
+    terms = []
+    parts = [p.strip() for p in spec.split(";") if p.strip()]
+    for part in parts:
+        code, _, weight = part.partition("=")
+        code = code.strip().upper()
+        try:
+            weight_bp = fraction_bp(weight.strip()) if weight else 10_000 - fixed
+        except ValueError as exc:
+            pf.problem(contract, "revision_indices", str(exc))
+            return []
+        terms.append({"contract_id": contract["contract_id"], "index_code": code,
+                      "weight_bp": weight_bp})
+    if fixed + sum(t["weight_bp"] for t in terms) != 10_000:
+        pf.problem(contract, "revision_indices",
+                   "la partie fixe et les poids des index doivent totaliser 1")
+        return []
+    return terms
+
+
+def _check(pf: ParsedFolder) -> None:  # noqa: C901 - one pass of cross-table rules
+    t = pf.tables
+    ops = t["operation"]
+    if len(ops) > 1:
+        for row in ops[1:]:
+            pf.problem(row, None, "une seule opération par dossier")
+    companies = pf.known("companies",
+                         _unique(pf, "companies", ("code",), "code entreprise"), "code")
+    _unique(pf, "companies", ("siret",), "SIRET")
+    contracts = _unique(pf, "contracts", ("contract_id",), "marché")
+    contract_ids = pf.known("contracts", contracts, "contract_id")
+    lot_names: dict = {}
+    terms_by_contract: dict[str, list[dict]] = {}
+    for c in t["contracts"]:
+        if c["company_code"] not in companies:
+            pf.problem(c, "company_code", f"entreprise « {c['company_code']} » inconnue")
+        prev = lot_names.setdefault(c["lot_code"], c["lot_name"])
+        if prev != c["lot_name"]:
+            pf.problem(c, "lot_name", f"lot {c['lot_code']} déjà nommé « {prev} »")
+        if c["advance_end_bp"] <= c["advance_start_bp"]:
+            pf.problem(c, "advance_end",
+                       "la fin du remboursement de l'avance doit suivre son début")
+        terms_by_contract[c["contract_id"]] = _revision_terms(pf, c)
+    t["revision_terms"] = [term for terms in terms_by_contract.values() for term in terms]
+
+    indices = _unique(pf, "price_index", ("index_code", "month"), "valeur d'index")
+    for row in t["price_index"]:
+        if row["published_on"].strftime("%Y-%m") <= row["month"]:
+            pf.problem(row, "published_on", "publication antérieure à la fin du mois de l'index")
+    for c in t["contracts"]:
+        for term in terms_by_contract.get(c["contract_id"], []):
+            if (term["index_code"], c["revision_base_month"]) not in indices:
+                pf.problem(c, "revision_base_month",
+                           f"index {term['index_code']} absent pour le mois de base "
+                           f"{c['revision_base_month']}")
+    _unique(pf, "ecb_rates", ("effective_on",), "taux BCE")
+
+    amendments = _unique(pf, "amendments", ("contract_id", "amendment_no"), "avenant")
+    for a in t["amendments"]:
+        if a["contract_id"] not in contract_ids:
+            pf.problem(a, "contract_id", f"marché « {a['contract_id']} » inconnu")
+    subcontracts = _unique(pf, "subcontracts", ("subcontract_id",), "sous-traité")
+    for s in t["subcontracts"]:
+        if s["contract_id"] not in contract_ids:
+            pf.problem(s, "contract_id", f"marché « {s['contract_id']} » inconnu")
+        if s["company_code"] not in companies:
+            pf.problem(s, "company_code", f"entreprise « {s['company_code']} » inconnue")
+    guarantees = _unique(pf, "guarantees", ("guarantee_id",), "garantie")
+    for g in guarantees.values():
+        if g["contract_id"] not in contract_ids:
+            pf.problem(g, "contract_id", f"marché « {g['contract_id']} » inconnu")
+
+    lines = _check_price_lines(pf, contracts, amendments, subcontracts)
+    situations = _check_situations(pf, contracts)
+    _check_progress(pf, lines, situations)
+    for adj in t["adjustments"]:
+        if (adj["contract_id"], adj["n"]) not in situations:
+            pf.problem(adj, "n", f"situation {adj['contract_id']} n°{adj['n']} inconnue")
+        if (adj["days"] is None) == (adj["amount_cents"] is None):
+            pf.problem(adj, "days", "indiquer soit un nombre de jours, soit un montant")
+        elif adj["kind"] == "bonus" and adj["days"] is not None:
+            pf.problem(adj, "days", "une prime se donne en montant, pas en jours")
+
+
+def _check_price_lines(pf, contracts, amendments, subcontracts) -> dict:
+    lines = _unique(pf, "price_lines", ("contract_id", "line_no"), "ligne de prix")
+    initial = defaultdict(int)
+    by_amendment = defaultdict(int)
+    known_ids = pf.known("contracts", contracts, "contract_id")
+    for line in pf.tables["price_lines"]:
+        cid = line["contract_id"]
+        if cid not in contracts:
+            if cid not in known_ids:
+                pf.problem(line, "contract_id", f"marché « {cid} » inconnu")
+            continue
+        qty, unit_price, amount = line["quantity"], line["unit_price_cents"], line["amount_cents"]
+        if qty is not None and unit_price is not None:
+            computed = int((Decimal(qty) * unit_price).to_integral_value(rounding=ROUND_HALF_UP))
+            if amount is None:
+                line["amount_cents"] = amount = computed
+            elif amount != computed:
+                pf.problem(line, "amount", f"montant {amount / 100:.2f} ≠ quantité × prix "
+                                           f"unitaire = {computed / 100:.2f}")
+        if amount is None:
+            pf.problem(line, "amount", "montant absent (ni montant, ni quantité × prix unitaire)")
+            continue
+        if line["amendment_no"] is not None:
+            if (cid, line["amendment_no"]) not in amendments:
+                pf.problem(line, "amendment_no", f"avenant n°{line['amendment_no']} inconnu")
+            by_amendment[(cid, line["amendment_no"])] += amount
+        else:
+            initial[cid] += amount
+        sub = line["subcontract_id"]
+        if sub is not None:
+            if sub not in subcontracts:
+                pf.problem(line, "subcontract_id", f"sous-traité « {sub} » inconnu")
+            elif subcontracts[sub]["contract_id"] != cid:
+                pf.problem(line, "subcontract_id", f"sous-traité « {sub} » d'un autre marché")
+    for cid, c in contracts.items():
+        if initial[cid] != c["initial_total_ht"]:
+            pf.problem(c, "initial_total_ht",
+                       f"montant initial {c['initial_total_ht'] / 100:.2f} ≠ somme des lignes "
+                       f"de la DPGF {initial[cid] / 100:.2f}")
+    for key, a in amendments.items():
+        if key in by_amendment and by_amendment[key] != a["amount_cents"]:
+            pf.problem(a, "amount", f"montant de l'avenant ≠ somme de ses lignes "
+                                    f"{by_amendment[key] / 100:.2f}")
+    return lines
+
+
+def _check_situations(pf, contracts) -> dict:
+    situations = _unique(pf, "situations", ("contract_id", "n"), "situation")
+    per_contract = defaultdict(list)
+    known_ids = pf.known("contracts", contracts, "contract_id")
+    for s in pf.tables["situations"]:
+        if s["contract_id"] not in contracts:
+            if s["contract_id"] not in known_ids:
+                pf.problem(s, "contract_id", f"marché « {s['contract_id']} » inconnu")
+            continue
+        per_contract[s["contract_id"]].append(s)
+        present = [step for step in STEPS if s[step] is not None]
+        expected = list(STEPS[: len(present)])
+        if present != expected:
+            gap = next(step for step, exp in zip(present, expected, strict=True) if step != exp)
+            pf.problem(s, gap, "étape datée alors qu'une étape précédente ne l'est pas")
+        dates = [s[step] for step in present]
+        for prev_step, step, a, b in zip(present, present[1:], dates, dates[1:], strict=False):
+            if b < a:
+                pf.problem(s, step, f"date antérieure à l'étape précédente ({prev_step})")
+        if s["interrupted_at"] is not None:
+            if s["submitted_at"] is None or s["interrupted_at"] < s["submitted_at"]:
+                pf.problem(s, "interrupted_at", "interruption avant la réception de la demande")
+            if s["resumed_at"] is not None and s["resumed_at"] < s["interrupted_at"]:
+                pf.problem(s, "resumed_at", "reprise antérieure à l'interruption")
+            if not s["interruption_reason"]:
+                pf.problem(s, "interruption_reason", "motif d'interruption obligatoire")
+        elif s["resumed_at"] is not None:
+            pf.problem(s, "resumed_at", "reprise sans interruption")
+    for rows in per_contract.values():
+        rows.sort(key=lambda r: r["n"])
+        for i, s in enumerate(rows, start=1):
+            if s["n"] != i:
+                pf.problem(s, "n", f"numéro de situation {s['n']} : {i} attendu (suite 1, 2, 3…)")
+                break
+        for prev, s in zip(rows, rows[1:], strict=False):
+            if s["month"] <= prev["month"]:
+                pf.problem(s, "month", f"mois {s['month']} non postérieur à la situation "
+                                       f"précédente ({prev['month']})")
+    return situations
+
+
+def _check_progress(pf, lines, situations) -> None:
+    rows = pf.tables["progress"]
+    seen = set()
+    last_pct: dict = {}
+    for p in sorted(rows, key=lambda r: (r["contract_id"], r["line_no"], r["n"])):
+        key = (p["contract_id"], p["n"], p["line_no"])
+        if key in seen:
+            pf.problem(p, "line_no", "avancement en double pour cette ligne et cette situation")
+            continue
+        seen.add(key)
+        if (p["contract_id"], p["n"]) not in situations:
+            pf.problem(p, "n", f"situation {p['contract_id']} n°{p['n']} inconnue")
+        line = lines.get((p["contract_id"], p["line_no"]))
+        if line is None:
+            pf.problem(p, "line_no", f"ligne de prix « {p['line_no']} » inconnue pour "
+                                     f"{p['contract_id']}")
+            continue
+        if p["pct_bp"] > 10_000 and not line["may_exceed"]:
+            pf.problem(p, "pct", "avancement supérieur à 100 % sur une ligne qui ne l'autorise pas")
+        prev = last_pct.get((p["contract_id"], p["line_no"]))
+        if prev is not None and p["pct_bp"] < prev and not p["comment"]:
+            pf.problem(p, "comment", "avancement en baisse : une justification est obligatoire")
+        last_pct[(p["contract_id"], p["line_no"])] = p["pct_bp"]
+
+
+def _clean(rows: list[Row], columns) -> list[dict]:
+    return [{c: r.get(c) for c in columns} for r in rows]
+
+
+def _import_events(t: dict, now: datetime) -> list[dict]:
+    events = []
+    for s in t["situations"]:
+        for step, (role, action) in STEP_ROLES.items():
+            if s.get(step) is not None:
+                events.append({"at": s[step], "actor": "import", "role": role, "action": action,
+                               "contract_id": s["contract_id"], "n": s["n"],
+                               "comment": s["interruption_reason"] if action == "interrupt"
+                               else None})
+    events.sort(key=lambda e: (e["at"], e["contract_id"], e["n"]))
+    counts = {name: len(rows) for name, rows in t.items() if rows}
+    events.append({"at": now, "actor": "import", "role": "admin", "action": "import",
+                   "after": str(sorted(counts.items()))})
+    return events
+
+
+def _status(s: Row) -> str:
+    for step, status in (("paid_at", "paid"), ("moa_at", "validated"), ("amo_at", "accepted"),
+                         ("moe_at", "issued"), ("verified_at", "verified"),
+                         ("submitted_at", "submitted")):
+        if s[step] is not None:
+            return status
+    return "draft"
+
+
+def _skip_known_reference_rows(conn, pf: ParsedFolder) -> None:
+    """Index values and ECB rates are shared by operations: keep new rows, refuse conflicts."""
+    for name, table, key, value in (
+        ("price_index", schema.PriceIndex, ("index_code", "month"), "value_e4"),
+        ("ecb_rates", schema.EcbRate, ("effective_on",), "rate_bp"),
+    ):
+        cols = [getattr(table, k) for k in key]
+        known = {tuple(r[:-1]): r[-1]
+                 for r in conn.execute(select(*cols, getattr(table, value)))}
+        fresh = []
+        for row in pf.tables[name]:
+            k = tuple(row[c] for c in key)
+            if k not in known:
+                fresh.append(row)
+            elif known[k] != row[value]:
+                pf.problem(row, value, "valeur différente de celle déjà enregistrée dans la base")
+        pf.tables[name] = fresh
+
+
+def import_folder(folder: str | Path, engine: Engine, now: datetime | None = None) -> dict:
+    """Import `folder` into the database behind `engine`, all or nothing.
+
+    Returns the number of rows written per table. Raises :class:`ImportRejected`
+    listing every problem, with nothing written.
+    """
+    pf = parse_folder(folder)
+    t = pf.tables
+    with engine.begin() as conn:
+        if t.get("operation"):
+            code = t["operation"][0]["code"]
+            if conn.execute(select(schema.Operation.code).where(
+                    schema.Operation.code == code)).first():
+                pf.problem(t["operation"][0], "code", f"opération « {code} » déjà importée")
+            existing = set(conn.execute(select(schema.Contract.contract_id)).scalars())
+            for c in t["contracts"]:
+                if c["contract_id"] in existing:
+                    pf.problem(c, "contract_id", "marché déjà présent dans la base")
+        _skip_known_reference_rows(conn, pf)
+        if pf.problems:
+            raise ImportRejected(pf.problems)
+        op_code = t["operation"][0]["code"]
+        for c in t["contracts"]:
+            c["operation_code"] = op_code
+        for s in t["situations"]:
+            s["status"] = _status(s)
+            s["version"] = 1
+        lots = {(op_code, c["lot_code"]): {"operation_code": op_code, "code": c["lot_code"],
+                                           "name": c["lot_name"]} for c in t["contracts"]}
+        plan = [
+            (schema.Operation, t["operation"]), (schema.Company, t["companies"]),
+            (schema.Lot, list(lots.values())), (schema.Contract, t["contracts"]),
+            (schema.RevisionTerm, t["revision_terms"]), (schema.Amendment, t["amendments"]),
+            (schema.Subcontract, t["subcontracts"]), (schema.PriceLine, t["price_lines"]),
+            (schema.Situation, t["situations"]), (schema.Progress, t["progress"]),
+            (schema.Adjustment, t["adjustments"]), (schema.Guarantee, t["guarantees"]),
+            (schema.PriceIndex, t["price_index"]), (schema.EcbRate, t["ecb_rates"]),
+        ]
+        written = {}
+        for table, rows in plan:
+            columns = [c.key for c in table.__table__.columns
+                       if not (c.primary_key and c.autoincrement is True)]
+            if rows:
+                conn.execute(insert(table), _clean(rows, columns))
+            written[table.__tablename__] = len(rows)
+        append_events(conn, _import_events(t, now or datetime.now()))
+    return written

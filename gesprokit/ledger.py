@@ -1,0 +1,272 @@
+"""The décompte, cumulative first: progress -> amounts per situation (pure pandas).
+
+Everything is computed cumulatively since the contract's notification and the
+month's figure is the difference with the previous situation (CCAG-T art.
+12.2.1 a), over all contracts and situations at once. Columns and meaning:
+GLOSSARY.md ("The décompte, cumulative first"); rules: DOMAIN.md Part A.
+All amounts are int64 cents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from gesprokit.money import BP, mul_div_half_up
+from gesprokit.revision import compute_revision
+
+LEDGER_COLUMNS = [
+    "contract_id", "n", "month", "works_cum", "works_month", "revision_cum", "revision_month",
+    "revision_provisional", "bonus_cum", "penalty_cum", "total_ht_cum", "vat_cum",
+    "total_ttc_cum", "advance_repaid_cum", "retention_cum", "due_cum", "direct_payment_cum",
+    "previous_due_cum", "net_month",
+]
+MONEY_COLUMNS = [c for c in LEDGER_COLUMNS
+                 if c not in ("contract_id", "n", "month", "revision_provisional")]
+LINE_COLUMNS = ["contract_id", "n", "line_no", "amount_cents", "pct_bp", "line_cum",
+                "line_month"]
+
+
+@dataclass
+class Ledger:
+    """The ledger frames: one row per situation, per entered line, per revised situation."""
+
+    situations: pd.DataFrame  # LEDGER_COLUMNS
+    lines: pd.DataFrame  # LINE_COLUMNS
+    revisions: pd.DataFrame  # contract_id, n, revision_cum, coefficient, provisional flag
+
+
+def _empty_if_none(frame: pd.DataFrame | None, columns: dict) -> pd.DataFrame:
+    if frame is not None:
+        return frame
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in columns.items()})
+
+
+def line_amounts(progress: pd.DataFrame, price_lines: pd.DataFrame) -> pd.DataFrame:
+    """Cumulative amount of each entered line: round_half_up(amount × pct_bp / 10 000).
+
+    A line left out of a situation keeps its previous cumulative %, so
+    ``line_month`` is the change since the line's previous entry.
+    """
+    p = progress[["contract_id", "n", "line_no", "pct_bp"]].merge(
+        price_lines[["contract_id", "line_no", "amount_cents", "subcontract_id"]],
+        on=["contract_id", "line_no"], how="left", validate="many_to_one")
+    if p["amount_cents"].isna().any():
+        missing = p.loc[p["amount_cents"].isna(), ["contract_id", "line_no"]].iloc[0]
+        raise ValueError(f"ligne de prix inconnue : {missing['contract_id']} {missing['line_no']}")
+    p["amount_cents"] = p["amount_cents"].astype("int64")
+    p = p.sort_values(["contract_id", "line_no", "n"], kind="stable").reset_index(drop=True)
+    p["line_cum"] = mul_div_half_up(p["amount_cents"], p["pct_bp"].astype("int64"), BP)
+    prev = p.groupby(["contract_id", "line_no"], sort=False)["line_cum"].shift(1, fill_value=0)
+    p["line_month"] = (p["line_cum"] - prev).astype("int64")
+    return p
+
+
+def _sum_by_situation(frame: pd.DataFrame, value: str, sit: pd.DataFrame) -> pd.Series:
+    """Sum of `value` per (contract_id, n), aligned on `sit` (0 where absent)."""
+    sums = frame.groupby(["contract_id", "n"], sort=False)[value].sum()
+    keys = pd.MultiIndex.from_frame(sit[["contract_id", "n"]])
+    return pd.Series(sums.reindex(keys, fill_value=0).to_numpy(), index=sit.index).astype("int64")
+
+
+def _cum(sit: pd.DataFrame, values: pd.Series) -> pd.Series:
+    return values.groupby(sit["contract_id"], sort=False).cumsum().astype("int64")
+
+
+def _amount_by_date(sit: pd.DataFrame, dated: pd.DataFrame, date_col: str) -> pd.Series:
+    """Σ amount_cents of a contract's `dated` rows dated on or before each known_on."""
+    if dated.empty:
+        return pd.Series(0, index=sit.index, dtype="int64")
+    d = dated[["contract_id", date_col, "amount_cents"]].sort_values(date_col)
+    d = d.assign(total=d.groupby("contract_id")["amount_cents"].cumsum().astype("int64"))
+    left = sit[["contract_id", "known_on"]].reset_index().sort_values("known_on")
+    merged = pd.merge_asof(left, d[["contract_id", date_col, "total"]],
+                           left_on="known_on", right_on=date_col, by="contract_id")
+    return merged.set_index("index")["total"].reindex(sit.index).fillna(0).astype("int64")
+
+
+def compute_ledger(contracts: pd.DataFrame, price_lines: pd.DataFrame,
+                   situations: pd.DataFrame, progress: pd.DataFrame,
+                   adjustments: pd.DataFrame | None = None,
+                   guarantees: pd.DataFrame | None = None,
+                   subcontracts: pd.DataFrame | None = None,
+                   amendments: pd.DataFrame | None = None,
+                   revision_terms: pd.DataFrame | None = None,
+                   price_index: pd.DataFrame | None = None,
+                   as_of: datetime | None = None) -> Ledger:
+    """Compute the décompte of every situation of every contract.
+
+    Frames follow the store's columns (gesprokit.schema). The facts used for a
+    situation (index values, guarantees, amendments) are those known on the
+    date the MOE issued its état d'acompte (``moe_at``), or on `as_of` (default:
+    now) for a situation not issued yet.
+    """
+    as_of = pd.Timestamp(as_of or datetime.now())
+    adjustments = _empty_if_none(adjustments, {"contract_id": str, "n": "int64", "kind": str,
+                                               "days": "Int64", "amount_cents": "Int64"})
+    guarantees = _empty_if_none(guarantees, {"contract_id": str, "amount_cents": "int64",
+                                             "received_on": "datetime64[us]"})
+    subcontracts = _empty_if_none(subcontracts, {"subcontract_id": str, "contract_id": str,
+                                                 "amount_cents": "int64",
+                                                 "direct_payment": bool})
+    amendments = _empty_if_none(amendments, {"contract_id": str, "amount_cents": "int64",
+                                             "signed_on": "datetime64[us]"})
+    revision_terms = _empty_if_none(revision_terms, {"contract_id": str, "index_code": str,
+                                                     "weight_bp": "int64"})
+    price_index = _empty_if_none(price_index, {"index_code": str, "month": str,
+                                               "value_e4": "int64",
+                                               "published_on": "datetime64[us]"})
+
+    sit = situations[["contract_id", "n", "month", "moe_at"]].sort_values(
+        ["contract_id", "n"], kind="stable").reset_index(drop=True)
+    sit["known_on"] = pd.to_datetime(sit["moe_at"]).fillna(as_of).astype("datetime64[us]")
+    c = contracts.set_index("contract_id")
+    per_sit = c.loc[sit["contract_id"]].reset_index(drop=True)
+
+    lines = line_amounts(progress, price_lines)
+    sit["works_month"] = _sum_by_situation(lines, "line_month", sit)
+    sit["works_cum"] = _cum(sit, sit["works_month"])
+
+    rev = compute_revision(sit[["contract_id", "n", "month", "works_month", "known_on"]],
+                           contracts, revision_terms, price_index)
+    sit = sit.merge(rev[["contract_id", "n", "revision_cum", "revision_provisional"]],
+                    on=["contract_id", "n"], how="left")
+    sit["revision_cum"] = sit["revision_cum"].fillna(0).astype("int64")
+    sit["revision_provisional"] = sit["revision_provisional"].fillna(False).astype(bool)
+    sit["revision_month"] = (sit["revision_cum"] - sit.groupby("contract_id")["revision_cum"]
+                             .shift(1, fill_value=0)).astype("int64")
+
+    contract_total = per_sit["initial_total_ht"].astype("int64") + _amount_by_date(
+        sit, amendments, "signed_on")
+    bonus = adjustments[adjustments["kind"] == "bonus"]
+    sit["bonus_cum"] = _cum(sit, _sum_by_situation(
+        bonus.assign(amount_cents=bonus["amount_cents"].astype("int64")), "amount_cents", sit))
+    sit["penalty_cum"] = _penalties(sit, adjustments, per_sit, contract_total)
+
+    sit["total_ht_cum"] = sit["works_cum"] + sit["revision_cum"] + sit["bonus_cum"]
+    sit["vat_cum"] = mul_div_half_up(sit["total_ht_cum"], per_sit["vat_rate_bp"].astype("int64"),
+                                     BP)
+    sit["total_ttc_cum"] = sit["total_ht_cum"] + sit["vat_cum"]
+    sit["advance_repaid_cum"] = _advance_repaid(sit["works_cum"], per_sit)
+    sit["retention_cum"] = _retention(sit, per_sit, guarantees)
+    sit["due_cum"] = (sit["total_ttc_cum"] - sit["penalty_cum"] - sit["advance_repaid_cum"]
+                      - sit["retention_cum"])
+    sit["direct_payment_cum"] = _direct_payments(sit, lines, subcontracts)
+    sit["previous_due_cum"] = sit.groupby("contract_id")["due_cum"].shift(1, fill_value=0)
+    sit["net_month"] = sit["due_cum"] - sit["previous_due_cum"]
+    for col in MONEY_COLUMNS:
+        sit[col] = sit[col].astype("int64")
+    sit["n"] = sit["n"].astype("int64")
+    return Ledger(situations=sit[LEDGER_COLUMNS], lines=lines[LINE_COLUMNS].sort_values(
+        ["contract_id", "n", "line_no"]).reset_index(drop=True), revisions=rev)
+
+
+def _penalties(sit, adjustments, per_sit, contract_total) -> pd.Series:
+    """Cumulative penalties: 1/3000 × contract HT per day (or fixed amounts),
+    capped at 10 % of the contract total HT, waived while ≤ 1 000 € HT."""
+    pen = adjustments[adjustments["kind"] == "penalty"][["contract_id", "n", "days",
+                                                         "amount_cents"]]
+    if pen.empty:
+        return pd.Series(0, index=sit.index, dtype="int64")
+    keyed = sit[["contract_id", "n"]].assign(total=contract_total,
+                                             denominator=per_sit["penalty_denominator"])
+    pen = pen.merge(keyed, on=["contract_id", "n"], how="left")
+    by_days = pen["days"].notna()
+    amount = pen["amount_cents"].fillna(0).astype("int64").copy()
+    if by_days.any():
+        amount[by_days] = mul_div_half_up(pen.loc[by_days, "days"].astype("int64"),
+                                          pen.loc[by_days, "total"].astype("int64"),
+                                          pen.loc[by_days, "denominator"].astype("int64"))
+    raw = _cum(sit, _sum_by_situation(pen.assign(amount=amount), "amount", sit))
+    cap = mul_div_half_up(contract_total, per_sit["penalty_cap_bp"].astype("int64"), BP)
+    waived = raw <= per_sit["penalty_waiver_cents"].astype("int64")
+    return pd.Series(np.where(waived, 0, np.minimum(raw, cap)), index=sit.index, dtype="int64")
+
+
+def _advance_repaid(works_cum: pd.Series, per_sit: pd.DataFrame) -> pd.Series:
+    """advance × clamp((x − start) / (end − start), 0, 1), x = works_cum / initial HT."""
+    initial = per_sit["initial_total_ht"].astype("int64")
+    start = per_sit["advance_start_bp"].astype("int64")
+    span = (per_sit["advance_end_bp"].astype("int64") - start) * initial
+    num = (works_cum * BP - start * initial).clip(lower=0)
+    num = np.minimum(num, span)
+    advance = per_sit["advance_cents"].astype("int64")
+    has = (advance > 0) & (span > 0)
+    out = pd.Series(0, index=works_cum.index, dtype="int64")
+    if has.any():
+        out[has] = mul_div_half_up(advance[has], num[has], span[has])
+    return out
+
+
+def _retention(sit, per_sit, guarantees) -> pd.Series:
+    """rate × cumulative TTC (or HT), less what guarantees recorded by then cover."""
+    base = np.where(per_sit["retention_base"] == "ht", sit["total_ht_cum"], sit["total_ttc_cum"])
+    gross = mul_div_half_up(pd.Series(base, index=sit.index, dtype="int64"),
+                            per_sit["retention_rate_bp"].astype("int64"), BP)
+    covered = _amount_by_date(sit, guarantees, "received_on")
+    return (gross - covered).clip(lower=0).astype("int64")
+
+
+def _direct_payments(sit, lines, subcontracts) -> pd.Series:
+    """Part of the works paid directly to accepted subcontractors (HT, initial prices),
+    never more than the declared subcontract amount."""
+    subs = subcontracts[subcontracts["direct_payment"]]
+    sub_lines = lines[lines["subcontract_id"].isin(subs["subcontract_id"])]
+    if sub_lines.empty:
+        return pd.Series(0, index=sit.index, dtype="int64")
+    per = sub_lines.groupby(["contract_id", "subcontract_id", "n"])["line_month"].sum()
+    grid = sit[["contract_id", "n"]].merge(
+        subs[["contract_id", "subcontract_id", "amount_cents"]], on="contract_id")
+    grid = grid.merge(per.rename("month").reset_index(),
+                      on=["contract_id", "subcontract_id", "n"], how="left")
+    grid["month"] = grid["month"].fillna(0).astype("int64")
+    grid = grid.sort_values(["contract_id", "subcontract_id", "n"])
+    grid["cum"] = grid.groupby(["contract_id", "subcontract_id"])["month"].cumsum()
+    grid["cum"] = np.minimum(grid["cum"], grid["amount_cents"]).clip(lower=0)
+    return _sum_by_situation(grid, "cum", sit)
+
+
+def check_ledger(ledger: Ledger) -> list[str]:
+    """The reconciliation identities; returns the French description of each one broken."""
+    s = ledger.situations
+    problems = []
+    prev = s.groupby("contract_id")
+
+    def rule(mask: pd.Series, text: str) -> None:
+        bad = s.loc[~mask, ["contract_id", "n"]]
+        problems.extend(f"{r.contract_id} n°{r.n} : {text}" for r in bad.itertuples())
+
+    rule(s["works_month"] == s["works_cum"] - prev["works_cum"].shift(1, fill_value=0),
+         "travaux du mois ≠ cumul − cumul précédent")
+    rule(s["revision_month"] == s["revision_cum"] - prev["revision_cum"].shift(1, fill_value=0),
+         "révision du mois ≠ cumul − cumul précédent")
+    rule(s["total_ht_cum"] == s["works_cum"] + s["revision_cum"] + s["bonus_cum"],
+         "total HT ≠ travaux + révision + primes")
+    rule(s["total_ttc_cum"] == s["total_ht_cum"] + s["vat_cum"], "TTC ≠ HT + TVA")
+    rule(s["due_cum"] == s["total_ttc_cum"] - s["penalty_cum"] - s["advance_repaid_cum"]
+         - s["retention_cum"], "montant dû ≠ TTC − pénalités − avance − retenue")
+    rule(s["net_month"] == s["due_cum"] - s["previous_due_cum"],
+         "net du mois ≠ dû cumulé − acomptes précédents")
+    rule(s["previous_due_cum"] == prev["due_cum"].shift(1, fill_value=0),
+         "acomptes précédents ≠ dû cumulé de la situation précédente")
+    lines_month = _sum_by_situation(ledger.lines, "line_month", s)
+    rule(lines_month == s["works_month"], "somme des lignes du mois ≠ travaux du mois")
+    latest = ledger.lines.sort_values("n").groupby(["contract_id", "line_no"]).tail(1)
+    by_contract = latest.groupby("contract_id")["line_cum"].sum()
+    last = s.groupby("contract_id").tail(1).set_index("contract_id")["works_cum"]
+    for cid, total in last.items():
+        if by_contract.get(cid, 0) != total:
+            problems.append(f"{cid} : somme des cumuls par ligne ≠ travaux cumulés")
+    return problems
+
+
+def ledger_from_frames(frames, as_of: datetime | None = None) -> Ledger:
+    """:func:`compute_ledger` on the frames read by :func:`gesprokit.store.load_frames`."""
+    return compute_ledger(
+        frames.contracts, frames.price_lines, frames.situations, frames.progress,
+        adjustments=frames.adjustments, guarantees=frames.guarantees,
+        subcontracts=frames.subcontracts, amendments=frames.amendments,
+        revision_terms=frames.revision_terms, price_index=frames.price_index, as_of=as_of)

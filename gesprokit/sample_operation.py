@@ -1,0 +1,368 @@
+"""The sample operation: a centre hospitalier builds an EHPAD unit and extends its SMR.
+
+:func:`write_sample` writes the folder shipped in ``data/`` (import format,
+docs/data-format.md); the shipped files are exactly its output, which a test
+checks. Everything is deterministic (fixed seed). Company names and SIRET are
+fictitious (valid Luhn keys); BT01 values are illustrative; ECB rates are the
+published ones (see docs/data-format.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from openpyxl import Workbook
+from stdnum import luhn
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "data"
+FIRST_MONTH = (2025, 4)  # works start in April 2025, notification in March
+OPERATION_CODE = "CHMV-EHPAD"
+
+
+def make_siret(seed: int, public: bool = False) -> str:
+    """A Luhn-valid SIRET built from a number (fictitious establishments)."""
+    base = f"{(2 if public else 4)}{seed:07d}"[:8]
+    siren = base + luhn.calc_check_digit(base)
+    nic = f"{seed % 10000:04d}"
+    return siren + nic + luhn.calc_check_digit(siren + nic)
+
+
+def _month(offset: int) -> str:
+    y, m = FIRST_MONTH
+    total = y * 12 + m - 1 + offset
+    return f"{total // 12:04d}-{total % 12 + 1:02d}"
+
+
+def _month_end(month: str) -> date:
+    y, m = int(month[:4]), int(month[5:])
+    first_next = date(y + (m == 12), m % 12 + 1, 1)
+    return first_next - timedelta(days=1)
+
+
+# lot code, lot name, company code, start offset, duration (months), lines
+# line: (label, unit, quantity, unit price €, start share, end share of the lot period)
+LOTS = [
+    ("01", "VRD – Terrassements – Espaces verts", "TPL", 0, 18, [
+        ("Installation de chantier, clôtures, panneaux", "ft", "1", "18500.00", 0.0, 0.15),
+        ("Décapage de terre végétale et mise en dépôt", "m2", "6200", "3.10", 0.0, 0.1),
+        ("Terrassements en déblais (métré contradictoire)", "m3", "4800", "14.50", 0.0, 0.25),
+        ("Réseaux EU/EP en PVC CR8 DN 200", "ml", "640", "96.00", 0.05, 0.4),
+        ("Bassin de rétention enterré 180 m3", "ft", "1", "68400.00", 0.1, 0.35),
+        ("Voirie lourde enrobés BBSG 0/10", "m2", "2350", "42.00", 0.75, 0.95),
+        ("Cheminements piétons béton désactivé", "m2", "820", "68.00", 0.8, 1.0),
+        ("Engazonnement et plantations du jardin thérapeutique", "ft", "1", "54350.00",
+         0.85, 1.0),
+    ]),
+    ("02", "Gros œuvre – Maçonnerie", "BCC", 0, 11, [
+        ("Pieux forés tarière creuse Ø 520", "ml", "1240", "150.00", 0.0, 0.2),
+        ("Longrines et massifs béton armé", "m3", "310", "420.00", 0.05, 0.3),
+        ("Dallage sur terre-plein ép. 20 cm", "m2", "2850", "96.00", 0.15, 0.4),
+        ("Voiles béton banché ép. 20 cm", "m2", "5400", "118.00", 0.2, 0.8),
+        ("Planchers dalles pleines ép. 23 cm", "m2", "5700", "112.00", 0.25, 0.85),
+        ("Poteaux et poutres béton armé", "m3", "420", "690.00", 0.2, 0.85),
+        ("Escaliers préfabriqués", "u", "6", "8600.00", 0.4, 0.9),
+        ("Maçonnerie de blocs béton", "m2", "1650", "72.00", 0.5, 1.0),
+        ("Réservations, trémies et calfeutrements", "ft", "1", "150540.00", 0.3, 1.0),
+    ]),
+    ("03", "Charpente – Couverture – Bardage", "CHA", 6, 4, [
+        ("Charpente lamellé-collé du patio", "m3", "86", "1450.00", 0.0, 0.5),
+        ("Couverture bac acier isolé", "m2", "1450", "88.00", 0.2, 0.8),
+        ("Bardage bois douglas à claire-voie", "m2", "980", "112.00", 0.4, 1.0),
+        ("Zinguerie, gouttières et descentes", "ft", "1", "29540.00", 0.5, 1.0),
+    ]),
+    ("04", "Étanchéité", "ETA", 8, 4, [
+        ("Pare-vapeur et isolant PIR 160 mm", "m2", "2900", "38.50", 0.0, 0.6),
+        ("Étanchéité bicouche élastomère", "m2", "2900", "34.00", 0.2, 0.8),
+        ("Toiture végétalisée extensive", "m2", "860", "62.00", 0.5, 1.0),
+        ("Relevés, costières et lanterneaux de désenfumage", "ft", "1", "19730.00", 0.5, 1.0),
+    ]),
+    ("05", "Menuiseries extérieures aluminium – Occultations", "MAL", 8, 6, [
+        ("Fenêtres aluminium à rupture de pont thermique", "u", "168", "1480.00", 0.0, 0.7),
+        ("Portes-fenêtres des chambres avec garde-corps", "u", "84", "2150.00", 0.1, 0.8),
+        ("Châssis vitrés du hall et du patio", "m2", "210", "690.00", 0.3, 0.9),
+        ("Brise-soleil orientables motorisés", "u", "252", "410.00", 0.5, 1.0),
+    ]),
+    ("06", "Plâtrerie – Cloisons – Faux plafonds", "PLA", 10, 7, [
+        ("Doublages thermiques collés", "m2", "3900", "31.00", 0.0, 0.5),
+        ("Cloisons 98/48 hydrofuges des sanitaires", "m2", "4300", "44.00", 0.05, 0.6),
+        ("Cloisons acoustiques des chambres 120 mm", "m2", "3200", "58.00", 0.1, 0.7),
+        ("Faux plafonds en dalles 600 × 600", "m2", "4100", "36.00", 0.4, 0.95),
+        ("Plafonds plaques BA13 des circulations", "m2", "1450", "52.00", 0.5, 1.0),
+        ("Trappes de visite et encoffrements", "ft", "1", "20900.00", 0.6, 1.0),
+    ]),
+    ("07", "Menuiseries intérieures – Agencement", "MIB", 12, 5, [
+        ("Blocs-portes des chambres 93 cm", "u", "84", "1240.00", 0.0, 0.7),
+        ("Portes coupe-feu EI30 des circulations", "u", "46", "1680.00", 0.1, 0.8),
+        ("Placards et habillages bois", "ml", "260", "410.00", 0.3, 1.0),
+        ("Mains courantes et protections murales", "ml", "1350", "58.00", 0.5, 1.0),
+    ]),
+    ("08", "Revêtements de sols – Faïence", "SOL", 13, 4, [
+        ("Sols PVC U4P3 des chambres", "m2", "2650", "48.00", 0.0, 0.7),
+        ("Sols PVC des circulations avec remontée en plinthe", "m2", "1450", "54.00", 0.1, 0.8),
+        ("Carrelage grès cérame des locaux humides", "m2", "620", "72.00", 0.2, 0.9),
+        ("Faïence murale des salles d'eau", "m2", "1180", "64.00", 0.4, 1.0),
+    ]),
+    ("09", "Chauffage – Ventilation – Climatisation", "CVA", 9, 9, [
+        ("Sous-station et raccordement réseau de chaleur", "ft", "1", "96400.00", 0.0, 0.4),
+        ("Réseaux de chauffage et émetteurs", "ft", "1", "218600.00", 0.1, 0.7),
+        ("Centrales de traitement d'air double flux", "u", "3", "64500.00", 0.3, 0.8),
+        ("Réseaux aérauliques et bouches", "ft", "1", "186300.00", 0.2, 0.9),
+        ("Rafraîchissement des espaces communs", "ft", "1", "92800.00", 0.5, 0.95),
+        ("Régulation, GTB et mise en service", "ft", "1", "61200.00", 0.7, 1.0),
+    ]),
+    ("10", "Plomberie – Sanitaires", "PLB", 9, 9, [
+        ("Production ECS et bouclage anti-légionelle", "ft", "1", "84600.00", 0.0, 0.5),
+        ("Réseaux EF/ECS cuivre et PER", "ft", "1", "142300.00", 0.1, 0.7),
+        ("Appareils sanitaires PMR des chambres", "u", "84", "1860.00", 0.4, 0.95),
+        ("Équipements des salles de bain thérapeutiques", "u", "3", "18900.00", 0.6, 1.0),
+        ("Évacuations et chutes PVC", "ft", "1", "58200.00", 0.0, 0.6),
+    ]),
+    ("11", "Électricité – Courants forts et faibles", "ELC", 9, 9, [
+        ("TGBT, tableaux divisionnaires et distribution", "ft", "1", "124800.00", 0.0, 0.5),
+        ("Éclairage LED et blocs de secours", "ft", "1", "168400.00", 0.2, 0.9),
+        ("Appel malade et contrôle d'accès", "ft", "1", "132600.00", 0.4, 0.95),
+        ("SSI de catégorie A", "ft", "1", "86900.00", 0.3, 0.95),
+        ("Précâblage VDI et Wi-Fi", "ft", "1", "71300.00", 0.5, 1.0),
+    ]),
+    ("12", "Ascenseurs", "ASC", 12, 5, [
+        ("Ascenseur monte-lits 2 500 kg", "u", "1", "96800.00", 0.0, 0.9),
+        ("Ascenseurs 1 000 kg", "u", "2", "52400.00", 0.1, 1.0),
+    ]),
+]
+
+COMPANIES = [
+    ("TPL", "TP Ligérien", False, "Montbrison-les-Vignes"),
+    ("BCC", "Bâtir Centre Construction", False, "Orléans"),
+    ("CHA", "Charpentes et Bardages du Forez", True, "Feurs"),
+    ("ETA", "Étanchéité Rhône-Loire", True, "Saint-Étienne"),
+    ("MAL", "Menuiseries Alu Lyonnaises", True, "Vénissieux"),
+    ("PLA", "Plâtrerie Moderne Stéphanoise", True, "Saint-Chamond"),
+    ("MIB", "Menuiserie Bois Industrie", True, "Roanne"),
+    ("SOL", "Sols et Faïences du Centre", True, "Clermont-Ferrand"),
+    ("CVA", "Climatisation Ventilation Auvergne", False, "Riom"),
+    ("PLB", "Plomberie Sanitaire Montbrisonnaise", True, "Montbrison-les-Vignes"),
+    ("ELC", "Électricité Courants Loire", False, "Roanne"),
+    ("ASC", "Ascenseurs Rhône-Alpes", False, "Lyon"),
+    ("FPV", "Forages et Pieux du Val", True, "Andrézieux"),
+]
+
+# Situations where an actor sits on the file: (lot, n) -> (step, extra days)
+DELAYS = {("02", 5): ("moa_at", 24), ("10", 3): ("paid_at", 21), ("01", 12): ("amo_at", 18),
+          ("06", 2): ("paid_at", 15), ("09", 6): ("verified_at", 9)}
+INTERRUPTION = ("09", 2, 12, 9)  # lot, n, on day 12 after receipt, resumed 9 days later
+STEP_GAPS = {"verified_at": (2, 5), "moe_at": (1, 4), "amo_at": (2, 6), "moa_at": (3, 9),
+             "paid_at": (10, 22)}
+# Where the circuit stands for the most recent situations: lot -> steps done on the last one
+LAST_SITUATION_STEPS = {"01": 2, "11": 5, "10": 4}
+
+
+def _dec(text: str) -> Decimal:
+    return Decimal(text)
+
+
+def _cents(euros: Decimal) -> int:
+    return int((euros * 100).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def _euros(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
+def _smooth(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, delimiter=";", lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _bt01_series() -> list[tuple[str, str, str]]:
+    """Illustrative BT01 (base 2010) values, Jan 2024 – Sep 2026, published m+2 on the 15th."""
+    rows = []
+    value = Decimal("130.2")
+    rng = random.Random(2010)
+    for offset in range(-15, 18):
+        month = _month(offset)
+        value += Decimal(rng.choice(["-0.2", "0.0", "0.1", "0.2", "0.3", "0.4"]))
+        y, m = int(month[:4]), int(month[5:])
+        pub_y, pub_m = (y, m + 2) if m <= 10 else (y + 1, m - 10)
+        rows.append(("BT01", month, f"{value:.1f}", f"{pub_y:04d}-{pub_m:02d}-15"))
+    return rows
+
+
+ECB_RATES = [  # ECB main refinancing operations rate, date of change
+    ("2022-12-21", "2.50"), ("2023-02-08", "3.00"), ("2023-03-22", "3.50"),
+    ("2023-05-10", "3.75"), ("2023-06-21", "4.00"), ("2023-08-02", "4.25"),
+    ("2023-09-20", "4.50"), ("2024-06-19", "4.25"), ("2024-09-18", "3.65"),
+    ("2024-10-23", "3.40"), ("2024-12-18", "3.15"), ("2025-02-05", "2.90"),
+    ("2025-03-12", "2.65"), ("2025-04-23", "2.40"), ("2025-06-11", "2.15"),
+]
+
+
+def _at(day: date, hour: int, minute: int) -> datetime:
+    return datetime.combine(day, time(hour, minute))
+
+
+def write_sample(folder: str | Path) -> Path:
+    """Write the sample operation's data folder (CSV files + one DPGF .xlsx per contract)."""
+    folder = Path(folder)
+    (folder / "dpgf").mkdir(parents=True, exist_ok=True)
+    rng = random.Random(42)
+    _write_csv(folder / "operation.csv",
+               ["code", "name", "buyer_name", "buyer_siret", "buyer_kind", "deadline_days", "city"],
+               [[OPERATION_CODE,
+                 "Construction d'une unité EHPAD de 42 lits et extension du service SMR",
+                 "Centre hospitalier de Montbrison-les-Vignes", make_siret(6420017, public=True),
+                 "health", "", "Montbrison-les-Vignes"]])
+    _write_csv(folder / "companies.csv", ["code", "name", "siret", "is_sme", "city"],
+               [[code, name, make_siret(1000 * i + 37), "oui" if sme else "non", city]
+                for i, (code, name, sme, city) in enumerate(COMPANIES, start=1)])
+
+    contracts, sit_rows, prog_rows = [], [], []
+    totals: dict[str, int] = {}
+    for lot, lot_name, company, start, duration, lines in LOTS:
+        cid = f"{OPERATION_CODE}-L{lot}"
+        amounts = [_cents(_dec(q) * _dec(p)) for _, _, q, p, _, _ in lines]
+        total = sum(amounts)
+        totals[lot] = total
+        revisable = lot == "02"
+        advance = {"02": 5, "09": 10}.get(lot, 0)
+        advance_cents = _cents(Decimal(total * 120 * advance) / Decimal(100 * 100 * 100))
+        contracts.append([
+            cid, lot, lot_name, company, f"Lot {lot} – {lot_name}", "2025-03-03", _euros(total),
+            "20", "5", "ttc", _euros(advance_cents) if advance else "",
+            "revisable" if revisable else "firm", "0.125" if revisable else "",
+            "BT01" if revisable else "", "2024-11" if revisable else "",
+        ])
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "DPGF"
+        ws.append(["line_no", "label", "unit", "quantity", "unit_price", "amount", "may_exceed",
+                   "amendment_no", "subcontract_id"])
+        line_nos = []
+        for i, (line, amount) in enumerate(zip(lines, amounts, strict=True), 1):
+            label, unit, qty, price = line[:4]
+            line_no = f"{lot}.{i:02d}"
+            line_nos.append(line_no)
+            may_exceed = "oui" if "métré" in label else ""
+            sub = "ST-GO-PIEUX" if lot == "02" and i == 1 else ""
+            ws.append([line_no, label, unit, qty, price, _euros(amount), may_exceed, "", sub])
+        amendment_lines = []
+        if lot == "06":
+            amendment_lines = [
+                ("AV1.01", "Cloisons de l'unité protégée (avenant 1)", "m2", "310", "58.00"),
+                ("AV1.02", "Portes à oculus de l'unité protégée (avenant 1)", "u", "6", "1145.00"),
+            ]
+            for line_no, label, unit, qty, price in amendment_lines:
+                ws.append([line_no, label, unit, qty, price,
+                           _euros(_cents(_dec(qty) * _dec(price))), "", 1, ""])
+        wb.save(folder / "dpgf" / f"{cid}.xlsx")
+
+        # monthly cumulative progress, whole percent, S-shaped per line
+        windows = [(s, e) for *_, s, e in lines]
+        if amendment_lines:
+            windows += [(0.55, 1.0), (0.6, 1.0)]
+            line_nos += [a[0] for a in amendment_lines]
+        last_steps = LAST_SITUATION_STEPS.get(lot, 6)
+        previous: dict[str, int] = {}
+        for n in range(1, duration + 1):
+            month = _month(start + n - 1)
+            x = n / duration
+            for line_no, (s, e) in zip(line_nos, windows, strict=True):
+                if line_no.startswith("AV1") and n < 4:
+                    continue  # the amendment is signed before situation 4
+                pct = round(100 * _smooth((x - s) / (e - s))) if x > s else 0
+                if n == duration:
+                    pct = 100
+                comment = ""
+                if lot == "01" and line_no == "01.03" and n >= 4:
+                    pct = 104  # measured quantities above the DPGF
+                if lot == "06" and line_no == "06.01" and n == 3:
+                    pct = previous[line_no] - 5
+                    comment = ("Correction OPC : doublages du R+1 non réceptionnés, "
+                               "avancement ramené de la situation précédente")
+                previous[line_no] = pct
+                prog_rows.append([cid, n, line_no, pct, comment])
+            steps = len(STEP_GAPS) + 1 if n < duration else last_steps
+            sit_rows.append(_situation_row(rng, cid, lot, n, month, steps))
+    _fix_downward_progress(prog_rows)
+
+    _write_csv(folder / "contracts.csv",
+               ["contract_id", "lot_code", "lot_name", "company_code", "title", "notified_on",
+                "initial_total_ht", "vat_rate", "retention_rate", "retention_base", "advance",
+                "price_form", "revision_fixed_part", "revision_indices", "revision_base_month"],
+               contracts)
+    _write_csv(folder / "amendments.csv",
+               ["contract_id", "amendment_no", "signed_on", "amount", "label"],
+               [[f"{OPERATION_CODE}-L06", 1, "2026-04-20", "24850.00",
+                 "Avenant 1 – cloisonnement de l'unité protégée"]])
+    _write_csv(folder / "subcontracts.csv",
+               ["subcontract_id", "contract_id", "company_code", "scope", "amount",
+                "accepted_on", "direct_payment"],
+               [["ST-GO-PIEUX", f"{OPERATION_CODE}-L02", "FPV",
+                 "Pieux forés tarière creuse (DC4 accepté)", "186000.00", "2025-03-28", "oui"]])
+    _write_csv(folder / "situations.csv",
+               ["contract_id", "n", "month", "submitted_at", "verified_at", "moe_at", "amo_at",
+                "moa_at", "paid_at", "interrupted_at", "resumed_at", "interruption_reason"],
+               sit_rows)
+    _write_csv(folder / "progress.csv", ["contract_id", "n", "line_no", "pct", "comment"],
+               prog_rows)
+    _write_csv(folder / "adjustments.csv", ["contract_id", "n", "kind", "days", "amount", "reason"],
+               [[f"{OPERATION_CODE}-L05", 4, "pénalité", 12, "",
+                 "Retard de 12 jours sur la mise hors d'air du bâtiment B (OS n°7)"],
+                [f"{OPERATION_CODE}-L01", 6, "pénalité", 3, "",
+                 "Retard de 3 jours sur la libération de la plateforme de grue"],
+                [f"{OPERATION_CODE}-L04", 4, "prime", "", "1500.00",
+                 "Prime d'achèvement anticipé de l'étanchéité (CCAP art. 4.3)"]])
+    _write_csv(folder / "guarantees.csv",
+               ["guarantee_id", "contract_id", "kind", "amount", "received_on", "issuer"],
+               [["GAPD-MAL-01", f"{OPERATION_CODE}-L05", "gapd",
+                 _euros(_cents(Decimal(totals["05"]) * Decimal("0.06") / 100)), "2026-02-10",
+                 "Banque Populaire Auvergne Rhône Alpes"]])
+    _write_csv(folder / "price_index.csv", ["index_code", "month", "value", "published_on"],
+               [list(r) for r in _bt01_series()])
+    _write_csv(folder / "ecb_rates.csv", ["effective_on", "rate"], [list(r) for r in ECB_RATES])
+    return folder
+
+
+def _situation_row(rng: random.Random, cid: str, lot: str, n: int, month: str,
+                   steps: int) -> list:
+    end = _month_end(month)
+    day = end - timedelta(days=rng.randint(0, 3))
+    stamps = {"submitted_at": _at(day, rng.randint(14, 18), rng.randint(0, 59))}
+    for step, (lo, hi) in STEP_GAPS.items():
+        day = day + timedelta(days=rng.randint(lo, hi))
+        extra = DELAYS.get((lot, n))
+        if extra and extra[0] == step:
+            day += timedelta(days=extra[1])
+        if lot == INTERRUPTION[0] and n == INTERRUPTION[1] and step == "verified_at":
+            day += timedelta(days=INTERRUPTION[3])
+        stamps[step] = _at(day, rng.randint(8, 17), rng.randint(0, 59))
+    names = ["submitted_at", *STEP_GAPS]
+    cells = [stamps[s].isoformat(sep=" ") if i < steps else "" for i, s in enumerate(names)]
+    interruption = ["", "", ""]
+    if lot == INTERRUPTION[0] and n == INTERRUPTION[1]:
+        start = stamps["submitted_at"] + timedelta(days=INTERRUPTION[2])
+        interruption = [start.isoformat(sep=" "),
+                        (start + timedelta(days=INTERRUPTION[3])).isoformat(sep=" "),
+                        "Attestation d'assurance décennale du sous-traitant manquante"]
+    return [cid, n, month, *cells, *interruption]
+
+
+def _fix_downward_progress(rows: list[list]) -> None:
+    """S-curves never go down except where a correction is written with its reason."""
+    last: dict = {}
+    for row in rows:
+        key = (row[0], row[2])
+        if key in last and row[3] < last[key] and not row[4]:
+            row[3] = last[key]
+        last[key] = row[3]

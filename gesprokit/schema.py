@@ -1,0 +1,285 @@
+"""The data model: one SQLAlchemy class per table, constraints in the schema.
+
+Money is integer cents (BigInteger), progress and rates are basis points,
+index values are stored ×10 000 (``value_e4``) so that nothing is a float.
+Months are ``YYYY-MM`` strings. Column names follow GLOSSARY.md.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+BUYER_KINDS = ("state", "local", "health", "public_company")
+ROLES = (
+    "contractor", "cocontractor", "subcontractor", "verifier", "moe", "amo", "moa",
+    "treasury", "auditor", "admin",
+)
+MONTH_CHECK = "length({col}) = 7 AND substr({col}, 5, 1) = '-'"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Operation(Base):
+    __tablename__ = "operation"
+    __table_args__ = (
+        CheckConstraint(f"buyer_kind IN {BUYER_KINDS}", name="ck_operation_buyer_kind"),
+        CheckConstraint("deadline_days_override IS NULL OR deadline_days_override BETWEEN 1 AND 60",
+                        name="ck_operation_deadline"),
+    )
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    buyer_name: Mapped[str] = mapped_column(String(200))
+    buyer_siret: Mapped[str] = mapped_column(String(14))
+    buyer_kind: Mapped[str] = mapped_column(String(20))
+    deadline_days_override: Mapped[int | None] = mapped_column(Integer)
+    city: Mapped[str | None] = mapped_column(String(100))
+
+
+class Company(Base):
+    __tablename__ = "company"
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    siret: Mapped[str] = mapped_column(String(14), unique=True)
+    is_sme: Mapped[bool] = mapped_column(Boolean, default=True)
+    city: Mapped[str | None] = mapped_column(String(100))
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    __table_args__ = (CheckConstraint(f"role IN {ROLES}", name="ck_user_role"),)
+    email: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    company_code: Mapped[str] = mapped_column(ForeignKey("company.code"))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+
+
+class Lot(Base):
+    __tablename__ = "lot"
+    operation_code: Mapped[str] = mapped_column(ForeignKey("operation.code"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Contract(Base):
+    __tablename__ = "contract"
+    __table_args__ = (
+        ForeignKeyConstraint(["operation_code", "lot_code"], ["lot.operation_code", "lot.code"]),
+        CheckConstraint("vat_rate_bp BETWEEN 0 AND 10000", name="ck_contract_vat"),
+        CheckConstraint("retention_rate_bp BETWEEN 0 AND 500", name="ck_contract_retention"),
+        CheckConstraint("retention_base IN ('ttc', 'ht')", name="ck_contract_retention_base"),
+        CheckConstraint("advance_cents >= 0", name="ck_contract_advance"),
+        CheckConstraint("advance_start_bp >= 0 AND advance_end_bp > advance_start_bp",
+                        name="ck_contract_advance_bounds"),
+        CheckConstraint("price_form IN ('firm', 'revisable')", name="ck_contract_price_form"),
+        CheckConstraint("revision_fixed_bp BETWEEN 0 AND 10000", name="ck_contract_fixed_part"),
+        CheckConstraint("coef_decimals BETWEEN 2 AND 6", name="ck_contract_coef_decimals"),
+        CheckConstraint("penalty_denominator > 0", name="ck_contract_penalty_denominator"),
+        CheckConstraint("penalty_cap_bp BETWEEN 0 AND 10000", name="ck_contract_penalty_cap"),
+        CheckConstraint("penalty_waiver_cents >= 0", name="ck_contract_penalty_waiver"),
+    )
+    contract_id: Mapped[str] = mapped_column(String(30), primary_key=True)
+    operation_code: Mapped[str] = mapped_column(ForeignKey("operation.code"))
+    lot_code: Mapped[str] = mapped_column(String(10))
+    company_code: Mapped[str] = mapped_column(ForeignKey("company.code"))
+    title: Mapped[str] = mapped_column(String(200))
+    notified_on: Mapped[date] = mapped_column(Date)
+    initial_total_ht: Mapped[int] = mapped_column(BigInteger)
+    vat_rate_bp: Mapped[int] = mapped_column(Integer, default=2000)
+    retention_rate_bp: Mapped[int] = mapped_column(Integer, default=500)
+    retention_base: Mapped[str] = mapped_column(String(3), default="ttc")
+    advance_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    advance_start_bp: Mapped[int] = mapped_column(Integer, default=6500)
+    advance_end_bp: Mapped[int] = mapped_column(Integer, default=8000)
+    price_form: Mapped[str] = mapped_column(String(10), default="firm")
+    revision_fixed_bp: Mapped[int] = mapped_column(Integer, default=0)
+    revision_base_month: Mapped[str | None] = mapped_column(String(7))
+    coef_decimals: Mapped[int] = mapped_column(Integer, default=4)
+    penalty_denominator: Mapped[int] = mapped_column(Integer, default=3000)
+    penalty_cap_bp: Mapped[int] = mapped_column(Integer, default=1000)
+    penalty_waiver_cents: Mapped[int] = mapped_column(BigInteger, default=100_000)
+
+
+class RevisionTerm(Base):
+    """One index of a contract's revision formula: Cn = a + Σ weight × I/I0."""
+
+    __tablename__ = "revision_term"
+    __table_args__ = (CheckConstraint("weight_bp BETWEEN 1 AND 10000", name="ck_term_weight"),)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contract.contract_id"), primary_key=True)
+    index_code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    weight_bp: Mapped[int] = mapped_column(Integer)
+
+
+class Amendment(Base):
+    __tablename__ = "amendment"
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contract.contract_id"), primary_key=True)
+    amendment_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    signed_on: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    label: Mapped[str] = mapped_column(String(300))
+
+
+class Subcontract(Base):
+    """Déclaration de sous-traitant (DC4) with paiement direct."""
+
+    __tablename__ = "subcontract"
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="ck_subcontract_amount"),)
+    subcontract_id: Mapped[str] = mapped_column(String(30), primary_key=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contract.contract_id"))
+    company_code: Mapped[str] = mapped_column(ForeignKey("company.code"))
+    scope: Mapped[str] = mapped_column(String(300))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    accepted_on: Mapped[date] = mapped_column(Date)
+    direct_payment: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PriceLine(Base):
+    __tablename__ = "price_line"
+    __table_args__ = (
+        ForeignKeyConstraint(["contract_id", "amendment_no"],
+                             ["amendment.contract_id", "amendment.amendment_no"]),
+    )
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contract.contract_id"), primary_key=True)
+    line_no: Mapped[str] = mapped_column(String(20), primary_key=True)
+    label: Mapped[str] = mapped_column(String(300))
+    unit: Mapped[str | None] = mapped_column(String(10))
+    quantity: Mapped[str | None] = mapped_column(String(30))
+    unit_price_cents: Mapped[int | None] = mapped_column(BigInteger)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    may_exceed: Mapped[bool] = mapped_column(Boolean, default=False)
+    amendment_no: Mapped[int | None] = mapped_column(Integer)
+    subcontract_id: Mapped[str | None] = mapped_column(ForeignKey("subcontract.subcontract_id"))
+
+
+class Situation(Base):
+    __tablename__ = "situation"
+    __table_args__ = (
+        CheckConstraint("n >= 1", name="ck_situation_n"),
+        CheckConstraint(MONTH_CHECK.format(col="month"), name="ck_situation_month"),
+        UniqueConstraint("contract_id", "month", name="uq_situation_month"),
+    )
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contract.contract_id"), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    moe_at: Mapped[datetime | None] = mapped_column(DateTime)
+    amo_at: Mapped[datetime | None] = mapped_column(DateTime)
+    moa_at: Mapped[datetime | None] = mapped_column(DateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime)
+    interrupted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resumed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    interruption_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Progress(Base):
+    __tablename__ = "progress"
+    __table_args__ = (
+        ForeignKeyConstraint(["contract_id", "n"], ["situation.contract_id", "situation.n"]),
+        ForeignKeyConstraint(["contract_id", "line_no"],
+                             ["price_line.contract_id", "price_line.line_no"]),
+        CheckConstraint("pct_bp >= 0", name="ck_progress_pct"),
+    )
+    contract_id: Mapped[str] = mapped_column(String(30), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_no: Mapped[str] = mapped_column(String(20), primary_key=True)
+    pct_bp: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class Adjustment(Base):
+    """Pénalité (by days of delay or fixed amount) or prime, recorded on a situation."""
+
+    __tablename__ = "adjustment"
+    __table_args__ = (
+        ForeignKeyConstraint(["contract_id", "n"], ["situation.contract_id", "situation.n"]),
+        CheckConstraint("kind IN ('penalty', 'bonus')", name="ck_adjustment_kind"),
+        CheckConstraint("(days IS NULL) <> (amount_cents IS NULL)", name="ck_adjustment_basis"),
+        CheckConstraint("days IS NULL OR days > 0", name="ck_adjustment_days"),
+        CheckConstraint("kind = 'penalty' OR days IS NULL", name="ck_adjustment_bonus_amount"),
+    )
+    adjustment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contract_id: Mapped[str] = mapped_column(String(30))
+    n: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    days: Mapped[int | None] = mapped_column(Integer)
+    amount_cents: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class Guarantee(Base):
+    """Garantie à première demande or caution replacing the retenue de garantie."""
+
+    __tablename__ = "guarantee"
+    __table_args__ = (
+        CheckConstraint("kind IN ('gapd', 'caution')", name="ck_guarantee_kind"),
+        CheckConstraint("amount_cents > 0", name="ck_guarantee_amount"),
+    )
+    guarantee_id: Mapped[str] = mapped_column(String(30), primary_key=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contract.contract_id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    received_on: Mapped[date] = mapped_column(Date)
+    issuer: Mapped[str] = mapped_column(String(200))
+
+
+class PriceIndex(Base):
+    __tablename__ = "price_index"
+    __table_args__ = (
+        CheckConstraint("value_e4 > 0", name="ck_index_value"),
+        CheckConstraint(MONTH_CHECK.format(col="month"), name="ck_index_month"),
+    )
+    index_code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    value_e4: Mapped[int] = mapped_column(BigInteger)
+    published_on: Mapped[date] = mapped_column(Date)
+
+
+class EcbRate(Base):
+    __tablename__ = "ecb_rate"
+    effective_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    rate_bp: Mapped[int] = mapped_column(Integer)
+
+
+class Event(Base):
+    """Append-only audit log; each event holds the hash of the previous one."""
+
+    __tablename__ = "event"
+    event_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(40))
+    contract_id: Mapped[str | None] = mapped_column(String(30))
+    n: Mapped[int | None] = mapped_column(Integer)
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+TABLES_IN_LOAD_ORDER = [
+    Operation, Company, User, Lot, Contract, RevisionTerm, Amendment, Subcontract, PriceLine,
+    Situation, Progress, Adjustment, Guarantee, PriceIndex, EcbRate,
+]

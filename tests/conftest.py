@@ -1,0 +1,88 @@
+"""Shared fixtures: databases (SQLite file, real PostgreSQL), the sample folder, frame builders."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, text
+
+from gesprokit.db import get_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data"
+PG_ENV = "GESPROKIT_TEST_POSTGRES_URL"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url):
+    engine = get_engine(sqlite_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh schema on the PostgreSQL server of GESPROKIT_TEST_POSTGRES_URL, dropped after."""
+    url = os.environ.get(PG_ENV)
+    if not url:
+        if os.environ.get("GESPROKIT_REQUIRE_POSTGRES"):
+            pytest.fail(f"{PG_ENV} n'est pas défini alors que PostgreSQL est exigé")
+        pytest.skip(f"PostgreSQL non configuré : définir {PG_ENV} pour ces tests")
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    schema_name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema_name}"))
+    except Exception as exc:  # server down: fail in CI, skip elsewhere
+        if os.environ.get("GESPROKIT_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL injoignable : {exc}")
+        pytest.skip(f"PostgreSQL injoignable : {exc}")
+    sep = "&" if "?" in url else "?"
+    yield f"{url}{sep}options=-csearch_path%3D{schema_name}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema_name} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def postgres_engine(postgres_url):
+    engine = get_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+def contract_row(contract_id: str = "C1", total: int = 100_000_000, **over) -> dict:
+    """A contract with the defaults of DOMAIN Part A (all amounts in cents)."""
+    row = dict(contract_id=contract_id, operation_code="OP", lot_code="01", company_code="E1",
+               title="Lot test", notified_on=pd.Timestamp("2025-01-01"), initial_total_ht=total,
+               vat_rate_bp=2000, retention_rate_bp=500, retention_base="ttc", advance_cents=0,
+               advance_start_bp=6500, advance_end_bp=8000, price_form="firm",
+               revision_fixed_bp=0, revision_base_month=None, coef_decimals=4,
+               penalty_denominator=3000, penalty_cap_bp=1000, penalty_waiver_cents=100_000)
+    row.update(over)
+    return row
+
+
+def frame(rows: list[dict], columns: list[str] | None = None) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=columns)
+    for col in df.columns:
+        if col.endswith(("_on", "_at")):
+            df[col] = pd.to_datetime(df[col]).astype("datetime64[us]")
+    return df
+
+
+def situations(contract_id: str, months: list[str], moe_at: list[str] | None = None):
+    """Situations 1..N of a contract, issued by the MOE on the given dates."""
+    moe_at = moe_at or [f"{m}-28" for m in months]
+    return [dict(contract_id=contract_id, n=i, month=m, moe_at=pd.Timestamp(d))
+            for i, (m, d) in enumerate(zip(months, moe_at, strict=True), start=1)]

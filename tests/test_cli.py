@@ -1,0 +1,37 @@
+"""The command line as a newcomer uses it."""
+
+from __future__ import annotations
+
+import json
+
+from gesprokit.cli import main
+from gesprokit.ledger import LEDGER_COLUMNS
+
+
+def test_demo_then_ledger_outputs(sqlite_url, tmp_path, capsys):
+    assert main(["demo", "--db", sqlite_url, "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "Centre hospitalier de Montbrison-les-Vignes" in out
+    assert "rapprochements vérifiés" in out
+    assert (tmp_path / "out" / "courbe_en_s.png").stat().st_size > 10_000
+    # running the demo again reuses the database
+    assert main(["demo", "--db", sqlite_url]) == 0
+    assert "déjà présente" in capsys.readouterr().out
+
+    assert main(["ledger", "--db", sqlite_url, "--contract", "CHMV-EHPAD-L05",
+                 "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert list(records[0]) == LEDGER_COLUMNS
+    assert len(records) == 6
+    assert all(isinstance(r["due_cum"], int) for r in records)
+    assert sum(r["net_month"] for r in records) == records[-1]["due_cum"]
+
+    csv_path = tmp_path / "ledger.csv"
+    assert main(["ledger", "--db", sqlite_url, "--format", "csv", "-o", str(csv_path)]) == 0
+    lines = csv_path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == ",".join(LEDGER_COLUMNS) and len(lines) == 92
+
+
+def test_unknown_contract_is_an_error(sqlite_url, capsys):
+    assert main(["ledger", "--db", sqlite_url, "--contract", "NOPE"]) == 2
+    assert "Marché « NOPE » inconnu." in capsys.readouterr().err

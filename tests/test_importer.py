@@ -1,0 +1,141 @@
+"""The importer: the sample loads; bad input is reported all at once and nothing is written."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import pytest
+from conftest import SAMPLE
+from sqlalchemy import func, select
+
+from gesprokit import schema
+from gesprokit.cli import main
+from gesprokit.errors import ImportRejected
+from gesprokit.importer import import_folder, parse_folder
+from gesprokit.store import load_frames
+
+
+def edit_csv(path, row_index: int, column: str, value: str) -> int:
+    """Set one cell of a ';' CSV; returns the file line number of that row."""
+    with path.open(encoding="utf-8") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))
+    rows[row_index][rows[0].index(column)] = value
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh, delimiter=";", lineterminator="\n").writerows(rows)
+    return row_index + 1
+
+
+def count_rows(engine) -> int:
+    with engine.connect() as conn:
+        return sum(conn.execute(select(func.count()).select_from(t.__table__)).scalar()
+                   for t in schema.TABLES_IN_LOAD_ORDER + [schema.Event])
+
+
+def test_sample_imports_cleanly(sqlite_engine):
+    written = import_folder(SAMPLE, sqlite_engine)
+    assert written["contract"] == 12 and written["lot"] == 12
+    frames = load_frames(sqlite_engine)
+    assert frames.contracts["initial_total_ht"].dtype == "int64"
+    # price lines come from one DPGF workbook per contract
+    assert frames.price_lines.groupby("contract_id").size().min() >= 2
+    # every dated step became an event, plus the import itself
+    steps = frames.situations[["submitted_at", "verified_at", "moe_at", "amo_at", "moa_at",
+                               "paid_at", "interrupted_at", "resumed_at"]].notna().sum().sum()
+    assert len(frames.events) == steps + 1
+    assert frames.events["action"].iloc[-1] == "import"
+
+
+@pytest.fixture
+def broken_folder(tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(SAMPLE, folder)
+    lines = {
+        "siret": edit_csv(folder / "companies.csv", 3, "siret", "73282932000075"),
+        "pct": edit_csv(folder / "progress.csv", 10, "pct", "abc"),
+        "guarantee": edit_csv(folder / "guarantees.csv", 1, "contract_id", "CHMV-EHPAD-L99"),
+        "month": edit_csv(folder / "situations.csv", 3, "month", "2025-04"),
+        "total": edit_csv(folder / "contracts.csv", 2, "initial_total_ht", "1 000,00"),
+    }
+    return folder, lines
+
+
+def test_five_errors_reported_together_and_nothing_written(broken_folder, sqlite_engine):
+    folder, lines = broken_folder
+    with pytest.raises(ImportRejected) as caught:
+        import_folder(folder, sqlite_engine)
+    messages = [str(p) for p in caught.value.problems]
+    assert sorted(messages) == sorted([
+        f"companies.csv:{lines['siret']}:siret: SIRET invalide « 73282932000075 » "
+        "(14 chiffres, clé de Luhn)",
+        f"contracts.csv:{lines['total']}:initial_total_ht: montant initial 1000.00 ≠ somme des "
+        "lignes de la DPGF 2476140.00",
+        f"situations.csv:{lines['month']}:month: mois 2025-04 non postérieur à la situation "
+        "précédente (2025-05)",
+        f"progress.csv:{lines['pct']}:pct: nombre illisible « abc »",
+        f"guarantees.csv:{lines['guarantee']}:contract_id: marché « CHMV-EHPAD-L99 » inconnu",
+    ])
+    assert count_rows(sqlite_engine) == 0
+
+
+def test_cli_prints_every_problem_and_exits_2(broken_folder, sqlite_url, capsys):
+    folder, _ = broken_folder
+    assert main(["import", str(folder), "--db", sqlite_url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 6  # five problems + the closing line
+    assert "5 problème(s) : rien n'a été importé." in err
+
+
+def test_progress_above_100_only_where_allowed(tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(SAMPLE, folder)
+    with (folder / "progress.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))
+    last = max(i for i, r in enumerate(rows) if r[2] == "02.03")  # last entry of that line
+    edit_csv(folder / "progress.csv", last, "pct", "100,5")
+    messages = [str(p) for p in parse_folder(folder).problems]
+    assert messages == [f"progress.csv:{last + 1}:pct: avancement supérieur à 100 % sur une "
+                        "ligne qui ne l'autorise pas"]
+    # the VRD earthworks line is paid on measured quantities and may exceed 100 %
+    assert any(r[2] == "01.03" and int(r[3]) > 100 for r in rows[1:])
+
+
+def test_missing_file_and_column_are_reported(tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(SAMPLE, folder)
+    (folder / "ecb_rates.csv").unlink()
+    text = (folder / "guarantees.csv").read_text(encoding="utf-8")
+    (folder / "guarantees.csv").write_text(text.replace("issuer", "banque"), encoding="utf-8")
+    messages = [str(p) for p in parse_folder(folder).problems]
+    assert "ecb_rates.csv: fichier obligatoire absent" in messages
+    assert "guarantees.csv:issuer: colonne obligatoire absente" in messages
+    assert "guarantees.csv:banque: colonne inconnue" in messages
+
+
+def test_downward_progress_needs_a_justification(tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(SAMPLE, folder)
+    with (folder / "progress.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))
+    idx = next(i for i, r in enumerate(rows) if r[4].startswith("Correction OPC"))
+    edit_csv(folder / "progress.csv", idx, "comment", "")
+    messages = [str(p) for p in parse_folder(folder).problems]
+    assert messages == [f"progress.csv:{idx + 1}:comment: avancement en baisse : une "
+                        "justification est obligatoire"]
+
+
+def test_french_and_english_amounts_are_read_exactly(tmp_path, sqlite_engine):
+    folder = tmp_path / "data"
+    shutil.copytree(SAMPLE, folder)
+    edit_csv(folder / "guarantees.csv", 1, "amount", "40\u00a0647,60 €")
+    import_folder(folder, sqlite_engine)
+    frames = load_frames(sqlite_engine)
+    assert frames.guarantees["amount_cents"].tolist() == [4_064_760]
+
+
+def test_second_import_of_the_same_operation_is_refused(sqlite_engine):
+    import_folder(SAMPLE, sqlite_engine)
+    before = count_rows(sqlite_engine)
+    with pytest.raises(ImportRejected, match="déjà importée"):
+        import_folder(SAMPLE, sqlite_engine)
+    assert count_rows(sqlite_engine) == before

@@ -1,0 +1,301 @@
+"""The décompte, checked against amounts computed by hand (Decimal) from DOMAIN Part A."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+import pandas as pd
+import pytest
+from conftest import contract_row, frame, situations
+
+from gesprokit.ledger import check_ledger, compute_ledger
+from gesprokit.revision import scaled_coefficients
+
+
+def cents(euros: str | Decimal) -> int:
+    return int((Decimal(euros) * 100).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def half_up(value: Decimal, places: str = "1") -> Decimal:
+    return value.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+
+
+def lines(contract_id: str, amounts: dict[str, int], **extra) -> pd.DataFrame:
+    return frame([dict(contract_id=contract_id, line_no=k, amount_cents=v,
+                       subcontract_id=extra.get(k)) for k, v in amounts.items()])
+
+
+def progress(contract_id: str, entries: list[tuple[int, str, int]]) -> pd.DataFrame:
+    return frame([dict(contract_id=contract_id, n=n, line_no=line, pct_bp=pct)
+                  for n, line, pct in entries])
+
+
+def row(ledger, n: int, contract_id: str = "C1") -> pd.Series:
+    s = ledger.situations
+    return s[(s["contract_id"] == contract_id) & (s["n"] == n)].iloc[0]
+
+
+def test_per_line_rounding_then_sum():
+    # 12 345,67 € at 33,33 % and 9,99 € at 50 % — each line rounded half-up, then summed.
+    c = frame([contract_row(total=1_234_567 + 999, retention_rate_bp=0)])
+    led = compute_ledger(c, lines("C1", {"1": 1_234_567, "2": 999}),
+                         frame(situations("C1", ["2025-01"])),
+                         progress("C1", [(1, "1", 3333), (1, "2", 5000)]))
+    line1 = half_up(Decimal("12345.67") * Decimal("0.3333"), "0.01")  # 4 114,812 -> 4 114,81
+    line2 = half_up(Decimal("9.99") * Decimal("0.5"), "0.01")  # 4,995 -> 5,00
+    r = row(led, 1)
+    assert r["works_cum"] == cents(line1 + line2) == 411_981
+    vat = half_up((line1 + line2) * Decimal("0.20"), "0.01")  # 823,96
+    assert r["vat_cum"] == cents(vat)
+    assert r["net_month"] == cents(line1 + line2 + vat)
+    assert check_ledger(led) == []
+
+
+def test_progress_correction_downwards_is_a_credit():
+    c = frame([contract_row(total=10_000_000, retention_rate_bp=500)])
+    led = compute_ledger(c, lines("C1", {"1": 10_000_000}),
+                         frame(situations("C1", ["2025-01", "2025-02"])),
+                         progress("C1", [(1, "1", 5000), (2, "1", 4000)]))
+    first, second = row(led, 1), row(led, 2)
+    # 50 000 € then 40 000 € HT: the month is -10 000 € HT, -12 000 € TTC, RG -600 €.
+    assert second["works_month"] == -1_000_000
+    due1 = Decimal("50000") * Decimal("1.2") * Decimal("0.95")
+    due2 = Decimal("40000") * Decimal("1.2") * Decimal("0.95")
+    assert first["due_cum"] == cents(due1)
+    assert second["net_month"] == cents(due2 - due1) == -1_140_000
+    assert check_ledger(led) == []
+
+
+def test_line_left_out_keeps_its_previous_progress():
+    c = frame([contract_row(total=3_000_000)])
+    led = compute_ledger(c, lines("C1", {"1": 1_000_000, "2": 2_000_000}),
+                         frame(situations("C1", ["2025-01", "2025-02"])),
+                         progress("C1", [(1, "1", 5000), (1, "2", 1000), (2, "2", 2000)]))
+    # situation 2 says nothing of line 1: it stays at 50 %.
+    assert row(led, 2)["works_cum"] == 500_000 + 400_000
+    assert row(led, 2)["works_month"] == 200_000
+
+
+def index_rows(values: dict[str, tuple[str, str]], code: str = "BT01") -> pd.DataFrame:
+    return frame([dict(index_code=code, month=m, value_e4=int(Decimal(v) * 10_000),
+                       published_on=pd.Timestamp(p)) for m, (v, p) in values.items()])
+
+
+def test_revision_provisional_then_definitive():
+    """Cn = 0,125 + 0,875 × I(m)/I(m0); provisional with the last published index, healed later."""
+    c = frame([contract_row(total=20_000_000, price_form="revisable", revision_fixed_bp=1250,
+                            revision_base_month="2024-10", retention_rate_bp=0)])
+    terms = frame([dict(contract_id="C1", index_code="BT01", weight_bp=8750)])
+    idx = index_rows({
+        "2024-10": ("100.0", "2024-12-15"), "2024-11": ("101.0", "2025-01-15"),
+        "2024-12": ("102.0", "2025-02-14"), "2025-01": ("104.0", "2025-03-15"),
+        "2025-02": ("103.0", "2025-04-15"), "2025-03": ("105.0", "2025-05-15"),
+    })
+    sits = frame(situations("C1", ["2025-01", "2025-02", "2025-03"],
+                            ["2025-02-05", "2025-03-20", "2025-05-01"]))
+    prog = progress("C1", [(1, "1", 5000), (2, "1", 7500), (3, "1", 8500)])
+    led = compute_ledger(c, lines("C1", {"1": 20_000_000}), sits, prog, revision_terms=terms,
+                         price_index=idx)
+
+    def coef(i: str) -> Decimal:
+        return half_up(Decimal("0.125") + Decimal("0.875") * Decimal(i) / Decimal("100"),
+                       "0.0001")
+
+    w1, w2, w3 = Decimal("100000"), Decimal("50000"), Decimal("20000")
+    # n=1 (5 Feb 2025): I(2025-01) unknown, last published is 2024-12 = 102,0 — wait, it was
+    # published 14 Feb: on 5 Feb the last published is 2024-11 = 101,0.
+    rev1 = half_up(w1 * (coef("101.0") - 1), "0.01")  # 1,00875 -> 1,0088
+    assert coef("101.0") == Decimal("1.0088")
+    # n=2 (20 Mar): 2025-01 published (104,0) -> definitive; 2025-02 provisional on 104,0.
+    rev2 = half_up(w1 * (coef("104.0") - 1), "0.01") + half_up(w2 * (coef("104.0") - 1), "0.01")
+    # n=3 (1 May): 2025-02 definitive (103,0); 2025-03 provisional on 103,0.
+    rev3 = (half_up(w1 * (coef("104.0") - 1), "0.01") + half_up(w2 * (coef("103.0") - 1), "0.01")
+            + half_up(w3 * (coef("103.0") - 1), "0.01"))
+    assert [row(led, n)["revision_cum"] for n in (1, 2, 3)] == [cents(rev1), cents(rev2),
+                                                                 cents(rev3)]
+    assert cents(rev3) == 350_000 + 131_500 + 52_600
+    assert row(led, 2)["revision_month"] == cents(rev2 - rev1)
+    assert row(led, 3)["revision_provisional"]
+    # VAT applies to works + revision.
+    assert row(led, 3)["vat_cum"] == cents(half_up((w1 + w2 + w3 + rev3) * Decimal("0.2"),
+                                                   "0.01"))
+    # Once every index is known, recomputing gives definitive values only.
+    late = frame(situations("C1", ["2025-01", "2025-02", "2025-03"],
+                            ["2025-06-01", "2025-06-01", "2025-06-01"]))
+    final = compute_ledger(c, lines("C1", {"1": 20_000_000}), late, prog, revision_terms=terms,
+                           price_index=idx)
+    definitive = (half_up(w1 * (coef("104.0") - 1), "0.01")
+                  + half_up(w2 * (coef("103.0") - 1), "0.01")
+                  + half_up(w3 * (coef("105.0") - 1), "0.01"))
+    assert row(final, 3)["revision_cum"] == cents(definitive)
+    assert not row(final, 3)["revision_provisional"]
+    assert check_ledger(led) == [] and check_ledger(final) == []
+
+
+def test_multi_index_coefficient_is_exact():
+    # C = 0,15 + 0,5 × BT01/BT01₀ + 0,35 × BT40/BT40₀, 4 decimals, half-up.
+    rows = frame([
+        dict(key=1, term_rank=0, fixed_bp=1500, coef_decimals=4, weight_bp=5000,
+             base_e4=1_000_000, value_e4=1_031_000),
+        dict(key=1, term_rank=1, fixed_bp=1500, coef_decimals=4, weight_bp=3500,
+             base_e4=1_200_000, value_e4=1_230_000),
+    ])
+    exact = Fraction(15, 100) + Fraction(1, 2) * Fraction(1031, 1000) \
+        + Fraction(35, 100) * Fraction(1230, 1200)
+    expected = half_up(Decimal(exact.numerator) / Decimal(exact.denominator) * 10_000)
+    got = scaled_coefficients(rows, ["key"])
+    assert got["coef_scaled"].iloc[0] == int(expected) == 10_243
+
+
+def test_advance_repayment_between_65_and_80_percent():
+    c = frame([contract_row(total=100_000_000, advance_cents=6_000_000, retention_rate_bp=0)])
+    pcts = [6000, 7000, 7500, 8500, 10000]
+    sits = frame(situations("C1", ["2025-01", "2025-02", "2025-03", "2025-04", "2025-05"]))
+    led = compute_ledger(c, lines("C1", {"1": 100_000_000}), sits,
+                         progress("C1", [(i, "1", p) for i, p in enumerate(pcts, start=1)]))
+    advance = Decimal("60000")
+
+    def repaid(x: Decimal) -> int:
+        share = min(max((x - Decimal("0.65")) / Decimal("0.15"), Decimal(0)), Decimal(1))
+        return cents(half_up(advance * share, "0.01"))
+
+    got = [row(led, n)["advance_repaid_cum"] for n in range(1, 6)]
+    assert got == [repaid(Decimal(p) / 10000) for p in pcts]
+    assert got == [0, 2_000_000, 4_000_000, 6_000_000, 6_000_000]
+    # repaid through the décompte: the due amount is reduced by it
+    r = row(led, 3)
+    assert r["due_cum"] == r["total_ttc_cum"] - 4_000_000
+
+
+def test_retention_released_when_a_guarantee_arrives():
+    c = frame([contract_row(total=100_000_000)])  # 1 000 000 € HT, RG 5 % TTC
+    sits = frame(situations("C1", ["2025-01", "2025-02", "2025-03"],
+                            ["2025-02-03", "2025-03-03", "2025-04-03"]))
+    guarantee = frame([dict(contract_id="C1", amount_cents=6_000_000,
+                            received_on=pd.Timestamp("2025-03-01"))])
+    led = compute_ledger(c, lines("C1", {"1": 100_000_000}), sits,
+                         progress("C1", [(1, "1", 1000), (2, "1", 2000), (3, "1", 3000)]),
+                         guarantees=guarantee)
+    ttc1 = Decimal("100000") * Decimal("1.2")
+    assert row(led, 1)["retention_cum"] == cents(ttc1 * Decimal("0.05")) == 600_000
+    assert row(led, 2)["retention_cum"] == 0  # GAPD of 60 000 € covers 5 % of 1,2 M€ TTC
+    # released through the cumulative difference: month 2 pays 120 000 € TTC + the 6 000 € held
+    assert row(led, 2)["net_month"] == cents(Decimal("120000") + Decimal("6000"))
+    assert row(led, 3)["retention_cum"] == 0
+
+
+def test_partial_guarantee_covers_only_its_amount():
+    c = frame([contract_row(total=100_000_000)])
+    guarantee = frame([dict(contract_id="C1", amount_cents=1_000_000,
+                            received_on=pd.Timestamp("2025-01-01"))])
+    led = compute_ledger(c, lines("C1", {"1": 100_000_000}), frame(situations("C1", ["2025-01"])),
+                         progress("C1", [(1, "1", 5000)]), guarantees=guarantee)
+    # 5 % of 600 000 € TTC = 30 000 €, guarantee 10 000 € -> 20 000 € still withheld
+    assert row(led, 1)["retention_cum"] == 2_000_000
+
+
+def test_retention_on_ht_base_option():
+    c = frame([contract_row(total=100_000_000, retention_base="ht")])
+    led = compute_ledger(c, lines("C1", {"1": 100_000_000}), frame(situations("C1", ["2025-01"])),
+                         progress("C1", [(1, "1", 5000)]))
+    assert row(led, 1)["retention_cum"] == cents(Decimal("500000") * Decimal("0.05"))
+
+
+def adjustments(entries: list[dict]) -> pd.DataFrame:
+    rows = [{"contract_id": "C1", "kind": "penalty", "days": None, "amount_cents": None, **e}
+            for e in entries]
+    df = frame(rows)
+    df["days"] = df["days"].astype("Int64")
+    df["amount_cents"] = df["amount_cents"].astype("Int64")
+    return df
+
+
+def test_penalty_waived_up_to_1000_then_all_due():
+    c = frame([contract_row(total=30_000_000, retention_rate_bp=0)])  # 300 000 € HT
+    sits = frame(situations("C1", ["2025-01", "2025-02"]))
+    adj = adjustments([dict(n=1, days=5), dict(n=2, days=8)])
+    led = compute_ledger(c, lines("C1", {"1": 30_000_000}), sits,
+                         progress("C1", [(1, "1", 1000), (2, "1", 2000)]), adjustments=adj)
+    per_day = Decimal("300000") / 3000  # 100 € per day
+    assert 5 * per_day <= 1000 and row(led, 1)["penalty_cum"] == 0
+    assert row(led, 2)["penalty_cum"] == cents(13 * per_day) == 130_000
+    # penalties are not subject to VAT: they come off the TTC total
+    r = row(led, 2)
+    assert r["vat_cum"] == cents(Decimal("60000") * Decimal("0.2"))
+    assert r["due_cum"] == r["total_ttc_cum"] - 130_000
+
+
+def test_penalty_capped_at_10_percent():
+    c = frame([contract_row(total=3_000_000, retention_rate_bp=0)])  # 30 000 € HT
+    sits = frame(situations("C1", ["2025-01", "2025-02"]))
+    adj = adjustments([dict(n=1, days=150), dict(n=2, days=250)])
+    led = compute_ledger(c, lines("C1", {"1": 3_000_000}), sits,
+                         progress("C1", [(1, "1", 9000), (2, "1", 10000)]), adjustments=adj)
+    assert row(led, 1)["penalty_cum"] == cents(150 * Decimal("30000") / 3000)  # 1 500 €
+    assert row(led, 2)["penalty_cum"] == cents(Decimal("30000") * Decimal("0.10"))  # not 4 000 €
+
+
+def test_bonus_is_subject_to_vat_and_fixed_penalty_amount():
+    c = frame([contract_row(total=100_000_000, retention_rate_bp=0)])
+    adj = adjustments([dict(n=1, kind="bonus", amount_cents=150_000),
+                       dict(n=1, kind="penalty", amount_cents=250_000)])
+    led = compute_ledger(c, lines("C1", {"1": 100_000_000}), frame(situations("C1", ["2025-01"])),
+                         progress("C1", [(1, "1", 1000)]), adjustments=adj)
+    r = row(led, 1)
+    assert r["total_ht_cum"] == 10_000_000 + 150_000
+    assert r["vat_cum"] == cents(Decimal("101500") * Decimal("0.2"))
+    assert r["penalty_cum"] == 250_000  # 2 500 € > 1 000 €: due
+
+
+def test_direct_payment_to_subcontractor_capped_by_declaration():
+    c = frame([contract_row(total=30_000_000)])
+    subs = frame([dict(subcontract_id="ST1", contract_id="C1", amount_cents=9_000_000,
+                       direct_payment=True)])
+    lns = lines("C1", {"1": 20_000_000, "2": 10_000_000}, **{"2": "ST1"})
+    sits = frame(situations("C1", ["2025-01", "2025-02"]))
+    led = compute_ledger(c, lns, sits, progress("C1", [(1, "1", 1000), (1, "2", 5000),
+                                                      (2, "2", 10000)]), subcontracts=subs)
+    assert row(led, 1)["direct_payment_cum"] == 5_000_000  # 50 % of the sub's 100 000 € line
+    assert row(led, 2)["direct_payment_cum"] == 9_000_000  # never above the DC4's 90 000 €
+
+
+def test_amendment_raises_the_penalty_base_from_its_signature():
+    c = frame([contract_row(total=30_000_000, retention_rate_bp=0)])
+    amend = frame([dict(contract_id="C1", amount_cents=6_000_000,
+                        signed_on=pd.Timestamp("2025-02-10"))])
+    sits = frame(situations("C1", ["2025-01", "2025-02"], ["2025-02-01", "2025-03-01"]))
+    adj = adjustments([dict(n=2, days=15)])
+    led = compute_ledger(c, lines("C1", {"1": 30_000_000}), sits,
+                         progress("C1", [(1, "1", 1000), (2, "1", 2000)]), adjustments=adj,
+                         amendments=amend)
+    assert row(led, 2)["penalty_cum"] == cents(15 * Decimal("360000") / 3000)  # 1 800 €
+
+
+def test_reconciliation_catches_a_broken_identity():
+    c = frame([contract_row()])
+    led = compute_ledger(c, lines("C1", {"1": 100_000_000}),
+                         frame(situations("C1", ["2025-01", "2025-02"])),
+                         progress("C1", [(1, "1", 1000), (2, "1", 2000)]))
+    led.situations.loc[1, "net_month"] += 1
+    problems = check_ledger(led)
+    assert problems == ["C1 n°2 : net du mois ≠ dû cumulé − acomptes précédents"]
+
+
+@pytest.mark.parametrize("contracts", [1, 7])
+def test_many_contracts_at_once_equal_one_by_one(contracts):
+    rows, lns, sits, prog = [], [], [], []
+    for k in range(contracts):
+        cid = f"C{k}"
+        rows.append(contract_row(cid, total=1_000_000 * (k + 1), advance_cents=10_000 * k))
+        lns.append(lines(cid, {"1": 600_000 * (k + 1), "2": 400_000 * (k + 1)}))
+        sits += situations(cid, ["2025-01", "2025-02", "2025-03"])
+        prog.append(progress(cid, [(1, "1", 3000 + k), (2, "1", 7000), (3, "2", 9000 - k)]))
+    together = compute_ledger(frame(rows), pd.concat(lns), frame(sits), pd.concat(prog))
+    for k in range(contracts):
+        cid = f"C{k}"
+        alone = compute_ledger(frame([rows[k]]), lns[k], frame([s for s in sits
+                                                                 if s["contract_id"] == cid]),
+                               prog[k])
+        got = together.situations[together.situations["contract_id"] == cid]
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), alone.situations)
