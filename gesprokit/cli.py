@@ -66,6 +66,22 @@ def cmd_ledger(args) -> int:
     return 0
 
 
+def cmd_delays(args) -> int:
+    from gesprokit.delays import compute_delays
+
+    engine = get_engine(args.db)
+    frames = load_frames(engine)
+    as_of = _as_of(args.as_of) or datetime.now()
+    ledger = ledger_from_frames(frames, as_of=as_of)
+    delays = compute_delays(frames.situations, frames.contracts, frames.operations,
+                            ledger.situations, frames.ecb_rates, frames.events, as_of=as_of)
+    for col in ("received_at", "paid_at"):
+        delays[col] = delays[col].dt.strftime("%Y-%m-%dT%H:%M:%S")
+    delays["deadline_on"] = delays["deadline_on"].dt.strftime("%Y-%m-%d")
+    _write_frame(delays, args.format, args.output)
+    return 0
+
+
 def cmd_demo(args) -> int:
     from gesprokit.sample_operation import OPERATION_CODE, SHIPPED_DIR, write_sample
     from gesprokit.summary import contract_summary, format_summary, plot_s_curve, s_curve
@@ -125,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help="date de calcul (AAAA-MM-JJ) des situations non émises")
     p.add_argument("-o", "--output", help="fichier de sortie (défaut : sortie standard)")
     p.set_defaults(func=cmd_ledger)
+
+    p = sub.add_parser("delays", help="délais de paiement, retards et intérêts moratoires")
+    p.add_argument("--db", help=db_help)
+    p.add_argument("--format", choices=["csv", "json", "table"], default="table")
+    p.add_argument("--as-of", help="date (AAAA-MM-JJ) à laquelle mesurer les situations non payées")
+    p.add_argument("-o", "--output", help="fichier de sortie (défaut : sortie standard)")
+    p.set_defaults(func=cmd_delays)
 
     p = sub.add_parser("demo", help="charger l'opération d'exemple et afficher sa synthèse")
     p.add_argument("--db", help=db_help)

@@ -366,3 +366,15 @@ def _fix_downward_progress(rows: list[list]) -> None:
         if key in last and row[3] < last[key] and not row[4]:
             row[3] = last[key]
         last[key] = row[3]
+
+
+def open_sample_database(url: str | None = None):
+    """An engine on `url` (default: a new temporary SQLite file) holding the sample operation."""
+    import tempfile
+
+    from gesprokit.db import get_engine
+    from gesprokit.importer import import_folder
+
+    engine = get_engine(url or f"sqlite:///{tempfile.mkdtemp(prefix='gesprokit-')}/sample.db")
+    import_folder(SHIPPED_DIR, engine)
+    return engine

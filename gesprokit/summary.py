@@ -98,6 +98,6 @@ def french_view(df: pd.DataFrame, money: list[str] = (), pct_bp: list[str] = (),
         out[col] = out[col].map(format_eur)
     for col in pct_bp:
         out[col] = out[col].map(format_pct_bp)
-    for col in out.columns[out.dtypes == bool]:
+    for col in out.select_dtypes(bool).columns:
         out[col] = out[col].map({True: "oui", False: "non"})
     return out.rename(columns=rename or {})

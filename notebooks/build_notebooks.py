@@ -78,15 +78,65 @@ total_due = int(ledger.situations.groupby("contract_id")["due_cum"].last().sum()
 print("Somme des nets mensuels = somme des dus cumulés :", total_net == total_due)"""),
 ]
 
-NOTEBOOKS = {"00_overview.ipynb": OVERVIEW}
+AMO_DELAYS = [
+    ("md", """# Délais de paiement – tableau de bord de l'assistant du maître d'ouvrage
+
+Quelles situations sont payées en retard ou vont l'être, combien d'intérêts moratoires sont dus,
+et quel acteur consomme le délai réglementaire (50 jours pour un établissement public de santé).
+Les situations non payées sont mesurées à la date de calcul."""),
+    ("code", """%matplotlib inline
+import os
+
+import pandas as pd
+from IPython.display import display
+
+from gesprokit import delay_charts
+from gesprokit.delays import compute_delays, forecast
+from gesprokit.ledger import ledger_from_frames
+from gesprokit.sample_operation import open_sample_database
+from gesprokit.store import load_frames
+from gesprokit.ui.delays_dashboard import DelaysDashboard, enrich, french_table, headline
+
+AS_OF = pd.Timestamp("2026-11-23")  # date de calcul fixée : résultats reproductibles
+engine = open_sample_database(os.environ.get("GESPROKIT_DASHBOARD_DB"))
+frames = load_frames(engine)
+ledger = ledger_from_frames(frames, as_of=AS_OF)
+delays = enrich(compute_delays(frames.situations, frames.contracts, frames.operations,
+                               ledger.situations, frames.ecb_rates, frames.events, as_of=AS_OF),
+                frames.contracts, frames.companies, frames.lots)
+print(headline(delays))"""),
+    ("md", "## Filtres (lot, entreprise, période)"),
+    ("code-widget", """dashboard = DelaysDashboard(delays)
+dashboard.widget()"""),
+    ("md", "## Paiements en retard"),
+    ("code", """french_table(delays[(delays["late_days"] > 0) & delays["paid_at"].notna()])"""),
+    ("md", "## En attente de paiement au 23/11/2026 : intérêts dus si le paiement intervient ce jour"),
+    ("code", """french_table(forecast(delays))"""),
+    ("md", "## Jours consommés par acteur – lot 02 (gros œuvre) et lot 09 (CVC, une interruption)"),
+    ("code", """delay_charts.days_per_actor(delays[delays["lot"].str[:2].isin(["02", "09"])])"""),
+    ("md", "## Répartition des délais de paiement et intérêts dus"),
+    ("code", """display(delay_charts.payment_time_distribution(delays))
+delay_charts.interest_exposure(delays)"""),
+]
+
+NOTEBOOKS = {"00_overview.ipynb": OVERVIEW, "40_amo_delais.ipynb": AMO_DELAYS}
 
 
 def build(name: str, cells: list[tuple[str, str]]) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    nb.cells = [nbformat.v4.new_markdown_cell(src) if kind == "md"
-                else nbformat.v4.new_code_cell(src) for kind, src in cells]
+    nb.cells = []
+    for kind, src in cells:
+        if kind == "md":
+            nb.cells.append(nbformat.v4.new_markdown_cell(src))
+            continue
+        cell = nbformat.v4.new_code_cell(src)
+        if kind == "code-widget":
+            # The Output widget's content lives in the widget state, which nbval cannot
+            # compare: the cell must run without error; its handlers are tested in tests/.
+            cell.metadata["tags"] = ["nbval-ignore-output"]
+        nb.cells.append(cell)
     NotebookClient(nb, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(HERE)}}).execute()
     path = HERE / name

@@ -1,0 +1,183 @@
+"""Payment delays: legal deadline, interruption, late interest, and who consumes the delay.
+
+One row per situation (GLOSSARY "Payment delays"). The delay runs from the
+contractor's validation of its projet de décompte (``received_at``); its
+length comes from the buyer's kind (R2192-10/11) unless the operation sets
+another. One interruption (R2192-27..29): a new delay of 30 days, or the
+remaining balance if longer, runs from the receipt of the missing pieces.
+Late interest (R2192-31): ECB rate in force on the 1st day of the half-year in
+which interest starts + 8 points, simple interest on the TTC amount paid, per
+365 days, plus the 40 € recovery indemnity (D2192-35). Pure pandas.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from gesprokit.money import BP, mul_div_half_up
+
+DEADLINE_DAYS = {"state": 30, "local": 30, "health": 50, "public_company": 60}
+LATE_RATE_MARGIN_BP = 800
+RECOVERY_INDEMNITY_CENTS = 4_000
+MOE_LIMIT_DAYS = 7
+INTERRUPTION_MIN_DAYS = 30
+ACTOR_STEPS = [("days_verifier", "submitted_at", "verified_at"),
+               ("days_moe", "verified_at", "moe_at"), ("days_amo", "moe_at", "amo_at"),
+               ("days_moa", "amo_at", "moa_at"), ("days_treasury", "moa_at", "paid_at")]
+DELAY_COLUMNS = [
+    "contract_id", "n", "month", "received_at", "paid_at", "amount_due_ttc", "deadline_days",
+    "interrupted_days", "deadline_on", "elapsed_days", "late_days", "late_rate_bp",
+    "late_interest", "recovery_indemnity", *[c for c, _, _ in ACTOR_STEPS],
+    "moe_limit_breached", "returns_count", "return_reasons",
+]
+
+
+def _day(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s).dt.normalize().astype("datetime64[us]")
+
+
+def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:
+    return (later - earlier).dt.days.astype("Int64")
+
+
+def ecb_rate_on(dates: pd.Series, ecb_rates: pd.DataFrame) -> pd.Series:
+    """ECB rate (bp) in force on each date (the last change on or before it)."""
+    left = pd.DataFrame({"date": dates.astype("datetime64[us]")}).reset_index()
+    known = left.dropna(subset=["date"]).sort_values("date")
+    rates = ecb_rates[["effective_on", "rate_bp"]].sort_values("effective_on")
+    merged = pd.merge_asof(known, rates.astype({"effective_on": "datetime64[us]"}),
+                           left_on="date", right_on="effective_on")
+    return merged.set_index("index")["rate_bp"].reindex(dates.index).astype("Int64")
+
+
+def half_year_start(dates: pd.Series) -> pd.Series:
+    """1 January or 1 July of each date's half-year."""
+    d = pd.to_datetime(dates)
+    return pd.to_datetime(pd.DataFrame({"year": d.dt.year,
+                                        "month": np.where(d.dt.month <= 6, 1, 7),
+                                        "day": 1})).astype("datetime64[us]")
+
+
+def _returns(events: pd.DataFrame | None) -> pd.DataFrame:
+    cols = {"contract_id": pd.Series([], dtype=str), "n": pd.Series([], dtype="int64"),
+            "returns_count": pd.Series([], dtype="int64"),
+            "return_reasons": pd.Series([], dtype=str)}
+    if events is None or events.empty:
+        return pd.DataFrame(cols)
+    ret = events[events["action"] == "return"].dropna(subset=["n"])
+    if ret.empty:
+        return pd.DataFrame(cols)
+
+    def reason(after) -> str:
+        try:
+            return json.loads(after or "{}").get("reason_code", "")
+        except (TypeError, ValueError):
+            return ""
+
+    ret = ret.assign(reason=ret["after"].map(reason), n=ret["n"].astype("int64"))
+    return ret.groupby(["contract_id", "n"]).agg(
+        returns_count=("reason", "size"),
+        return_reasons=("reason", lambda r: ", ".join(x for x in r if x))).reset_index()
+
+
+def compute_delays(situations: pd.DataFrame, contracts: pd.DataFrame,
+                   operations: pd.DataFrame, ledger_situations: pd.DataFrame,
+                   ecb_rates: pd.DataFrame, events: pd.DataFrame | None = None,
+                   as_of: datetime | None = None) -> pd.DataFrame:
+    """The delays frame (DELAY_COLUMNS) of every received situation.
+
+    An unpaid situation is measured as if paid on `as_of` (default: today):
+    its ``late_interest`` is what would be owed then. Amounts in cents.
+    """
+    as_of = pd.Timestamp(as_of or datetime.now()).normalize()
+    s = situations[situations["submitted_at"].notna()].merge(
+        contracts[["contract_id", "operation_code"]], on="contract_id").merge(
+        operations[["code", "buyer_kind", "deadline_days_override"]].rename(
+            columns={"code": "operation_code"}), on="operation_code")
+    s = s.merge(ledger_situations[["contract_id", "n", "net_month"]], on=["contract_id", "n"],
+                how="left")
+    s = s.sort_values(["contract_id", "n"]).reset_index(drop=True)
+    out = pd.DataFrame({"contract_id": s["contract_id"], "n": s["n"].astype("int64"),
+                        "month": s["month"]})
+    out["received_at"] = s["submitted_at"].astype("datetime64[us]")
+    out["paid_at"] = s["paid_at"].astype("datetime64[us]")
+    out["amount_due_ttc"] = s["net_month"].fillna(0).astype("int64")
+    out["deadline_days"] = s["deadline_days_override"].fillna(
+        s["buyer_kind"].map(DEADLINE_DAYS)).astype("int64")
+
+    received, paid = _day(s["submitted_at"]), _day(s["paid_at"])
+    interrupted, resumed = _day(s["interrupted_at"]), _day(s["resumed_at"])
+    end = paid.fillna(as_of)
+    plain = received + pd.to_timedelta(out["deadline_days"], unit="D")
+    remaining = out["deadline_days"] - _days(interrupted, received).fillna(0).astype("int64")
+    new_delay = np.maximum(remaining, INTERRUPTION_MIN_DAYS)
+    after_resume = resumed + pd.to_timedelta(new_delay, unit="D")
+    out["deadline_on"] = plain.where(interrupted.isna(), after_resume).astype("datetime64[us]")
+    resume_or_now = resumed.fillna(end)
+    out["interrupted_days"] = _days(resume_or_now, interrupted).fillna(0).astype("int64")
+    out["elapsed_days"] = _days(end, received).astype("int64")
+    late = _days(end, out["deadline_on"]).fillna(0).clip(lower=0).astype("int64")
+    out["late_days"] = late
+    start = half_year_start(out["deadline_on"] + pd.Timedelta(days=1))
+    rate = ecb_rate_on(start, ecb_rates)
+    out["late_rate_bp"] = (rate + LATE_RATE_MARGIN_BP).where(late > 0).astype("Int64")
+    due = out["amount_due_ttc"].clip(lower=0)
+    out["late_interest"] = 0
+    has = (late > 0) & rate.notna()
+    if has.any():
+        out.loc[has, "late_interest"] = mul_div_half_up(
+            due[has] * out.loc[has, "late_rate_bp"].astype("int64"), late[has], BP * 365)
+    out["late_interest"] = out["late_interest"].astype("int64")
+    out["recovery_indemnity"] = np.where(late > 0, RECOVERY_INDEMNITY_CENTS, 0).astype("int64")
+
+    for col, start_step, end_step in ACTOR_STEPS:
+        begin, stop = _day(s[start_step]), _day(s[end_step])
+        held = begin.notna() & (stop.notna() | paid.isna())
+        out[col] = _days(stop.fillna(as_of), begin).where(held).fillna(0).astype("int64")
+    out["moe_limit_breached"] = (_days(_day(s["moe_at"]).fillna(as_of), received)
+                                 > MOE_LIMIT_DAYS).astype(bool)
+    out = out.merge(_returns(events), on=["contract_id", "n"], how="left")
+    out["returns_count"] = out["returns_count"].fillna(0).astype("int64")
+    out["return_reasons"] = out["return_reasons"].fillna("").astype(str)
+    return out[DELAY_COLUMNS]
+
+
+def forecast(delays_as_of: pd.DataFrame) -> pd.DataFrame:
+    """Open items: unpaid situations with the interest owed if paid on the `as_of` date
+    used to compute `delays_as_of`."""
+    return delays_as_of[delays_as_of["paid_at"].isna()].reset_index(drop=True)
+
+
+def actor_shares(delays: pd.DataFrame) -> pd.Series:
+    """Share (bp) of the legal delay consumed by each actor, over the given situations."""
+    total = int(delays["deadline_days"].sum())
+    cols = [c for c, _, _ in ACTOR_STEPS]
+    if total == 0:
+        return pd.Series(0, index=cols, dtype="int64")
+    return (delays[cols].sum() * BP // total).astype("int64")
+
+
+def portfolio_summary(delays: pd.DataFrame) -> dict:
+    """Headline figures: situations, late ones, rate of late payment (bp), interest, indemnities."""
+    paid = delays[delays["paid_at"].notna()]
+    late = paid[paid["late_days"] > 0]
+    return {
+        "situations": len(delays), "paid": len(paid), "late": len(late),
+        "late_rate_bp": int(len(late) * BP // len(paid)) if len(paid) else 0,
+        "late_interest": int(delays["late_interest"].sum()),
+        "recovery_indemnity": int(delays["recovery_indemnity"].sum()),
+        "open": int(delays["paid_at"].isna().sum()),
+        "moe_limit_breached": int(delays["moe_limit_breached"].sum()),
+    }
+
+
+def interest_by_month(delays: pd.DataFrame) -> pd.DataFrame:
+    """Late interest + indemnities per month of payment (or of the as-of date when unpaid)."""
+    paid_month = delays["paid_at"].dt.strftime("%Y-%m").fillna("non payé")
+    return (delays.assign(payment_month=paid_month)
+            .groupby("payment_month")[["late_interest", "recovery_indemnity"]].sum()
+            .reset_index())

@@ -1,0 +1,108 @@
+"""The MOA assistant's delays dashboard: filters, French tables and charts (ipywidgets).
+
+It owns no rule: figures come from :mod:`gesprokit.delays`, charts from
+:mod:`gesprokit.delay_charts`; this module only filters and shows them.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as w
+import pandas as pd
+from IPython.display import display
+
+from gesprokit import delay_charts
+from gesprokit.delays import actor_shares, portfolio_summary
+from gesprokit.money import format_eur, format_pct_bp
+from gesprokit.months import format_date_fr
+
+ALL = "Tous"
+TABLE_COLUMNS = {
+    "lot": "Lot", "company": "Entreprise", "n": "N°", "month": "Mois",
+    "received_at": "Reçue le", "deadline_on": "Date limite", "paid_at": "Payée le",
+    "elapsed_days": "Jours écoulés", "late_days": "Jours de retard",
+    "late_interest": "Intérêts moratoires", "recovery_indemnity": "Indemnité forfaitaire",
+    "amount_due_ttc": "Montant TTC",
+}
+
+
+def enrich(delays: pd.DataFrame, contracts: pd.DataFrame, companies: pd.DataFrame,
+           lots: pd.DataFrame) -> pd.DataFrame:
+    """Delays with the lot and company names users filter on."""
+    names = contracts[["contract_id", "lot_code", "company_code", "operation_code"]].merge(
+        companies[["code", "name"]].rename(columns={"code": "company_code", "name": "company"}),
+        on="company_code").merge(
+        lots.rename(columns={"code": "lot_code", "name": "lot_name"}),
+        on=["operation_code", "lot_code"])
+    names["lot"] = names["lot_code"] + " – " + names["lot_name"]
+    return delays.merge(names[["contract_id", "lot", "company"]], on="contract_id")
+
+
+def french_table(delays: pd.DataFrame) -> pd.DataFrame:
+    """The delays as people read them: French dates and amounts, French headers."""
+    t = delays[list(TABLE_COLUMNS)].copy()
+    for col in ("received_at", "deadline_on", "paid_at"):
+        t[col] = t[col].map(format_date_fr)
+    for col in ("late_interest", "recovery_indemnity", "amount_due_ttc"):
+        t[col] = t[col].map(format_eur)
+    return t.rename(columns=TABLE_COLUMNS).reset_index(drop=True)
+
+
+def headline(delays: pd.DataFrame) -> str:
+    """One French paragraph with the portfolio's figures."""
+    s = portfolio_summary(delays)
+    shares = actor_shares(delays)
+    parts = ", ".join(f"{delay_charts.ACTOR_LABELS[k]} {format_pct_bp(v)}"
+                      for k, v in shares.items())
+    return (f"{s['situations']} situations reçues, {s['paid']} payées dont {s['late']} en "
+            f"retard ({format_pct_bp(s['late_rate_bp'])}) ; {s['open']} en attente de "
+            f"paiement. Intérêts moratoires : {format_eur(s['late_interest'])}, indemnités "
+            f"forfaitaires : {format_eur(s['recovery_indemnity'])}. Part du délai "
+            f"réglementaire consommée : {parts}.")
+
+
+class DelaysDashboard:
+    """Filters (lot, company, period) driving a table, a headline and the charts."""
+
+    def __init__(self, delays: pd.DataFrame):
+        self.delays = delays
+        months = sorted(delays["month"].unique())
+        self.lot = w.Dropdown(options=[ALL, *sorted(delays["lot"].unique())], value=ALL,
+                              description="Lot")
+        self.company = w.Dropdown(options=[ALL, *sorted(delays["company"].unique())],
+                                  value=ALL, description="Entreprise")
+        self.period = w.SelectionRangeSlider(options=months, index=(0, len(months) - 1),
+                                             description="Période",
+                                             layout=w.Layout(width="60%"))
+        self.only_late = w.Checkbox(value=False, description="Seulement les retards")
+        self.output = w.Output()
+        for control in (self.lot, self.company, self.period, self.only_late):
+            control.observe(self.refresh, names="value")
+
+    def selection(self) -> pd.DataFrame:
+        """The situations matching the filters."""
+        d = self.delays
+        first, last = self.period.value
+        mask = (d["month"] >= first) & (d["month"] <= last)
+        if self.lot.value != ALL:
+            mask &= d["lot"] == self.lot.value
+        if self.company.value != ALL:
+            mask &= d["company"] == self.company.value
+        if self.only_late.value:
+            mask &= d["late_days"] > 0
+        return d[mask]
+
+    def refresh(self, _change=None) -> None:
+        selected = self.selection()
+        self.output.clear_output(wait=True)
+        with self.output:
+            if selected.empty:
+                print("Aucune situation pour ces filtres.")
+                return
+            print(headline(selected))
+            display(french_table(selected))
+            display(delay_charts.days_per_actor(selected))
+
+    def widget(self) -> w.Widget:
+        self.refresh()
+        return w.VBox([w.HBox([self.lot, self.company]), w.HBox([self.period, self.only_late]),
+                       self.output])

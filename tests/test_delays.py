@@ -1,0 +1,127 @@
+"""Payment delays against hand-computed values (DOMAIN.md §8 and R2192-27..31)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import pandas as pd
+import pytest
+from conftest import SAMPLE, frame
+
+from gesprokit.delays import actor_shares, compute_delays, forecast, portfolio_summary
+from gesprokit.importer import import_folder
+from gesprokit.ledger import ledger_from_frames
+from gesprokit.store import load_frames
+
+ECB = frame([dict(effective_on="2023-09-20", rate_bp=450),
+             dict(effective_on="2024-06-19", rate_bp=425),
+             dict(effective_on="2024-09-18", rate_bp=365),
+             dict(effective_on="2024-12-18", rate_bp=315),
+             dict(effective_on="2025-06-11", rate_bp=215)])
+
+
+def delays_for(steps: dict, amount_cents: int, kind: str = "health", override=None,
+               as_of: str = "2026-01-01") -> pd.Series:
+    sit = {"contract_id": "C1", "n": 1, "month": "2024-09", "submitted_at": None,
+           "verified_at": None, "moe_at": None, "amo_at": None, "moa_at": None,
+           "paid_at": None, "interrupted_at": None, "resumed_at": None}
+    sit.update(steps)
+    sits = frame([sit])
+    contracts = frame([dict(contract_id="C1", operation_code="OP")])
+    ops = frame([dict(code="OP", buyer_kind=kind, deadline_days_override=override)])
+    ledger = frame([dict(contract_id="C1", n=1, net_month=amount_cents)])
+    return compute_delays(sits, contracts, ops, ledger, ECB, as_of=pd.Timestamp(as_of)).iloc[0]
+
+
+def interest(amount: str, rate: str, days: int) -> int:
+    value = Decimal(amount) * Decimal(rate) / 100 * days / 365
+    return int((value * 100).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def test_domain_worked_example():
+    d = delays_for({"submitted_at": "2024-10-03 10:00", "paid_at": "2024-12-12 09:00"},
+                   10_000_000)
+    assert d["deadline_days"] == 50
+    assert d["deadline_on"] == pd.Timestamp("2024-11-22")
+    assert d["late_days"] == 20
+    assert d["late_rate_bp"] == 1225  # 4,25 % on 1 July 2024 + 8 points
+    assert d["late_interest"] == interest("100000", "12.25", 20) == 67_123  # 671,23 €
+    assert d["recovery_indemnity"] == 4_000
+
+
+def test_interruption_on_day_12_keeps_the_remaining_38_days():
+    d = delays_for({"submitted_at": "2025-01-10 09:00", "interrupted_at": "2025-01-22 11:00",
+                    "resumed_at": "2025-02-05 15:00", "paid_at": "2025-03-14 09:00"}, 1_000_000)
+    assert d["deadline_on"] == pd.Timestamp("2025-02-05") + pd.Timedelta(days=38)
+    assert d["interrupted_days"] == 14
+    assert d["late_days"] == 0 and d["late_interest"] == 0
+
+
+def test_interruption_on_day_35_gives_a_new_30_day_delay():
+    d = delays_for({"submitted_at": "2025-01-10 09:00", "interrupted_at": "2025-02-14 11:00",
+                    "resumed_at": "2025-02-20 15:00", "paid_at": "2025-03-25 09:00"}, 1_000_000)
+    assert d["deadline_on"] == pd.Timestamp("2025-03-22")  # 20 Feb + 30 days
+    assert d["late_days"] == 3
+
+
+def test_rate_frozen_on_the_half_year_in_which_interest_starts():
+    # deadline 9 June 2025, paid 9 July: interest starts in the 1st half -> ECB on 1 Jan 2025
+    d = delays_for({"submitted_at": "2025-04-20 17:00", "paid_at": "2025-07-09 10:00"},
+                   5_000_000)
+    assert d["deadline_on"] == pd.Timestamp("2025-06-09")
+    assert d["late_days"] == 30
+    assert d["late_rate_bp"] == 315 + 800  # not the 2,15 % in force in July
+    assert d["late_interest"] == interest("50000", "11.15", 30) == 45_822
+
+
+def test_paid_on_time_owes_nothing_and_days_per_actor():
+    d = delays_for({"submitted_at": "2025-03-31 16:00", "verified_at": "2025-04-03 09:00",
+                    "moe_at": "2025-04-05 10:00", "amo_at": "2025-04-10 10:00",
+                    "moa_at": "2025-04-18 10:00", "paid_at": "2025-05-06 10:00"}, 2_000_000,
+                   kind="local")
+    assert d["deadline_on"] == pd.Timestamp("2025-04-30")
+    assert d["deadline_days"] == 30
+    assert d["elapsed_days"] == 36 and d["late_days"] == 6  # 30-day buyer: late after all
+    assert [d[c] for c in ("days_verifier", "days_moe", "days_amo", "days_moa",
+                           "days_treasury")] == [3, 2, 5, 8, 18]
+    assert not d["moe_limit_breached"]  # 5 days <= 7
+    on_time = delays_for({"submitted_at": "2025-03-31 16:00", "paid_at": "2025-04-29 10:00"},
+                         2_000_000, kind="local")
+    assert on_time["late_days"] == 0
+    assert on_time["late_interest"] == 0 and on_time["recovery_indemnity"] == 0
+
+
+def test_operation_override_and_unpaid_forecast():
+    d = delays_for({"submitted_at": "2025-01-02 09:00", "verified_at": "2025-01-20 09:00"},
+                   3_650_000, override=40, as_of="2025-02-21")
+    assert d["deadline_on"] == pd.Timestamp("2025-02-11")
+    assert d["late_days"] == 10
+    assert d["late_interest"] == interest("36500", "11.15", 10)  # 111,50 €
+    assert d["days_moe"] == 32  # the MOE holds the file since 20 January
+    assert d["moe_limit_breached"]
+
+
+@pytest.fixture
+def sample_delays(sqlite_engine):
+    import_folder(SAMPLE, sqlite_engine)
+    frames = load_frames(sqlite_engine)
+    as_of = pd.Timestamp("2026-11-23")
+    ledger = ledger_from_frames(frames, as_of=as_of)
+    return compute_delays(frames.situations, frames.contracts, frames.operations,
+                          ledger.situations, frames.ecb_rates, frames.events, as_of=as_of)
+
+
+def test_sample_has_late_payments_an_interruption_and_open_items(sample_delays):
+    d = sample_delays
+    late = d[d["late_days"] > 0]
+    assert len(late) >= 2 and (late["late_interest"] > 0).all()
+    assert (d["interrupted_days"] > 0).sum() == 1
+    open_items = forecast(d)
+    assert len(open_items) == 3 and open_items["paid_at"].isna().all()
+    summary = portfolio_summary(d)
+    assert summary["late"] == len(late[late["paid_at"].notna()])
+    assert summary["late_interest"] == int(d["late_interest"].sum())
+    shares = actor_shares(d)
+    assert list(shares.index) == ["days_verifier", "days_moe", "days_amo", "days_moa",
+                                  "days_treasury"]
+    assert 0 < shares.sum() < 20_000

@@ -1,0 +1,66 @@
+"""The MOA assistant's dashboard: filters drive the selection; the CLI prints the frame."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from conftest import SAMPLE
+
+from gesprokit.cli import main
+from gesprokit.delays import compute_delays
+from gesprokit.importer import import_folder
+from gesprokit.ledger import ledger_from_frames
+from gesprokit.store import load_frames
+from gesprokit.ui.delays_dashboard import DelaysDashboard, enrich, french_table
+
+AS_OF = pd.Timestamp("2026-11-23")
+
+
+@pytest.fixture
+def delays(sqlite_engine):
+    import_folder(SAMPLE, sqlite_engine)
+    f = load_frames(sqlite_engine)
+    ledger = ledger_from_frames(f, as_of=AS_OF)
+    d = compute_delays(f.situations, f.contracts, f.operations, ledger.situations, f.ecb_rates,
+                       f.events, as_of=AS_OF)
+    return enrich(d, f.contracts, f.companies, f.lots)
+
+
+def test_filters_select_and_refresh(delays, capsys):
+    board = DelaysDashboard(delays)
+    board.widget()
+    assert len(board.selection()) == len(delays)
+    board.lot.value = "02 – Gros œuvre – Maçonnerie"
+    assert set(board.selection()["contract_id"]) == {"CHMV-EHPAD-L02"}
+    assert len(board.selection()) == 11
+    board.only_late.value = True
+    assert board.selection()["n"].tolist() == [5]  # the MOA held it 24 extra days
+    board.company.value = "TP Ligérien"  # lot and company exclude each other
+    assert board.selection().empty
+    capsys.readouterr()
+    board.refresh()  # outside a kernel the Output widget passes its content through
+    assert "Aucune situation pour ces filtres." in capsys.readouterr().out
+
+
+def test_french_table_formats(delays):
+    late = french_table(delays[(delays["late_days"] > 0) & delays["paid_at"].notna()])
+    assert list(late["Lot"].str[:2]) == ["02", "06"]
+    row = late.iloc[0]
+    assert row["Reçue le"] == "29/08/2025" and row["Date limite"] == "18/10/2025"
+    # 384 980,42 € × 10,15 % × 11 / 365 = 1 177,62 €
+    assert row["Intérêts moratoires"] == "1\u202f177,62\xa0€"
+
+
+def test_cli_delays_json(sqlite_url, capsys):
+    assert main(["import", str(SAMPLE), "--db", sqlite_url]) == 0
+    capsys.readouterr()
+    assert main(["delays", "--db", sqlite_url, "--as-of", "2026-11-23", "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert len(records) == 91
+    late = [r for r in records if r["late_days"] > 0]
+    assert {(r["contract_id"][-3:], r["n"]) for r in late} == {
+        ("L01", 18), ("L02", 5), ("L06", 2), ("L10", 9), ("L11", 9)}
+    assert all(r["recovery_indemnity"] == 4000 for r in late)
+    assert records[0]["deadline_on"] == "2025-06-19"
