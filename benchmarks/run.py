@@ -1,0 +1,89 @@
+"""Performance figures of the ledger (median of several runs, with a reference measured in the
+same run). Usage: ``python benchmarks/run.py [--quick]``. See benchmarks/README.md."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import pandas as pd
+
+from gesprokit.ledger import compute_ledger
+from gesprokit.money import mul_div_half_up
+
+
+def portfolio(progress_rows: int, lines: int = 25, months: int = 20, seed: int = 7):
+    """A synthetic portfolio with about `progress_rows` progress rows (deterministic)."""
+    rng = np.random.default_rng(seed)
+    n_contracts = max(1, progress_rows // (lines * months))
+    cids = np.array([f"C{i:06d}" for i in range(n_contracts)])
+    amounts = rng.integers(1_000_00, 500_000_00, size=(n_contracts, lines))
+    price_lines = pd.DataFrame({
+        "contract_id": np.repeat(cids, lines),
+        "line_no": np.tile([f"{j:03d}" for j in range(lines)], n_contracts),
+        "amount_cents": amounts.ravel(), "subcontract_id": None})
+    contracts = pd.DataFrame({
+        "contract_id": cids, "initial_total_ht": amounts.sum(axis=1), "vat_rate_bp": 2000,
+        "retention_rate_bp": 500, "retention_base": "ttc",
+        "advance_cents": (amounts.sum(axis=1) * 6 // 100), "advance_start_bp": 6500,
+        "advance_end_bp": 8000, "price_form": "firm", "revision_fixed_bp": 0,
+        "revision_base_month": None, "coef_decimals": 4, "penalty_denominator": 3000,
+        "penalty_cap_bp": 1000, "penalty_waiver_cents": 100_000})
+    month_names = [f"{2024 + m // 12}-{m % 12 + 1:02d}" for m in range(months)]
+    situations = pd.DataFrame({
+        "contract_id": np.repeat(cids, months), "n": np.tile(np.arange(1, months + 1),
+                                                             n_contracts),
+        "month": np.tile(month_names, n_contracts),
+        "moe_at": pd.Timestamp("2026-01-01")})
+    pct = np.minimum(10_000, np.cumsum(rng.integers(0, 1200, size=(n_contracts, lines, months)),
+                                       axis=2))
+    progress = pd.DataFrame({
+        "contract_id": np.repeat(cids, lines * months),
+        "n": np.tile(np.arange(1, months + 1), n_contracts * lines),
+        "line_no": np.tile(np.repeat([f"{j:03d}" for j in range(lines)], months), n_contracts),
+        "pct_bp": pct.ravel()})
+    return contracts, price_lines, situations, progress
+
+
+def python_loop_works(price_lines: pd.DataFrame, progress: pd.DataFrame) -> dict:
+    """Reference: the per-line Python loop a spreadsheet macro would do (works_cum only)."""
+    amount = dict(zip(zip(price_lines["contract_id"], price_lines["line_no"], strict=True),
+                      price_lines["amount_cents"].tolist(), strict=True))
+    totals: dict = {}
+    for cid, n, line, pct in zip(progress["contract_id"], progress["n"], progress["line_no"],
+                                 progress["pct_bp"], strict=True):
+        key = (cid, n)
+        totals[key] = totals.get(key, 0) + mul_div_half_up(amount[(cid, line)], int(pct), 10_000)
+    return totals
+
+
+def median_time(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="petites tailles, moins de runs")
+    args = parser.parse_args()
+    sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
+    runs = 3 if args.quick else 5
+    print(f"{'lignes':>10} {'ledger (s)':>11} {'boucle Python (s)':>18} {'ratio':>7}")
+    for size in sizes:
+        contracts, lines, sits, prog = portfolio(size)
+        ledger_t = median_time(lambda: compute_ledger(contracts, lines, sits, prog), runs)
+        loop_rows = min(size, 100_000)
+        sub = prog.iloc[:loop_rows]
+        loop_t = median_time(lambda: python_loop_works(lines, sub), 1) * size / loop_rows
+        print(f"{len(prog):>10} {ledger_t:>11.3f} {loop_t:>18.3f} {loop_t / ledger_t:>6.0f}×")
+    print("(boucle Python mesurée sur au plus 100 000 lignes puis extrapolée linéairement)")
+
+
+if __name__ == "__main__":
+    main()
