@@ -49,27 +49,52 @@ def line_amounts(progress: pd.DataFrame, price_lines: pd.DataFrame) -> pd.DataFr
     """Cumulative amount of each entered line: round_half_up(amount × pct_bp / 10 000).
 
     A line left out of a situation keeps its previous cumulative %, so
-    ``line_month`` is the change since the line's previous entry.
+    ``line_month`` is the change since the line's previous entry. Rows come
+    out ordered by contract, situation and line. Keys are encoded as integers
+    once (sorted codes keep the text order), so that lookups, sorting and
+    differences run in numpy.
     """
-    p = progress[["contract_id", "n", "line_no", "pct_bp"]].merge(
-        price_lines[["contract_id", "line_no", "amount_cents", "subcontract_id"]],
-        on=["contract_id", "line_no"], how="left", validate="many_to_one")
-    if p["amount_cents"].isna().any():
-        missing = p.loc[p["amount_cents"].isna(), ["contract_id", "line_no"]].iloc[0]
-        raise ValueError(f"ligne de prix inconnue : {missing['contract_id']} {missing['line_no']}")
-    p["amount_cents"] = p["amount_cents"].astype("int64")
-    p = p.sort_values(["contract_id", "line_no", "n"], kind="stable").reset_index(drop=True)
-    p["line_cum"] = mul_div_half_up(p["amount_cents"], p["pct_bp"].astype("int64"), BP)
-    prev = p.groupby(["contract_id", "line_no"], sort=False)["line_cum"].shift(1, fill_value=0)
-    p["line_month"] = (p["line_cum"] - prev).astype("int64")
-    return p
+    contracts = pd.Index(np.sort(price_lines["contract_id"].unique()))
+    line_nos = pd.Index(np.sort(price_lines["line_no"].unique()))
+    width = max(len(line_nos), 1)
+    price_key = (contracts.get_indexer(price_lines["contract_id"]) * width
+                 + line_nos.get_indexer(price_lines["line_no"]))
+    p_contract = contracts.get_indexer(progress["contract_id"])
+    p_line = line_nos.get_indexer(progress["line_no"])
+    position = pd.Index(price_key).get_indexer(p_contract * width + p_line)
+    unknown = (p_contract < 0) | (p_line < 0) | (position < 0)
+    if unknown.any():
+        first = progress.iloc[int(np.flatnonzero(unknown)[0])]
+        raise ValueError(f"ligne de prix inconnue : {first['contract_id']} {first['line_no']}")
+    n = progress["n"].to_numpy(dtype="int64")
+    order = np.lexsort((n, p_line, p_contract))  # each line's entries in situation order
+    amount = price_lines["amount_cents"].to_numpy(dtype="int64")[position][order]
+    pct = progress["pct_bp"].to_numpy(dtype="int64")[order]
+    line_cum = mul_div_half_up(amount, pct, BP)
+    key = (p_contract * width + p_line)[order]
+    first_of_line = np.r_[True, key[1:] != key[:-1]]
+    previous = np.r_[0, line_cum[:-1]]
+    previous[first_of_line] = 0
+    out = pd.DataFrame({
+        "contract_id": contracts[p_contract[order]], "n": n[order],
+        "line_no": line_nos[p_line[order]], "amount_cents": amount, "pct_bp": pct,
+        "line_cum": line_cum, "line_month": line_cum - previous,
+        "subcontract_id": price_lines["subcontract_id"].to_numpy()[position][order],
+        "_contract": p_contract[order], "_line": p_line[order]})
+    final = np.lexsort((out["_line"].to_numpy(), out["n"].to_numpy(),
+                        out["_contract"].to_numpy()))
+    return out.iloc[final].drop(columns=["_contract", "_line"]).reset_index(drop=True)
 
 
 def _sum_by_situation(frame: pd.DataFrame, value: str, sit: pd.DataFrame) -> pd.Series:
     """Sum of `value` per (contract_id, n), aligned on `sit` (0 where absent)."""
-    sums = frame.groupby(["contract_id", "n"], sort=False)[value].sum()
-    keys = pd.MultiIndex.from_frame(sit[["contract_id", "n"]])
-    return pd.Series(sums.reindex(keys, fill_value=0).to_numpy(), index=sit.index).astype("int64")
+    contracts = pd.Index(sit["contract_id"].unique())
+    width = int(max(sit["n"].max(), frame["n"].max() if len(frame) else 0)) + 1
+    sit_key = contracts.get_indexer(sit["contract_id"]) * width + sit["n"].to_numpy("int64")
+    row_key = contracts.get_indexer(frame["contract_id"]) * width + frame["n"].to_numpy("int64")
+    sums = pd.Series(frame[value].to_numpy("int64")).groupby(row_key).sum()
+    return pd.Series(sums.reindex(sit_key, fill_value=0).to_numpy(), index=sit.index,
+                     dtype="int64")
 
 
 def _cum(sit: pd.DataFrame, values: pd.Series) -> pd.Series:
