@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import time
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,21 +72,92 @@ def median_time(fn, runs: int) -> float:
     return statistics.median(times)
 
 
+def workbook_report_data(line_rows: int):
+    """Report data for a synthetic portfolio with about `line_rows` ledger line rows."""
+    from gesprokit.delays import compute_delays
+    from gesprokit.ledger import compute_ledger
+    from gesprokit.report_data import ReportData, synthesis
+    from gesprokit.store import FRAME_TABLES, Frames
+
+    contracts, lines, sits, prog = portfolio(line_rows)
+    contracts = contracts.assign(operation_code="OP", lot_code="01", company_code="E1")
+    lines = lines.assign(label="Ouvrage de la décomposition du prix global et forfaitaire")
+    stamp = pd.to_datetime(sits["month"] + "-28")
+    sits = sits.assign(submitted_at=stamp, verified_at=stamp + pd.Timedelta(days=3),
+                       moe_at=stamp + pd.Timedelta(days=5), amo_at=stamp + pd.Timedelta(days=9),
+                       moa_at=stamp + pd.Timedelta(days=15),
+                       paid_at=stamp + pd.Timedelta(days=40), interrupted_at=pd.NaT,
+                       resumed_at=pd.NaT)
+    empty = {name: pd.DataFrame(columns=[c.name for c in model.__table__.columns])
+             for name, model in FRAME_TABLES.items()}
+    empty["events"] = empty["events"].astype({"event_id": "int64"})
+    frames = Frames(**{**empty, "contracts": contracts, "price_lines": lines, "situations": sits,
+                       "progress": prog,
+                       "operations": pd.DataFrame({"code": ["OP"], "buyer_kind": ["health"],
+                                                   "deadline_days_override": [None]}),
+                       "companies": pd.DataFrame({"code": ["E1"], "name": ["Entreprise"]}),
+                       "amendments": pd.DataFrame({"contract_id": pd.Series([], dtype=str),
+                                                   "amount_cents": pd.Series([], dtype="int64")}),
+                       "ecb_rates": pd.DataFrame({"effective_on": [pd.Timestamp("2022-12-21")],
+                                                  "rate_bp": [250]})})
+    ledger = compute_ledger(contracts, lines, sits, prog)
+    delays = compute_delays(sits, contracts, frames.operations, ledger.situations,
+                            frames.ecb_rates, as_of=pd.Timestamp("2026-11-23"))
+    return ReportData(frames=frames, ledger=ledger, delays=delays,
+                      synthesis=synthesis(frames, ledger, delays),
+                      as_of=pd.Timestamp("2026-11-23"))
+
+
+def workbook_child(line_rows: int) -> None:
+    """Run in a fresh process: time and peak memory of writing the workbook."""
+    import resource
+    import tempfile
+
+    from gesprokit.workbook import write_workbook
+
+    data = workbook_report_data(line_rows)
+    start = time.perf_counter()
+    write_workbook(data, Path(tempfile.mkdtemp()) / "audit.xlsx")
+    elapsed = time.perf_counter() - start
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{len(data.ledger.lines)} {elapsed:.3f} {peak_mib:.0f}")
+
+
+def workbook_figures(sizes: list[int], runs: int) -> None:
+    print(f"\n{'lignes':>10} {'classeur (s)':>13} {'pic mémoire (Mio)':>18} {'cible 6 s':>10}")
+    for size in sizes:
+        results = []
+        for _ in range(runs):
+            out = subprocess.run([sys.executable, __file__, "--workbook-child", str(size)],
+                                 capture_output=True, text=True, check=True).stdout.split()
+            results.append((int(out[0]), float(out[1]), float(out[2])))
+        rows = results[0][0]
+        seconds = statistics.median(r[1] for r in results)
+        peak = max(r[2] for r in results)
+        print(f"{rows:>10} {seconds:>13.2f} {peak:>18.0f} {seconds / 6:>9.2f}×")
+    print("(pic mémoire du processus entier, données synthétiques comprises)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="petites tailles, moins de runs")
+    parser.add_argument("--workbook-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.workbook_child:
+        workbook_child(args.workbook_child)
+        return
     sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     runs = 3 if args.quick else 5
     print(f"{'lignes':>10} {'ledger (s)':>11} {'boucle Python (s)':>18} {'ratio':>7}")
     for size in sizes:
         contracts, lines, sits, prog = portfolio(size)
-        ledger_t = median_time(lambda: compute_ledger(contracts, lines, sits, prog), runs)
+        ledger_t = median_time(partial(compute_ledger, contracts, lines, sits, prog), runs)
         loop_rows = min(size, 100_000)
         sub = prog.iloc[:loop_rows]
-        loop_t = median_time(lambda: python_loop_works(lines, sub), 1) * size / loop_rows
+        loop_t = median_time(partial(python_loop_works, lines, sub), 1) * size / loop_rows
         print(f"{len(prog):>10} {ledger_t:>11.3f} {loop_t:>18.3f} {loop_t / ledger_t:>6.0f}×")
     print("(boucle Python mesurée sur au plus 100 000 lignes puis extrapolée linéairement)")
+    workbook_figures([10_000] if args.quick else [10_000, 100_000], 1 if args.quick else 3)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import hashlib
 import json
 from datetime import datetime
 
+import pandas as pd
 from sqlalchemy import Connection, insert, select
 
 from gesprokit.schema import Event
@@ -46,3 +47,33 @@ def append_events(conn: Connection, events: list[dict]) -> None:
     """Append events (dicts with the event fields) to the chain, in the caller's transaction."""
     if events:
         conn.execute(insert(Event), chain_events(events, last_hash(conn)))
+
+
+def verify_chain(events: pd.DataFrame) -> list[str]:
+    """Check every event's hash and link, in order; French description of each break.
+
+    `events` is the ``event`` table as a frame (see gesprokit.store). An edited
+    event no longer matches its hash; a deleted or inserted one breaks the link.
+    """
+    problems = []
+    expected_prev = GENESIS
+    for ev in events.sort_values("event_id").to_dict("records"):
+        fields = {k: (None if _missing(ev.get(k)) else ev.get(k)) for k in HASHED_FIELDS}
+        if fields["n"] is not None:
+            fields["n"] = int(fields["n"])
+        fields["at"] = ev["at"].to_pydatetime() if hasattr(ev["at"], "to_pydatetime") else ev["at"]
+        if ev["prev_hash"] != expected_prev:
+            problems.append(f"événement n°{ev['event_id']} : lien rompu avec l'événement "
+                            "précédent (supprimé ou inséré)")
+        if event_hash(fields) != ev["hash"]:
+            problems.append(f"événement n°{ev['event_id']} : contenu modifié après coup "
+                            "(empreinte différente)")
+        expected_prev = ev["hash"]
+    return problems
+
+
+def _missing(value) -> bool:
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False

@@ -82,6 +82,52 @@ def cmd_delays(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from gesprokit.report_data import build_report_data
+    from gesprokit.workbook import write_workbook
+
+    engine = get_engine(args.db)
+    try:
+        data = build_report_data(engine, args.operation, as_of=_as_of(args.as_of))
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    path = write_workbook(data, args.output, progress=sys.stderr.isatty())
+    print(f"Classeur d'audit écrit : {path} ({len(data.ledger.situations)} situations, "
+          f"{len(data.ledger.lines)} lignes)")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from gesprokit.export import export_frames
+    from gesprokit.report_data import build_report_data
+
+    engine = get_engine(args.db)
+    try:
+        data = build_report_data(engine, args.operation, as_of=_as_of(args.as_of))
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    written = export_frames(data, args.output, args.format)
+    print(f"{len(written)} fichiers {args.format} écrits dans {args.output}")
+    return 0
+
+
+def cmd_audit_verify(args) -> int:
+    from gesprokit.audit import verify_chain
+    from gesprokit.store import read_table
+
+    events = read_table(get_engine(args.db), schema.Event.__table__)
+    problems = verify_chain(events)
+    if problems:
+        print(f"Journal altéré : premier lien rompu — {problems[0]}", file=sys.stderr)
+        for problem in problems[1:]:
+            print(problem, file=sys.stderr)
+        return 1
+    print(f"Journal intègre : {len(events)} événements, chaîne vérifiée.")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from gesprokit.sample_operation import OPERATION_CODE, SHIPPED_DIR, write_sample
     from gesprokit.summary import contract_summary, format_summary, plot_s_curve, s_curve
@@ -148,6 +194,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help="date (AAAA-MM-JJ) à laquelle mesurer les situations non payées")
     p.add_argument("-o", "--output", help="fichier de sortie (défaut : sortie standard)")
     p.set_defaults(func=cmd_delays)
+
+    p = sub.add_parser("report", help="classeur Excel de l'auditeur")
+    p.add_argument("--db", help=db_help)
+    p.add_argument("--operation", help="code de l'opération (défaut : toutes)")
+    p.add_argument("--as-of", help="date de calcul (AAAA-MM-JJ)")
+    p.add_argument("-o", "--output", required=True, help="fichier .xlsx à écrire")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export", help="exporter chaque tableau en CSV ou Parquet")
+    p.add_argument("--db", help=db_help)
+    p.add_argument("--operation", help="code de l'opération (défaut : toutes)")
+    p.add_argument("--as-of", help="date de calcul (AAAA-MM-JJ)")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("-o", "--output", required=True, help="dossier de sortie")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("audit", help="vérifications d'audit")
+    audit = p.add_subparsers(dest="audit_command", required=True)
+    p = audit.add_parser("verify", help="vérifier la chaîne d'empreintes du journal")
+    p.add_argument("--db", help=db_help)
+    p.set_defaults(func=cmd_audit_verify)
 
     p = sub.add_parser("demo", help="charger l'opération d'exemple et afficher sa synthèse")
     p.add_argument("--db", help=db_help)

@@ -260,6 +260,34 @@ class EcbRate(Base):
     rate_bp: Mapped[int] = mapped_column(Integer)
 
 
+class PaymentStatement(Base):
+    """The état d'acompte as validated by the MOA: the figures the payment was made on."""
+
+    __tablename__ = "payment_statement"
+    __table_args__ = (
+        ForeignKeyConstraint(["contract_id", "n"], ["situation.contract_id", "situation.n"]),
+    )
+    contract_id: Mapped[str] = mapped_column(String(30), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    validated_at: Mapped[datetime] = mapped_column(DateTime)
+    works_cum: Mapped[int] = mapped_column(BigInteger)
+    revision_cum: Mapped[int] = mapped_column(BigInteger)
+    bonus_cum: Mapped[int] = mapped_column(BigInteger)
+    penalty_cum: Mapped[int] = mapped_column(BigInteger)
+    total_ht_cum: Mapped[int] = mapped_column(BigInteger)
+    vat_cum: Mapped[int] = mapped_column(BigInteger)
+    total_ttc_cum: Mapped[int] = mapped_column(BigInteger)
+    advance_repaid_cum: Mapped[int] = mapped_column(BigInteger)
+    retention_cum: Mapped[int] = mapped_column(BigInteger)
+    due_cum: Mapped[int] = mapped_column(BigInteger)
+    direct_payment_cum: Mapped[int] = mapped_column(BigInteger)
+    net_month: Mapped[int] = mapped_column(BigInteger)
+
+
+STATEMENT_COLUMNS = [c.name for c in PaymentStatement.__table__.columns
+                     if c.name not in ("contract_id", "n", "validated_at")]
+
+
 class Event(Base):
     """Append-only audit log; each event holds the hash of the previous one."""
 
@@ -281,5 +309,5 @@ class Event(Base):
 
 TABLES_IN_LOAD_ORDER = [
     Operation, Company, User, Lot, Contract, RevisionTerm, Amendment, Subcontract, PriceLine,
-    Situation, Progress, Adjustment, Guarantee, PriceIndex, EcbRate,
+    Situation, Progress, Adjustment, Guarantee, PriceIndex, EcbRate, PaymentStatement,
 ]

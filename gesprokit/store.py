@@ -24,22 +24,25 @@ FRAME_TABLES = {
     "price_lines": schema.PriceLine, "situations": schema.Situation,
     "progress": schema.Progress, "adjustments": schema.Adjustment,
     "guarantees": schema.Guarantee, "price_index": schema.PriceIndex,
-    "ecb_rates": schema.EcbRate, "events": schema.Event,
+    "ecb_rates": schema.EcbRate, "payment_statements": schema.PaymentStatement,
+    "events": schema.Event,
 }
 COPY_THRESHOLD_TABLES = {"progress", "price_line", "situation", "event"}
 
 
-def _typed(df: pd.DataFrame, table: Table) -> pd.DataFrame:
+def typed_frame(df: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Give `df` the dtypes of `table` (int64 or Int64, bool, datetime64, str)."""
     out = {}
     for col in table.columns:
         s = df[col.name] if col.name in df else pd.Series([], dtype=object)
         if isinstance(col.type, (Integer, BigInteger)):
-            out[col.name] = pd.to_numeric(s).astype("Int64" if col.nullable else "int64")
+            s = pd.to_numeric(s)
+            out[col.name] = s.astype("Int64" if col.nullable or s.isna().any() else "int64")
         elif isinstance(col.type, Boolean):
             out[col.name] = s.map(lambda v: v if isinstance(v, bool) else
                                   (str(v).lower() in ("1", "t", "true"))).astype(bool)
         elif isinstance(col.type, (Date, DateTime)):
-            out[col.name] = pd.to_datetime(s).astype("datetime64[us]")
+            out[col.name] = pd.to_datetime(s, format="ISO8601").astype("datetime64[us]")
         else:
             out[col.name] = s.astype("str").where(s.notna(), None)
     return pd.DataFrame(out, index=df.index)
@@ -78,7 +81,7 @@ def read_table(engine: Engine, table: Table, contract_ids: list[str] | None = No
             cur.close()
     finally:
         raw.close()
-    return _typed(df, table)
+    return typed_frame(df, table)
 
 
 @dataclass
@@ -99,6 +102,7 @@ class Frames:
     guarantees: pd.DataFrame
     price_index: pd.DataFrame
     ecb_rates: pd.DataFrame
+    payment_statements: pd.DataFrame
     events: pd.DataFrame
 
 

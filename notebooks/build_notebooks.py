@@ -119,7 +119,73 @@ dashboard.widget()"""),
 delay_charts.interest_exposure(delays)"""),
 ]
 
-NOTEBOOKS = {"00_overview.ipynb": OVERVIEW, "40_amo_delais.ipynb": AMO_DELAYS}
+AUDIT = [
+    ("md", """# Audit d'un marché
+
+Recalcule chaque état d'acompte à partir des avancements bruts, le compare aux montants
+enregistrés à la validation du maître d'ouvrage, vérifie la chaîne du journal et exporte le
+classeur Excel. Paramètres (cellule `parameters`, à la manière de papermill) : le marché,
+la base (par défaut l'opération d'exemple), la date de calcul et le fichier Excel."""),
+    ("parameters", """CONTRACT = "CHMV-EHPAD-L02"  # None : tous les marchés
+DB_URL = None  # None : base temporaire avec l'opération d'exemple
+AS_OF = "2026-11-23"
+WORKBOOK = None  # None : fichier temporaire"""),
+    ("code", """import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from gesprokit.audit import verify_chain
+from gesprokit.db import get_engine
+from gesprokit.report_data import build_report_data
+from gesprokit.sample_operation import open_sample_database
+from gesprokit.statement_audit import statement_differences
+from gesprokit.summary import french_view
+from gesprokit.workbook import write_workbook
+
+engine = get_engine(DB_URL) if DB_URL else open_sample_database()
+data = build_report_data(engine, as_of=pd.Timestamp(AS_OF))
+ledger = data.ledger.situations
+if CONTRACT:
+    ledger = ledger[ledger["contract_id"] == CONTRACT]
+statements = data.frames.payment_statements
+if CONTRACT:
+    statements = statements[statements["contract_id"] == CONTRACT]
+print(f"{len(ledger)} situations recalculées, {len(statements)} états validés par le MOA")"""),
+    ("md", "## États d'acompte recalculés"),
+    ("code", """french_view(
+    ledger[["contract_id", "n", "month", "works_cum", "revision_cum", "total_ttc_cum",
+            "retention_cum", "advance_repaid_cum", "due_cum", "net_month"]],
+    money=["works_cum", "revision_cum", "total_ttc_cum", "retention_cum",
+           "advance_repaid_cum", "due_cum", "net_month"],
+    rename={"contract_id": "Marché", "n": "N°", "month": "Mois",
+            "works_cum": "Travaux cumulés HT", "revision_cum": "Révision cumulée",
+            "total_ttc_cum": "Total TTC cumulé", "retention_cum": "Retenue de garantie",
+            "advance_repaid_cum": "Avance remboursée", "due_cum": "Dû cumulé",
+            "net_month": "Net du mois"},
+)"""),
+    ("md", "## Écarts avec les montants validés"),
+    ("code", """differences = statement_differences(ledger, statements)
+if differences.empty:
+    print(f"Aucun écart : les {len(statements)} états validés sont retrouvés au centime.")
+else:
+    print(f"{len(differences)} écart(s) entre les montants validés et le recalcul :")
+    display(french_view(differences, money=["recorded", "recomputed", "difference"],
+                        rename={"contract_id": "Marché", "n": "N°", "column": "Montant",
+                                "recorded": "Validé", "recomputed": "Recalculé",
+                                "difference": "Écart"}))"""),
+    ("md", "## Intégrité du journal"),
+    ("code", """broken = verify_chain(data.frames.events)
+print(f"Journal intègre : {len(data.frames.events)} événements, chaîne vérifiée."
+      if not broken else "\\n".join(broken))"""),
+    ("md", "## Classeur Excel"),
+    ("code", """path = Path(WORKBOOK or Path(tempfile.mkdtemp()) / "audit.xlsx")
+write_workbook(data, path)
+print(f"Classeur écrit : {path.name}")"""),
+]
+
+NOTEBOOKS = {"00_overview.ipynb": OVERVIEW, "40_amo_delais.ipynb": AMO_DELAYS,
+             "60_audit.ipynb": AUDIT}
 
 
 def build(name: str, cells: list[tuple[str, str]]) -> Path:
@@ -132,6 +198,8 @@ def build(name: str, cells: list[tuple[str, str]]) -> Path:
             nb.cells.append(nbformat.v4.new_markdown_cell(src))
             continue
         cell = nbformat.v4.new_code_cell(src)
+        if kind == "parameters":
+            cell.metadata["tags"] = ["parameters"]
         if kind == "code-widget":
             # The Output widget's content lives in the widget state, which nbval cannot
             # compare: the cell must run without error; its handlers are tested in tests/.

@@ -35,3 +35,23 @@ def test_demo_then_ledger_outputs(sqlite_url, tmp_path, capsys):
 def test_unknown_contract_is_an_error(sqlite_url, capsys):
     assert main(["ledger", "--db", sqlite_url, "--contract", "NOPE"]) == 2
     assert "Marché « NOPE » inconnu." in capsys.readouterr().err
+
+
+def test_audit_verify_finds_an_edited_event(sqlite_url, sqlite_engine, capsys):
+    from conftest import SAMPLE
+    from sqlalchemy import text
+
+    from gesprokit.importer import import_folder
+
+    import_folder(SAMPLE, sqlite_engine)
+    assert main(["audit", "verify", "--db", sqlite_url]) == 0
+    assert "Journal intègre : 542 événements" in capsys.readouterr().out
+    with sqlite_engine.begin() as conn:
+        conn.execute(text("UPDATE event SET at = '2025-05-01 00:00:00' WHERE event_id = 12"))
+        conn.execute(text("DELETE FROM event WHERE event_id = 40"))
+    assert main(["audit", "verify", "--db", sqlite_url]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "Journal altéré : premier lien rompu — événement n°12 : contenu modifié après coup "
+        "(empreinte différente)",
+        "événement n°41 : lien rompu avec l'événement précédent (supprimé ou inséré)"]

@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import Engine, insert, select
 
 from gesprokit import schema
@@ -380,6 +381,37 @@ def _skip_known_reference_rows(conn, pf: ParsedFolder) -> None:
         pf.tables[name] = fresh
 
 
+def _validated_statements(plan, all_indices: list[Row], conn) -> list[dict]:
+    """The état d'acompte figures of each MOA-validated situation, as the ledger gives them
+    for the data imported (the source folder carries no figures of its own)."""
+    from gesprokit.ledger import compute_ledger
+    from gesprokit.store import typed_frame
+
+    rows = {table: rows for table, rows in plan}
+    rows[schema.PriceIndex] = all_indices
+
+    def frame(table) -> pd.DataFrame:
+        columns = [c.name for c in table.__table__.columns]
+        return typed_frame(pd.DataFrame(_clean(rows.get(table, []), columns),
+                                        columns=columns), table.__table__)
+
+    situations = frame(schema.Situation)
+    if situations.empty or situations["moa_at"].isna().all():
+        return []
+    ledger = compute_ledger(
+        frame(schema.Contract), frame(schema.PriceLine), situations, frame(schema.Progress),
+        adjustments=frame(schema.Adjustment), guarantees=frame(schema.Guarantee),
+        subcontracts=frame(schema.Subcontract), amendments=frame(schema.Amendment),
+        revision_terms=frame(schema.RevisionTerm), price_index=frame(schema.PriceIndex))
+    validated = situations.loc[situations["moa_at"].notna(), ["contract_id", "n", "moa_at"]]
+    statements = ledger.situations.merge(validated, on=["contract_id", "n"])
+    statements = statements.rename(columns={"moa_at": "validated_at"})
+    out = statements[["contract_id", "n", "validated_at", *schema.STATEMENT_COLUMNS]]
+    return [{k: (v.to_pydatetime() if isinstance(v, pd.Timestamp) else
+                 int(v) if k in schema.STATEMENT_COLUMNS or k == "n" else v)
+             for k, v in rec.items()} for rec in out.to_dict("records")]
+
+
 def import_folder(folder: str | Path, engine: Engine, now: datetime | None = None) -> dict:
     """Import `folder` into the database behind `engine`, all or nothing.
 
@@ -398,6 +430,7 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
             for c in t["contracts"]:
                 if c["contract_id"] in existing:
                     pf.problem(c, "contract_id", "marché déjà présent dans la base")
+        all_indices = list(t["price_index"])
         _skip_known_reference_rows(conn, pf)
         if pf.problems:
             raise ImportRejected(pf.problems)
@@ -418,6 +451,8 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
             (schema.Adjustment, t["adjustments"]), (schema.Guarantee, t["guarantees"]),
             (schema.PriceIndex, t["price_index"]), (schema.EcbRate, t["ecb_rates"]),
         ]
+        plan.append((schema.PaymentStatement,
+                     _validated_statements(plan, all_indices, conn)))
         written = {}
         for table, rows in plan:
             columns = [c.key for c in table.__table__.columns
