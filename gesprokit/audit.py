@@ -26,7 +26,12 @@ def event_hash(fields: dict) -> str:
 
 
 def last_hash(conn: Connection) -> str:
-    """Hash of the newest event, or the genesis hash of an empty log."""
+    """Hash of the newest event, or the genesis hash of an empty log.
+
+    On PostgreSQL a transaction-level advisory lock serialises writers of the chain, so
+    two concurrent actions never both link to the same event."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242)")
     row = conn.execute(select(Event.hash).order_by(Event.event_id.desc()).limit(1)).first()
     return row[0] if row else GENESIS
 

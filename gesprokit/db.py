@@ -16,10 +16,19 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get("GESPROKIT_DB") or DEFAULT_DB_URL
 
 
-def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
+def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    # SQLAlchemy, not the driver, opens transactions (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn) -> None:
+    # Take the write lock when the transaction starts: two writers never read the same
+    # state (or the same last event hash) and both write.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def get_engine(url: str | None = None, create: bool = True) -> Engine:
@@ -33,7 +42,8 @@ def get_engine(url: str | None = None, create: bool = True) -> Engine:
         resolved = "postgresql+psycopg://" + resolved[len("postgresql://"):]
     engine = create_engine(resolved)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_foreign_keys)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
     if create:
         Base.metadata.create_all(engine)
     return engine

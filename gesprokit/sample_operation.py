@@ -148,6 +148,12 @@ COMPANIES = [
     ("ELC", "Électricité Courants Loire", False, "Roanne"),
     ("ASC", "Ascenseurs Rhône-Alpes", False, "Lyon"),
     ("FPV", "Forages et Pieux du Val", True, "Andrézieux"),
+    ("ARC", "Atelier d'Architecture Forez Santé (mandataire de la maîtrise d'œuvre)", True,
+     "Saint-Étienne"),
+    ("OPC", "Ordonnancement Pilotage Coordination Loire", True, "Roanne"),
+    ("AMO", "Conseil et Assistance Hospitalière", True, "Lyon"),
+    ("CHMV", "Centre hospitalier de Montbrison-les-Vignes", False, "Montbrison-les-Vignes"),
+    ("TRESO", "Trésorerie hospitalière de Montbrison", False, "Montbrison-les-Vignes"),
 ]
 
 # Situations where an actor sits on the file: (lot, n) -> (step, extra days)
@@ -223,8 +229,10 @@ def write_sample(folder: str | Path) -> Path:
                  "Construction d'une unité EHPAD de 42 lits et extension du service SMR",
                  "Centre hospitalier de Montbrison-les-Vignes", make_siret(6420017, public=True),
                  "health", "", "Montbrison-les-Vignes"]])
+    public = {"CHMV": make_siret(6420017, public=True), "TRESO": make_siret(1420031, public=True)}
     _write_csv(folder / "companies.csv", ["code", "name", "siret", "is_sme", "city"],
-               [[code, name, make_siret(1000 * i + 37), "oui" if sme else "non", city]
+               [[code, name, public.get(code) or make_siret(1000 * i + 37),
+                 "oui" if sme else "non", city]
                 for i, (code, name, sme, city) in enumerate(COMPANIES, start=1)])
 
     contracts, sit_rows, prog_rows = [], [], []

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -286,6 +287,16 @@ class PaymentStatement(Base):
 
 STATEMENT_COLUMNS = [c.name for c in PaymentStatement.__table__.columns
                      if c.name not in ("contract_id", "n", "validated_at")]
+
+
+class Attachment(Base):
+    """A file joined to an action (a PDF), stored once by its SHA-256."""
+
+    __tablename__ = "attachment"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Event(Base):

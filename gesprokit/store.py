@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, Engine, Integer, Table
+from sqlalchemy import BigInteger, Boolean, Connection, Date, DateTime, Engine, Integer, Table
 
 from gesprokit import schema
 
@@ -55,15 +55,18 @@ def _where(table: Table, contract_ids: list[str] | None) -> tuple[str, list]:
     return f" WHERE contract_id IN ({marks})", list(contract_ids)
 
 
-def read_table(engine: Engine, table: Table, contract_ids: list[str] | None = None
+def read_table(bind: Engine | Connection, table: Table, contract_ids: list[str] | None = None
                ) -> pd.DataFrame:
-    """One table as a typed frame, optionally only some contracts' rows."""
+    """One table as a typed frame, optionally only some contracts' rows.
+
+    `bind` is an engine, or a connection whose transaction the read then belongs to."""
     names = [c.name for c in table.columns]
     where, params = _where(table, contract_ids)
     sql = f"SELECT {', '.join(names)} FROM {table.name}{where}"
-    raw = engine.raw_connection()
+    own = isinstance(bind, Engine)
+    raw = bind.raw_connection() if own else bind.connection.driver_connection
     try:
-        if engine.dialect.name == "postgresql" and table.name in COPY_THRESHOLD_TABLES \
+        if bind.dialect.name == "postgresql" and table.name in COPY_THRESHOLD_TABLES \
                 and not params:
             buf = io.BytesIO()
             with raw.cursor() as cur, cur.copy(
@@ -73,14 +76,15 @@ def read_table(engine: Engine, table: Table, contract_ids: list[str] | None = No
             buf.seek(0)
             df = pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=[""])
         else:
-            if engine.dialect.name == "sqlite":
+            if bind.dialect.name == "sqlite":
                 sql = sql.replace("%s", "?")
             cur = raw.cursor()
             cur.execute(sql, params)
             df = pd.DataFrame.from_records(cur.fetchall(), columns=names)
             cur.close()
     finally:
-        raw.close()
+        if own:
+            raw.close()
     return typed_frame(df, table)
 
 
@@ -106,7 +110,7 @@ class Frames:
     events: pd.DataFrame
 
 
-def load_frames(engine: Engine, contract_ids: list[str] | None = None) -> Frames:
+def load_frames(bind: Engine | Connection, contract_ids: list[str] | None = None) -> Frames:
     """Read every table (or only the given contracts' rows) into :class:`Frames`."""
-    return Frames(**{name: read_table(engine, model.__table__, contract_ids)
+    return Frames(**{name: read_table(bind, model.__table__, contract_ids)
                      for name, model in FRAME_TABLES.items()})

@@ -18,19 +18,15 @@ from sqlalchemy import Engine, insert, select
 
 from gesprokit import schema
 from gesprokit.audit import append_events
+from gesprokit.circuit import STEP_ACTIONS, STEPS, status_after_steps
 from gesprokit.errors import ImportRejected, Problem
 from gesprokit.importer.fields import Field, fraction_bp
 from gesprokit.importer.reading import find_table, read_rows
-from gesprokit.importer.tables import REQUIRED_FILES, STEPS, TABLES
+from gesprokit.importer.tables import REQUIRED_FILES, TABLES
 
 Row = dict  # parsed values plus "_line" and "_file"
 
-STEP_ROLES = {
-    "submitted_at": ("contractor", "submit"), "verified_at": ("verifier", "verify"),
-    "moe_at": ("moe", "issue"), "amo_at": ("amo", "accept"), "moa_at": ("moa", "validate"),
-    "paid_at": ("treasury", "pay"), "interrupted_at": ("moa", "interrupt"),
-    "resumed_at": ("moa", "resume"),
-}
+STEP_ROLES = {step: (t.role, t.action) for step, t in STEP_ACTIONS.items()}
 
 
 @dataclass
@@ -353,15 +349,6 @@ def _import_events(t: dict, now: datetime) -> list[dict]:
     return events
 
 
-def _status(s: Row) -> str:
-    for step, status in (("paid_at", "paid"), ("moa_at", "validated"), ("amo_at", "accepted"),
-                         ("moe_at", "issued"), ("verified_at", "verified"),
-                         ("submitted_at", "submitted")):
-        if s[step] is not None:
-            return status
-    return "draft"
-
-
 def _skip_known_reference_rows(conn, pf: ParsedFolder) -> None:
     """Index values and ECB rates are shared by operations: keep new rows, refuse conflicts."""
     for name, table, key, value in (
@@ -438,7 +425,7 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
         for c in t["contracts"]:
             c["operation_code"] = op_code
         for s in t["situations"]:
-            s["status"] = _status(s)
+            s["status"] = status_after_steps(s)
             s["version"] = 1
         lots = {(op_code, c["lot_code"]): {"operation_code": op_code, "code": c["lot_code"],
                                            "name": c["lot_name"]} for c in t["contracts"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gesprokit.circuit import STEPS
 from gesprokit.importer import fields as f
 from gesprokit.importer.fields import Field
 
@@ -14,7 +15,6 @@ RETENTION_BASE = {"ttc": "ttc", "ht": "ht"}
 ADJUSTMENT_KIND = {"penalty": "penalty", "pénalité": "penalty", "penalite": "penalty",
                    "bonus": "bonus", "prime": "bonus"}
 GUARANTEE_KIND = {"gapd": "gapd", "garantie à première demande": "gapd", "caution": "caution"}
-STEPS = ("submitted_at", "verified_at", "moe_at", "amo_at", "moa_at", "paid_at")
 
 TABLES: dict[str, list[Field]] = {
     "operation": [

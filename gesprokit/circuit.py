@@ -1,0 +1,75 @@
+"""The situation circuit (PROFI): states, and which role may do which action from where.
+
+This table is the only place the circuit is defined: the workflow actions,
+the importer (which turns dated steps into events) and the dashboards (which
+ask whether a button is allowed) all read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STATES = ("draft", "submitted", "verified", "issued", "accepted", "validated", "paid")
+STATE_LABELS = {"draft": "brouillon", "submitted": "transmise", "verified": "vérifiée",
+                "issued": "état d'acompte émis", "accepted": "acceptée par l'AMO",
+                "validated": "validée par le MOA", "paid": "payée"}
+OPEN_STATES = ("submitted", "verified", "issued", "accepted")  # the deadline may be interrupted
+
+
+@dataclass(frozen=True)
+class Transition:
+    """An action on a situation: who does it, from which states, to which state, and the
+    situation column that keeps its date (None: no dated step)."""
+
+    action: str
+    role: str
+    from_states: tuple[str, ...]
+    to_state: str | None  # None: the state does not change
+    stamp: str | None
+    label: str
+
+
+TRANSITIONS = {t.action: t for t in (
+    Transition("enter_progress", "contractor", ("draft",), None, None,
+               "saisir l'avancement"),
+    Transition("submit", "contractor", ("draft",), "submitted", "submitted_at",
+               "valider et transmettre le projet de décompte"),
+    Transition("verify", "verifier", ("submitted",), "verified", "verified_at",
+               "vérifier l'avancement"),
+    Transition("issue", "moe", ("verified",), "issued", "moe_at",
+               "émettre l'état d'acompte"),
+    Transition("accept", "amo", ("issued",), "accepted", "amo_at", "accepter"),
+    Transition("return", "amo", ("issued",), "verified", None, "retourner au maître d'œuvre"),
+    Transition("validate", "moa", ("accepted",), "validated", "moa_at",
+               "valider l'état d'acompte"),
+    Transition("interrupt", "moa", OPEN_STATES, None, "interrupted_at",
+               "interrompre le délai de paiement"),
+    Transition("resume", "moa", OPEN_STATES, None, "resumed_at",
+               "reprendre le délai de paiement"),
+    Transition("pay", "treasury", ("validated",), "paid", "paid_at", "mettre en paiement"),
+)}
+# Dated steps in circuit order, as the import format and the delays read them.
+STEPS = ("submitted_at", "verified_at", "moe_at", "amo_at", "moa_at", "paid_at")
+STEP_ACTIONS = {t.stamp: t for t in TRANSITIONS.values() if t.stamp}
+STATUS_OF_STEP = {t.stamp: t.to_state for t in TRANSITIONS.values()
+                  if t.stamp in STEPS}
+
+# Reasons an AMO may return a situation to the MOE. An amount disagreement is not one:
+# since 19 Feb 2025 the MOE corrects the amount instead (DOMAIN Part A).
+RETURN_REASONS = {
+    "PIECE_MANQUANTE": "pièce justificative manquante",
+    "SOUS_TRAITANT": "déclaration de sous-traitant ou paiement direct à régulariser",
+    "GARANTIE": "garantie ou retenue de garantie à régulariser",
+    "REFERENCES": "références du marché, SIRET ou engagement juridique erronés",
+    "AVENANT": "avenant non notifié ou prix nouveaux non arrêtés",
+}
+AMOUNT_REASON = "MONTANT"
+
+
+def status_after_steps(stamps: dict) -> str:
+    """The state a situation is in once the given dated steps are done."""
+    status = "draft"
+    for step in STEPS:
+        if stamps.get(step) is not None:
+            status = STATUS_OF_STEP[step]
+    return status

@@ -1,0 +1,94 @@
+"""A logged-in session: every read and action goes through it, with the user's rights.
+
+A contractor sees only its own contracts; a situation still in draft is seen
+only by its contractor; an auditor reads everything and writes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from gesprokit import workflow
+from gesprokit.accounts import check_password
+from gesprokit.db import get_engine
+from gesprokit.ledger import Ledger, ledger_from_frames
+from gesprokit.schema import User
+from gesprokit.store import Frames, load_frames
+from gesprokit.workflow import Actor
+from gesprokit.workflow_errors import AuthenticationFailed
+
+ACTIONS = ("create_situation", "enter_progress", "submit", "verify", "issue", "accept",
+           "return_to_moe", "record_guarantee", "declare_subcontract", "validate", "interrupt",
+           "resume", "pay")
+
+
+class Session:
+    """The rights of one user over one database; actions are its methods."""
+
+    def __init__(self, engine: Engine, actor: Actor):
+        self.engine = engine
+        self.actor = actor
+        for name in ACTIONS:
+            setattr(self, name, partial(getattr(workflow, name), engine, actor))
+
+    def visible_contracts(self, frames: Frames) -> list[str]:
+        contracts = frames.contracts
+        if self.actor.role == "contractor":
+            contracts = contracts[contracts["company_code"] == self.actor.company_code]
+        return contracts["contract_id"].tolist()
+
+    def frames(self) -> Frames:
+        """The tables this user may read (drafts of others removed)."""
+        frames = load_frames(self.engine)
+        keep = self.visible_contracts(frames)
+        own = set(self.visible_contracts(frames)) if self.actor.role == "contractor" else set()
+        for name in ("contracts", "price_lines", "situations", "progress", "adjustments",
+                     "guarantees", "subcontracts", "amendments", "revision_terms",
+                     "payment_statements"):
+            df = getattr(frames, name)
+            setattr(frames, name, df[df["contract_id"].isin(keep)].reset_index(drop=True))
+        sits = frames.situations
+        hidden = sits[(sits["status"] == "draft") & ~sits["contract_id"].isin(own)]
+        if len(hidden):
+            keys = set(zip(hidden["contract_id"], hidden["n"], strict=True))
+            for name in ("situations", "progress", "adjustments"):
+                df = getattr(frames, name)
+                mask = [(c, n) not in keys for c, n in zip(df["contract_id"], df["n"],
+                                                           strict=True)]
+                setattr(frames, name, df[mask].reset_index(drop=True))
+        return frames
+
+    def situations(self) -> pd.DataFrame:
+        return self.frames().situations
+
+    def ledger(self, as_of: datetime | None = None) -> Ledger:
+        return ledger_from_frames(self.frames(), as_of=as_of)
+
+    def refusal(self, action: str, contract_id: str, n: int | None = None):
+        """The error `action` would raise now (None: allowed), for a button's state."""
+        frames = self.frames()
+        contract = frames.contracts[frames.contracts["contract_id"] == contract_id]
+        company = contract["company_code"].iloc[0] if len(contract) else None
+        sit = frames.situations[(frames.situations["contract_id"] == contract_id)
+                                & (frames.situations["n"] == n)]
+        if sit.empty:
+            return workflow.refusal(self.actor, action, "draft" if n is None else None, company)
+        row = sit.iloc[0]
+        return workflow.refusal(self.actor, action, row["status"], company,
+                                pd.notna(row["interrupted_at"]), pd.notna(row["resumed_at"]))
+
+
+def connect(db_url: str | Engine | None, email: str, password: str) -> Session:
+    """Log in: a :class:`Session` if the password matches, AuthenticationFailed otherwise."""
+    engine = db_url if isinstance(db_url, Engine) else get_engine(db_url)
+    with engine.connect() as conn:
+        user = conn.execute(select(User).where(User.email == email.strip().lower())
+                            ).mappings().first()
+    if user is None or not check_password(password, user["password_hash"]):
+        raise AuthenticationFailed("Adresse électronique ou mot de passe incorrect.")
+    return Session(engine, Actor(email=user["email"], role=user["role"],
+                                 company_code=user["company_code"], name=user["name"]))

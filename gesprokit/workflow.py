@@ -1,0 +1,475 @@
+"""Workflow actions: the only way a situation changes.
+
+Each action, in ONE transaction: reads the situation, checks the actor's role,
+company and the situation's state (:func:`refusal`, from the circuit table),
+validates its input, writes its rows, bumps the situation's version (a
+concurrent change makes it fail with :class:`StaleState`) and appends exactly
+one event to the audit log. A refused action raises a French error and
+leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+
+from gesprokit import schema
+from gesprokit.audit import append_events
+from gesprokit.circuit import AMOUNT_REASON, RETURN_REASONS, STATE_LABELS, TRANSITIONS
+from gesprokit.workflow_errors import (
+    InvalidTransition,
+    PermissionDenied,
+    StaleState,
+    ValidationError,
+)
+
+PDF_MAGIC = b"%PDF-"
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person acting: e-mail, role and company (from their account)."""
+
+    email: str
+    role: str
+    company_code: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class File:
+    """An attachment given to an action: its name and bytes (PDF only)."""
+
+    name: str
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def refusal(actor: Actor, action: str, status: str | None, contract_company: str | None,
+            interrupted: bool = False, resumed: bool = False
+            ) -> PermissionDenied | InvalidTransition | None:
+    """Why `actor` may not do `action` on a situation in `status`: the error the action
+    would raise (not raised here), or None when it is allowed.
+
+    The single permission rule, used by the actions and by the dashboards (which show
+    ``str(refusal(...))`` beside a disabled button)."""
+    t = TRANSITIONS[action]
+    if actor.role == "auditor":
+        return PermissionDenied("Un auditeur consulte tout mais ne modifie rien.")
+    if actor.role != t.role:
+        return PermissionDenied(f"Action « {t.label} » réservée au rôle « {t.role} » "
+                                f"(vous êtes « {actor.role} »).")
+    if actor.role == "contractor" and contract_company != actor.company_code:
+        return PermissionDenied("Ce marché n'est pas celui de votre entreprise.")
+    if status is None:
+        return InvalidTransition("Situation inconnue.")
+    if status not in t.from_states:
+        expected = ", ".join(STATE_LABELS[s] for s in t.from_states)
+        return InvalidTransition(f"Action « {t.label} » impossible : la situation est "
+                                 f"« {STATE_LABELS[status]} » (attendu : {expected}).")
+    if action == "interrupt" and interrupted:
+        return InvalidTransition("Le délai de paiement a déjà été interrompu une fois "
+                                 "(art. R2192-27).")
+    if action == "resume" and (not interrupted or resumed):
+        return InvalidTransition("Aucune interruption en cours à lever.")
+    return None
+
+
+def _json(value) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True,
+                                                 default=str)
+
+
+def _store_files(conn: Connection, files: list[File]) -> list[str]:
+    hashes = []
+    for f in files:
+        if not f.content.startswith(PDF_MAGIC):
+            raise ValidationError(f"« {f.name} » n'est pas un PDF (contenu vérifié, pas le nom).")
+        if len(f.content) > MAX_ATTACHMENT_BYTES:
+            raise ValidationError(f"« {f.name} » dépasse 10 Mo.")
+        known = conn.execute(select(schema.Attachment.sha256).where(
+            schema.Attachment.sha256 == f.sha256)).first()
+        if not known:
+            conn.execute(insert(schema.Attachment).values(
+                sha256=f.sha256, name=f.name[:200], size=len(f.content), content=f.content))
+        hashes.append(f.sha256)
+    return hashes
+
+
+@dataclass
+class _Context:
+    conn: Connection
+    actor: Actor
+    contract: dict
+    situation: dict | None
+    now: datetime
+
+
+def _load(conn: Connection, contract_id: str, n: int | None) -> tuple[dict, dict | None]:
+    contract = conn.execute(select(schema.Contract).where(
+        schema.Contract.contract_id == contract_id)).mappings().first()
+    if contract is None:
+        raise ValidationError(f"Marché « {contract_id} » inconnu.")
+    situation = None
+    if n is not None:
+        situation = conn.execute(select(schema.Situation).where(
+            schema.Situation.contract_id == contract_id,
+            schema.Situation.n == n)).mappings().first()
+        if situation is None:
+            raise ValidationError(f"Situation n°{n} du marché {contract_id} inconnue.")
+    return dict(contract), dict(situation) if situation else None
+
+
+def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
+         body: Callable[[_Context], dict], *, now: datetime | None,
+         expected_version: int | None, comment: str | None = None,
+         files: list[File] | None = None, new_status_stamp: bool = True) -> dict:
+    """The frame every situation action runs in (see the module docstring)."""
+    now = (now or datetime.now()).replace(microsecond=0)
+    t = TRANSITIONS[action]
+    with engine.begin() as conn:
+        contract, situation = _load(conn, contract_id, n)
+        refused = refusal(actor, action, situation["status"], contract["company_code"],
+                          situation["interrupted_at"] is not None,
+                          situation["resumed_at"] is not None)
+        if refused:
+            raise refused
+        version = situation["version"]
+        if expected_version is not None and expected_version != version:
+            raise StaleState(f"La situation n°{n} a été modifiée par ailleurs (version {version}, "
+                             f"vous aviez la version {expected_version}) : rechargez-la.")
+        ctx = _Context(conn, actor, contract, situation, now)
+        details = body(ctx) or {}
+        hashes = _store_files(conn, files or [])
+        values = {"version": version + 1}
+        if t.to_state:
+            values["status"] = t.to_state
+        if t.stamp and new_status_stamp:
+            values[t.stamp] = now
+        values.update(details.pop("situation", {}))
+        done = conn.execute(update(schema.Situation).where(
+            schema.Situation.contract_id == contract_id, schema.Situation.n == n,
+            schema.Situation.version == version).values(**values))
+        if done.rowcount != 1:
+            raise StaleState(f"La situation n°{n} vient d'être modifiée par un autre acteur : "
+                             "rechargez-la.")
+        before = {"status": situation["status"], **details.pop("before", {})}
+        after = {"status": values.get("status", situation["status"]), **details.pop("after", {})}
+        append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
+                              "action": action, "contract_id": contract_id, "n": n,
+                              "before": _json(before), "after": _json(after),
+                              "comment": comment, "attachments": _json(hashes or None)}])
+    return after
+
+
+def _previous_pct(conn: Connection, contract_id: str, n: int) -> dict[str, int]:
+    """Each line's cumulative % as of the situation before `n`."""
+    rows = conn.execute(select(schema.Progress.line_no, schema.Progress.pct_bp,
+                               schema.Progress.n).where(schema.Progress.contract_id == contract_id,
+                                                        schema.Progress.n < n)
+                        .order_by(schema.Progress.n)).all()
+    return {line: pct for line, pct, _ in rows}
+
+
+def _write_progress(ctx: _Context, pcts: dict[str, int], comments: dict[str, str] | None,
+                    require_reason: str | None) -> dict:
+    """Check and write cumulative % per line; returns before/after for the event."""
+    conn, cid, n = ctx.conn, ctx.contract["contract_id"], ctx.situation["n"]
+    lines = {r.line_no: r for r in conn.execute(select(schema.PriceLine).where(
+        schema.PriceLine.contract_id == cid))}
+    current = {r.line_no: r.pct_bp for r in conn.execute(select(schema.Progress).where(
+        schema.Progress.contract_id == cid, schema.Progress.n == n))}
+    previous = _previous_pct(conn, cid, n)
+    comments = comments or {}
+    problems = []
+    for line_no, pct in pcts.items():
+        line = lines.get(line_no)
+        if line is None:
+            problems.append(f"ligne « {line_no} » inconnue")
+            continue
+        if not isinstance(pct, int) or pct < 0:
+            problems.append(f"ligne {line_no} : avancement invalide « {pct} »")
+        elif pct > 10_000 and not line.may_exceed:
+            problems.append(f"ligne {line_no} : avancement supérieur à 100 % non autorisé")
+        elif pct < previous.get(line_no, 0) and not (comments.get(line_no) or require_reason):
+            problems.append(f"ligne {line_no} : avancement en baisse "
+                            f"({previous[line_no] / 100:g} % → {pct / 100:g} %) sans justification")
+    if problems:
+        raise ValidationError("Avancement refusé : " + " ; ".join(problems) + ".")
+    before, after = {}, {}
+    for line_no, pct in pcts.items():
+        old = current.get(line_no, previous.get(line_no))
+        if old == pct and line_no in current:
+            continue
+        before[line_no], after[line_no] = old, pct
+        comment = comments.get(line_no) or require_reason
+        if line_no in current:
+            conn.execute(update(schema.Progress).where(
+                schema.Progress.contract_id == cid, schema.Progress.n == n,
+                schema.Progress.line_no == line_no).values(pct_bp=pct, comment=comment))
+        else:
+            conn.execute(insert(schema.Progress).values(contract_id=cid, n=n, line_no=line_no,
+                                                        pct_bp=pct, comment=comment))
+    return {"before": {"pct_bp": before}, "after": {"pct_bp": after}} if after else {}
+
+
+def _require_justification(changed: bool, comment: str | None, files: list[File] | None,
+                           need_file: bool) -> None:
+    if not changed:
+        return
+    if not comment or not comment.strip():
+        raise ValidationError("Toute modification exige un commentaire.")
+    if need_file and not files:
+        raise ValidationError("Toute modification exige une pièce jointe PDF.")
+
+
+# --- contractor -----------------------------------------------------------------------
+
+
+def create_situation(engine: Engine, actor: Actor, contract_id: str, month: str,
+                     now: datetime | None = None) -> int:
+    """Open the next situation (draft) of a contract; returns its number."""
+    now = (now or datetime.now()).replace(microsecond=0)
+    with engine.begin() as conn:
+        contract, _ = _load(conn, contract_id, None)
+        refused = refusal(actor, "enter_progress", "draft", contract["company_code"])
+        if refused:
+            raise refused
+        last = conn.execute(select(schema.Situation).where(
+            schema.Situation.contract_id == contract_id).order_by(
+            schema.Situation.n.desc()).limit(1)).mappings().first()
+        if last is not None and last["status"] not in ("validated", "paid"):
+            raise InvalidTransition(
+                f"La situation n°{last['n']} n'est pas encore validée par le maître d'ouvrage : "
+                "un nouveau projet de décompte ne peut pas être ouvert.")
+        if last is not None and month <= last["month"]:
+            raise ValidationError(f"Le mois {month} doit suivre celui de la situation "
+                                  f"n°{last['n']} ({last['month']}).")
+        n = 1 if last is None else last["n"] + 1
+        conn.execute(insert(schema.Situation).values(contract_id=contract_id, n=n, month=month,
+                                                     status="draft", version=1))
+        append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
+                              "action": "create", "contract_id": contract_id, "n": n,
+                              "after": _json({"status": "draft", "month": month})}])
+    return n
+
+
+def enter_progress(engine: Engine, actor: Actor, contract_id: str, n: int,
+                   pcts: dict[str, int], comments: dict[str, str] | None = None, *,
+                   now: datetime | None = None, expected_version: int | None = None) -> dict:
+    """Contractor: cumulative % per line (basis points) on its draft."""
+    return _run(engine, actor, "enter_progress", contract_id, n,
+                lambda ctx: _write_progress(ctx, pcts, comments, None), now=now,
+                expected_version=expected_version)
+
+
+def submit(engine: Engine, actor: Actor, contract_id: str, n: int, *,
+           files: list[File] | None = None, now: datetime | None = None,
+           expected_version: int | None = None) -> dict:
+    """Contractor validates its projet de décompte: the payment deadline starts now."""
+    return _run(engine, actor, "submit", contract_id, n, lambda ctx: {}, now=now,
+                expected_version=expected_version, files=files)
+
+
+# --- verifier and MOE ----------------------------------------------------------------------
+
+
+def verify(engine: Engine, actor: Actor, contract_id: str, n: int, *,
+           corrections: dict[str, int] | None = None, month: str | None = None,
+           comment: str | None = None, files: list[File] | None = None,
+           now: datetime | None = None, expected_version: int | None = None) -> dict:
+    """OPC/BET: checks, may correct the month and cumulative % (comment + PDF required)."""
+    def body(ctx: _Context) -> dict:
+        changed = bool(corrections) or (month is not None and month != ctx.situation["month"])
+        _require_justification(changed, comment, files, need_file=True)
+        details = _write_progress(ctx, corrections or {}, None, comment) if corrections else {}
+        if month is not None and month != ctx.situation["month"]:
+            details.setdefault("before", {})["month"] = ctx.situation["month"]
+            details.setdefault("after", {})["month"] = month
+            details["situation"] = {"month": month}
+        return details
+    return _run(engine, actor, "verify", contract_id, n, body, now=now,
+                expected_version=expected_version, comment=comment, files=files)
+
+
+def issue(engine: Engine, actor: Actor, contract_id: str, n: int, *,
+          corrections: dict[str, int] | None = None, adjustments: list[dict] | None = None,
+          comment: str | None = None, files: list[File] | None = None,
+          now: datetime | None = None, expected_version: int | None = None) -> dict:
+    """MOE: may correct %, applies penalties/bonuses (each with its reason) and issues the
+    état d'acompte provisoire."""
+    def body(ctx: _Context) -> dict:
+        _require_justification(bool(corrections), comment, files, need_file=False)
+        details = _write_progress(ctx, corrections or {}, None, comment) if corrections else {}
+        added = []
+        for adj in adjustments or []:
+            kind, days, amount = adj.get("kind"), adj.get("days"), adj.get("amount_cents")
+            if kind not in ("penalty", "bonus"):
+                raise ValidationError("Ajustement : « penalty » (pénalité) ou « bonus » (prime).")
+            if not (adj.get("reason") or "").strip():
+                raise ValidationError("Chaque pénalité ou prime exige sa justification.")
+            if (days is None) == (amount is None) or (kind == "bonus" and days is not None):
+                raise ValidationError("Une pénalité se donne en jours ou en montant, une prime "
+                                      "en montant.")
+            if (days is not None and days <= 0) or (amount is not None and amount <= 0):
+                raise ValidationError("Jours et montants d'ajustement positifs.")
+            ctx.conn.execute(insert(schema.Adjustment).values(
+                contract_id=contract_id, n=n, kind=kind, days=days, amount_cents=amount,
+                reason=adj["reason"].strip()))
+            added.append({"kind": kind, "days": days, "amount_cents": amount})
+        if added:
+            details.setdefault("after", {})["adjustments"] = added
+        return details
+    return _run(engine, actor, "issue", contract_id, n, body, now=now,
+                expected_version=expected_version, comment=comment, files=files)
+
+
+# --- AMO ---------------------------------------------------------------------------------
+
+
+def accept(engine: Engine, actor: Actor, contract_id: str, n: int, *,
+           comment: str | None = None, now: datetime | None = None,
+           expected_version: int | None = None) -> dict:
+    """AMO accepts the état d'acompte and passes it to the MOA."""
+    return _run(engine, actor, "accept", contract_id, n, lambda ctx: {}, now=now,
+                expected_version=expected_version, comment=comment)
+
+
+def return_to_moe(engine: Engine, actor: Actor, contract_id: str, n: int, reason_code: str,
+                  comment: str, files: list[File], *, now: datetime | None = None,
+                  expected_version: int | None = None) -> dict:
+    """AMO returns the état d'acompte to the MOE with a reason code, a comment and a PDF."""
+    def body(ctx: _Context) -> dict:
+        if reason_code == AMOUNT_REASON:
+            raise ValidationError(
+                "Un retour pour désaccord sur le montant n'est pas admis (Chorus Pro, depuis le "
+                "19/02/2025) : le montant se corrige dans l'état d'acompte, puis se transmet.")
+        if reason_code not in RETURN_REASONS:
+            raise ValidationError(f"Motif de retour « {reason_code} » inconnu (motifs : "
+                                  f"{', '.join(RETURN_REASONS)}).")
+        if not comment or not comment.strip() or not files:
+            raise ValidationError("Un retour exige un motif, un commentaire et une pièce PDF.")
+        return {"after": {"reason_code": reason_code}}
+    return _run(engine, actor, "return", contract_id, n, body, now=now,
+                expected_version=expected_version, comment=comment, files=files)
+
+
+def _contract_action(engine: Engine, actor: Actor, contract_id: str, role: str, action: str,
+                     write: Callable[[Connection], dict], now: datetime | None) -> dict:
+    now = (now or datetime.now()).replace(microsecond=0)
+    with engine.begin() as conn:
+        contract, _ = _load(conn, contract_id, None)
+        if actor.role != role:
+            raise PermissionDenied(f"Action réservée au rôle « {role} » (vous êtes « "
+                                   f"{actor.role} »).")
+        after = write(conn)
+        append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
+                              "action": action, "contract_id": contract["contract_id"],
+                              "after": _json(after)}])
+    return after
+
+
+def record_guarantee(engine: Engine, actor: Actor, contract_id: str, guarantee_id: str,
+                     kind: str, amount_cents: int, received_on: date, issuer: str, *,
+                     now: datetime | None = None) -> dict:
+    """AMO records a garantie à première demande or caution replacing the retention."""
+    if kind not in ("gapd", "caution") or amount_cents <= 0 or not issuer.strip():
+        raise ValidationError("Garantie : type gapd ou caution, montant positif, garant nommé.")
+
+    def write(conn: Connection) -> dict:
+        if conn.execute(select(schema.Guarantee.guarantee_id).where(
+                schema.Guarantee.guarantee_id == guarantee_id)).first():
+            raise ValidationError(f"La garantie « {guarantee_id} » est déjà enregistrée.")
+        row = dict(guarantee_id=guarantee_id, contract_id=contract_id, kind=kind,
+                   amount_cents=amount_cents, received_on=received_on, issuer=issuer.strip())
+        conn.execute(insert(schema.Guarantee).values(**row))
+        return row
+    return _contract_action(engine, actor, contract_id, "amo", "record_guarantee", write, now)
+
+
+def declare_subcontract(engine: Engine, actor: Actor, contract_id: str, subcontract_id: str,
+                        company_code: str, scope: str, amount_cents: int, accepted_on: date,
+                        direct_payment: bool = True, *, now: datetime | None = None) -> dict:
+    """AMO records an accepted subcontractor (DC4) and its direct payment."""
+    if amount_cents <= 0 or not scope.strip():
+        raise ValidationError("Sous-traité : objet et montant positif obligatoires.")
+
+    def write(conn: Connection) -> dict:
+        if conn.execute(select(schema.Company.code).where(
+                schema.Company.code == company_code)).first() is None:
+            raise ValidationError(f"Entreprise « {company_code} » inconnue.")
+        row = dict(subcontract_id=subcontract_id, contract_id=contract_id,
+                   company_code=company_code, scope=scope.strip(), amount_cents=amount_cents,
+                   accepted_on=accepted_on, direct_payment=direct_payment)
+        conn.execute(insert(schema.Subcontract).values(**row))
+        return row
+    return _contract_action(engine, actor, contract_id, "amo", "declare_subcontract", write,
+                            now)
+
+
+# --- MOA and treasury ----------------------------------------------------------------------
+
+
+def validate(engine: Engine, actor: Actor, contract_id: str, n: int, *,
+             comment: str | None = None, now: datetime | None = None,
+             expected_version: int | None = None) -> dict:
+    """MOA validates the état d'acompte; its figures are recorded as validated."""
+    from gesprokit.ledger import ledger_from_frames
+    from gesprokit.store import load_frames
+
+    def body(ctx: _Context) -> dict:
+        frames = load_frames(ctx.conn, [contract_id])
+        row = ledger_from_frames(frames, as_of=ctx.now).situations
+        row = row[row["n"] == n].iloc[0]
+        figures = {c: int(row[c]) for c in schema.STATEMENT_COLUMNS}
+        ctx.conn.execute(delete(schema.PaymentStatement).where(and_(
+            schema.PaymentStatement.contract_id == contract_id,
+            schema.PaymentStatement.n == n)))
+        ctx.conn.execute(insert(schema.PaymentStatement).values(
+            contract_id=contract_id, n=n, validated_at=ctx.now, **figures))
+        return {"after": {"net_month": figures["net_month"], "due_cum": figures["due_cum"]}}
+    return _run(engine, actor, "validate", contract_id, n, body, now=now,
+                expected_version=expected_version, comment=comment)
+
+
+def interrupt(engine: Engine, actor: Actor, contract_id: str, n: int,
+              missing_pieces: list[str], *, now: datetime | None = None,
+              expected_version: int | None = None) -> dict:
+    """MOA interrupts the payment deadline once, listing the missing pieces (R2192-27/28)."""
+    pieces = [p.strip() for p in missing_pieces if p and p.strip()]
+
+    def body(ctx: _Context) -> dict:
+        if not pieces:
+            raise ValidationError("L'interruption doit lister les pièces manquantes.")
+        return {"situation": {"interruption_reason": " ; ".join(pieces)},
+                "after": {"missing_pieces": pieces}}
+    return _run(engine, actor, "interrupt", contract_id, n, body, now=now,
+                expected_version=expected_version, comment=" ; ".join(pieces))
+
+
+def resume(engine: Engine, actor: Actor, contract_id: str, n: int, *,
+           now: datetime | None = None, expected_version: int | None = None) -> dict:
+    """MOA records the receipt of the missing pieces: a new delay starts (R2192-29)."""
+    return _run(engine, actor, "resume", contract_id, n, lambda ctx: {}, now=now,
+                expected_version=expected_version)
+
+
+def pay(engine: Engine, actor: Actor, contract_id: str, n: int, *,
+        now: datetime | None = None, expected_version: int | None = None) -> dict:
+    """Treasury records the mise en paiement (``paid_at`` = now)."""
+    return _run(engine, actor, "pay", contract_id, n, lambda ctx: {}, now=now,
+                expected_version=expected_version)
+
+
+def count_events(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(schema.Event)).scalar()

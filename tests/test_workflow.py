@@ -1,0 +1,313 @@
+"""The situation circuit through its actions: rights, states, one event per action, no partial
+writes, optimistic concurrency, and the audit chain."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import date, datetime
+
+import pandas as pd
+import pytest
+from conftest import SAMPLE
+from fpdf import FPDF
+from sqlalchemy import text
+
+from gesprokit import workflow
+from gesprokit.accounts import create_user
+from gesprokit.audit import verify_chain
+from gesprokit.db import get_engine
+from gesprokit.importer import import_folder
+from gesprokit.session import connect
+from gesprokit.store import load_frames
+from gesprokit.workflow import Actor, File
+from gesprokit.workflow_errors import (
+    AuthenticationFailed,
+    InvalidTransition,
+    PermissionDenied,
+    StaleState,
+    ValidationError,
+)
+
+L05 = "CHMV-EHPAD-L05"  # Menuiseries Alu Lyonnaises: 6 situations, all paid
+PASSWORD = "mot-de-passe-solide"
+USERS = {
+    "contractor": ("alu@mal.fr", "MAL"), "other_contractor": ("tp@tpl.fr", "TPL"),
+    "verifier": ("opc@opc.fr", "OPC"), "moe": ("archi@arc.fr", "ARC"),
+    "amo": ("amo@amo.fr", "AMO"), "moa": ("direction@ch.fr", "CHMV"),
+    "treasury": ("comptable@treso.fr", "TRESO"), "auditor": ("audit@chmv.fr", "CHMV"),
+    "admin": ("admin@chmv.fr", "CHMV"), "subcontractor": ("pieux@fpv.fr", "FPV"),
+}
+
+
+def actor(key: str) -> Actor:
+    email, company = USERS[key]
+    role = "contractor" if key == "other_contractor" else key
+    return Actor(email=email, role=role, company_code=company)
+
+
+def pdf_bytes(text_line: str = "Constat contradictoire") -> bytes:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(text=text_line)
+    return bytes(pdf.output())
+
+
+PDF = File("constat.pdf", pdf_bytes())
+T0 = datetime(2026, 6, 30, 17, 0)
+
+
+def at(day: int, hour: int = 10) -> datetime:
+    return datetime(2026, 7, day, hour, 0)
+
+
+@pytest.fixture
+def engine(sqlite_engine):
+    import_folder(SAMPLE, sqlite_engine, now=datetime(2026, 6, 1))
+    for key, (email, company) in USERS.items():
+        role = "contractor" if key == "other_contractor" else key
+        create_user(sqlite_engine, email, key, company, role, PASSWORD, now=datetime(2026, 6, 1))
+    return sqlite_engine
+
+
+def situation(engine, n: int = 7) -> dict:
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT * FROM situation WHERE contract_id = :c AND n = :n"),
+                                 {"c": L05, "n": n}).mappings().one())
+
+
+def test_login_and_password_storage(engine):
+    session = connect(engine, "ALU@mal.fr ", PASSWORD)
+    assert session.actor.role == "contractor" and session.actor.company_code == "MAL"
+    with pytest.raises(AuthenticationFailed, match="mot de passe incorrect"):
+        connect(engine, "alu@mal.fr", "autre chose")
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT password_hash FROM app_user")).scalars().all()
+    assert all(h.startswith("scrypt$") and PASSWORD not in h for h in stored)
+
+
+def full_month(engine, n: int = 7) -> None:
+    """One month of the circuit, every actor in turn."""
+    workflow.create_situation(engine, actor("contractor"), L05, "2026-06", now=T0)
+    workflow.submit(engine, actor("contractor"), L05, n, now=at(1))
+    workflow.verify(engine, actor("verifier"), L05, n, now=at(3))
+    workflow.issue(engine, actor("moe"), L05, n, now=at(5))
+    workflow.accept(engine, actor("amo"), L05, n, now=at(8))
+    workflow.validate(engine, actor("moa"), L05, n, now=at(12))
+    workflow.pay(engine, actor("treasury"), L05, n, now=at(28))
+
+
+def test_a_full_month_writes_one_event_per_action(engine):
+    before = workflow.count_events(engine)
+    full_month(engine)
+    s = situation(engine)
+    assert s["status"] == "paid" and s["version"] == 7  # created at 1, six actions
+    assert pd.Timestamp(s["submitted_at"]) == pd.Timestamp(at(1))
+    events = load_frames(engine).events
+    assert workflow.count_events(engine) == before + 7
+    assert events["action"].tolist()[-7:] == ["create", "submit", "verify", "issue", "accept",
+                                              "validate", "pay"]
+    assert verify_chain(events) == []
+
+
+def test_new_projet_only_after_moa_validation(engine):
+    workflow.create_situation(engine, actor("contractor"), L05, "2026-06", now=T0)
+    workflow.submit(engine, actor("contractor"), L05, 7, now=at(1))
+    with pytest.raises(InvalidTransition, match="n'est pas encore validée"):
+        workflow.create_situation(engine, actor("contractor"), L05, "2026-07", now=at(2))
+
+
+def test_contractor_enters_progress_with_rules(engine):
+    contractor = actor("contractor")
+    workflow.create_situation(engine, contractor, L05, "2026-06", now=T0)
+    with pytest.raises(ValidationError) as caught:
+        workflow.enter_progress(engine, contractor, L05, 7, {"05.01": 9000, "05.99": 100,
+                                                             "05.02": 10_500})
+    message = str(caught.value)
+    assert "05.01 : avancement en baisse (100 % → 90 %) sans justification" in message
+    assert "ligne « 05.99 » inconnue" in message
+    assert "05.02 : avancement supérieur à 100 % non autorisé" in message
+    assert load_frames(engine).progress.query("contract_id == @L05 and n == 7").empty
+    workflow.enter_progress(engine, contractor, L05, 7, {"05.01": 9000},
+                            {"05.01": "Dépose de 17 châssis non conformes (constat du 24/06)"},
+                            now=at(1))
+    assert load_frames(engine).progress.query("contract_id == @L05 and n == 7")[
+        "pct_bp"].tolist() == [9000]
+
+
+def test_verifier_correction_needs_comment_and_pdf(engine):
+    workflow.create_situation(engine, actor("contractor"), L05, "2026-06", now=T0)
+    workflow.submit(engine, actor("contractor"), L05, 7, now=at(1))
+    with pytest.raises(ValidationError, match="commentaire"):
+        workflow.verify(engine, actor("verifier"), L05, 7, corrections={"05.04": 9500})
+    with pytest.raises(ValidationError, match="pièce jointe PDF"):
+        workflow.verify(engine, actor("verifier"), L05, 7, corrections={"05.04": 9500},
+                        comment="Brise-soleil du R+2 non posés")
+    with pytest.raises(ValidationError, match="n'est pas un PDF"):
+        workflow.verify(engine, actor("verifier"), L05, 7, corrections={"05.04": 9500},
+                        comment="Brise-soleil du R+2 non posés",
+                        files=[File("constat.pdf", b"MZ\x90\x00 an exe renamed")])
+    assert situation(engine)["status"] == "submitted"
+    workflow.verify(engine, actor("verifier"), L05, 7, corrections={"05.04": 9500},
+                    comment="Brise-soleil du R+2 non posés", files=[PDF], now=at(3))
+    events = load_frames(engine).events
+    last = events.iloc[-1]
+    assert last["action"] == "verify" and PDF.sha256 in last["attachments"]
+    assert '"05.04": 9500' in last["after"] and '"05.04": 10000' in last["before"]
+
+
+def test_moe_penalty_and_amo_return_rules(engine):
+    workflow.create_situation(engine, actor("contractor"), L05, "2026-06", now=T0)
+    workflow.submit(engine, actor("contractor"), L05, 7, now=at(1))
+    workflow.verify(engine, actor("verifier"), L05, 7, now=at(3))
+    with pytest.raises(ValidationError, match="justification"):
+        workflow.issue(engine, actor("moe"), L05, 7,
+                       adjustments=[{"kind": "penalty", "days": 4, "reason": " "}])
+    workflow.issue(engine, actor("moe"), L05, 7, now=at(5), adjustments=[
+        {"kind": "penalty", "days": 4, "reason": "Retard de levée des réserves (OS n°12)"}])
+    with pytest.raises(ValidationError, match="désaccord sur le montant n'est pas admis"):
+        workflow.return_to_moe(engine, actor("amo"), L05, 7, "MONTANT", "Montant contesté",
+                               [PDF])
+    workflow.return_to_moe(engine, actor("amo"), L05, 7, "SOUS_TRAITANT",
+                           "DC4 du sous-traitant de pose non joint", [PDF], now=at(6))
+    assert situation(engine)["status"] == "verified"  # back to the MOE
+    assert '"reason_code": "SOUS_TRAITANT"' in load_frames(engine).events.iloc[-1]["after"]
+
+
+def test_interruption_only_once(engine):
+    workflow.create_situation(engine, actor("contractor"), L05, "2026-06", now=T0)
+    workflow.submit(engine, actor("contractor"), L05, 7, now=at(1))
+    with pytest.raises(InvalidTransition, match="Aucune interruption"):
+        workflow.resume(engine, actor("moa"), L05, 7)
+    with pytest.raises(ValidationError, match="pièces manquantes"):
+        workflow.interrupt(engine, actor("moa"), L05, 7, [" "])
+    workflow.interrupt(engine, actor("moa"), L05, 7, ["Attestation URSSAF de moins de 6 mois"],
+                       now=at(10))
+    workflow.resume(engine, actor("moa"), L05, 7, now=at(15))
+    with pytest.raises(InvalidTransition, match="déjà été interrompu une fois"):
+        workflow.interrupt(engine, actor("moa"), L05, 7, ["Autre pièce"])
+    s = situation(engine)
+    assert s["interruption_reason"] == "Attestation URSSAF de moins de 6 mois"
+
+
+def test_stale_version_is_refused(engine):
+    workflow.create_situation(engine, actor("contractor"), L05, "2026-06", now=T0)
+    version = situation(engine)["version"]
+    workflow.submit(engine, actor("contractor"), L05, 7, now=at(1), expected_version=version)
+    with pytest.raises(StaleState, match="rechargez"):
+        workflow.verify(engine, actor("verifier"), L05, 7, expected_version=version)
+
+
+def test_validation_records_the_figures_and_guarantee_is_amo_only(engine):
+    full_month(engine)
+    frames = load_frames(engine)
+    statement = frames.payment_statements.query("contract_id == @L05 and n == 7").iloc[0]
+    assert statement["net_month"] == 0  # nothing new entered in June: nothing to pay
+    with pytest.raises(PermissionDenied, match="réservée au rôle « amo »"):
+        workflow.record_guarantee(engine, actor("moe"), L05, "G2", "caution", 100_000,
+                                  date(2026, 7, 1), "Banque")
+    workflow.record_guarantee(engine, actor("amo"), L05, "G2", "caution", 100_000,
+                              date(2026, 7, 1), "Banque", now=at(20))
+    assert load_frames(engine).events.iloc[-1]["action"] == "record_guarantee"
+
+
+def test_session_visibility(engine):
+    workflow.create_situation(engine, actor("contractor"), L05, "2026-06", now=T0)
+    mine = connect(engine, "alu@mal.fr", PASSWORD).situations()
+    assert set(mine["contract_id"]) == {L05} and 7 in mine["n"].tolist()
+    other = connect(engine, "tp@tpl.fr", PASSWORD).situations()
+    assert set(other["contract_id"]) == {"CHMV-EHPAD-L01"}
+    moe = connect(engine, "archi@arc.fr", PASSWORD).situations()
+    assert len(moe["contract_id"].unique()) == 12
+    assert moe.query("contract_id == @L05")["n"].max() == 6  # the draft is not shown
+    auditor = connect(engine, "audit@chmv.fr", PASSWORD)
+    assert str(auditor.refusal("validate", L05, 6)) == \
+        "Un auditeur consulte tout mais ne modifie rien."
+
+
+# --- the permission matrix -----------------------------------------------------------------
+
+ALLOWED = {  # action -> (role, states), from the circuit of the issue, written independently
+    "enter_progress": ("contractor", {"draft"}), "submit": ("contractor", {"draft"}),
+    "verify": ("verifier", {"submitted"}), "issue": ("moe", {"verified"}),
+    "accept": ("amo", {"issued"}), "return": ("amo", {"issued"}),
+    "validate": ("moa", {"accepted"}),
+    "interrupt": ("moa", {"submitted", "verified", "issued", "accepted"}),
+    "resume": ("moa", set()),  # nothing interrupted in these states
+    "pay": ("treasury", {"validated"}),
+}
+STEPS_TO = ["draft", "submitted", "verified", "issued", "accepted", "validated", "paid"]
+
+
+def call(action: str, engine, who: Actor):
+    n, kw = 7, {"now": at(20)}
+    return {
+        "enter_progress": lambda: workflow.enter_progress(engine, who, L05, n, {"05.04": 10_000},
+                                                          **kw),
+        "submit": lambda: workflow.submit(engine, who, L05, n, **kw),
+        "verify": lambda: workflow.verify(engine, who, L05, n, **kw),
+        "issue": lambda: workflow.issue(engine, who, L05, n, **kw),
+        "accept": lambda: workflow.accept(engine, who, L05, n, **kw),
+        "return": lambda: workflow.return_to_moe(engine, who, L05, n, "PIECE_MANQUANTE",
+                                                 "Attestation manquante", [PDF], **kw),
+        "validate": lambda: workflow.validate(engine, who, L05, n, **kw),
+        "interrupt": lambda: workflow.interrupt(engine, who, L05, n, ["Attestation"], **kw),
+        "resume": lambda: workflow.resume(engine, who, L05, n, **kw),
+        "pay": lambda: workflow.pay(engine, who, L05, n, **kw),
+    }[action]()
+
+
+@pytest.fixture(scope="module")
+def state_files(tmp_path_factory):
+    """One database file per state of situation n°7 of L05."""
+    folder = tmp_path_factory.mktemp("states")
+    base = folder / "base.db"
+    eng = get_engine(f"sqlite:///{base}")
+    import_folder(SAMPLE, eng, now=datetime(2026, 6, 1))
+    workflow.create_situation(eng, actor("contractor"), L05, "2026-06", now=T0)
+    files = {}
+    steps = [lambda e: None,
+             lambda e: workflow.submit(e, actor("contractor"), L05, 7, now=at(1)),
+             lambda e: workflow.verify(e, actor("verifier"), L05, 7, now=at(2)),
+             lambda e: workflow.issue(e, actor("moe"), L05, 7, now=at(3)),
+             lambda e: workflow.accept(e, actor("amo"), L05, 7, now=at(4)),
+             lambda e: workflow.validate(e, actor("moa"), L05, 7, now=at(5)),
+             lambda e: workflow.pay(e, actor("treasury"), L05, 7, now=at(6))]
+    for state, step in zip(STEPS_TO, steps, strict=True):
+        step(eng)
+        files[state] = folder / f"{state}.db"
+        shutil.copy(base, files[state])
+    eng.dispose()
+    return files
+
+
+def dump(path) -> list[str]:
+    with sqlite3.connect(path) as con:
+        return list(con.iterdump())
+
+
+@pytest.mark.parametrize("state", STEPS_TO)
+def test_permission_matrix(state, state_files, tmp_path):
+    """Every role × action × state × own/other company: forbidden cases raise and change
+    nothing; allowed ones succeed."""
+    who_list = [(k, actor(k)) for k in USERS]
+    checked = 0
+    for action, (role, states) in ALLOWED.items():
+        for key, who in who_list:
+            path = tmp_path / f"{action}-{key}.db"
+            shutil.copy(state_files[state], path)
+            eng = get_engine(f"sqlite:///{path}", create=False)
+            allowed = who.role == role and state in states and key != "other_contractor"
+            before = dump(path)
+            if allowed:
+                call(action, eng, who)
+                assert dump(path) != before
+            else:
+                with pytest.raises((PermissionDenied, InvalidTransition)):
+                    call(action, eng, who)
+                assert dump(path) == before, (action, key, state)
+            eng.dispose()
+            path.unlink()
+            checked += 1
+    assert checked == len(ALLOWED) * len(USERS)
