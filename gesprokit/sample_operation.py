@@ -282,6 +282,7 @@ def write_sample(folder: str | Path) -> Path:
             line_nos += [a[0] for a in amendment_lines]
         last_steps = LAST_SITUATION_STEPS.get(lot, 6)
         previous: dict[str, int] = {}
+        validated = None
         for n in range(1, duration + 1):
             month = _month(start + n - 1)
             x = n / duration
@@ -301,7 +302,9 @@ def write_sample(folder: str | Path) -> Path:
                 previous[line_no] = pct
                 prog_rows.append([cid, n, line_no, pct, comment])
             steps = len(STEP_GAPS) + 1 if n < duration else last_steps
-            sit_rows.append(_situation_row(rng, cid, lot, n, month, steps))
+            row = _situation_row(rng, cid, lot, n, month, steps, not_before=validated)
+            validated = row[7] or None  # moa_at: the next projet waits for it
+            sit_rows.append(row)
     _fix_downward_progress(prog_rows)
 
     _write_csv(folder / "contracts.csv",
@@ -343,9 +346,13 @@ def write_sample(folder: str | Path) -> Path:
 
 
 def _situation_row(rng: random.Random, cid: str, lot: str, n: int, month: str,
-                   steps: int) -> list:
+                   steps: int, not_before: str | None = None) -> list:
+    """One situation's dated steps. A projet is only submitted once the previous situation
+    is validated by the MOA (`not_before`), as the platform requires."""
     end = _month_end(month)
     day = end - timedelta(days=rng.randint(0, 3))
+    if not_before is not None:
+        day = max(day, datetime.fromisoformat(not_before).date() + timedelta(days=1))
     stamps = {"submitted_at": _at(day, rng.randint(14, 18), rng.randint(0, 59))}
     for step, (lo, hi) in STEP_GAPS.items():
         day = day + timedelta(days=rng.randint(lo, hi))

@@ -132,7 +132,7 @@ def _load(conn: Connection, contract_id: str, n: int | None) -> tuple[dict, dict
 def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
          body: Callable[[_Context], dict], *, now: datetime | None,
          expected_version: int | None, comment: str | None = None,
-         files: list[File] | None = None, new_status_stamp: bool = True) -> dict:
+         files: list[File] | None = None) -> dict:
     """The frame every situation action runs in (see the module docstring)."""
     now = (now or datetime.now()).replace(microsecond=0)
     t = TRANSITIONS[action]
@@ -147,21 +147,27 @@ def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
         if expected_version is not None and expected_version != version:
             raise StaleState(f"La situation n°{n} a été modifiée par ailleurs (version {version}, "
                              f"vous aviez la version {expected_version}) : rechargez-la.")
+        # Claim the situation first: the version-guarded update takes its row lock, so a
+        # concurrent action on it waits here and then finds the version changed.
+        claimed = conn.execute(update(schema.Situation).where(
+            schema.Situation.contract_id == contract_id, schema.Situation.n == n,
+            schema.Situation.version == version).values(version=version + 1))
+        if claimed.rowcount != 1:
+            raise StaleState(f"La situation n°{n} vient d'être modifiée par un autre acteur : "
+                             "rechargez-la.")
         ctx = _Context(conn, actor, contract, situation, now)
         details = body(ctx) or {}
         hashes = _store_files(conn, files or [])
-        values = {"version": version + 1}
+        values = {}
         if t.to_state:
             values["status"] = t.to_state
-        if t.stamp and new_status_stamp:
+        if t.stamp:
             values[t.stamp] = now
         values.update(details.pop("situation", {}))
-        done = conn.execute(update(schema.Situation).where(
-            schema.Situation.contract_id == contract_id, schema.Situation.n == n,
-            schema.Situation.version == version).values(**values))
-        if done.rowcount != 1:
-            raise StaleState(f"La situation n°{n} vient d'être modifiée par un autre acteur : "
-                             "rechargez-la.")
+        if values:
+            conn.execute(update(schema.Situation).where(
+                schema.Situation.contract_id == contract_id,
+                schema.Situation.n == n).values(**values))
         before = {"status": situation["status"], **details.pop("before", {})}
         after = {"status": values.get("status", situation["status"]), **details.pop("after", {})}
         append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,

@@ -301,6 +301,10 @@ def _check_situations(pf, contracts) -> dict:
             if s["month"] <= prev["month"]:
                 pf.problem(s, "month", f"mois {s['month']} non postérieur à la situation "
                                        f"précédente ({prev['month']})")
+            if s["submitted_at"] is not None and (
+                    prev["moa_at"] is None or s["submitted_at"] < prev["moa_at"]):
+                pf.problem(s, "submitted_at", "projet transmis avant la validation de la "
+                                              f"situation n°{prev['n']} par le maître d'ouvrage")
     return situations
 
 

@@ -1,0 +1,112 @@
+"""The sample's whole history, replayed through the workflow actions, gives the same ledger and
+the same validated figures as its import."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+
+import pandas as pd
+from conftest import SAMPLE
+
+from gesprokit import workflow
+from gesprokit.importer import import_folder
+from gesprokit.importer.reading import read_rows
+from gesprokit.ledger import ledger_from_frames
+from gesprokit.store import load_frames
+from gesprokit.workflow import Actor
+
+AS_OF = pd.Timestamp("2026-11-23")
+ROLE_ACTORS = {role: Actor(email=f"{role}@exemple.fr", role=role, company_code="CHMV")
+               for role in ("verifier", "moe", "amo", "moa", "treasury")}
+
+
+def setup_only(tmp_path):
+    """The sample's set-up (contracts, DPGF, indices…) without its history."""
+    folder = tmp_path / "setup"
+    shutil.copytree(SAMPLE, folder)
+    for name in ("situations", "progress", "adjustments", "guarantees"):
+        header = (folder / f"{name}.csv").read_text(encoding="utf-8").splitlines()[0]
+        (folder / f"{name}.csv").write_text(header + "\n", encoding="utf-8")
+    return folder
+
+
+def history_actions(frames, engine) -> list[tuple[datetime, int, callable]]:
+    """Every dated step of the imported history as an action, in time order."""
+    companies = frames.contracts.set_index("contract_id")["company_code"]
+    progress = frames.progress
+    adjustments = frames.adjustments
+    actions = []
+    for s in frames.situations.itertuples():
+        contractor = Actor(email=f"saisie@{companies[s.contract_id].lower()}.fr",
+                           role="contractor", company_code=companies[s.contract_id])
+        cid, n = s.contract_id, s.n
+        entries = progress[(progress["contract_id"] == cid) & (progress["n"] == n)]
+        pcts = dict(zip(entries["line_no"], entries["pct_bp"].astype(int), strict=True))
+        comments = {r.line_no: r.comment for r in entries.itertuples() if r.comment}
+        adj = [{"kind": a.kind, "days": None if pd.isna(a.days) else int(a.days),
+                "amount_cents": None if pd.isna(a.amount_cents) else int(a.amount_cents),
+                "reason": a.reason}
+               for a in adjustments[(adjustments["contract_id"] == cid)
+                                    & (adjustments["n"] == n)].itertuples()]
+        opened = s.submitted_at.to_pydatetime() - timedelta(hours=1)
+        actions.append((opened, 0, lambda c=contractor, cid=cid, m=s.month, t=opened:
+                        workflow.create_situation(engine, c, cid, m, now=t)))
+        actions.append((opened, 1, lambda c=contractor, cid=cid, n=n, p=pcts, k=comments,
+                        t=opened: workflow.enter_progress(engine, c, cid, n, p, k, now=t)))
+        steps = [("submitted_at", lambda t, c=contractor, cid=cid, n=n: workflow.submit(
+                     engine, c, cid, n, now=t)),
+                 ("interrupted_at", lambda t, cid=cid, n=n, r=s.interruption_reason:
+                     workflow.interrupt(engine, ROLE_ACTORS["moa"], cid, n, [r], now=t)),
+                 ("resumed_at", lambda t, cid=cid, n=n: workflow.resume(
+                     engine, ROLE_ACTORS["moa"], cid, n, now=t)),
+                 ("verified_at", lambda t, cid=cid, n=n: workflow.verify(
+                     engine, ROLE_ACTORS["verifier"], cid, n, now=t)),
+                 ("moe_at", lambda t, cid=cid, n=n, a=adj: workflow.issue(
+                     engine, ROLE_ACTORS["moe"], cid, n, adjustments=a, now=t)),
+                 ("amo_at", lambda t, cid=cid, n=n: workflow.accept(
+                     engine, ROLE_ACTORS["amo"], cid, n, now=t)),
+                 ("moa_at", lambda t, cid=cid, n=n: workflow.validate(
+                     engine, ROLE_ACTORS["moa"], cid, n, now=t)),
+                 ("paid_at", lambda t, cid=cid, n=n: workflow.pay(
+                     engine, ROLE_ACTORS["treasury"], cid, n, now=t))]
+        for order, (column, step) in enumerate(steps, start=2):
+            when = getattr(s, column)
+            if pd.notna(when):
+                actions.append((when.to_pydatetime(), order, lambda f=step, t=when: f(
+                    t.to_pydatetime())))
+    for g in frames.guarantees.itertuples():
+        when = datetime.combine(g.received_on.date(), datetime.min.time())
+        actions.append((when, 0, lambda g=g, t=when: workflow.record_guarantee(
+            engine, ROLE_ACTORS["amo"], g.contract_id, g.guarantee_id, g.kind,
+            int(g.amount_cents), g.received_on.date(), g.issuer, now=t)))
+    return sorted(actions, key=lambda a: (a[0], a[1]))
+
+
+def test_replayed_history_equals_the_import(tmp_path, sqlite_engine):
+    from gesprokit.db import get_engine
+
+    import_folder(SAMPLE, sqlite_engine, now=datetime(2026, 11, 23))
+    imported = load_frames(sqlite_engine)
+
+    engine = get_engine(f"sqlite:///{tmp_path / 'replay.db'}")
+    import_folder(setup_only(tmp_path), engine, now=datetime(2025, 3, 1))
+    steps = history_actions(imported, engine)
+    for _, _, run in steps:
+        run()
+    replayed = load_frames(engine)
+
+    assert len(read_rows(SAMPLE / "situations.csv")) == len(replayed.situations) == 91
+    pd.testing.assert_frame_equal(ledger_from_frames(replayed, AS_OF).situations,
+                                  ledger_from_frames(imported, AS_OF).situations)
+    keys = ["contract_id", "n"]
+    pd.testing.assert_frame_equal(
+        replayed.payment_statements.sort_values(keys).reset_index(drop=True),
+        imported.payment_statements.sort_values(keys).reset_index(drop=True))
+    cols = ["contract_id", "n", "month", "status", "submitted_at", "verified_at", "moe_at",
+            "amo_at", "moa_at", "paid_at", "interrupted_at", "resumed_at"]
+    pd.testing.assert_frame_equal(replayed.situations[cols].sort_values(keys)
+                                  .reset_index(drop=True),
+                                  imported.situations[cols].sort_values(keys)
+                                  .reset_index(drop=True))
+    engine.dispose()
