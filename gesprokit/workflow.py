@@ -132,8 +132,9 @@ def _load(conn: Connection, contract_id: str, n: int | None) -> tuple[dict, dict
 def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
          body: Callable[[_Context], dict], *, now: datetime | None,
          expected_version: int | None, comment: str | None = None,
-         files: list[File] | None = None) -> dict:
-    """The frame every situation action runs in (see the module docstring)."""
+         files: list[File] | None = None, document: str | None = None) -> dict:
+    """The frame every situation action runs in (see the module docstring); `document`
+    is the kind of PDF the action produces (gesprokit.documents), stored with its hash."""
     now = (now or datetime.now()).replace(microsecond=0)
     t = TRANSITIONS[action]
     with engine.begin() as conn:
@@ -157,7 +158,6 @@ def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
                              "rechargez-la.")
         ctx = _Context(conn, actor, contract, situation, now)
         details = body(ctx) or {}
-        hashes = _store_files(conn, files or [])
         values = {}
         if t.to_state:
             values["status"] = t.to_state
@@ -168,6 +168,8 @@ def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
             conn.execute(update(schema.Situation).where(
                 schema.Situation.contract_id == contract_id,
                 schema.Situation.n == n).values(**values))
+        produced = [_document(conn, document, contract_id, n, now)] if document else []
+        hashes = _store_files(conn, [*(files or []), *produced])
         before = {"status": situation["status"], **details.pop("before", {})}
         after = {"status": values.get("status", situation["status"]), **details.pop("after", {})}
         append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
@@ -175,6 +177,17 @@ def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
                               "before": _json(before), "after": _json(after),
                               "comment": comment, "attachments": _json(hashes or None)}])
     return after
+
+
+def _document(conn: Connection, kind: str, contract_id: str, n: int, now: datetime) -> File:
+    """Render the action's PDF from the ledger as it stands inside the transaction."""
+    from gesprokit.documents import render
+    from gesprokit.ledger import ledger_from_frames
+    from gesprokit.store import load_frames
+
+    frames = load_frames(conn, [contract_id])
+    pdf = render(kind, frames, ledger_from_frames(frames, as_of=now), contract_id, n, now)
+    return File(f"{kind}-{contract_id}-n{n}.pdf", pdf)
 
 
 def _previous_pct(conn: Connection, contract_id: str, n: int) -> dict[str, int]:
@@ -283,7 +296,7 @@ def submit(engine: Engine, actor: Actor, contract_id: str, n: int, *,
            expected_version: int | None = None) -> dict:
     """Contractor validates its projet de décompte: the payment deadline starts now."""
     return _run(engine, actor, "submit", contract_id, n, lambda ctx: {}, now=now,
-                expected_version=expected_version, files=files)
+                expected_version=expected_version, files=files, document="demande")
 
 
 # --- verifier and MOE ----------------------------------------------------------------------
@@ -336,7 +349,8 @@ def issue(engine: Engine, actor: Actor, contract_id: str, n: int, *,
             details.setdefault("after", {})["adjustments"] = added
         return details
     return _run(engine, actor, "issue", contract_id, n, body, now=now,
-                expected_version=expected_version, comment=comment, files=files)
+                expected_version=expected_version, comment=comment, files=files,
+                document="etat")
 
 
 # --- AMO ---------------------------------------------------------------------------------
@@ -444,7 +458,7 @@ def validate(engine: Engine, actor: Actor, contract_id: str, n: int, *,
             contract_id=contract_id, n=n, validated_at=ctx.now, **figures))
         return {"after": {"net_month": figures["net_month"], "due_cum": figures["due_cum"]}}
     return _run(engine, actor, "validate", contract_id, n, body, now=now,
-                expected_version=expected_version, comment=comment)
+                expected_version=expected_version, comment=comment, document="valide")
 
 
 def interrupt(engine: Engine, actor: Actor, contract_id: str, n: int,

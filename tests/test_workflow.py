@@ -3,6 +3,8 @@ writes, optimistic concurrency, and the audit chain."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import sqlite3
 from datetime import date, datetime
@@ -311,3 +313,20 @@ def test_permission_matrix(state, state_files, tmp_path):
             path.unlink()
             checked += 1
     assert checked == len(ALLOWED) * len(USERS)
+
+
+def test_circuit_documents_are_stored_with_their_hash(engine):
+    full_month(engine)
+    events = load_frames(engine).events.set_index("action")
+    with engine.connect() as conn:
+        stored = {r.sha256: r for r in conn.execute(text(
+            "SELECT sha256, name, size, content FROM attachment"))}
+    for action, kind in (("submit", "demande"), ("issue", "etat"), ("validate", "valide")):
+        hashes = json.loads(events.loc[action, "attachments"].iloc[-1]
+                            if isinstance(events.loc[action, "attachments"], pd.Series)
+                            else events.loc[action, "attachments"])
+        (digest,) = hashes
+        doc = stored[digest]
+        assert doc.name == f"{kind}-{L05}-n7.pdf"
+        assert doc.content.startswith(b"%PDF-") and doc.size == len(doc.content) > 10_000
+        assert hashlib.sha256(doc.content).hexdigest() == digest
