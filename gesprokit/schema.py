@@ -289,6 +289,26 @@ STATEMENT_COLUMNS = [c.name for c in PaymentStatement.__table__.columns
                      if c.name not in ("contract_id", "n", "validated_at")]
 
 
+class Notification(Base):
+    """An inbox item ('à traiter', 'relance', 'information') for one person, and its e-mail."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        CheckConstraint("kind IN ('todo', 'reminder', 'info')", name="ck_notification_kind"),
+    )
+    notification_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))
+    contract_id: Mapped[str] = mapped_column(String(30))
+    n: Mapped[int] = mapped_column(Integer)
+    awaiting_status: Mapped[str | None] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class Attachment(Base):
     """A file joined to an action (a PDF), stored once by its SHA-256."""
 

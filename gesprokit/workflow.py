@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, u
 from gesprokit import schema
 from gesprokit.audit import append_events
 from gesprokit.circuit import AMOUNT_REASON, RETURN_REASONS, STATE_LABELS, TRANSITIONS
+from gesprokit.notifications import notify_next
 from gesprokit.workflow_errors import (
     InvalidTransition,
     PermissionDenied,
@@ -172,6 +173,7 @@ def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
         hashes = _store_files(conn, [*(files or []), *produced])
         before = {"status": situation["status"], **details.pop("before", {})}
         after = {"status": values.get("status", situation["status"]), **details.pop("after", {})}
+        notify_next(conn, action, contract, n, after["status"], now, comment)
         append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
                               "action": action, "contract_id": contract_id, "n": n,
                               "before": _json(before), "after": _json(after),
