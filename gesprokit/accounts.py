@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 
 from sqlalchemy import Engine, insert, select
@@ -51,4 +52,4 @@ def create_user(engine: Engine, email: str, name: str, company_code: str, role: 
                                          password_hash=hash_password(password)))
         append_events(conn, [{"at": now or datetime.now(), "actor": actor, "role": "admin",
                               "action": "create_user",
-                              "after": f'{{"email": "{email.lower()}", "role": "{role}"}}'}])
+                              "after": json.dumps({"email": email.lower(), "role": role})}])

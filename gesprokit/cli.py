@@ -61,7 +61,13 @@ def cmd_ledger(args) -> int:
     if args.contract and frames.contracts.empty:
         print(f"Marché « {args.contract} » inconnu.", file=sys.stderr)
         return 2
-    ledger = ledger_from_frames(frames, as_of=_as_of(args.as_of))
+    as_of = _as_of(args.as_of)
+    if args.known_at:
+        from gesprokit.history import frames_as_of
+
+        known_at = _as_of(args.known_at)
+        frames, as_of = frames_as_of(frames, known_at), as_of or known_at
+    ledger = ledger_from_frames(frames, as_of=as_of)
     _write_frame(ledger.situations[LEDGER_COLUMNS], args.format, args.output)
     return 0
 
@@ -128,6 +134,41 @@ def cmd_audit_verify(args) -> int:
     return 0
 
 
+def cmd_user_add(args) -> int:
+    import getpass
+
+    from gesprokit.accounts import create_user
+    from gesprokit.errors import GesprokitError
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(
+        "Mot de passe : ")
+    try:
+        create_user(get_engine(args.db), args.email, args.name, args.company, args.role,
+                    password)
+    except GesprokitError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"Compte créé : {args.email.lower()} ({args.role}, {args.company})")
+    return 0
+
+
+def cmd_notify(args) -> int:
+    from gesprokit.notifications import remind, send_notifications
+
+    engine = get_engine(args.db)
+    if args.remind_after is not None:
+        print(f"{remind(engine, args.remind_after)} relance(s) créée(s)")
+    host, _, port = args.smtp.partition(":")
+    try:
+        count = send_notifications(engine, host, int(port or 25), args.sender)
+    except OSError as exc:
+        print(f"Serveur SMTP {args.smtp} injoignable ({exc}) : messages conservés.",
+              file=sys.stderr)
+        return 1
+    print(f"{count} message(s) envoyé(s)")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from gesprokit.sample_operation import OPERATION_CODE, SHIPPED_DIR, write_sample
     from gesprokit.summary import contract_summary, format_summary, plot_s_curve, s_curve
@@ -185,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--contract", help="un seul marché")
     p.add_argument("--format", choices=["csv", "json", "table"], default="table")
     p.add_argument("--as-of", help="date de calcul (AAAA-MM-JJ) des situations non émises")
+    p.add_argument("--known-at", help="le décompte tel qu'il était connu à cette date "
+                                      "(AAAA-MM-JJ), reconstruit depuis le journal")
     p.add_argument("-o", "--output", help="fichier de sortie (défaut : sortie standard)")
     p.set_defaults(func=cmd_ledger)
 
@@ -209,6 +252,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
     p.add_argument("-o", "--output", required=True, help="dossier de sortie")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("user", help="comptes")
+    users = p.add_subparsers(dest="user_command", required=True)
+    p = users.add_parser("add", help="créer un compte (mot de passe demandé)")
+    p.add_argument("email")
+    p.add_argument("--name", required=True)
+    p.add_argument("--company", required=True, help="code de l'entreprise")
+    p.add_argument("--role", required=True)
+    p.add_argument("--password-stdin", action="store_true",
+                   help="lire le mot de passe sur l'entrée standard")
+    p.add_argument("--db", help=db_help)
+    p.set_defaults(func=cmd_user_add)
+
+    p = sub.add_parser("notify", help="envoyer les notifications en attente (et relancer)")
+    p.add_argument("--smtp", default="127.0.0.1:25", help="serveur SMTP hôte:port")
+    p.add_argument("--sender", default="gesprokit@localhost")
+    p.add_argument("--remind-after", type=int, help="relancer les actions en attente depuis "
+                                                    "N jours")
+    p.add_argument("--db", help=db_help)
+    p.set_defaults(func=cmd_notify)
 
     p = sub.add_parser("audit", help="vérifications d'audit")
     audit = p.add_subparsers(dest="audit_command", required=True)

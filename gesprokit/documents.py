@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 from fpdf import FPDF
-from fpdf.fonts import FontFace
 
 from gesprokit.ledger import Ledger
 from gesprokit.money import format_eur, format_pct_bp
@@ -26,7 +25,6 @@ FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 TITLES = {"demande": "Demande d'acompte – projet de décompte mensuel",
           "etat": "État d'acompte provisoire",
           "valide": "État d'acompte validé par le maître d'ouvrage"}
-HEADER = FontFace(emphasis="BOLD", fill_color=(31, 95, 139), color=(255, 255, 255))
 
 
 class _Pdf(FPDF):
@@ -61,15 +59,36 @@ def _facts(pdf: _Pdf, rows: list[tuple[str, str]]) -> None:
 
 def _table(pdf: _Pdf, header: list[str], rows: list[list[str]], widths: tuple,
            text_columns: int = 1) -> None:
-    """A table whose first `text_columns` columns are left-aligned, the figures right."""
-    align = tuple("LEFT" if i < text_columns else "RIGHT" for i in range(len(widths)))
-    with pdf.table(col_widths=widths, headings_style=HEADER, text_align=align,
-                   line_height=5, first_row_as_headings=True) as table:
-        for data in [header, *rows]:
-            row = table.row()
-            for value in data:
-                row.cell(value)
+    """A ruled table: a coloured header row, then one line per row; the first
+    `text_columns` columns are left-aligned (and shortened to fit), figures right-aligned."""
+    height = 5
+    pdf.set_font("DejaVu", "B", 8)
+    pdf.set_fill_color(31, 95, 139)
+    pdf.set_text_color(255, 255, 255)
+    for title, width in zip(header, widths, strict=True):
+        pdf.cell(width, height + 1, _fit(pdf, title, width), border=1, fill=True, align="C")
+    pdf.ln()
+    pdf.set_font("DejaVu", size=8)
+    pdf.set_text_color(0, 0, 0)
+    for row in rows:
+        if pdf.will_page_break(height):
+            pdf.add_page()
+        for i, (value, width) in enumerate(zip(row, widths, strict=True)):
+            pdf.cell(width, height, _fit(pdf, value, width), border=1,
+                     align="L" if i < text_columns else "R")
+        pdf.ln()
+    pdf.set_font("DejaVu", size=9)
     pdf.ln(3)
+
+
+def _fit(pdf: _Pdf, text: str, width: float) -> str:
+    """`text` shortened with an ellipsis so that it fits in `width` mm."""
+    text = str(text)
+    if pdf.get_string_width(text) <= width - 2:
+        return text
+    while text and pdf.get_string_width(text + "…") > width - 2:
+        text = text[:-1]
+    return text + "…"
 
 
 def _section(pdf: _Pdf, title: str) -> None:

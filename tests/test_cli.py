@@ -55,3 +55,33 @@ def test_audit_verify_finds_an_edited_event(sqlite_url, sqlite_engine, capsys):
         "Journal altéré : premier lien rompu — événement n°12 : contenu modifié après coup "
         "(empreinte différente)",
         "événement n°41 : lien rompu avec l'événement précédent (supprimé ou inséré)"]
+
+
+def test_user_add_and_login(sqlite_url, monkeypatch, capsys):
+    import io
+
+    from conftest import SAMPLE
+
+    from gesprokit.session import connect
+
+    assert main(["import", str(SAMPLE), "--db", sqlite_url]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("un-mot-de-passe\n"))
+    assert main(["user", "add", "Opc@OPC.fr", "--name", "Claire Martin", "--company", "OPC",
+                 "--role", "verifier", "--password-stdin", "--db", sqlite_url]) == 0
+    assert "Compte créé : opc@opc.fr (verifier, OPC)" in capsys.readouterr().out
+    assert connect(sqlite_url, "opc@opc.fr", "un-mot-de-passe").actor.role == "verifier"
+    monkeypatch.setattr("sys.stdin", io.StringIO("court\n"))
+    assert main(["user", "add", "x@opc.fr", "--name", "X", "--company", "OPC",
+                 "--role", "verifier", "--password-stdin", "--db", sqlite_url]) == 2
+    assert "mot de passe trop court" in capsys.readouterr().err
+
+
+def test_ledger_known_at_a_past_date(sqlite_url, capsys):
+    from conftest import SAMPLE
+
+    assert main(["import", str(SAMPLE), "--db", sqlite_url]) == 0
+    capsys.readouterr()
+    assert main(["ledger", "--db", sqlite_url, "--known-at", "2025-09-15", "--format",
+                 "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert max(r["month"] for r in records) == "2025-08"  # nothing later was submitted yet

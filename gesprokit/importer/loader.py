@@ -7,6 +7,7 @@ the database is left untouched.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -349,7 +350,7 @@ def _import_events(t: dict, now: datetime) -> list[dict]:
     events.sort(key=lambda e: (e["at"], e["contract_id"], e["n"]))
     counts = {name: len(rows) for name, rows in t.items() if rows}
     events.append({"at": now, "actor": "import", "role": "admin", "action": "import",
-                   "after": str(sorted(counts.items()))})
+                   "after": json.dumps(counts, sort_keys=True)})
     return events
 
 
