@@ -204,7 +204,8 @@ def cmd_demo(args) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         ledger.situations.to_csv(out / "ledger.csv", index=False)
-        plot_s_curve(s_curve(ledger.situations, frames.contracts, frames.amendments),
+        plot_s_curve(s_curve(ledger.situations, frames.contracts, frames.amendments,
+                             frames.planned_progress),
                      "Courbe en S – travaux cumulés de l'opération", out / "courbe_en_s.png")
         print(f"Fichiers écrits dans {out}/ : ledger.csv, courbe_en_s.png")
     return 0 if not problems else 1

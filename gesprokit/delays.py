@@ -181,3 +181,15 @@ def interest_by_month(delays: pd.DataFrame) -> pd.DataFrame:
     return (delays.assign(payment_month=paid_month)
             .groupby("payment_month")[["late_interest", "recovery_indemnity"]].sum()
             .reset_index())
+
+
+def return_causes(delays: pd.DataFrame) -> pd.DataFrame:
+    """Returns to the MOE by reason, most frequent first: ``reason_code, label, returns``."""
+    from gesprokit.circuit import RETURN_REASONS
+
+    codes = delays["return_reasons"].str.split(", ").explode()
+    codes = codes[codes.fillna("") != ""]
+    counts = codes.value_counts().rename_axis("reason_code").reset_index(name="returns")
+    counts["label"] = counts["reason_code"].map(RETURN_REASONS).fillna(counts["reason_code"])
+    return counts.sort_values(["returns", "reason_code"], ascending=[False, True])[
+        ["reason_code", "label", "returns"]].reset_index(drop=True)

@@ -235,7 +235,7 @@ def write_sample(folder: str | Path) -> Path:
                  "oui" if sme else "non", city]
                 for i, (code, name, sme, city) in enumerate(COMPANIES, start=1)])
 
-    contracts, sit_rows, prog_rows = [], [], []
+    contracts, sit_rows, prog_rows, plan_rows = [], [], [], []
     totals: dict[str, int] = {}
     for lot, lot_name, company, start, duration, lines in LOTS:
         cid = f"{OPERATION_CODE}-L{lot}"
@@ -280,6 +280,10 @@ def write_sample(folder: str | Path) -> Path:
         if amendment_lines:
             windows += [(0.55, 1.0), (0.6, 1.0)]
             line_nos += [a[0] for a in amendment_lines]
+        # the planning: the same S-shape, a month ahead of what happened
+        for m in range(duration):
+            ahead = 100 if m >= duration - 2 else round(100 * _smooth((m + 2) / duration))
+            plan_rows.append([cid, _month(start + m), ahead])
         last_steps = LAST_SITUATION_STEPS.get(lot, 6)
         previous: dict[str, int] = {}
         validated = None
@@ -339,6 +343,7 @@ def write_sample(folder: str | Path) -> Path:
                [["GAPD-MAL-01", f"{OPERATION_CODE}-L05", "gapd",
                  _euros(_cents(Decimal(totals["05"]) * Decimal("0.06") / 100)), "2026-02-10",
                  "Banque Populaire Auvergne Rhône Alpes"]])
+    _write_csv(folder / "schedule.csv", ["contract_id", "month", "planned_pct"], plan_rows)
     _write_csv(folder / "price_index.csv", ["index_code", "month", "value", "published_on"],
                [list(r) for r in _bt01_series()])
     _write_csv(folder / "ecb_rates.csv", ["effective_on", "rate"], [list(r) for r in ECB_RATES])

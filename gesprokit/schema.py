@@ -243,6 +243,19 @@ class Guarantee(Base):
     issuer: Mapped[str] = mapped_column(String(200))
 
 
+class PlannedProgress(Base):
+    """The contract's planned cumulative progress per month (planning prévisionnel)."""
+
+    __tablename__ = "planned_progress"
+    __table_args__ = (
+        CheckConstraint("pct_bp BETWEEN 0 AND 10000", name="ck_planned_pct"),
+        CheckConstraint(MONTH_CHECK.format(col="month"), name="ck_planned_month"),
+    )
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contract.contract_id"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    pct_bp: Mapped[int] = mapped_column(Integer)
+
+
 class PriceIndex(Base):
     __tablename__ = "price_index"
     __table_args__ = (
@@ -340,5 +353,6 @@ class Event(Base):
 
 TABLES_IN_LOAD_ORDER = [
     Operation, Company, User, Lot, Contract, RevisionTerm, Amendment, Subcontract, PriceLine,
-    Situation, Progress, Adjustment, Guarantee, PriceIndex, EcbRate, PaymentStatement,
+    Situation, Progress, Adjustment, Guarantee, PlannedProgress, PriceIndex, EcbRate,
+    PaymentStatement,
 ]

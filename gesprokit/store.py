@@ -23,7 +23,8 @@ FRAME_TABLES = {
     "amendments": schema.Amendment, "subcontracts": schema.Subcontract,
     "price_lines": schema.PriceLine, "situations": schema.Situation,
     "progress": schema.Progress, "adjustments": schema.Adjustment,
-    "guarantees": schema.Guarantee, "price_index": schema.PriceIndex,
+    "guarantees": schema.Guarantee, "planned_progress": schema.PlannedProgress,
+    "price_index": schema.PriceIndex,
     "ecb_rates": schema.EcbRate, "payment_statements": schema.PaymentStatement,
     "events": schema.Event,
 }
@@ -104,6 +105,7 @@ class Frames:
     progress: pd.DataFrame
     adjustments: pd.DataFrame
     guarantees: pd.DataFrame
+    planned_progress: pd.DataFrame
     price_index: pd.DataFrame
     ecb_rates: pd.DataFrame
     payment_statements: pd.DataFrame

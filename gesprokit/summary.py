@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from gesprokit.money import format_eur, format_number, format_pct_bp
+from gesprokit.money import format_eur, format_number, format_pct_bp, mul_div_half_up
 from gesprokit.months import month_ordinal, ordinal_to_month
 
 
@@ -52,19 +52,36 @@ def format_summary(summary: pd.DataFrame) -> str:
     return "\n".join([head, rule, *rows, rule, total])
 
 
+def _monthly_sum(frame: pd.DataFrame, value: str, contract_ids, months) -> pd.Series:
+    """Σ over contracts of each contract's last known `value` at each month (0 before)."""
+    grid = pd.MultiIndex.from_product([contract_ids, months], names=["contract_id", "ord"])
+    keyed = frame.assign(ord=month_ordinal(frame["month"])).set_index(["contract_id", "ord"])
+    return (keyed[value].reindex(grid).groupby(level="contract_id").ffill().fillna(0)
+            .groupby(level="ord").sum().astype("int64"))
+
+
 def s_curve(ledger_situations: pd.DataFrame, contracts: pd.DataFrame,
-            amendments: pd.DataFrame) -> pd.DataFrame:
-    """Cumulative works of the whole operation per month vs its contract amount (cents)."""
-    s = ledger_situations.assign(ord=month_ordinal(ledger_situations["month"]))
-    months = range(int(s["ord"].min()), int(s["ord"].max()) + 1)
-    grid = pd.MultiIndex.from_product([contracts["contract_id"], months],
-                                      names=["contract_id", "ord"])
-    works = (s.set_index(["contract_id", "ord"])["works_cum"].reindex(grid)
-             .groupby(level="contract_id").ffill().fillna(0).groupby(level="ord").sum())
-    return pd.DataFrame({"month": ordinal_to_month(list(months)).values,
-                         "works_cum": works.astype("int64").values,
-                         "contract_total_ht": int(contract_totals(contracts, amendments)[
-                             "contract_total_ht"].sum())})
+            amendments: pd.DataFrame, planned: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Cumulative works of the whole operation per month vs its contract amount and, when a
+    planning is given (``contract_id, month, pct_bp``), vs the planned works (cents)."""
+    totals = contract_totals(contracts, amendments)
+    ords = month_ordinal(ledger_situations["month"])
+    first, last = int(ords.min()), int(ords.max())
+    if planned is not None and len(planned):
+        plan_ords = month_ordinal(planned["month"])
+        first, last = min(first, int(plan_ords.min())), max(last, int(plan_ords.max()))
+    months = list(range(first, last + 1))
+    ids = contracts["contract_id"]
+    curve = pd.DataFrame({"month": ordinal_to_month(months).values,
+                          "works_cum": _monthly_sum(ledger_situations, "works_cum", ids,
+                                                    months).values,
+                          "contract_total_ht": int(totals["contract_total_ht"].sum())})
+    if planned is not None and len(planned):
+        amount = planned.merge(totals[["contract_id", "contract_total_ht"]], on="contract_id")
+        amount["planned"] = mul_div_half_up(amount["contract_total_ht"],
+                                            amount["pct_bp"].astype("int64"), 10_000)
+        curve["planned_cum"] = _monthly_sum(amount, "planned", ids, months).values
+    return curve
 
 
 def plot_s_curve(curve: pd.DataFrame, title: str, path: str | Path | None = None):
@@ -73,6 +90,9 @@ def plot_s_curve(curve: pd.DataFrame, title: str, path: str | Path | None = None
     ax = fig.subplots()
     euros = curve["works_cum"] / 100
     ax.plot(curve["month"], euros, marker="o", color="#1f5f8b", label="Travaux cumulés HT")
+    if "planned_cum" in curve:
+        ax.plot(curve["month"], curve["planned_cum"] / 100, color="#f2b134", linewidth=2,
+                linestyle="-.", label="Prévu au planning")
     ax.axhline(curve["contract_total_ht"].iloc[0] / 100, color="#b03a2e", linestyle="--",
                label="Montant des marchés HT")
     ax.set_title(title)

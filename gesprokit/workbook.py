@@ -269,17 +269,27 @@ def _charts(w: _Writer, data: ReportData) -> None:
     ws.fit_to_pages(1, 1)
     ws.set_column(0, 0, 9)
     ws.set_column(1, 2, 16, w.formats["money"])
-    ws.set_column(3, 5, 9)
-    curve = s_curve(data.ledger.situations, data.frames.contracts, data.frames.amendments)
-    ws.write_row(0, 0, ["Mois", "Travaux cumulés HT", "Montant des marchés HT"], w.header)
+    ws.set_column(3, 3, 16, w.formats["money"])
+    ws.set_column(4, 5, 9)
+    curve = s_curve(data.ledger.situations, data.frames.contracts, data.frames.amendments,
+                    data.frames.planned_progress)
+    planned = "planned_cum" in curve
+    ws.write_row(0, 0, ["Mois", "Travaux cumulés HT", "Montant des marchés HT",
+                        *(["Prévu au planning HT"] if planned else [])], w.header)
     for i, r in enumerate(curve.itertuples(), start=1):
-        ws.write_row(i, 0, [r.month, r.works_cum / 100, r.contract_total_ht / 100])
+        ws.write_row(i, 0, [r.month, r.works_cum / 100, r.contract_total_ht / 100,
+                            *([r.planned_cum / 100] if planned else [])])
     n = len(curve)
     line = w.book.add_chart({"type": "line"})
     line.add_series({"name": "Travaux cumulés HT", "categories": ["Graphiques", 1, 0, n, 0],
                      "values": ["Graphiques", 1, 1, n, 1], "marker": {"type": "circle"}})
     line.add_series({"name": "Montant des marchés HT", "categories": ["Graphiques", 1, 0, n, 0],
                      "values": ["Graphiques", 1, 2, n, 2], "line": {"dash_type": "dash"}})
+    if planned:
+        line.add_series({"name": "Prévu au planning HT",
+                         "categories": ["Graphiques", 1, 0, n, 0],
+                         "values": ["Graphiques", 1, 3, n, 3],
+                         "line": {"dash_type": "dash_dot"}})
     line.set_title({"name": "Courbe en S – travaux cumulés"})
     line.set_y_axis({"num_format": '#,##0\\ "€"'})
     line.set_size({"width": 760, "height": 360})

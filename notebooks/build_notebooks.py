@@ -68,8 +68,9 @@ french_view(
             "direct_payment_cum": "Dont paiement direct", "net_month": "Net du mois TTC"},
 ).set_index("N°")"""),
     ("md", "## Courbe en S des travaux cumulés"),
-    ("code", """plot_s_curve(s_curve(ledger.situations, frames.contracts, frames.amendments),
-             "Courbe en S – travaux cumulés de l'opération")"""),
+    ("code", """plot_s_curve(s_curve(ledger.situations, frames.contracts, frames.amendments,
+                     frames.planned_progress),
+             "Courbe en S – travaux cumulés de l'opération, prévu et réalisé")"""),
     ("md", "## Rapprochements"),
     ("code", """problems = check_ledger(ledger)
 print("Rapprochements : aucun écart." if not problems else "\\n".join(problems))
@@ -91,10 +92,11 @@ import pandas as pd
 from IPython.display import display
 
 from gesprokit import delay_charts
-from gesprokit.delays import compute_delays, forecast
+from gesprokit.delays import compute_delays, forecast, return_causes
 from gesprokit.ledger import ledger_from_frames
 from gesprokit.sample_operation import open_sample_database
 from gesprokit.store import load_frames
+from gesprokit.summary import plot_s_curve, s_curve
 from gesprokit.ui.delays_dashboard import DelaysDashboard, enrich, french_table, headline
 
 AS_OF = pd.Timestamp("2026-11-23")  # date de calcul fixée : résultats reproductibles
@@ -117,6 +119,14 @@ dashboard.widget()"""),
     ("md", "## Répartition des délais de paiement et intérêts dus"),
     ("code", """display(delay_charts.payment_time_distribution(delays))
 delay_charts.interest_exposure(delays)"""),
+    ("md", "## Causes des retours au maître d'œuvre"),
+    ("code", """causes = return_causes(delays)
+print("Aucun retour au maître d'œuvre sur la période." if causes.empty else "")
+causes.rename(columns={"reason_code": "Code", "label": "Motif", "returns": "Retours"})"""),
+    ("md", "## Avancement prévu et réalisé"),
+    ("code", """plot_s_curve(s_curve(ledger.situations, frames.contracts, frames.amendments,
+                     frames.planned_progress),
+             "Courbe en S – travaux prévus au planning et réalisés")"""),
 ]
 
 AUDIT = [

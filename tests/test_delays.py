@@ -125,3 +125,36 @@ def test_sample_has_late_payments_an_interruption_and_open_items(sample_delays):
     assert list(shares.index) == ["days_verifier", "days_moe", "days_amo", "days_moa",
                                   "days_treasury"]
     assert 0 < shares.sum() < 20_000
+
+
+def test_top_causes_of_returns_come_from_the_workflow(tmp_path):
+    from datetime import datetime
+
+    from test_workflow import L05, PDF, T0, actor, at
+
+    from gesprokit import workflow
+    from gesprokit.db import get_engine
+    from gesprokit.delays import return_causes
+
+    engine = get_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    import_folder(SAMPLE, engine, now=datetime(2026, 6, 1))
+    workflow.create_situation(engine, actor("contractor"), L05, "2026-06", now=T0)
+    workflow.submit(engine, actor("contractor"), L05, 7, now=at(1))
+    workflow.verify(engine, actor("verifier"), L05, 7, now=at(2))
+    for day, reason in ((3, "PIECE_MANQUANTE"), (5, "SOUS_TRAITANT"), (7, "PIECE_MANQUANTE")):
+        workflow.issue(engine, actor("moe"), L05, 7, now=at(day))
+        workflow.return_to_moe(engine, actor("amo"), L05, 7, reason, "À compléter", [PDF],
+                               now=at(day, 15))
+    frames = load_frames(engine)
+    ledger = ledger_from_frames(frames, as_of=at(10))
+    d = compute_delays(frames.situations, frames.contracts, frames.operations,
+                       ledger.situations, frames.ecb_rates, frames.events, as_of=at(10))
+    row = d[(d["contract_id"] == L05) & (d["n"] == 7)].iloc[0]
+    assert row["returns_count"] == 3
+    causes = return_causes(d)
+    assert causes.to_dict("records") == [
+        {"reason_code": "PIECE_MANQUANTE", "label": "pièce justificative manquante",
+         "returns": 2},
+        {"reason_code": "SOUS_TRAITANT",
+         "label": "déclaration de sous-traitant ou paiement direct à régulariser", "returns": 1}]
+    engine.dispose()

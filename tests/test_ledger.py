@@ -299,3 +299,23 @@ def test_many_contracts_at_once_equal_one_by_one(contracts):
                                prog[k])
         got = together.situations[together.situations["contract_id"] == cid]
         pd.testing.assert_frame_equal(got.reset_index(drop=True), alone.situations)
+
+
+def test_s_curve_planned_against_actual():
+    from gesprokit.summary import s_curve
+
+    contracts = frame([contract_row("C1", total=10_000_000), contract_row("C2", total=5_000_000)])
+    ledger = frame([dict(contract_id="C1", n=1, month="2025-01", works_cum=1_000_000),
+                    dict(contract_id="C1", n=2, month="2025-03", works_cum=4_000_000),
+                    dict(contract_id="C2", n=1, month="2025-02", works_cum=250_000)])
+    planned = frame([dict(contract_id="C1", month="2025-01", pct_bp=2000),
+                     dict(contract_id="C1", month="2025-02", pct_bp=5000),
+                     dict(contract_id="C2", month="2025-02", pct_bp=1000)])
+    amendments = frame([dict(contract_id="C2", amount_cents=1_000_000)])
+    curve = s_curve(ledger, contracts, amendments, planned)
+    assert curve["month"].tolist() == ["2025-01", "2025-02", "2025-03"]
+    # a contract keeps its last figure in the months without a situation
+    assert curve["works_cum"].tolist() == [1_000_000, 1_250_000, 4_250_000]
+    # planned: 20 % of 100 000 €; then 50 % of 100 000 € + 10 % of (50 000 + 10 000) €
+    assert curve["planned_cum"].tolist() == [2_000_000, 5_600_000, 5_600_000]
+    assert curve["contract_total_ht"].iloc[0] == 16_000_000

@@ -206,6 +206,14 @@ def _check(pf: ParsedFolder) -> None:  # noqa: C901 - one pass of cross-table ru
         if g["contract_id"] not in contract_ids:
             pf.problem(g, "contract_id", f"marché « {g['contract_id']} » inconnu")
 
+    _unique(pf, "schedule", ("contract_id", "month"), "mois de planning")
+    last_planned: dict = {}
+    for row in sorted(t["schedule"], key=lambda r: (r["contract_id"], r["month"])):
+        if row["contract_id"] not in contract_ids:
+            pf.problem(row, "contract_id", f"marché « {row['contract_id']} » inconnu")
+        elif row["pct_bp"] < last_planned.get(row["contract_id"], 0):
+            pf.problem(row, "planned_pct", "avancement prévu en baisse")
+        last_planned[row["contract_id"]] = row["pct_bp"]
     lines = _check_price_lines(pf, contracts, amendments, subcontracts)
     situations = _check_situations(pf, contracts)
     _check_progress(pf, lines, situations)
@@ -441,6 +449,7 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
             (schema.Subcontract, t["subcontracts"]), (schema.PriceLine, t["price_lines"]),
             (schema.Situation, t["situations"]), (schema.Progress, t["progress"]),
             (schema.Adjustment, t["adjustments"]), (schema.Guarantee, t["guarantees"]),
+            (schema.PlannedProgress, t["schedule"]),
             (schema.PriceIndex, t["price_index"]), (schema.EcbRate, t["ecb_rates"]),
         ]
         plan.append((schema.PaymentStatement,

@@ -103,6 +103,10 @@ TABLES: dict[str, list[Field]] = {
                                                        target="amount_cents"),
         Field("received_on", f.day), Field("issuer", f.text(200)),
     ],
+    "schedule": [
+        Field("contract_id", f.text(30)), Field("month", f.month),
+        Field("planned_pct", f.percent_bp(10_000), target="pct_bp"),
+    ],
     "price_index": [
         Field("index_code", f.text(20)), Field("month", f.month),
         Field("value", f.index_e4, target="value_e4"), Field("published_on", f.day),
