@@ -110,7 +110,6 @@ def workbook_report_data(line_rows: int):
 
 def workbook_child(line_rows: int) -> None:
     """Run in a fresh process: time and peak memory of writing the workbook."""
-    import resource
     import tempfile
 
     from gesprokit.workbook import write_workbook
@@ -119,7 +118,10 @@ def workbook_child(line_rows: int) -> None:
     start = time.perf_counter()
     write_workbook(data, Path(tempfile.mkdtemp()) / "audit.xlsx")
     elapsed = time.perf_counter() - start
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM: this process's own peak resident memory (ru_maxrss would carry the parent's
+    # peak across fork and exec)
+    status = Path("/proc/self/status").read_text()
+    peak_mib = int(next(x for x in status.splitlines() if x.startswith("VmHWM")).split()[1]) / 1024
     print(f"{len(data.ledger.lines)} {elapsed:.3f} {peak_mib:.0f}")
 
 
