@@ -73,3 +73,8 @@ def status_after_steps(stamps: dict) -> str:
         if stamps.get(step) is not None:
             status = STATUS_OF_STEP[step]
     return status
+
+ROLE_LABELS = {"contractor": "Entreprise titulaire", "cocontractor": "Cotraitant",
+               "subcontractor": "Sous-traitant", "verifier": "OPC / BET",
+               "moe": "Maître d'œuvre", "amo": "AMO", "moa": "Maître d'ouvrage",
+               "treasury": "Comptable", "auditor": "Auditeur", "admin": "Administrateur"}

@@ -398,3 +398,77 @@ def open_sample_database(url: str | None = None):
     engine = get_engine(url or f"sqlite:///{tempfile.mkdtemp(prefix='gesprokit-')}/sample.db")
     import_folder(SHIPPED_DIR, engine)
     return engine
+
+
+DEMO_PASSWORD = "demo-gesprokit"  # the sample's demonstration accounts only
+DEMO_ACCOUNTS = [  # email, name, company, role
+    ("alu@mal.fr", "Karim Benali", "MAL", "contractor"),
+    ("go@bcc.fr", "Sophie Martin", "BCC", "contractor"),
+    ("opc@opc.fr", "Claire Dubois", "OPC", "verifier"),
+    ("archi@arc.fr", "Julien Moreau", "ARC", "moe"),
+    ("amo@amo.fr", "Nadia Lefèvre", "AMO", "amo"),
+    ("direction@chmv.fr", "Pierre Garnier", "CHMV", "moa"),
+    ("comptable@treso.fr", "Hélène Roux", "TRESO", "treasury"),
+    ("audit@chmv.fr", "Marc Petit", "CHMV", "auditor"),
+]
+
+
+def seed_demo_accounts(engine) -> None:
+    """The demonstration accounts (one per role), password DEMO_PASSWORD."""
+    from gesprokit.accounts import create_user
+
+    for email, name, company, role in DEMO_ACCOUNTS:
+        create_user(engine, email, name, company, role, DEMO_PASSWORD,
+                    now=datetime(2025, 3, 3, 9, 0))
+
+
+def sample_pdf(text: str) -> bytes:
+    """A one-page PDF standing for a deposited file."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=14)
+    pdf.multi_cell(0, 8, text)
+    return bytes(pdf.output())
+
+
+def seed_library(engine) -> None:
+    """A small library history: execution plans with visas, a meeting report read by some."""
+    from gesprokit.library.actions import acknowledge, deposit, give_visa, new_version
+    from gesprokit.workflow import Actor, File
+
+    def who(email: str) -> Actor:
+        _, name, company, role = next(a for a in DEMO_ACCOUNTS if a[0] == email)
+        return Actor(email=email, role=role, company_code=company, name=name)
+
+    def at(month: int, day: int) -> datetime:
+        return datetime(2026, month, day, 10, 0)
+
+    mal, go = who("alu@mal.fr"), who("go@bcc.fr")
+    patio, _ = deposit(engine, mal, operation_code=OPERATION_CODE, lot_code="05",
+                       title="Carnet de détails des menuiseries du patio",
+                       folder_code="plans-execution", discipline="MEN",
+                       file=File("details-patio.pdf", sample_pdf("Détails patio")),
+                       now=at(1, 12))
+    give_visa(engine, who("archi@arc.fr"), patio, "A", "REF",
+              "Seuils PMR non conformes : ressaut de 2 cm maximum", now=at(1, 19))
+    give_visa(engine, who("opc@opc.fr"), patio, "A", "VAO", "Préciser les fixations",
+              now=at(1, 23))
+    new_version(engine, mal, patio, File("details-patio-b.pdf", sample_pdf("Détails patio B")),
+                description="Seuils reprises", now=at(2, 2))
+    give_visa(engine, who("archi@arc.fr"), patio, "B", "VSO", now=at(2, 6))
+    give_visa(engine, who("opc@opc.fr"), patio, "B", "VSO", now=at(2, 20))
+    deposit(engine, mal, operation_code=OPERATION_CODE, lot_code="05",
+            title="Calepinage des brise-soleil orientables", folder_code="plans-execution",
+            discipline="MEN", file=File("bso.pdf", sample_pdf("Brise-soleil")), now=at(3, 2))
+    deposit(engine, go, operation_code=OPERATION_CODE, lot_code="02",
+            title="Plan de réservations du niveau R+1", folder_code="plans-execution",
+            discipline="STR", file=File("resa.pdf", sample_pdf("Réservations")), now=at(3, 9))
+    cr, index = deposit(engine, who("archi@arc.fr"), operation_code=OPERATION_CODE,
+                        title="Compte rendu de chantier n°48", folder_code="comptes-rendus",
+                        discipline="CR", file=File("cr48.pdf", sample_pdf("CR 48")),
+                        recipients=["alu@mal.fr", "go@bcc.fr", "opc@opc.fr", "amo@amo.fr"],
+                        now=at(3, 10))
+    acknowledge(engine, mal, cr, index, now=at(3, 10).replace(hour=15))
+    acknowledge(engine, who("opc@opc.fr"), cr, index, now=at(3, 11))

@@ -312,13 +312,101 @@ class Notification(Base):
     notification_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     recipient: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(10))
-    contract_id: Mapped[str] = mapped_column(String(30))
-    n: Mapped[int] = mapped_column(Integer)
+    contract_id: Mapped[str | None] = mapped_column(String(30))
+    n: Mapped[int | None] = mapped_column(Integer)
+    document_id: Mapped[str | None] = mapped_column(String(80))
     awaiting_status: Mapped[str | None] = mapped_column(String(20))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Folder(Base):
+    """A folder of the document library."""
+
+    __tablename__ = "folder"
+    folder_code: Mapped[str] = mapped_column(String(30), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class FolderRight(Base):
+    """Who may read or write a folder: a role, for one company or any ('*')."""
+
+    __tablename__ = "folder_right"
+    folder_code: Mapped[str] = mapped_column(ForeignKey("folder.folder_code"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    company_code: Mapped[str] = mapped_column(String(20), primary_key=True, default="*")
+    can_read: Mapped[bool] = mapped_column(Boolean)
+    can_write: Mapped[bool] = mapped_column(Boolean)
+
+
+class Document(Base):
+    """A document of the library; its versions carry the revision index (A, B … Z, AA …)."""
+
+    __tablename__ = "document"
+    document_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    operation_code: Mapped[str] = mapped_column(ForeignKey("operation.code"))
+    issuer_code: Mapped[str] = mapped_column(ForeignKey("company.code"))
+    discipline: Mapped[str] = mapped_column(String(10))
+    sequence: Mapped[int] = mapped_column(Integer)
+    lot_code: Mapped[str | None] = mapped_column(String(10))
+    folder_code: Mapped[str] = mapped_column(ForeignKey("folder.folder_code"))
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class DocumentVersion(Base):
+    __tablename__ = "document_version"
+    document_id: Mapped[str] = mapped_column(ForeignKey("document.document_id"),
+                                             primary_key=True)
+    revision_index: Mapped[str] = mapped_column(String(4), primary_key=True)
+    index_number: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+    file_name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(ForeignKey("attachment.sha256"))
+    format_exception: Mapped[str | None] = mapped_column(Text)
+    deposited_at: Mapped[datetime] = mapped_column(DateTime)
+    deposited_by: Mapped[str] = mapped_column(String(200))
+
+
+class Visa(Base):
+    """The visa expected from one reviewer on one version (VSO, VAO, REF, HM)."""
+
+    __tablename__ = "visa"
+    __table_args__ = (
+        ForeignKeyConstraint(["document_id", "revision_index"],
+                             ["document_version.document_id",
+                              "document_version.revision_index"]),
+        CheckConstraint("status IN ('pending', 'VSO', 'VAO', 'REF', 'HM', 'superseded')",
+                        name="ck_visa_status"),
+    )
+    document_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    revision_index: Mapped[str] = mapped_column(String(4), primary_key=True)
+    reviewer_role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    observations: Mapped[str | None] = mapped_column(Text)
+    given_at: Mapped[datetime | None] = mapped_column(DateTime)
+    given_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class Distribution(Base):
+    """A meeting report sent to one recipient, and when they acknowledged it."""
+
+    __tablename__ = "distribution"
+    __table_args__ = (
+        ForeignKeyConstraint(["document_id", "revision_index"],
+                             ["document_version.document_id",
+                              "document_version.revision_index"]),
+    )
+    document_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    revision_index: Mapped[str] = mapped_column(String(4), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(200), primary_key=True)
+    notified_at: Mapped[datetime] = mapped_column(DateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 

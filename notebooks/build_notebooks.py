@@ -194,8 +194,65 @@ write_workbook(data, path)
 print(f"Classeur écrit : {path.name}")"""),
 ]
 
+LIBRARY = [
+    ("md", """# Bibliothèque de documents, visas et comptes rendus
+
+Dépôt d'un document (titre parlant, sans indice, ni date, ni émetteur ; PDF vérifié sur son
+contenu), visas attendus et en retard, délais des relecteurs, accusés de réception des
+comptes rendus. Données d'exemple datées ; date de calcul fixée au 23/03/2026."""),
+    ("code", """import pandas as pd
+
+from gesprokit.circuit import ROLE_LABELS
+from gesprokit.library.actions import read_receipts
+from gesprokit.library.reports import documents, indices_before_vso, visa_queue, visa_turnaround
+from gesprokit.months import format_date_fr
+from gesprokit.sample_operation import (
+    OPERATION_CODE, open_sample_database, seed_demo_accounts, seed_library)
+from gesprokit.ui.library_form import DepositForm
+from gesprokit.workflow import Actor
+
+AS_OF = pd.Timestamp("2026-03-23")
+engine = open_sample_database()
+seed_demo_accounts(engine)
+seed_library(engine)
+moe = Actor("archi@arc.fr", "moe", "ARC", "Julien Moreau")
+contractor = Actor("alu@mal.fr", "contractor", "MAL", "Karim Benali")"""),
+    ("md", "## Déposer un document (entreprise Menuiseries Alu Lyonnaises)"),
+    ("code-widget", """form = DepositForm(engine, contractor, OPERATION_CODE)
+form.widget()"""),
+    ("md", "## Documents visibles par le maître d'œuvre"),
+    ("code", """docs = documents(engine, moe)
+docs.assign(deposited_at=docs["deposited_at"].map(format_date_fr))[
+    ["document_id", "title", "folder_code", "revision_index", "deposited_at"]].rename(
+    columns={"document_id": "Identifiant", "title": "Titre", "folder_code": "Dossier",
+             "revision_index": "Indice", "deposited_at": "Déposé le"})"""),
+    ("md", "## Visas attendus au 23/03/2026"),
+    ("code", """queue = visa_queue(engine, AS_OF)
+queue.assign(due_on=queue["due_on"].map(format_date_fr),
+             reviewer_role=queue["reviewer_role"].map(ROLE_LABELS)).rename(columns={
+    "document_id": "Identifiant", "title": "Titre", "issuer_code": "Émetteur",
+    "revision_index": "Indice", "reviewer_role": "Relecteur", "due_on": "Échéance",
+    "days_late": "Jours de retard"})"""),
+    ("md", "## Délais de visa par relecteur et indices avant un VSO"),
+    ("code", """turnaround = visa_turnaround(engine)
+display(turnaround.assign(reviewer_role=turnaround["reviewer_role"].map(ROLE_LABELS)).rename(
+    columns={
+    "reviewer_role": "Relecteur", "visas": "Visas rendus", "median_days": "Délai médian (jours)",
+        "late": "Rendus en retard"}))
+indices_before_vso(engine).rename(columns={"document_id": "Identifiant",
+                                           "indices": "Indices avant VSO"})"""),
+    ("md", "## Accusés de réception du compte rendu de chantier n°48"),
+    ("code", """cr = docs[docs["discipline"] == "CR"]["document_id"].iloc[0]
+receipts = read_receipts(engine, moe, cr)
+receipts.assign(
+    notified_at=receipts["notified_at"].map(format_date_fr),
+    acknowledged_at=receipts["acknowledged_at"].map(format_date_fr).replace("", "non lu"),
+)[["recipient", "notified_at", "acknowledged_at"]].rename(columns={
+    "recipient": "Destinataire", "notified_at": "Diffusé le", "acknowledged_at": "Lu le"})"""),
+]
+
 NOTEBOOKS = {"00_overview.ipynb": OVERVIEW, "40_amo_delais.ipynb": AMO_DELAYS,
-             "60_audit.ipynb": AUDIT}
+             "60_audit.ipynb": AUDIT, "70_documents_visas.ipynb": LIBRARY}
 
 
 def build(name: str, cells: list[tuple[str, str]]) -> Path:

@@ -1,0 +1,1 @@
+"""The document library: identifiers, deposits and versions, rights, visas, meeting reports."""
