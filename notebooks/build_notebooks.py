@@ -272,8 +272,12 @@ def build(name: str, cells: list[tuple[str, str]]) -> Path:
             # compare: the cell must run without error; its handlers are tested in tests/.
             cell.metadata["tags"] = ["nbval-ignore-output"]
         nb.cells.append(cell)
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"{Path(name).stem}-{i:02d}"  # stable ids: a rebuild changes only outputs
     NotebookClient(nb, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(HERE)}}).execute()
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)  # timestamps of the build, not content
     path = HERE / name
     nbformat.write(nb, path)
     return path
