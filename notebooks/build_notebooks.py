@@ -278,6 +278,8 @@ def build(name: str, cells: list[tuple[str, str]]) -> Path:
                    resources={"metadata": {"path": str(HERE)}}).execute()
     for cell in nb.cells:
         cell.metadata.pop("execution", None)  # timestamps of the build, not content
+    # the saved widget state holds random model ids; Voilà and JupyterLab rebuild it
+    nb.metadata.pop("widgets", None)
     path = HERE / name
     nbformat.write(nb, path)
     return path
