@@ -86,21 +86,20 @@ Quelles situations sont payées en retard ou vont l'être, combien d'intérêts 
 et quel acteur consomme le délai réglementaire (50 jours pour un établissement public de santé).
 Les situations non payées sont mesurées à la date de calcul."""),
     ("code", """%matplotlib inline
-import os
-
 import pandas as pd
 from IPython.display import display
 
 from gesprokit import delay_charts
 from gesprokit.delays import compute_delays, forecast, return_causes
 from gesprokit.ledger import ledger_from_frames
-from gesprokit.sample_operation import open_sample_database
 from gesprokit.store import load_frames
 from gesprokit.summary import plot_s_curve, s_curve
+from gesprokit.ui.circuit_panels import AmoDesk
+from gesprokit.ui.common import RolePage, open_database
 from gesprokit.ui.delays_dashboard import DelaysDashboard, enrich, french_table, headline
 
 AS_OF = pd.Timestamp("2026-11-23")  # date de calcul fixée : résultats reproductibles
-engine = open_sample_database(os.environ.get("GESPROKIT_DASHBOARD_DB"))
+engine = open_database()
 frames = load_frames(engine)
 ledger = ledger_from_frames(frames, as_of=AS_OF)
 delays = enrich(compute_delays(frames.situations, frames.contracts, frames.operations,
@@ -127,6 +126,11 @@ causes.rename(columns={"reason_code": "Code", "label": "Motif", "returns": "Reto
     ("code", """plot_s_curve(s_curve(ledger.situations, frames.contracts, frames.amendments,
                      frames.planned_progress),
              "Courbe en S – travaux prévus au planning et réalisés")"""),
+    ("md", """## Accepter ou retourner les états d'acompte, enregistrer les garanties
+
+Se connecter avec un compte AMO (démonstration : amo@amo.fr, mot de passe `demo-gesprokit`)."""),
+    ("code-widget", """page = RolePage(engine, ("amo",), AmoDesk)
+page.widget()"""),
 ]
 
 AUDIT = [
@@ -137,7 +141,7 @@ enregistrés à la validation du maître d'ouvrage, vérifie la chaîne du journ
 classeur Excel. Paramètres (cellule `parameters`, à la manière de papermill) : le marché,
 la base (par défaut l'opération d'exemple), la date de calcul et le fichier Excel."""),
     ("parameters", """CONTRACT = "CHMV-EHPAD-L02"  # None : tous les marchés
-DB_URL = None  # None : base temporaire avec l'opération d'exemple
+DB_URL = None  # None : $GESPROKIT_DB, sinon base de démonstration
 AS_OF = "2026-11-23"
 WORKBOOK = None  # None : fichier temporaire"""),
     ("code", """import tempfile
@@ -148,12 +152,12 @@ import pandas as pd
 from gesprokit.audit import verify_chain
 from gesprokit.db import get_engine
 from gesprokit.report_data import build_report_data
-from gesprokit.sample_operation import open_sample_database
 from gesprokit.statement_audit import statement_differences
 from gesprokit.summary import french_view
+from gesprokit.ui.common import open_database
 from gesprokit.workbook import write_workbook
 
-engine = get_engine(DB_URL) if DB_URL else open_sample_database()
+engine = get_engine(DB_URL) if DB_URL else open_database()
 data = build_report_data(engine, as_of=pd.Timestamp(AS_OF))
 ledger = data.ledger.situations
 if CONTRACT:
@@ -192,6 +196,16 @@ print(f"Journal intègre : {len(data.frames.events)} événements, chaîne véri
     ("code", """path = Path(WORKBOOK or Path(tempfile.mkdtemp()) / "audit.xlsx")
 write_workbook(data, path)
 print(f"Classeur écrit : {path.name}")"""),
+    ("code-widget", """import ipywidgets as w
+
+from gesprokit.ui.common import download_link
+
+link = w.HTML()
+button = w.Button(description="Télécharger le classeur Excel", button_style="primary")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+button.on_click(lambda _b: setattr(link, "value", download_link(
+    "audit.xlsx", path.read_bytes(), "audit.xlsx (cliquer pour enregistrer)", XLSX)))
+w.VBox([button, link])"""),
 ]
 
 LIBRARY = [
@@ -206,15 +220,13 @@ from gesprokit.circuit import ROLE_LABELS
 from gesprokit.library.actions import read_receipts
 from gesprokit.library.reports import documents, indices_before_vso, visa_queue, visa_turnaround
 from gesprokit.months import format_date_fr
-from gesprokit.sample_operation import (
-    OPERATION_CODE, open_sample_database, seed_demo_accounts, seed_library)
+from gesprokit.sample_operation import OPERATION_CODE
+from gesprokit.ui.common import open_database
 from gesprokit.ui.library_form import DepositForm
 from gesprokit.workflow import Actor
 
 AS_OF = pd.Timestamp("2026-03-23")
-engine = open_sample_database()
-seed_demo_accounts(engine)
-seed_library(engine)
+engine = open_database()  # $GESPROKIT_DB when served, else the demonstration base
 moe = Actor("archi@arc.fr", "moe", "ARC", "Julien Moreau")
 contractor = Actor("alu@mal.fr", "contractor", "MAL", "Karim Benali")"""),
     ("md", "## Déposer un document (entreprise Menuiseries Alu Lyonnaises)"),
@@ -251,7 +263,77 @@ receipts.assign(
     "recipient": "Destinataire", "notified_at": "Diffusé le", "acknowledged_at": "Lu le"})"""),
 ]
 
-NOTEBOOKS = {"00_overview.ipynb": OVERVIEW, "40_amo_delais.ipynb": AMO_DELAYS,
+CONTRACTOR = [
+    ("md", """# Entreprise – mes situations de travaux
+
+Ouvrir la situation du mois, saisir l'avancement cumulé par poste (« 12,5 » accepté), justifier une baisse, enregistrer puis valider et transmettre : le délai de paiement court dès la transmission.
+
+Servi en application web (`gesprokit serve`), la page demande de se connecter. Comptes de
+démonstration (mot de passe `demo-gesprokit`) : alu@mal.fr (entreprise), opc@opc.fr (OPC),
+archi@arc.fr (maître d'œuvre), amo@amo.fr (AMO), direction@chmv.fr (maître d'ouvrage),
+audit@chmv.fr (auditeur)."""),
+    ("code", """from gesprokit.ui.common import RolePage, open_database
+from gesprokit.ui.circuit_panels import ContractorPanel
+
+engine = open_database()"""),
+    ("code-widget", """page = RolePage(engine, ('contractor',), ContractorPanel)
+page.widget()"""),
+]
+
+VERIFIER = [
+    ("md", """# OPC / BET – vérification de l'avancement
+
+File des situations transmises ; pour chaque poste, l'avancement demandé et l'avancement admis, avec l'écart. Toute correction exige un commentaire et une pièce jointe PDF.
+
+Servi en application web (`gesprokit serve`), la page demande de se connecter. Comptes de
+démonstration (mot de passe `demo-gesprokit`) : alu@mal.fr (entreprise), opc@opc.fr (OPC),
+archi@arc.fr (maître d'œuvre), amo@amo.fr (AMO), direction@chmv.fr (maître d'ouvrage),
+audit@chmv.fr (auditeur)."""),
+    ("code", """from gesprokit.ui.common import RolePage, open_database
+from gesprokit.ui.circuit_panels import VerifierPanel
+
+engine = open_database()"""),
+    ("code-widget", """page = RolePage(engine, ('verifier',), VerifierPanel)
+page.widget()"""),
+]
+
+MOE = [
+    ("md", """# Maître d'œuvre – états d'acompte
+
+Pénalités et primes avec leur justification, émission de l'état d'acompte provisoire et de ses annexes (PDF téléchargeable).
+
+Servi en application web (`gesprokit serve`), la page demande de se connecter. Comptes de
+démonstration (mot de passe `demo-gesprokit`) : alu@mal.fr (entreprise), opc@opc.fr (OPC),
+archi@arc.fr (maître d'œuvre), amo@amo.fr (AMO), direction@chmv.fr (maître d'ouvrage),
+audit@chmv.fr (auditeur)."""),
+    ("code", """from gesprokit.ui.common import RolePage, open_database
+from gesprokit.ui.circuit_panels import MoePanel
+
+engine = open_database()"""),
+    ("code-widget", """page = RolePage(engine, ('moe',), MoePanel)
+page.widget()"""),
+]
+
+MOA = [
+    ("md", """# Maître d'ouvrage – validation et délais
+
+Valider l'état d'acompte accepté par l'AMO, interrompre une fois le délai de paiement en listant les pièces manquantes, le reprendre à leur réception ; situations à traiter.
+
+Servi en application web (`gesprokit serve`), la page demande de se connecter. Comptes de
+démonstration (mot de passe `demo-gesprokit`) : alu@mal.fr (entreprise), opc@opc.fr (OPC),
+archi@arc.fr (maître d'œuvre), amo@amo.fr (AMO), direction@chmv.fr (maître d'ouvrage),
+audit@chmv.fr (auditeur)."""),
+    ("code", """from gesprokit.ui.common import RolePage, open_database
+from gesprokit.ui.circuit_panels import MoaPanel
+
+engine = open_database()"""),
+    ("code-widget", """page = RolePage(engine, ('moa',), MoaPanel)
+page.widget()"""),
+]
+
+NOTEBOOKS = {"00_overview.ipynb": OVERVIEW, "10_entreprise.ipynb": CONTRACTOR,
+             "20_opc_verification.ipynb": VERIFIER, "30_moe.ipynb": MOE,
+             "50_moa.ipynb": MOA, "40_amo_delais.ipynb": AMO_DELAYS,
              "60_audit.ipynb": AUDIT, "70_documents_visas.ipynb": LIBRARY}
 
 

@@ -1,0 +1,481 @@
+"""The role panels of the situation circuit (ipywidgets).
+
+Each button calls one workflow action through the user's session and shows
+its French message; whether a button is enabled comes from the workflow's own
+refusal. Grids accept percentages typed as ``12,5``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import date, datetime
+
+import ipywidgets as w
+import pandas as pd
+from sqlalchemy import select
+
+from gesprokit import schema
+from gesprokit.circuit import RETURN_REASONS, STATE_LABELS
+from gesprokit.errors import GesprokitError
+from gesprokit.money import format_eur, format_pct_bp, parse_cents
+from gesprokit.notifications import inbox
+from gesprokit.session import Session
+from gesprokit.ui.common import (
+    STYLE,
+    button_state,
+    download_link,
+    error_html,
+    guarded,
+    percent_input,
+    uploaded_files,
+)
+
+
+def _label(row) -> str:
+    return (f"{row.contract_id} – situation n°{row.n} – {row.month} – "
+            f"{STATE_LABELS[row.status]}")
+
+
+def _last_document(session: Session, contract_id: str, n: int, action: str):
+    """(name, bytes) of the PDF the last `action` on the situation produced."""
+    events = session.frames().events
+    events = events[(events["contract_id"] == contract_id) & (events["n"] == n)
+                    & (events["action"] == action)]
+    if events.empty or not isinstance(events["attachments"].iloc[-1], str):
+        return None
+    digest = json.loads(events["attachments"].iloc[-1])[-1]
+    with session.engine.connect() as conn:
+        row = conn.execute(select(schema.Attachment.name, schema.Attachment.content).where(
+            schema.Attachment.sha256 == digest)).first()
+    return (row.name, row.content) if row else None
+
+
+class SituationPanel:
+    """A queue of the situations a role acts on, the selected one's detail, and actions."""
+
+    statuses: tuple[str, ...] = ()
+    title = ""
+
+    def __init__(self, session: Session, now: datetime | None = None):
+        self.session, self.now = session, now
+        self.queue = w.Dropdown(description="Situation", style=STYLE,
+                                layout=w.Layout(width="720px"))
+        self.detail = w.VBox()
+        self.message = w.HTML()
+        self._loading = False
+        self.queue.observe(lambda _c: None if self._loading else self.show(), names="value")
+        self.reload()
+
+    def situations(self) -> pd.DataFrame:
+        s = self.session.situations()
+        return s[s["status"].isin(self.statuses)].sort_values(["contract_id", "n"])
+
+    def reload(self, keep: tuple | None = None) -> None:
+        rows = self.situations()
+        options = [(_label(r), (r.contract_id, int(r.n))) for r in rows.itertuples()]
+        values = [v for _, v in options]
+        # Build the detail once: replacing a box's children twice in a row can leave the
+        # browser showing the first set (its views are created asynchronously).
+        self._loading = True
+        try:
+            if options:
+                self.queue.options = options
+                self.queue.value = keep if keep in values else values[0]
+            else:
+                self.queue.options = [("(aucune situation à traiter)", None)]
+                self.queue.index = 0
+        finally:
+            self._loading = False
+        self.show()
+
+    @property
+    def selected(self) -> tuple[str, int] | None:
+        return self.queue.value
+
+    def lines(self) -> pd.DataFrame:
+        """The selected situation's lines: label, amount, % entered now and before."""
+        cid, n = self.selected
+        frames = self.session.frames()
+        lines = frames.price_lines[frames.price_lines["contract_id"] == cid]
+        progress = frames.progress[frames.progress["contract_id"] == cid]
+        before = progress[progress["n"] < n].sort_values("n").groupby("line_no")["pct_bp"].last()
+        now = progress[progress["n"] == n].set_index("line_no")["pct_bp"]
+        out = lines[["line_no", "label", "amount_cents"]].copy()
+        out["previous_bp"] = out["line_no"].map(before).fillna(0).astype("int64")
+        out["current_bp"] = out["line_no"].map(now).fillna(out["previous_bp"]).astype("int64")
+        return out.sort_values("line_no").reset_index(drop=True)
+
+    def show(self) -> None:
+        self.detail.children = [] if self.selected is None else self.build_detail()
+
+    def build_detail(self) -> list[w.Widget]:
+        return []
+
+    def widget(self) -> w.Widget:
+        return w.VBox([w.HTML(f"<h3>{self.title}</h3>"), self.queue, self.detail,
+                       self.message])
+
+
+class PercentGrid:
+    """One row per price line with an editable cumulative % (and a comment if asked)."""
+
+    def __init__(self, lines: pd.DataFrame, reference: str, with_comment: bool):
+        self.lines = lines
+        self.inputs, self.comments, self.diffs = {}, {}, {}
+        rows = [w.HTML("<b>Poste</b>"), w.HTML("<b>Désignation</b>"), w.HTML("<b>Montant HT</b>"),
+                w.HTML(f"<b>{reference}</b>"), w.HTML("<b>Avancement cumulé</b>"),
+                w.HTML("<b>Écart</b>" if not with_comment else "<b>Justification</b>")]
+        for r in lines.itertuples():
+            box = w.Text(value=format_pct_bp(r.current_bp).replace("\xa0%", ""),
+                         placeholder=r.line_no, layout=w.Layout(width="90px"))
+            self.inputs[r.line_no] = box
+            rows += [w.HTML(r.line_no), w.HTML(html.escape(r.label)),
+                     w.HTML(format_eur(r.amount_cents)), w.HTML(format_pct_bp(r.reference_bp)),
+                     box]
+            if with_comment:
+                self.comments[r.line_no] = w.Text(placeholder=f"justification {r.line_no}",
+                                                  layout=w.Layout(width="260px"))
+                rows.append(self.comments[r.line_no])
+            else:
+                self.diffs[r.line_no] = w.HTML()
+                rows.append(self.diffs[r.line_no])
+                box.observe(lambda _c, line=r.line_no, ref=r.reference_bp: self._diff(line, ref),
+                            names="value")
+        self.grid = w.GridBox(rows, layout=w.Layout(
+            grid_template_columns="60px 320px 120px 110px 100px 270px", grid_gap="2px 8px"))
+
+    def _diff(self, line: str, reference: int) -> None:
+        try:
+            delta = percent_input(self.inputs[line].value) - reference
+        except ValueError:
+            self.diffs[line].value = "<span style='color:#b03a2e'>illisible</span>"
+            return
+        self.diffs[line].value = "" if delta == 0 else (
+            f"<b style='color:#b03a2e'>{'+' if delta > 0 else ''}"
+            f"{format_pct_bp(delta)}</b>")
+
+    def changed(self, against: str = "current_bp") -> dict[str, int]:
+        """Lines whose typed % differs from `against`; ValueError names an unreadable one."""
+        out = {}
+        for r in self.lines.itertuples():
+            text = self.inputs[r.line_no].value
+            try:
+                value = percent_input(text)
+            except ValueError as exc:
+                raise GesprokitError(f"ligne {r.line_no} : {exc}") from None
+            if value != getattr(r, against):
+                out[r.line_no] = value
+        return out
+
+
+class ContractorPanel(SituationPanel):
+    """The contractor: opens a situation, enters cumulative % per line, submits."""
+
+    statuses = tuple(STATE_LABELS)
+    title = "Mes situations de travaux"
+
+    def __init__(self, session: Session, now: datetime | None = None):
+        frames = session.frames()
+        self.contracts = frames.contracts
+        self.month = w.Text(description="Mois (AAAA-MM)", style=STYLE)
+        self.contract = w.Dropdown(description="Marché", style=STYLE,
+                                   layout=w.Layout(width="720px"),
+                                   options=[(f"{c.contract_id} – {c.title}", c.contract_id)
+                                            for c in self.contracts.itertuples()])
+        self.create = w.Button(description="Nouvelle situation")
+        self.create.on_click(self.on_create)
+        super().__init__(session, now)
+
+    def widget(self) -> w.Widget:
+        return w.VBox([w.HTML(f"<h3>{self.title}</h3>"), self.contract,
+                       w.HBox([self.month, self.create]), self.queue, self.detail,
+                       self.message])
+
+    def on_create(self, _button=None):
+        return guarded(lambda: self.session.create_situation(
+            self.contract.value, self.month.value.strip(), now=self.now), self.message,
+            lambda n: f"Situation n°{n} ouverte en brouillon.",
+            then=lambda n: self.reload(keep=(self.contract.value, n)))
+
+    def build_detail(self) -> list[w.Widget]:
+        cid, n = self.selected
+        lines = self.lines().assign(reference_bp=lambda d: d["previous_bp"])
+        self.grid = PercentGrid(lines, "Précédent", with_comment=True)
+        self.save = w.Button(description="Enregistrer l'avancement")
+        self.submit = w.Button(description="Valider et transmettre", button_style="success")
+        self.save_reason, self.submit_reason = w.HTML(), w.HTML()
+        button_state(self.save, self.save_reason,
+                     self.session.refusal("enter_progress", cid, n))
+        button_state(self.submit, self.submit_reason, self.session.refusal("submit", cid, n))
+        self.save.on_click(self.on_save)
+        self.submit.on_click(self.on_submit)
+        items = [self.grid.grid, w.HBox([self.save, self.save_reason]),
+                 w.HBox([self.submit, self.submit_reason])]
+        doc = _last_document(self.session, cid, n, "submit")
+        if doc:
+            items.append(w.HTML(download_link(*doc, "Télécharger la demande d'acompte (PDF)")))
+        return items
+
+    def on_save(self, _button=None):
+        cid, n = self.selected
+
+        def action():
+            pcts = self.grid.changed()
+            comments = {k: v.value for k, v in self.grid.comments.items() if v.value.strip()}
+            return self.session.enter_progress(cid, n, pcts, comments, now=self.now)
+        done = guarded(action, self.message, lambda r: "Avancement enregistré : "
+                       f"{len(r.get('pct_bp', {}))} poste(s) modifié(s).",
+                       then=lambda _r: self.reload(keep=(cid, n)))
+        return done
+
+    def on_submit(self, _button=None):
+        cid, n = self.selected
+        try:
+            unsaved = self.grid.changed()
+        except GesprokitError as exc:
+            self.message.value = error_html(exc)
+            return None
+        if unsaved and self.on_save() is None:
+            return None
+        return guarded(lambda: self.session.submit(cid, n, now=self.now), self.message,
+                       "Projet de décompte transmis : le délai de paiement court.",
+                       then=lambda _r: self.reload(keep=(cid, n)))
+
+
+class VerifierPanel(SituationPanel):
+    """OPC/BET: claimed vs admitted per line; a correction needs a comment and a PDF."""
+
+    statuses = ("submitted",)
+    title = "Situations à vérifier"
+
+    def build_detail(self) -> list[w.Widget]:
+        cid, n = self.selected
+        lines = self.lines().assign(reference_bp=lambda d: d["current_bp"])
+        self.grid = PercentGrid(lines, "Demandé", with_comment=False)
+        self.comment = w.Textarea(description="Commentaire", style=STYLE,
+                                  layout=w.Layout(width="720px"))
+        self.upload = w.FileUpload(description="Pièce jointe PDF", accept=".pdf", multiple=False)
+        self.button = w.Button(description="Valider la vérification", button_style="success")
+        self.reason = w.HTML()
+        button_state(self.button, self.reason, self.session.refusal("verify", cid, n))
+        self.button.on_click(self.on_verify)
+        return [self.grid.grid, self.comment, self.upload, w.HBox([self.button, self.reason])]
+
+    def on_verify(self, _button=None):
+        cid, n = self.selected
+
+        def action():
+            return self.session.verify(cid, n, corrections=self.grid.changed() or None,
+                                       comment=self.comment.value or None,
+                                       files=uploaded_files(self.upload), now=self.now)
+        done = guarded(action, self.message, f"Situation n°{n} vérifiée, transmise au maître "
+                                             "d'œuvre.",
+                       then=lambda _r: self.reload())
+        return done
+
+
+class MoePanel(SituationPanel):
+    """MOE: penalties and bonuses with their reasons, then the état d'acompte (PDF)."""
+
+    statuses = ("verified", "issued")
+    title = "États d'acompte"
+
+    def __init__(self, session: Session, now: datetime | None = None):
+        self.pending: list[dict] = []
+        super().__init__(session, now)
+
+    def build_detail(self) -> list[w.Widget]:
+        cid, n = self.selected
+        self.kind = w.Dropdown(options=[("Pénalité", "penalty"), ("Prime", "bonus")],
+                               description="Nature", style=STYLE)
+        self.days = w.Text(description="Jours de retard", style=STYLE)
+        self.amount = w.Text(description="ou montant (€)", style=STYLE)
+        self.reason_text = w.Text(description="Justification", style=STYLE,
+                                  layout=w.Layout(width="720px"))
+        self.add = w.Button(description="Ajouter")
+        self.add.on_click(self.on_add)
+        self.listing = w.HTML(self._listing())
+        self.button = w.Button(description="Émettre l'état d'acompte", button_style="success")
+        self.reason = w.HTML()
+        button_state(self.button, self.reason, self.session.refusal("issue", cid, n))
+        self.button.on_click(self.on_issue)
+        items = [w.HTML("<b>Pénalités et primes</b>"), self.kind, self.days, self.amount,
+                 self.reason_text, self.add, self.listing, w.HBox([self.button, self.reason])]
+        doc = _last_document(self.session, cid, n, "issue")
+        if doc:
+            items.append(w.HTML(download_link(*doc, "Télécharger l'état d'acompte (PDF)")))
+        return items
+
+    def _listing(self) -> str:
+        return "<br>".join(f"{'Pénalité' if a['kind'] == 'penalty' else 'Prime'} : "
+                           f"{a['days'] or ''}{' jours' if a['days'] else ''}"
+                           f"{format_eur(a['amount_cents']) if a['amount_cents'] else ''} – "
+                           f"{html.escape(a['reason'])}" for a in self.pending)
+
+    def on_add(self, _button=None):
+        try:
+            days = int(self.days.value) if self.days.value.strip() else None
+            amount = parse_cents(self.amount.value) if self.amount.value.strip() else None
+        except ValueError as exc:
+            self.message.value = error_html(exc)
+            return
+        self.pending.append({"kind": self.kind.value, "days": days, "amount_cents": amount,
+                             "reason": self.reason_text.value})
+        self.listing.value = self._listing()
+
+    def on_issue(self, _button=None):
+        cid, n = self.selected
+        done = guarded(lambda: self.session.issue(cid, n, adjustments=self.pending,
+                                                  now=self.now), self.message,
+                       "État d'acompte provisoire émis.",
+                       then=lambda _r: (self.pending.clear(), self.reload(keep=(cid, n))))
+        return done
+
+
+class AmoPanel(SituationPanel):
+    """AMO: accepts or returns (reason code, comment, PDF); records guarantees."""
+
+    statuses = ("issued",)
+    title = "États d'acompte à accepter"
+
+    def build_detail(self) -> list[w.Widget]:
+        cid, n = self.selected
+        self.accept = w.Button(description="Accepter", button_style="success")
+        self.accept_reason = w.HTML()
+        button_state(self.accept, self.accept_reason, self.session.refusal("accept", cid, n))
+        self.accept.on_click(self.on_accept)
+        self.return_code = w.Dropdown(description="Motif du retour", style=STYLE,
+                                      options=[(v, k) for k, v in RETURN_REASONS.items()],
+                                      layout=w.Layout(width="720px"))
+        self.comment = w.Textarea(description="Commentaire", style=STYLE,
+                                  layout=w.Layout(width="720px"))
+        self.upload = w.FileUpload(description="Pièce jointe PDF", accept=".pdf", multiple=False)
+        self.send_back = w.Button(description="Retourner au maître d'œuvre",
+                                  button_style="warning")
+        self.send_back.on_click(self.on_return)
+        doc = _last_document(self.session, cid, n, "issue")
+        items = [w.HBox([self.accept, self.accept_reason]), w.HTML("<b>Ou retourner</b>"),
+                 self.return_code, self.comment, self.upload, self.send_back]
+        if doc:
+            items.insert(0, w.HTML(download_link(*doc, "Lire l'état d'acompte (PDF)")))
+        return items
+
+    def on_accept(self, _button=None):
+        cid, n = self.selected
+        done = guarded(lambda: self.session.accept(cid, n, now=self.now), self.message,
+                       "État d'acompte accepté, transmis au maître d'ouvrage.",
+                       then=lambda _r: self.reload())
+        return done
+
+    def on_return(self, _button=None):
+        cid, n = self.selected
+        done = guarded(lambda: self.session.return_to_moe(
+            cid, n, self.return_code.value, self.comment.value,
+            uploaded_files(self.upload), now=self.now), self.message,
+            "Retourné au maître d'œuvre.",
+                       then=lambda _r: self.reload())
+        return done
+
+
+class GuaranteeForm:
+    """AMO: record a garantie à première demande or a caution on a contract."""
+
+    def __init__(self, session: Session, now: datetime | None = None):
+        self.session, self.now = session, now
+        contracts = session.frames().contracts
+        self.contract = w.Dropdown(description="Marché", style=STYLE,
+                                   options=list(contracts["contract_id"]),
+                                   layout=w.Layout(width="480px"))
+        self.reference = w.Text(description="Référence", style=STYLE)
+        self.kind = w.Dropdown(description="Nature", style=STYLE,
+                               options=[("Garantie à première demande", "gapd"),
+                                        ("Caution", "caution")])
+        self.amount = w.Text(description="Montant (€)", style=STYLE)
+        self.received = w.DatePicker(description="Reçue le", style=STYLE)
+        self.issuer = w.Text(description="Garant", style=STYLE)
+        self.button = w.Button(description="Enregistrer la garantie")
+        self.message = w.HTML()
+        self.button.on_click(self.on_record)
+
+    def on_record(self, _button=None):
+        def action():
+            received = self.received.value or date.today()
+            return self.session.record_guarantee(
+                self.contract.value, self.reference.value.strip(), self.kind.value,
+                parse_cents(self.amount.value), received, self.issuer.value, now=self.now)
+        return guarded(action, self.message, "Garantie enregistrée : la retenue de garantie "
+                                             "correspondante sera libérée.")
+
+    def widget(self) -> w.Widget:
+        return w.VBox([w.HTML("<h3>Garanties</h3>"), self.contract, self.reference, self.kind,
+                       self.amount, self.received, self.issuer, self.button, self.message])
+
+
+class MoaPanel(SituationPanel):
+    """MOA: validates, interrupts the deadline once (listing missing pieces) or resumes it."""
+
+    statuses = ("submitted", "verified", "issued", "accepted")
+    title = "Validation et délais de paiement"
+
+    def build_detail(self) -> list[w.Widget]:
+        cid, n = self.selected
+        self.validate = w.Button(description="Valider l'état d'acompte", button_style="success")
+        self.validate_reason = w.HTML()
+        button_state(self.validate, self.validate_reason,
+                     self.session.refusal("validate", cid, n))
+        self.validate.on_click(self.on_validate)
+        self.pieces = w.Textarea(description="Pièces manquantes (une par ligne)", style=STYLE,
+                                 layout=w.Layout(width="720px"))
+        self.interrupt = w.Button(description="Interrompre le délai")
+        self.interrupt_reason = w.HTML()
+        button_state(self.interrupt, self.interrupt_reason,
+                     self.session.refusal("interrupt", cid, n))
+        self.interrupt.on_click(self.on_interrupt)
+        self.resume = w.Button(description="Pièces reçues : reprendre le délai")
+        self.resume_reason = w.HTML()
+        button_state(self.resume, self.resume_reason, self.session.refusal("resume", cid, n))
+        self.resume.on_click(self.on_resume)
+        return [w.HBox([self.validate, self.validate_reason]), self.pieces,
+                w.HBox([self.interrupt, self.interrupt_reason]),
+                w.HBox([self.resume, self.resume_reason])]
+
+    def on_validate(self, _button=None):
+        cid, n = self.selected
+        done = guarded(lambda: self.session.validate(cid, n, now=self.now), self.message,
+                       lambda r: f"Validé : net à payer {format_eur(r['net_month'])} TTC, "
+                                 "transmis au comptable.",
+                       then=lambda _r: self.reload())
+        return done
+
+    def on_interrupt(self, _button=None):
+        cid, n = self.selected
+        pieces = [p for p in self.pieces.value.splitlines() if p.strip()]
+        done = guarded(lambda: self.session.interrupt(cid, n, pieces, now=self.now),
+                       self.message, "Délai interrompu ; l'entreprise est informée.",
+                       then=lambda _r: self.reload(keep=(cid, n)))
+        return done
+
+    def on_resume(self, _button=None):
+        cid, n = self.selected
+        done = guarded(lambda: self.session.resume(cid, n, now=self.now), self.message,
+                       "Délai repris : un nouveau délai court.",
+                       then=lambda _r: self.reload(keep=(cid, n)))
+        return done
+
+    def widget(self) -> w.Widget:
+        items = inbox(self.session.engine, self.session.actor.email)
+        listing = "".join(f"<li>{html.escape(i['subject'])}</li>" for i in items)
+        return w.VBox([super().widget(), w.HTML("<h3>Situations à traiter</h3><ul>"
+                                                f"{listing or '<li>(rien)</li>'}</ul>")])
+
+
+class AmoDesk:
+    """The AMO's desk: états d'acompte to accept or return, and the guarantees form."""
+
+    def __init__(self, session: Session, now: datetime | None = None):
+        self.panel = AmoPanel(session, now)
+        self.guarantees = GuaranteeForm(session, now)
+
+    def widget(self) -> w.Widget:
+        return w.VBox([self.panel.widget(), self.guarantees.widget()])

@@ -1,0 +1,144 @@
+"""What every dashboard shares: the database it opens, the login form, messages, downloads,
+and reading numbers typed the French way. No business rule lives here."""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from collections.abc import Callable
+
+import ipywidgets as w
+from sqlalchemy import Engine
+
+from gesprokit.errors import GesprokitError
+from gesprokit.money import parse_percent_bp
+from gesprokit.session import Session, connect
+
+STYLE = {"description_width": "150px"}
+
+
+def open_database() -> Engine:
+    """``$GESPROKIT_DB`` when served (the shared base), else a fresh demonstration base with
+    the sample operation, one account per role and a small library."""
+    from gesprokit.db import get_engine
+    from gesprokit.sample_operation import (
+        open_sample_database,
+        seed_demo_accounts,
+        seed_library,
+    )
+
+    url = os.environ.get("GESPROKIT_DB")
+    if url:
+        return get_engine(url)
+    engine = open_sample_database()
+    seed_demo_accounts(engine)
+    seed_library(engine)
+    return engine
+
+
+def percent_input(text: str) -> int:
+    """A percentage typed as ``12,5``, ``12.5`` or ``12,5 %`` -> basis points."""
+    return parse_percent_bp(text)
+
+
+def ok_html(text: str) -> str:
+    return f"<span style='color:#2e7d32'>{html.escape(text)}</span>"
+
+
+def error_html(exc: Exception | str) -> str:
+    return f"<span style='color:#b03a2e'><b>Refusé :</b> {html.escape(str(exc))}</span>"
+
+
+def download_link(name: str, content: bytes, label: str, mime: str = "application/pdf") -> str:
+    """A plain link that downloads `content` (a data URI: no server route, no script)."""
+    data = base64.b64encode(content).decode("ascii")
+    return (f"<a download='{html.escape(name)}' href='data:{mime};base64,{data}'>"
+            f"{html.escape(label)}</a>")
+
+
+def uploaded_files(upload: w.FileUpload):
+    """The files chosen in a FileUpload, as workflow Files."""
+    from gesprokit.workflow import File
+
+    return [File(item["name"], bytes(item["content"])) for item in upload.value]
+
+
+def button_state(button: w.Button, reason_widget: w.HTML, refusal) -> None:
+    """Disable a button and say why, from the workflow's own refusal."""
+    button.disabled = refusal is not None
+    reason_widget.value = "" if refusal is None else (
+        f"<i style='color:#6c757d'>{html.escape(str(refusal))}</i>")
+
+
+class LoginForm:
+    """E-mail and password; on success the page's `on_login(session)` builds the panel."""
+
+    def __init__(self, engine: Engine, on_login: Callable[[Session], None],
+                 roles: tuple[str, ...]):
+        self.engine, self.on_login, self.roles = engine, on_login, roles
+        self.email = w.Text(description="Adresse électronique", style=STYLE,
+                            layout=w.Layout(width="420px"))
+        self.password = w.Password(description="Mot de passe", style=STYLE,
+                                   layout=w.Layout(width="420px"))
+        self.button = w.Button(description="Se connecter", button_style="primary")
+        self.message = w.HTML()
+        self.button.on_click(self.login)
+
+    def login(self, _button=None) -> Session | None:
+        try:
+            session = connect(self.engine, self.email.value, self.password.value)
+        except GesprokitError as exc:
+            self.message.value = error_html(exc)
+            return None
+        if session.actor.role not in self.roles:
+            self.message.value = error_html(
+                f"cette page est celle du rôle {' / '.join(self.roles)} ; votre compte a le "
+                f"rôle {session.actor.role}.")
+            return None
+        self.password.value = ""
+        self.on_login(session)
+        return session
+
+    def widget(self) -> w.Widget:
+        return w.VBox([w.HTML("<h3>Connexion</h3>"), self.email, self.password, self.button,
+                       self.message])
+
+
+class RolePage:
+    """A dashboard page: the login form, replaced by the role's panel once logged in."""
+
+    def __init__(self, engine: Engine, roles: tuple[str, ...], panel_factory):
+        self.panel = None
+        self.box = w.VBox()
+        self.login = LoginForm(engine, self._open, roles)
+        self.box.children = [self.login.widget()]
+        self.panel_factory = panel_factory
+
+    def _open(self, session: Session) -> None:
+        self.panel = self.panel_factory(session)
+        who = session.actor
+        self.box.children = [w.HTML(f"<p>Connecté : <b>{html.escape(who.email)}</b> "
+                                    f"({html.escape(who.role)}, {html.escape(who.company_code)})"
+                                    "</p>"), self.panel.widget()]
+
+    def widget(self) -> w.Widget:
+        return self.box
+
+
+def guarded(action: Callable, message: w.HTML, success: str | Callable[[object], str],
+            then: Callable[[object], None] | None = None):
+    """Run a workflow call and `then` (e.g. refresh the page); show the French error, or the
+    success message once everything is up to date."""
+    try:
+        result = action()
+        if then is not None:
+            then(result)
+    except GesprokitError as exc:
+        message.value = error_html(exc)
+        return None
+    except Exception as exc:  # noqa: BLE001 - a page must say what went wrong, not go silent
+        message.value = error_html(f"erreur inattendue ({type(exc).__name__} : {exc})")
+        return None
+    message.value = ok_html(success(result) if callable(success) else success)
+    return result

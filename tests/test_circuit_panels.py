@@ -1,0 +1,94 @@
+"""The role panels driven as a user would, handlers called directly: a full month."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from test_workflow import L05, PASSWORD, PDF, engine, pdf_bytes  # noqa: F401 - fixture
+
+from gesprokit.session import connect
+from gesprokit.store import load_frames
+from gesprokit.ui.circuit_panels import (
+    AmoPanel,
+    ContractorPanel,
+    MoaPanel,
+    MoePanel,
+    VerifierPanel,
+)
+from gesprokit.ui.common import LoginForm, RolePage
+
+NOW = datetime(2026, 7, 1, 9, 0)
+
+
+def upload(panel, content: bytes, name: str = "constat.pdf"):
+    panel.upload.value = ({"name": name, "type": "application/pdf", "size": len(content),
+                           "content": memoryview(content), "last_modified": NOW},)
+
+
+def test_login_form(engine):  # noqa: F811
+    opened = []
+    form = LoginForm(engine, opened.append, roles=("verifier",))
+    form.email.value, form.password.value = "opc@opc.fr", "faux"
+    assert form.login() is None and "mot de passe incorrect" in form.message.value
+    form.email.value, form.password.value = "alu@mal.fr", PASSWORD
+    assert form.login() is None and "cette page est celle du rôle verifier" in form.message.value
+    form.email.value, form.password.value = "opc@opc.fr", PASSWORD
+    assert form.login() is not None and opened[0].actor.role == "verifier"
+    page = RolePage(engine, ("verifier",), lambda s: VerifierPanel(s, NOW))
+    page.login.email.value, page.login.password.value = "opc@opc.fr", PASSWORD
+    page.login.login()
+    assert "Connecté : <b>opc@opc.fr</b>" in page.box.children[0].value
+
+
+def test_a_full_month_through_the_panels(engine):  # noqa: F811
+    def session(email):
+        return connect(engine, email, PASSWORD)
+
+    contractor = ContractorPanel(session("alu@mal.fr"), NOW)
+    contractor.contract.value = L05
+    contractor.month.value = "2026-06"
+    assert contractor.on_create() == 7 and contractor.selected == (L05, 7)
+    contractor.grid.inputs["05.04"].value = "95,5"
+    contractor.grid.comments["05.04"].value = "Deux brise-soleil déposés pour reprise"
+    assert contractor.on_save() is not None and "enregistré" in contractor.message.value
+    contractor.grid.inputs["05.01"].value = "abc"
+    assert contractor.on_submit() is None and "ligne 05.01" in contractor.message.value
+    contractor.reload(keep=(L05, 7))
+    assert contractor.on_submit() is not None
+    assert contractor.submit.disabled and "transmise" in contractor.submit_reason.value
+
+    verifier = VerifierPanel(session("opc@opc.fr"), NOW)
+    assert verifier.selected == (L05, 7)
+    verifier.grid.inputs["05.04"].value = "90"
+    assert "-5,50" in verifier.grid.diffs["05.04"].value
+    assert verifier.on_verify() is None and "commentaire" in verifier.message.value
+    verifier.comment.value = "Constat du 30/06 : quatre BSO non motorisés"
+    upload(verifier, pdf_bytes("Constat"))
+    assert verifier.on_verify() is not None
+
+    moe = MoePanel(session("archi@arc.fr"), NOW)
+    assert moe.selected == ("CHMV-EHPAD-L01", 18)  # the queue also holds VRD's September
+    moe.queue.value = (L05, 7)
+    moe.days.value, moe.reason_text.value = "2", "Retard de nettoyage de fin de chantier"
+    moe.on_add()
+    assert "Pénalité : 2 jours" in moe.listing.value
+    assert moe.on_issue() is not None
+    link = moe.detail.children[-1].value
+    assert f"download='etat-{L05}-n7.pdf'" in link and "data:application/pdf;base64,JVBER" in link
+
+    amo = AmoPanel(session("amo@amo.fr"), NOW)
+    assert amo.selected == (L05, 7)
+    assert amo.on_accept() is not None
+    moa = MoaPanel(session("direction@ch.fr"), NOW)
+    assert (L05, 7) in [v for _, v in moa.queue.options]  # among the open situations
+    moa.queue.value = (L05, 7)
+    assert not moa.validate.disabled and moa.resume.disabled
+    assert "Aucune interruption" in moa.resume_reason.value
+    assert moa.on_validate() is not None and "net à payer" in moa.message.value
+
+    frames = load_frames(engine)
+    sit = frames.situations.query("contract_id == @L05 and n == 7").iloc[0]
+    assert sit["status"] == "validated"
+    line = frames.progress.query("contract_id == @L05 and n == 7 and line_no == '05.04'")
+    assert line["pct_bp"].item() == 9000
+    assert frames.adjustments.query("contract_id == @L05 and n == 7")["days"].item() == 2

@@ -1,0 +1,191 @@
+"""A full month of the circuit through the served dashboards, in Debian's Chromium:
+contractor -> OPC -> MOE -> AMO -> MOA, then the database is checked."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from gesprokit.audit import verify_chain
+from gesprokit.cli import prepare_demo, voila_command
+from gesprokit.db import get_engine
+from gesprokit.store import load_frames
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+PASSWORD = "demo-gesprokit"
+SHOTS = Path(os.environ.get("GESPROKIT_SCREENSHOTS", "/tmp/gesprokit-screenshots"))
+
+if not os.path.exists(CHROMIUM):
+    if os.environ.get("CI"):
+        pytest.fail("Chromium absent : apt-get install -y chromium", pytrace=False)
+    pytest.skip("Chromium absent (apt-get install -y chromium)", allow_module_level=True)
+playwright = pytest.importorskip("playwright.sync_api")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("served")
+    url = f"sqlite:///{folder / 'shared.db'}"
+    prepare_demo(url)
+    port = free_port()
+    log = (folder / "voila.log").open("w")
+    proc = subprocess.Popen(voila_command(port), env={**os.environ, "GESPROKIT_DB": url},
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while True:
+        try:
+            urllib.request.urlopen(base + "/", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail("Voilà n'a pas démarré : " + (folder / "voila.log").read_text())
+            time.sleep(0.5)
+    yield {"base": base, "url": url, "pdf": folder / "constat.pdf"}
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def type_into(locator, value: str) -> None:
+    """Type as a person does (key by key, then Tab): ipywidgets syncs a Text on its key
+    events, which a programmatic fill does not always fire."""
+    locator.click()
+    locator.press("Control+a")
+    locator.type(value, delay=20)
+    locator.press("Tab")
+
+
+def field(page, label: str):
+    """The input (or select/textarea) of the ipywidget whose description is `label`."""
+    return page.locator(".widget-inline-hbox", has=page.locator(
+        f"label:text-is(\"{label}\")")).locator("input, select, textarea").first
+
+
+def open_as(browser, base: str, notebook: str, email: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page.route("https://cdn.jsdelivr.net/**", lambda r: r.fulfill(status=200, body=""))
+    page.goto(f"{base}/voila/render/{notebook}", timeout=240_000)
+    page.get_by_text("Connexion", exact=True).wait_for(timeout=240_000)
+    type_into(field(page, "Adresse électronique"), email)
+    type_into(field(page, "Mot de passe"), PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_text(f"Connecté : {email}").wait_for(timeout=120_000)
+    return page
+
+
+def click_and_expect(page, button: str, message: str, shot: str):
+    page.get_by_role("button", name=button).click()
+    page.get_by_text(message).first.wait_for(timeout=120_000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{shot}.png"))
+
+
+def claimed(url: str, contract_id: str) -> int | None:
+    engine = get_engine(url)
+    with engine.connect() as conn:
+        value = conn.execute(text("SELECT pct_bp FROM progress WHERE contract_id = :c AND "
+                                  "n = 7 AND line_no = '05.04'"), {"c": contract_id}).scalar()
+    engine.dispose()
+    return value
+
+
+def close(page):
+    page.close(run_before_unload=True)  # lets Voilà shut the page's kernel down
+
+
+def test_full_month_in_the_browser(server, browser):
+    from gesprokit.sample_operation import sample_pdf
+
+    server["pdf"].write_bytes(sample_pdf("Constat contradictoire du 30 juin"))
+    base, l05 = server["base"], "CHMV-EHPAD-L05"
+
+    page = open_as(browser, base, "10_entreprise.ipynb", "alu@mal.fr")
+    # ipywidgets gives each option its label as value
+    field(page, "Marché").select_option(value=f"{l05} – Lot 05 – Menuiseries extérieures "
+                                              "aluminium – Occultations")
+    type_into(field(page, "Mois (AAAA-MM)"), "2026-06")
+    click_and_expect(page, "Nouvelle situation", "Situation n°7 ouverte", "1-entreprise-ouverte")
+    type_into(page.locator("input[placeholder='05.04']"), "95,5")
+    type_into(page.locator("input[placeholder='justification 05.04']"),
+              "Deux brise-soleil déposés pour reprise")
+    click_and_expect(page, "Enregistrer l'avancement", "Avancement enregistré : 1 poste(s)",
+                     "2-entreprise-saisie")
+    click_and_expect(page, "Valider et transmettre", "Projet de décompte transmis",
+                     "3-entreprise-transmise")
+    close(page)
+    assert claimed(server["url"], l05) == 9550  # what the contractor typed, « 95,5 »
+
+    page = open_as(browser, base, "20_opc_verification.ipynb", "opc@opc.fr")
+    assert field(page, "Situation").input_value() == f"{l05} – situation n°7 – 2026-06 – transmise"
+    type_into(page.locator("input[placeholder='05.04']"), "90")
+    page.get_by_text("-5,50").wait_for()  # the difference with what was claimed
+    type_into(field(page, "Commentaire"), "Constat du 30/06 : quatre brise-soleil non motorisés")
+    with page.expect_file_chooser() as chooser:  # the FileUpload button opens the chooser
+        page.get_by_role("button", name=re.compile("Pièce jointe PDF")).click()
+    chooser.value.set_files(str(server["pdf"]))
+    page.get_by_role("button", name=re.compile(r"Pièce jointe PDF \(1\)")).wait_for()
+    click_and_expect(page, "Valider la vérification", "vérifiée", "4-opc-verifiee")
+    close(page)
+
+    page = open_as(browser, base, "30_moe.ipynb", "archi@arc.fr")
+    field(page, "Situation").select_option(value=f"{l05} – situation n°7 – 2026-06 – vérifiée")
+    page.get_by_role("button", name="Émettre l'état d'acompte").wait_for()
+    click_and_expect(page, "Émettre l'état d'acompte", "État d'acompte provisoire émis",
+                     "5-moe-emis")
+    close(page)
+
+    page = open_as(browser, base, "40_amo_delais.ipynb", "amo@amo.fr")
+    click_and_expect(page, "Accepter", "État d'acompte accepté", "6-amo-accepte")
+    close(page)
+
+    page = open_as(browser, base, "50_moa.ipynb", "direction@chmv.fr")
+    field(page, "Situation").select_option(
+        value=f"{l05} – situation n°7 – 2026-06 – acceptée par l'AMO")
+    page.get_by_role("button", name="Valider l'état d'acompte").wait_for()
+    click_and_expect(page, "Valider l'état d'acompte", "Validé : net à payer", "7-moa-valide")
+    close(page)
+
+    engine = get_engine(server["url"])
+    with engine.connect() as conn:
+        status = conn.execute(text("SELECT status FROM situation WHERE contract_id = :c AND "
+                                   "n = 7"), {"c": l05}).scalar()
+        pct = conn.execute(text("SELECT pct_bp FROM progress WHERE contract_id = :c AND n = 7 "
+                                "AND line_no = '05.04'"), {"c": l05}).scalar()
+    assert status == "validated" and pct == 9000
+    frames = load_frames(engine)
+    month = frames.events[(frames.events["contract_id"] == l05) & (frames.events["n"] == 7)]
+    assert month["action"].tolist() == ["create", "enter_progress", "submit", "verify",
+                                        "issue", "accept", "validate"]
+    assert month["actor"].tolist()[-1] == "direction@chmv.fr"
+    assert verify_chain(frames.events) == []
+    engine.dispose()
+    shutil.copy(SHOTS / "7-moa-valide.png", SHOTS / "dernier.png")
