@@ -140,13 +140,70 @@ def workbook_figures(sizes: list[int], runs: int) -> None:
     print("(pic mémoire du processus entier, données synthétiques comprises)")
 
 
+def voila_figures(pages: list[str], loads: int) -> None:
+    """Time from the request to the login form of each served dashboard (preheated kernels),
+    median of `loads` page views, each after the pool has refilled."""
+    import os
+    import socket
+    import tempfile
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    from gesprokit.cli import prepare_demo, voila_command
+
+    url = f"sqlite:///{tempfile.mkdtemp()}/served.db"
+    prepare_demo(url)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(voila_command(port), env={**os.environ, "GESPROKIT_DB": url},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        time.sleep(20)  # let every pool fill
+        print(f"\n{'tableau de bord':<28} {'1er affichage (s)':>18} {'cible 2 s':>10}")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            for name in pages:
+                times = []
+                for _ in range(loads):
+                    page = browser.new_page()
+                    start = time.perf_counter()
+                    page.goto(f"http://127.0.0.1:{port}/voila/render/{name}", timeout=240_000)
+                    page.get_by_text("Connexion", exact=True).wait_for(timeout=240_000)
+                    times.append(time.perf_counter() - start)
+                    page.close(run_before_unload=True)
+                    time.sleep(15)  # the pool refills
+                median = statistics.median(times)
+                print(f"{name:<28} {median:>18.2f} {median / 2:>9.2f}×")
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="petites tailles, moins de runs")
     parser.add_argument("--workbook-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--voila-only", action="store_true",
+                        help="seulement le premier affichage des tableaux de bord")
     args = parser.parse_args()
     if args.workbook_child:
         workbook_child(args.workbook_child)
+        return
+    pages = ["10_entreprise.ipynb", "20_opc_verification.ipynb", "30_moe.ipynb",
+             "40_amo_delais.ipynb", "50_moa.ipynb"]
+    if args.voila_only:
+        voila_figures(pages, 3)
         return
     sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     runs = 3 if args.quick else 5
@@ -160,6 +217,7 @@ def main() -> None:
         print(f"{len(prog):>10} {ledger_t:>11.3f} {loop_t:>18.3f} {loop_t / ledger_t:>6.0f}×")
     print("(boucle Python mesurée sur au plus 100 000 lignes puis extrapolée linéairement)")
     workbook_figures([10_000] if args.quick else [10_000, 100_000], 1 if args.quick else 3)
+    voila_figures(pages[:1] if args.quick else pages, 1 if args.quick else 3)
 
 
 if __name__ == "__main__":
