@@ -88,15 +88,22 @@ def cmd_delays(args) -> int:
     return 0
 
 
-def cmd_report(args) -> int:
+def _report_data(args):
+    """What reports show for `--operation` (None, after printing why, when it is unknown)."""
     from gesprokit.report_data import build_report_data
-    from gesprokit.workbook import write_workbook
 
-    engine = get_engine(args.db)
     try:
-        data = build_report_data(engine, args.operation, as_of=_as_of(args.as_of))
+        return build_report_data(get_engine(args.db), args.operation, as_of=_as_of(args.as_of))
     except ValueError as exc:
         print(exc, file=sys.stderr)
+        return None
+
+
+def cmd_report(args) -> int:
+    from gesprokit.workbook import write_workbook
+
+    data = _report_data(args)
+    if data is None:
         return 2
     path = write_workbook(data, args.output, progress=sys.stderr.isatty())
     print(f"Classeur d'audit écrit : {path} ({len(data.ledger.situations)} situations, "
@@ -106,13 +113,9 @@ def cmd_report(args) -> int:
 
 def cmd_export(args) -> int:
     from gesprokit.export import export_frames
-    from gesprokit.report_data import build_report_data
 
-    engine = get_engine(args.db)
-    try:
-        data = build_report_data(engine, args.operation, as_of=_as_of(args.as_of))
-    except ValueError as exc:
-        print(exc, file=sys.stderr)
+    data = _report_data(args)
+    if data is None:
         return 2
     written = export_frames(data, args.output, args.format)
     print(f"{len(written)} fichiers {args.format} écrits dans {args.output}")

@@ -263,73 +263,44 @@ receipts.assign(
     "recipient": "Destinataire", "notified_at": "Diffusé le", "acknowledged_at": "Lu le"})"""),
 ]
 
-CONTRACTOR = [
-    ("md", """# Entreprise – mes situations de travaux
-
-Ouvrir la situation du mois, saisir l'avancement cumulé par poste (« 12,5 » accepté), justifier une baisse, enregistrer puis valider et transmettre : le délai de paiement court dès la transmission.
-
-Servi en application web (`gesprokit serve`), la page demande de se connecter. Comptes de
+DEMO_ACCOUNTS_TEXT = """Servi en application web (`gesprokit serve`), la page demande de se connecter. Comptes de
 démonstration (mot de passe `demo-gesprokit`) : alu@mal.fr (entreprise), opc@opc.fr (OPC),
 archi@arc.fr (maître d'œuvre), amo@amo.fr (AMO), direction@chmv.fr (maître d'ouvrage),
-audit@chmv.fr (auditeur)."""),
-    ("code", """from gesprokit.ui.common import RolePage, open_database
-from gesprokit.ui.circuit_panels import ContractorPanel
+audit@chmv.fr (auditeur)."""
+
+
+def role_notebook(title: str, intro: str, role: str, panel: str) -> list[tuple[str, str]]:
+    """A circuit page: the login form, then the role's panel."""
+    return [
+        ("md", f"# {title}\n\n{intro}\n\n{DEMO_ACCOUNTS_TEXT}"),
+        ("code", f"""from gesprokit.ui.common import RolePage, open_database
+from gesprokit.ui.circuit_panels import {panel}
 
 engine = open_database()"""),
-    ("code-widget", """page = RolePage(engine, ('contractor',), ContractorPanel)
+        ("code-widget", f"""page = RolePage(engine, ({role!r},), {panel})
 page.widget()"""),
-]
+    ]
 
-VERIFIER = [
-    ("md", """# OPC / BET – vérification de l'avancement
 
-File des situations transmises ; pour chaque poste, l'avancement demandé et l'avancement admis, avec l'écart. Toute correction exige un commentaire et une pièce jointe PDF.
+CONTRACTOR = role_notebook(
+    'Entreprise – mes situations de travaux',
+    "Ouvrir la situation du mois, saisir l'avancement cumulé par poste (« 12,5 » accepté), justifier une baisse, enregistrer puis valider et transmettre : le délai de paiement court dès la transmission.",
+    'contractor', 'ContractorPanel')
 
-Servi en application web (`gesprokit serve`), la page demande de se connecter. Comptes de
-démonstration (mot de passe `demo-gesprokit`) : alu@mal.fr (entreprise), opc@opc.fr (OPC),
-archi@arc.fr (maître d'œuvre), amo@amo.fr (AMO), direction@chmv.fr (maître d'ouvrage),
-audit@chmv.fr (auditeur)."""),
-    ("code", """from gesprokit.ui.common import RolePage, open_database
-from gesprokit.ui.circuit_panels import VerifierPanel
+VERIFIER = role_notebook(
+    "OPC / BET – vérification de l'avancement",
+    "File des situations transmises ; pour chaque poste, l'avancement demandé et l'avancement admis, avec l'écart. Toute correction exige un commentaire et une pièce jointe PDF.",
+    'verifier', 'VerifierPanel')
 
-engine = open_database()"""),
-    ("code-widget", """page = RolePage(engine, ('verifier',), VerifierPanel)
-page.widget()"""),
-]
+MOE = role_notebook(
+    "Maître d'œuvre – états d'acompte",
+    "Pénalités et primes avec leur justification, émission de l'état d'acompte provisoire et de ses annexes (PDF téléchargeable).",
+    'moe', 'MoePanel')
 
-MOE = [
-    ("md", """# Maître d'œuvre – états d'acompte
-
-Pénalités et primes avec leur justification, émission de l'état d'acompte provisoire et de ses annexes (PDF téléchargeable).
-
-Servi en application web (`gesprokit serve`), la page demande de se connecter. Comptes de
-démonstration (mot de passe `demo-gesprokit`) : alu@mal.fr (entreprise), opc@opc.fr (OPC),
-archi@arc.fr (maître d'œuvre), amo@amo.fr (AMO), direction@chmv.fr (maître d'ouvrage),
-audit@chmv.fr (auditeur)."""),
-    ("code", """from gesprokit.ui.common import RolePage, open_database
-from gesprokit.ui.circuit_panels import MoePanel
-
-engine = open_database()"""),
-    ("code-widget", """page = RolePage(engine, ('moe',), MoePanel)
-page.widget()"""),
-]
-
-MOA = [
-    ("md", """# Maître d'ouvrage – validation et délais
-
-Valider l'état d'acompte accepté par l'AMO, interrompre une fois le délai de paiement en listant les pièces manquantes, le reprendre à leur réception ; situations à traiter.
-
-Servi en application web (`gesprokit serve`), la page demande de se connecter. Comptes de
-démonstration (mot de passe `demo-gesprokit`) : alu@mal.fr (entreprise), opc@opc.fr (OPC),
-archi@arc.fr (maître d'œuvre), amo@amo.fr (AMO), direction@chmv.fr (maître d'ouvrage),
-audit@chmv.fr (auditeur)."""),
-    ("code", """from gesprokit.ui.common import RolePage, open_database
-from gesprokit.ui.circuit_panels import MoaPanel
-
-engine = open_database()"""),
-    ("code-widget", """page = RolePage(engine, ('moa',), MoaPanel)
-page.widget()"""),
-]
+MOA = role_notebook(
+    "Maître d'ouvrage – validation et délais",
+    "Valider l'état d'acompte accepté par l'AMO, interrompre une fois le délai de paiement en listant les pièces manquantes, le reprendre à leur réception ; situations à traiter.",
+    'moa', 'MoaPanel')
 
 NOTEBOOKS = {"00_overview.ipynb": OVERVIEW, "10_entreprise.ipynb": CONTRACTOR,
              "20_opc_verification.ipynb": VERIFIER, "30_moe.ipynb": MOE,
