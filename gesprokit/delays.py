@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gesprokit.money import BP, mul_div_half_up
+from gesprokit.months import half_year_start
 
 DEADLINE_DAYS = {"state": 30, "local": 30, "health": 50, "public_company": 60}
 LATE_RATE_MARGIN_BP = 800
@@ -52,14 +53,6 @@ def ecb_rate_on(dates: pd.Series, ecb_rates: pd.DataFrame) -> pd.Series:
     merged = pd.merge_asof(known, rates.astype({"effective_on": "datetime64[us]"}),
                            left_on="date", right_on="effective_on")
     return merged.set_index("index")["rate_bp"].reindex(dates.index).astype("Int64")
-
-
-def half_year_start(dates: pd.Series) -> pd.Series:
-    """1 January or 1 July of each date's half-year."""
-    d = pd.to_datetime(dates)
-    return pd.to_datetime(pd.DataFrame({"year": d.dt.year,
-                                        "month": np.where(d.dt.month <= 6, 1, 7),
-                                        "day": 1})).astype("datetime64[us]")
 
 
 def _returns(events: pd.DataFrame | None) -> pd.DataFrame:

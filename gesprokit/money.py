@@ -22,7 +22,7 @@ BP = 10_000  # basis points: 10 000 bp = 100 %
 _SAFE_PRODUCT = 2**62
 
 
-def _div_half_up_int(num: int, den: int) -> int:
+def div_half_up(num: int, den: int) -> int:
     """Integer num/den rounded half away from zero (den > 0)."""
     q, r = divmod(abs(num), den)
     if 2 * r >= den:
@@ -45,7 +45,7 @@ def mul_div_half_up(a, b, den):
     2
     """
     if all(isinstance(x, (int, np.integer)) for x in (a, b, den)):
-        return _div_half_up_int(int(a) * int(b), int(den))
+        return div_half_up(int(a) * int(b), int(den))
     index = next((x.index for x in (a, b, den) if isinstance(x, pd.Series)), None)
     arr_a, arr_b, arr_d = (np.asarray(x) for x in (a, b, den))
     for arr in (arr_a, arr_b, arr_d):
@@ -68,7 +68,7 @@ def mul_div_half_up(a, b, den):
         num = arr_a.astype(object) * arr_b.astype(object)
         den_o = np.broadcast_to(arr_d.astype(object), np.shape(num))
         pairs = zip(np.ravel(num), np.ravel(den_o), strict=True)
-        flat = [_div_half_up_int(int(n), int(d)) for n, d in pairs]
+        flat = [div_half_up(int(n), int(d)) for n, d in pairs]
         out = np.array(flat, dtype=np.int64).reshape(np.shape(num))
     else:
         num = arr_a.astype(np.int64) * arr_b.astype(np.int64)

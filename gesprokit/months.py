@@ -70,9 +70,12 @@ def parse_datetime(text: str) -> datetime:
     return datetime.combine(parse_date(s), datetime.min.time())
 
 
-def half_year_start(day: date) -> date:
-    """First day of the calendar half-year containing `day` (1 Jan or 1 Jul)."""
-    return date(day.year, 1 if day.month <= 6 else 7, 1)
+def half_year_start(dates: pd.Series) -> pd.Series:
+    """First day of the calendar half-year of each date (1 January or 1 July)."""
+    d = pd.to_datetime(dates)
+    return pd.to_datetime(pd.DataFrame({"year": d.dt.year,
+                                        "month": np.where(d.dt.month <= 6, 1, 7),
+                                        "day": 1})).astype("datetime64[us]")
 
 
 def format_date_fr(value) -> str:

@@ -19,15 +19,10 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
-from gesprokit.money import BP, mul_div_half_up
+from gesprokit.money import BP, div_half_up, mul_div_half_up
 from gesprokit.months import month_ordinal
 
 COEF_FIELDS = ["fixed_bp", "coef_decimals"]
-
-
-def _round_fraction(value: Fraction) -> int:
-    q, r = divmod(value.numerator, value.denominator)
-    return q + (1 if 2 * r >= value.denominator else 0)
 
 
 def scaled_coefficients(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -55,7 +50,8 @@ def scaled_coefficients(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             if pd.isna(w):
                 continue
             total += Fraction(int(w) * int(d[f"value_e4_{r}"]), BP * int(d[f"base_e4_{r}"]))
-        values[d["sig_"]] = _round_fraction(total * 10 ** int(d["coef_decimals"]))
+        scaled = total * 10 ** int(d["coef_decimals"])
+        values[d["sig_"]] = div_half_up(scaled.numerator, scaled.denominator)
     out = wide[keys].copy()
     out["coef_scaled"] = pd.Series(sig.values).map(values).astype("int64").values
     out["coef_scale"] = (10 ** wide["coef_decimals"].astype("int64")).values
