@@ -90,20 +90,26 @@ def _json(value) -> str | None:
                                                  default=str)
 
 
+def store_attachment(conn: Connection, file: File, stored_name: str, max_bytes: int,
+                     format_exception: str | None = None) -> str:
+    """Check a file (PDF by its content, unless another format is justified; size) and store
+    it once by its SHA-256, never overwritten; returns the hash."""
+    if len(file.content) > max_bytes:
+        raise ValidationError(f"« {file.name} » dépasse {max_bytes // 2**20} Mo.")
+    if not file.content.startswith(PDF_MAGIC) and not (format_exception or "").strip():
+        raise ValidationError(f"« {file.name} » n'est pas un PDF (contenu vérifié, pas le nom)"
+                              + (" : une exception au format doit être justifiée."
+                                 if format_exception is not None else "."))
+    if not conn.execute(select(schema.Attachment.sha256).where(
+            schema.Attachment.sha256 == file.sha256)).first():
+        conn.execute(insert(schema.Attachment).values(
+            sha256=file.sha256, name=stored_name[:200], size=len(file.content),
+            content=file.content))
+    return file.sha256
+
+
 def _store_files(conn: Connection, files: list[File]) -> list[str]:
-    hashes = []
-    for f in files:
-        if not f.content.startswith(PDF_MAGIC):
-            raise ValidationError(f"« {f.name} » n'est pas un PDF (contenu vérifié, pas le nom).")
-        if len(f.content) > MAX_ATTACHMENT_BYTES:
-            raise ValidationError(f"« {f.name} » dépasse 10 Mo.")
-        known = conn.execute(select(schema.Attachment.sha256).where(
-            schema.Attachment.sha256 == f.sha256)).first()
-        if not known:
-            conn.execute(insert(schema.Attachment).values(
-                sha256=f.sha256, name=f.name[:200], size=len(f.content), content=f.content))
-        hashes.append(f.sha256)
-    return hashes
+    return [store_attachment(conn, f, f.name, MAX_ATTACHMENT_BYTES) for f in files]
 
 
 @dataclass

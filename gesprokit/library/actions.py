@@ -22,7 +22,7 @@ from gesprokit.library.identifiers import (
     next_index,
     validate,
 )
-from gesprokit.workflow import PDF_MAGIC, Actor, File
+from gesprokit.workflow import Actor, File, store_attachment
 from gesprokit.workflow_errors import InvalidTransition, PermissionDenied, ValidationError
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -99,20 +99,6 @@ def safe_file_name(name: str) -> str:
     return (stem[:80] + ("." + re.sub(r"[^A-Za-z0-9]", "", ext)[:8] if dot else "")).lower()
 
 
-def _store(conn: Connection, file: File, exception: str | None) -> str:
-    if len(file.content) > MAX_FILE_BYTES:
-        raise ValidationError(f"« {file.name} » dépasse {MAX_FILE_BYTES // 2**20} Mo.")
-    if not file.content.startswith(PDF_MAGIC) and not (exception and exception.strip()):
-        raise ValidationError(f"« {file.name} » n'est pas un PDF (contenu vérifié, pas "
-                              "l'extension) : une exception au format doit être justifiée.")
-    if not conn.execute(select(schema.Attachment.sha256).where(
-            schema.Attachment.sha256 == file.sha256)).first():
-        conn.execute(insert(schema.Attachment).values(
-            sha256=file.sha256, name=safe_file_name(file.name), size=len(file.content),
-            content=file.content))
-    return file.sha256
-
-
 def _event(conn: Connection, actor: Actor, action: str, now: datetime, after: dict,
            comment: str | None = None, hashes: list[str] | None = None) -> None:
     append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
@@ -125,7 +111,8 @@ def _event(conn: Connection, actor: Actor, action: str, now: datetime, after: di
 def _add_version(conn: Connection, actor: Actor, document: dict, index: str, file: File,
                  description: str | None, exception: str | None,
                  recipients: list[str] | None, now: datetime) -> str:
-    sha = _store(conn, file, exception)
+    sha = store_attachment(conn, file, safe_file_name(file.name), MAX_FILE_BYTES,
+                           exception or "")
     conn.execute(insert(schema.DocumentVersion).values(
         document_id=document["document_id"], revision_index=index,
         index_number=index_number(index), description=description,
