@@ -16,7 +16,7 @@ from gesprokit import schema
 from gesprokit.delays import compute_delays
 from gesprokit.ledger import Ledger, ledger_from_frames
 from gesprokit.store import Frames, load_frames, read_table
-from gesprokit.summary import contract_totals
+from gesprokit.summary import contract_summary
 
 
 @dataclass
@@ -33,16 +33,9 @@ class ReportData:
 def synthesis(frames: Frames, ledger: Ledger, delays: pd.DataFrame) -> pd.DataFrame:
     """One row per contract (int cents): amounts, works to date, retention, advance, paid,
     late interest."""
-    last = ledger.situations.groupby("contract_id").tail(1).set_index("contract_id")
-    df = contract_totals(frames.contracts, frames.amendments).merge(
-        frames.companies[["code", "name"]].rename(columns={"code": "company_code",
-                                                          "name": "company"}),
-        on="company_code")
+    df = contract_summary(ledger.situations, frames.contracts, frames.amendments,
+                          frames.companies)
     df = df.merge(frames.contracts[["contract_id", "advance_cents"]], on="contract_id")
-    for col in ("works_cum", "revision_cum", "retention_cum", "advance_repaid_cum",
-                "penalty_cum"):
-        df[col] = df["contract_id"].map(last[col]).fillna(0).astype("int64")
-    df["pct_done_bp"] = (df["works_cum"] * 10_000 // df["contract_total_ht"]).astype("int64")
     df["advance_outstanding"] = df["advance_cents"] - df["advance_repaid_cum"]
     paid = delays[delays["paid_at"].notna()].groupby("contract_id")["amount_due_ttc"].sum()
     df["paid_ttc"] = df["contract_id"].map(paid).fillna(0).astype("int64")

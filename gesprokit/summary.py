@@ -28,12 +28,13 @@ def contract_summary(ledger_situations: pd.DataFrame, contracts: pd.DataFrame,
     df = contract_totals(contracts, amendments).merge(
         companies[["code", "name"]].rename(columns={"code": "company_code",
                                                     "name": "company"}), on="company_code")
-    df = df.merge(last[["contract_id", "n", "month", "works_cum", "due_cum", "retention_cum",
-                        "penalty_cum"]], on="contract_id", how="left")
-    for col in ("works_cum", "due_cum", "retention_cum", "penalty_cum"):
+    amounts = ["works_cum", "revision_cum", "due_cum", "retention_cum", "penalty_cum",
+               "advance_repaid_cum"]
+    df = df.merge(last[["contract_id", "n", "month", *amounts]], on="contract_id", how="left")
+    for col in amounts:
         df[col] = df[col].fillna(0).astype("int64")
     df["pct_done_bp"] = (df["works_cum"] * 10_000 // df["contract_total_ht"]).astype("int64")
-    return df.sort_values("lot_code").reset_index(drop=True)
+    return df.sort_values(["lot_code", "contract_id"]).reset_index(drop=True)
 
 
 def format_summary(summary: pd.DataFrame) -> str:
