@@ -24,6 +24,9 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "demo-gesprokit"
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ("10_entreprise.ipynb", "20_opc_verification.ipynb", "30_moe.ipynb",
+         "40_amo_delais.ipynb", "50_moa.ipynb")
 SHOTS = Path(os.environ.get("GESPROKIT_SCREENSHOTS", "/tmp/gesprokit-screenshots"))
 
 if not os.path.exists(CHROMIUM):
@@ -44,9 +47,14 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("served")
     url = f"sqlite:///{folder / 'shared.db'}"
     prepare_demo(url)
+    # serve only the five pages of the month: fewer preheated kernels compete for 2 cores
+    pages = folder / "pages"
+    pages.mkdir()
+    for name in PAGES:
+        shutil.copy(ROOT / "notebooks" / name, pages / name)
     port = free_port()
     log = (folder / "voila.log").open("w")
-    proc = subprocess.Popen(voila_command(port), env={**os.environ, "GESPROKIT_DB": url},
+    proc = subprocess.Popen(voila_command(port, pages), env={**os.environ, "GESPROKIT_DB": url},
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
@@ -93,7 +101,8 @@ def field(page, label: str):
 def open_as(browser, base: str, notebook: str, email: str):
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
     page.route("https://cdn.jsdelivr.net/**", lambda r: r.fulfill(status=200, body=""))
-    page.goto(f"{base}/voila/render/{notebook}", timeout=240_000)
+    # wait for the login form, not for every resource of the page to load
+    page.goto(f"{base}/voila/render/{notebook}", timeout=240_000, wait_until="commit")
     page.get_by_text("Connexion", exact=True).wait_for(timeout=240_000)
     type_into(field(page, "Adresse électronique"), email)
     type_into(field(page, "Mot de passe"), PASSWORD)
