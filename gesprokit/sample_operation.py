@@ -347,7 +347,29 @@ def write_sample(folder: str | Path) -> Path:
     _write_csv(folder / "price_index.csv", ["index_code", "month", "value", "published_on"],
                [list(r) for r in _bt01_series()])
     _write_csv(folder / "ecb_rates.csv", ["effective_on", "rate"], [list(r) for r in ECB_RATES])
+    _write_billing_identity(folder, public["CHMV"], make_siret(1000 * _company_index("ARC") + 37),
+                            [c[0] for c in contracts])
     return folder
+
+
+def _company_index(code: str) -> int:
+    return next(i for i, c in enumerate(COMPANIES, start=1) if c[0] == code)
+
+
+def _write_billing_identity(folder: Path, buyer_siret: str, moe_siret: str,
+                            contract_ids: list[str]) -> None:
+    """The hospital's Chorus Pro structure (MOA and paying service: a code service or a legal
+    commitment number must be given) and each contract's fiche d'identité du marché."""
+    _write_csv(folder / "chorus_structures.csv",
+               ["siret", "name", "moa_mode", "service_required", "engagement_required",
+                "service_or_engagement", "services"],
+               [[buyer_siret, "Centre hospitalier de Montbrison-les-Vignes", "avec_moa", "non",
+                 "non", "oui", "DIR-TRAVAUX, DIR-FINANCES"]])
+    _write_csv(folder / "billing_identity.csv",
+               ["contract_id", "market_number", "moe_siret", "moa_siret", "payer_siret",
+                "service_code", "engagement_number"],
+               [[cid, f"2025-CHMV-{cid[-3:]}", moe_siret, buyer_siret, buyer_siret,
+                 "DIR-TRAVAUX", f"EJ2025-{i:04d}"] for i, cid in enumerate(contract_ids, 1)])
 
 
 def _situation_row(rng: random.Random, cid: str, lot: str, n: int, month: str,

@@ -439,8 +439,86 @@ class Event(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+MOA_MODES = ("avec_moa", "exclusivement_moa", "sans_moa")
+
+
+class ChorusStructure(Base):
+    """A public structure in Chorus Pro (one per SIRET) and the parameters it sets for the
+    works invoices it receives: its MOA mode and which references are compulsory."""
+
+    __tablename__ = "chorus_structure"
+    __table_args__ = (
+        CheckConstraint("moa_mode IN ('avec_moa', 'exclusivement_moa', 'sans_moa')",
+                        name="ck_structure_moa_mode"),
+    )
+    siret: Mapped[str] = mapped_column(String(14), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    moa_mode: Mapped[str] = mapped_column(String(20))
+    service_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    engagement_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    service_or_engagement: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ChorusService(Base):
+    """A service (code service) of a Chorus Pro structure."""
+
+    __tablename__ = "chorus_service"
+    siret: Mapped[str] = mapped_column(ForeignKey("chorus_structure.siret"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class BillingIdentity(Base):
+    """The contract's "fiche d'identité du marché": who is MOA, MOE and paying service in
+    Chorus Pro, with the code service and legal-commitment number invoices must carry."""
+
+    __tablename__ = "billing_identity"
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contract.contract_id"),
+                                             primary_key=True)
+    market_number: Mapped[str] = mapped_column(String(50))
+    moe_siret: Mapped[str] = mapped_column(String(14))
+    moa_siret: Mapped[str] = mapped_column(ForeignKey("chorus_structure.siret"))
+    payer_siret: Mapped[str] = mapped_column(ForeignKey("chorus_structure.siret"))
+    service_code: Mapped[str | None] = mapped_column(String(100))
+    engagement_number: Mapped[str | None] = mapped_column(String(50))
+
+
+class ChorusPiece(Base):
+    """A piece of a billing file deposited in Chorus Pro (A4, A15, A19, A7 …): its frame,
+    number (unique per depositing structure), amounts, Chorus id and current status."""
+
+    __tablename__ = "chorus_piece"
+    __table_args__ = (UniqueConstraint("depositor_siret", "number", name="uq_piece_number"),)
+    piece_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contract.contract_id"))
+    file_key: Mapped[str] = mapped_column(String(20))
+    frame: Mapped[str] = mapped_column(String(3))
+    number: Mapped[str] = mapped_column(String(20))
+    depositor_siret: Mapped[str] = mapped_column(String(14))
+    deposited_at: Mapped[datetime] = mapped_column(DateTime)
+    deposited_by: Mapped[str] = mapped_column(String(200))
+    chorus_id: Mapped[str] = mapped_column(String(40))
+    amount_ht: Mapped[int] = mapped_column(BigInteger)
+    amount_vat: Mapped[int] = mapped_column(BigInteger)
+    amount_ttc: Mapped[int] = mapped_column(BigInteger)
+    amount_to_pay: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(60))
+    status_at: Mapped[datetime] = mapped_column(DateTime)
+    attachments: Mapped[str | None] = mapped_column(Text)
+
+
+class ChorusStatus(Base):
+    """Every status a deposited piece went through, as Chorus Pro dated it."""
+
+    __tablename__ = "chorus_status"
+    piece_id: Mapped[int] = mapped_column(ForeignKey("chorus_piece.piece_id"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    status: Mapped[str] = mapped_column(String(60), primary_key=True)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
 TABLES_IN_LOAD_ORDER = [
     Operation, Company, User, Lot, Contract, RevisionTerm, Amendment, Subcontract, PriceLine,
     Situation, Progress, Adjustment, Guarantee, PlannedProgress, PriceIndex, EcbRate,
-    PaymentStatement,
+    PaymentStatement, ChorusStructure, ChorusService, BillingIdentity,
 ]

@@ -119,6 +119,15 @@ def siret(s: str) -> str:
         raise ValueError(f"SIRET invalide « {s} » (14 chiffres, clé de Luhn)") from None
 
 
+def code_list(s: str) -> list[str]:
+    """Codes separated by commas (``SRV-TRAV, SRV-FIN``), each kept once."""
+    codes = [c.strip() for c in s.split(",") if c.strip()]
+    too_long = [c for c in codes if len(c) > 100]
+    if too_long:
+        raise ValueError(f"code trop long « {too_long[0]} » (100 caractères au plus)")
+    return list(dict.fromkeys(codes))
+
+
 def month(s: str) -> str:
     return parse_month(s)
 

@@ -214,6 +214,7 @@ def _check(pf: ParsedFolder) -> None:  # noqa: C901 - one pass of cross-table ru
         elif row["pct_bp"] < last_planned.get(row["contract_id"], 0):
             pf.problem(row, "planned_pct", "avancement prévu en baisse")
         last_planned[row["contract_id"]] = row["pct_bp"]
+    _check_billing(pf, contract_ids)
     lines = _check_price_lines(pf, contracts, amendments, subcontracts)
     situations = _check_situations(pf, contracts)
     _check_progress(pf, lines, situations)
@@ -224,6 +225,24 @@ def _check(pf: ParsedFolder) -> None:  # noqa: C901 - one pass of cross-table ru
             pf.problem(adj, "days", "indiquer soit un nombre de jours, soit un montant")
         elif adj["kind"] == "bonus" and adj["days"] is not None:
             pf.problem(adj, "days", "une prime se donne en montant, pas en jours")
+
+
+def _check_billing(pf: ParsedFolder, contract_ids: set) -> None:
+    """Chorus Pro structures and each contract's billing identity."""
+    structures = pf.known("chorus_structures",
+                          _unique(pf, "chorus_structures", ("siret",), "structure Chorus"),
+                          "siret")
+    _unique(pf, "billing_identity", ("contract_id",), "fiche d'identité du marché")
+    for row in pf.tables["billing_identity"]:
+        if row["contract_id"] not in contract_ids:
+            pf.problem(row, "contract_id", f"marché « {row['contract_id']} » inconnu")
+        for column in ("moa_siret", "payer_siret"):
+            if row[column] not in structures:
+                pf.problem(row, column, f"structure {row[column]} absente de "
+                                        "chorus_structures")
+    pf.tables["chorus_services"] = [
+        {"siret": s["siret"], "code": code, "active": True}
+        for s in pf.tables["chorus_structures"] for code in s["services"]]
 
 
 def _check_price_lines(pf, contracts, amendments, subcontracts) -> dict:
@@ -363,7 +382,8 @@ def _import_events(t: dict, now: datetime) -> list[dict]:
 
 
 def _skip_known_reference_rows(conn, pf: ParsedFolder) -> None:
-    """Index values and ECB rates are shared by operations: keep new rows, refuse conflicts."""
+    """Index values, ECB rates and Chorus structures are shared by operations: keep new rows,
+    refuse conflicts."""
     for name, table, key, value in (
         ("price_index", schema.PriceIndex, ("index_code", "month"), "value_e4"),
         ("ecb_rates", schema.EcbRate, ("effective_on",), "rate_bp"),
@@ -379,6 +399,18 @@ def _skip_known_reference_rows(conn, pf: ParsedFolder) -> None:
             elif known[k] != row[value]:
                 pf.problem(row, value, "valeur différente de celle déjà enregistrée dans la base")
         pf.tables[name] = fresh
+    columns = [c for c in schema.ChorusStructure.__table__.columns]
+    known_structures = {r.siret: tuple(r) for r in conn.execute(select(*columns))}
+    fresh = []
+    for row in pf.tables["chorus_structures"]:
+        known = known_structures.get(row["siret"])
+        if known is None:
+            fresh.append(row)
+        elif known != tuple(row[c.name] for c in columns):
+            pf.problem(row, "siret", "structure déjà enregistrée avec d'autres paramètres")
+    pf.tables["chorus_structures"] = fresh
+    pf.tables["chorus_services"] = [s for s in pf.tables["chorus_services"]
+                                    if s["siret"] not in known_structures]
 
 
 def _validated_statements(plan, all_indices: list[Row], conn) -> list[dict]:
@@ -451,6 +483,9 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
             (schema.Adjustment, t["adjustments"]), (schema.Guarantee, t["guarantees"]),
             (schema.PlannedProgress, t["schedule"]),
             (schema.PriceIndex, t["price_index"]), (schema.EcbRate, t["ecb_rates"]),
+            (schema.ChorusStructure, t["chorus_structures"]),
+            (schema.ChorusService, t["chorus_services"]),
+            (schema.BillingIdentity, t["billing_identity"]),
         ]
         plan.append((schema.PaymentStatement,
                      _validated_statements(plan, all_indices, conn)))

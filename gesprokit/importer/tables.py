@@ -14,6 +14,9 @@ PRICE_FORM = {"firm": "firm", "ferme": "firm", "revisable": "revisable", "révis
 RETENTION_BASE = {"ttc": "ttc", "ht": "ht"}
 ADJUSTMENT_KIND = {"penalty": "penalty", "pénalité": "penalty", "penalite": "penalty",
                    "bonus": "bonus", "prime": "bonus"}
+MOA_MODE = {"avec_moa": "avec_moa", "avec moa": "avec_moa",
+            "exclusivement_moa": "exclusivement_moa", "exclusivement moa": "exclusivement_moa",
+            "sans_moa": "sans_moa", "sans moa": "sans_moa"}
 GUARANTEE_KIND = {"gapd": "gapd", "garantie à première demande": "gapd", "caution": "caution"}
 
 TABLES: dict[str, list[Field]] = {
@@ -110,6 +113,20 @@ TABLES: dict[str, list[Field]] = {
     "price_index": [
         Field("index_code", f.text(20)), Field("month", f.month),
         Field("value", f.index_e4, target="value_e4"), Field("published_on", f.day),
+    ],
+    "chorus_structures": [
+        Field("siret", f.siret), Field("name", f.text(200)),
+        Field("moa_mode", f.choice(MOA_MODE)),
+        Field("service_required", f.boolean, required=False, default=False),
+        Field("engagement_required", f.boolean, required=False, default=False),
+        Field("service_or_engagement", f.boolean, required=False, default=False),
+        Field("services", f.code_list, required=False, default=[]),
+    ],
+    "billing_identity": [
+        Field("contract_id", f.text(30)), Field("market_number", f.text(50)),
+        Field("moe_siret", f.siret), Field("moa_siret", f.siret), Field("payer_siret", f.siret),
+        Field("service_code", f.text(100), required=False),
+        Field("engagement_number", f.text(50), required=False),
     ],
     "ecb_rates": [
         Field("effective_on", f.day), Field("rate", f.percent_bp(10_000), target="rate_bp"),

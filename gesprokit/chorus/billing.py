@@ -1,0 +1,367 @@
+"""Billing files in the database: prepare a piece, check it, deposit it, follow its status.
+
+A monthly situation's file is keyed ``n<N>`` and chains A4 (the contractor's projet de
+décompte, from its ``submit``), A15 (the MOE's état d'acompte, from ``issue``) and A19 (the
+MOA's validated état, from ``validate``): each piece carries the PDF its action produced and
+the month's amounts of that document. The end-of-contract file (``final``) chains A7, A17,
+A20, A8 (or the tacit A22 → A23) with the documents and amounts given by the depositor.
+Depositing records the piece, its first status and one audit event in one transaction, only
+after Chorus Pro accepted it; polling records each new status and, when the A19 is put in
+payment (MISE_EN_PAIEMENT), sets the situation's ``paid_at`` that the delays read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from gesprokit import schema
+from gesprokit.audit import append_events
+from gesprokit.chorus.checker import (
+    Amounts,
+    AttachedFile,
+    DepositDraft,
+    check_deposit,
+)
+from gesprokit.chorus.frames import (
+    EFFECTS,
+    FINAL,
+    FRAMES,
+    NEEDS_VALIDATOR,
+    Piece,
+    deadline_effect,
+)
+from gesprokit.chorus.piste import PisteClient
+from gesprokit.chorus.structures import Structure
+from gesprokit.errors import GesprokitError
+from gesprokit.workflow import Actor, File, pay
+
+log = logging.getLogger("gesprokit.chorus")
+
+# The circuit action whose document and date a monthly piece transmits.
+MONTHLY_STEPS = {"A4": ("submit", "submitted_at", "projet de décompte (demande d'acompte)"),
+                 "A15": ("issue", "moe_at", "l'état d'acompte du maître d'œuvre"),
+                 "A19": ("validate", "moa_at", "l'état d'acompte validé")}
+CHORUS_ACTOR = Actor("chorus-pro", "treasury", "CHORUS", "Chorus Pro (mise en paiement)")
+
+
+class DepositRejected(GesprokitError):
+    """The pre-deposit checker found problems; nothing was sent nor written."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"{len(problems)} problème(s) avant dépôt ; rien n'a été envoyé :\n"
+                         + "\n".join(f"- {p}" for p in problems))
+
+
+def file_key(n: int | None) -> str:
+    """The key of a situation's billing file (``n3``), or ``final`` for the contract's end."""
+    return "final" if n is None else f"n{n}"
+
+
+def read_pieces(conn: Connection, contract_id: str, key: str) -> list[Piece]:
+    rows = conn.execute(select(schema.ChorusPiece).where(
+        schema.ChorusPiece.contract_id == contract_id, schema.ChorusPiece.file_key == key)
+        .order_by(schema.ChorusPiece.piece_id))
+    return [Piece(r.frame, r.status, r.deposited_at) for r in rows]
+
+
+def _structure(conn: Connection, siret: str | None) -> Structure | None:
+    row = conn.execute(select(schema.ChorusStructure).where(
+        schema.ChorusStructure.siret == siret)).first()
+    if row is None:
+        return None
+    services = conn.execute(select(schema.ChorusService.code).where(
+        schema.ChorusService.siret == siret, schema.ChorusService.active)).scalars()
+    return Structure(row.siret, row.name, row.moa_mode, row.service_required,
+                     row.engagement_required, row.service_or_engagement, frozenset(services))
+
+
+def _month_amounts(rows: pd.DataFrame, n: int) -> Amounts | None:
+    """The month's figures of situation `n` from cumulative rows (n, *_cum, net_month)."""
+    rows = rows.sort_values("n")
+    here = rows[rows["n"] == n]
+    if here.empty:
+        return None
+    before = rows[rows["n"] < n].tail(1)
+
+    def delta(col: str) -> int:
+        return int(here[col].iloc[0]) - (int(before[col].iloc[0]) if len(before) else 0)
+    return Amounts(delta("total_ht_cum"), delta("vat_cum"), delta("total_ttc_cum"),
+                   int(here["net_month"].iloc[0]))
+
+
+def _expected(conn: Connection, contract_id: str, n: int, frame: str,
+              situation: dict) -> tuple[Amounts | None, str, list[str]]:
+    """The amounts of the document a monthly piece transmits, and what is not ready."""
+    from gesprokit.history import frames_as_of
+    from gesprokit.ledger import ledger_from_frames
+    from gesprokit.store import load_frames, read_table
+
+    _, stamp, source = MONTHLY_STEPS[frame]
+    when = situation.get(stamp)
+    if when is None:
+        return None, source, [f"la situation n°{n} n'a pas encore « {source} » : le cadre "
+                              f"{frame} ne peut pas être déposé"]
+    if frame == "A19":
+        statements = read_table(conn, schema.PaymentStatement.__table__, [contract_id])
+        return _month_amounts(statements, n), source, []
+    frames = frames_as_of(load_frames(conn, [contract_id]), when)
+    ledger = ledger_from_frames(frames, as_of=when)
+    return _month_amounts(ledger.situations, n), source, []
+
+
+def _document(conn: Connection, contract_id: str, n: int, action: str) -> AttachedFile | None:
+    """The PDF the circuit action produced (the last file of its event)."""
+    events = conn.execute(select(schema.Event.attachments).where(
+        schema.Event.contract_id == contract_id, schema.Event.n == n,
+        schema.Event.action == action).order_by(schema.Event.event_id.desc())).scalars()
+    for attachments in events:
+        hashes = json.loads(attachments) if attachments else []
+        if hashes:
+            row = conn.execute(select(schema.Attachment).where(
+                schema.Attachment.sha256 == hashes[-1])).one()
+            return AttachedFile(row.name, row.size, row.content)
+    return None
+
+
+@dataclass(frozen=True)
+class _Context:
+    contract: dict
+    identity: dict | None
+    supplier_siret: str | None
+
+
+def _context(conn: Connection, contract_id: str) -> _Context:
+    contract = conn.execute(select(schema.Contract).where(
+        schema.Contract.contract_id == contract_id)).mappings().first()
+    if contract is None:
+        raise GesprokitError(f"Marché « {contract_id} » inconnu.")
+    identity = conn.execute(select(schema.BillingIdentity).where(
+        schema.BillingIdentity.contract_id == contract_id)).mappings().first()
+    supplier = conn.execute(select(schema.Company.siret).where(
+        schema.Company.code == contract["company_code"])).scalar()
+    return _Context(dict(contract), dict(identity) if identity else None, supplier)
+
+
+def _depositor_siret(ctx: _Context, role: str) -> str | None:
+    if role in ("contractor", "subcontractor", "cocontractor"):
+        return ctx.supplier_siret
+    if ctx.identity is None:
+        return None
+    return ctx.identity["moe_siret"] if role == "moe" else ctx.identity["moa_siret"]
+
+
+def prepare(conn: Connection, actor: Actor, contract_id: str, frame: str, number: str, *,
+            n: int | None = None, amounts: Amounts | None = None,
+            files: list[File] | tuple[File, ...] = (), on: date | None = None
+            ) -> tuple[DepositDraft, list[str]]:
+    """The draft of a piece as the database knows it, and the problems the database alone
+    reveals (situation not at the step yet, missing document, unknown contract role)."""
+    ctx = _context(conn, contract_id)
+    key = file_key(n)
+    kind = "final" if n is None else "acompte"
+    extra: list[str] = []
+    identity = ctx.identity or {}
+    if not ctx.identity:
+        extra.append(f"fiche d'identité du marché {contract_id} absente (structures, code "
+                     "service, engagement juridique)")
+    given = [AttachedFile(f.name, len(f.content), f.content) for f in files]
+    expected, source = None, "le document transmis"
+    if n is not None and frame in MONTHLY_STEPS:
+        situation = conn.execute(select(schema.Situation).where(
+            schema.Situation.contract_id == contract_id,
+            schema.Situation.n == n)).mappings().first()
+        if situation is None:
+            raise GesprokitError(f"Situation n°{n} du marché {contract_id} inconnue.")
+        expected, source, not_ready = _expected(conn, contract_id, n, frame, dict(situation))
+        extra += not_ready
+        document = _document(conn, contract_id, n, MONTHLY_STEPS[frame][0])
+        if document is None and not not_ready:
+            extra.append(f"PDF de {source} introuvable")
+        given = ([document] if document else []) + given
+    depositor = _depositor_siret(ctx, actor.role)
+    used = frozenset(conn.execute(select(schema.ChorusPiece.number).where(
+        schema.ChorusPiece.depositor_siret == depositor)).scalars()) if depositor else frozenset()
+    draft = DepositDraft(
+        kind=kind, frame=frame, role=actor.role, number=number,
+        supplier_siret=ctx.supplier_siret, depositor_siret=depositor,
+        moa=_structure(conn, identity.get("moa_siret")),
+        payer=_structure(conn, identity.get("payer_siret")),
+        service_code=identity.get("service_code"),
+        engagement_number=identity.get("engagement_number"),
+        market_number=identity.get("market_number"),
+        amounts=amounts or expected or Amounts(0, 0, 0, 0), expected=expected,
+        expected_source=source, attachments=tuple(given),
+        pieces=tuple(read_pieces(conn, contract_id, key)), used_numbers=used,
+        on=on or date.today())
+    return draft, extra
+
+
+def check(engine: Engine, actor: Actor, contract_id: str, frame: str, number: str,
+          **kwargs) -> list[str]:
+    """Every problem of the piece (database and checker together), nothing sent."""
+    with engine.connect() as conn:
+        draft, extra = prepare(conn, actor, contract_id, frame, number, **kwargs)
+    return extra + check_deposit(draft)
+
+
+def _euros(cents: int) -> float:
+    """An amount for the JSON body. Chorus Pro takes decimal numbers; for any amount below
+    2**53 cents the shortest repr of cents/100 is exactly its two-decimal text."""
+    return round(cents / 100, 2)
+
+
+def invoice_payload(draft: DepositDraft, supplier_id: int, file_ids: list[int]) -> dict:
+    """The ``factures/v1/soumettre`` body of a piece (DOMAIN §5.6)."""
+    a = draft.amounts
+    frame = {"codeCadreFacturation": FRAMES[draft.frame].api}
+    if draft.frame in NEEDS_VALIDATOR:
+        frame["codeStructureValideur"] = draft.supplier_siret
+    names = [f.name for f in draft.attachments]
+    return {
+        "modeDepot": "SAISIE_API", "idUtilisateurCourant": 0,
+        "numeroFactureSaisi": draft.number.strip(),
+        "dateFacture": (draft.on or date.today()).isoformat(),
+        "destinataire": {"codeDestinataire": draft.payer.siret,
+                         "codeServiceExecutant": draft.service_code or None},
+        "fournisseur": {"idFournisseur": supplier_id},
+        "cadreDeFacturation": frame,
+        "references": {"deviseFacture": "EUR",
+                       "typeFacture": "AVOIR" if a.ttc < 0 else "FACTURE",
+                       "typeTva": "TVA_SUR_ENCAISSEMENT",
+                       "numeroMarche": draft.market_number,
+                       "numeroBonCommande": draft.engagement_number or None,
+                       "modePaiement": "VIREMENT"},
+        "montantTotal": {"montantHtTotal": _euros(a.ht), "montantTVA": _euros(a.vat),
+                         "montantTtcTotal": _euros(a.ttc),
+                         "montantRemiseGlobaleTTC": _euros(a.ttc - a.to_pay),
+                         "motifRemiseGlobaleTTC": "retenue de garantie, pénalités et "
+                                                  "remboursement d'avance",
+                         "montantAPayer": _euros(a.to_pay)},
+        "pieceJointePrincipale": [{"pieceJointePrincipaleDesignation": names[0],
+                                   "pieceJointePrincipaleId": file_ids[0]}],
+        "pieceJointeComplementaire": [
+            {"pieceJointeComplementaireDesignation": name, "pieceJointeComplementaireId": fid,
+             "pieceJointeComplementaireType": "01"}
+            for name, fid in zip(names[1:], file_ids[1:], strict=True)],
+        "commentaire": FRAMES[draft.frame].label,
+    }
+
+
+def deposit(engine: Engine, client: PisteClient, actor: Actor, contract_id: str, frame: str,
+            number: str, *, n: int | None = None, amounts: Amounts | None = None,
+            files: list[File] | tuple[File, ...] = (), now: datetime | None = None) -> dict:
+    """Check the piece, send it to Chorus Pro, then record it. Raises
+    :class:`DepositRejected` (nothing sent) or a Chorus error (nothing recorded)."""
+    now = (now or datetime.now()).replace(microsecond=0)
+    with engine.connect() as conn:
+        draft, extra = prepare(conn, actor, contract_id, frame, number, n=n, amounts=amounts,
+                               files=files, on=now.date())
+    problems = extra + check_deposit(draft)
+    if problems:
+        raise DepositRejected(problems)
+    supplier_id = client.find_structure(draft.supplier_siret)["idStructureCPP"]
+    file_ids = [client.add_file(f.name, f.content) for f in draft.attachments]
+    answer = client.submit(invoice_payload(draft, supplier_id, file_ids))
+    status = answer.get("statutFacture", "DEPOSEE")
+    at = datetime.fromisoformat(answer["dateDepot"]) if answer.get("dateDepot") else now
+    a = draft.amounts
+    with engine.begin() as conn:
+        piece_id = conn.execute(insert(schema.ChorusPiece).values(
+            contract_id=contract_id, file_key=file_key(n), frame=frame,
+            number=draft.number.strip(), depositor_siret=draft.depositor_siret,
+            deposited_at=now, deposited_by=actor.email,
+            chorus_id=str(answer["identifiantFactureCPP"]), amount_ht=a.ht, amount_vat=a.vat,
+            amount_ttc=a.ttc, amount_to_pay=a.to_pay, status=status, status_at=at,
+            attachments=json.dumps([f.name for f in draft.attachments], ensure_ascii=False),
+        )).inserted_primary_key[0]
+        conn.execute(insert(schema.ChorusStatus).values(piece_id=piece_id, at=at,
+                                                        status=status))
+        append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
+                              "action": "chorus_deposit", "contract_id": contract_id, "n": n,
+                              "after": json.dumps({"frame": frame, "number": draft.number,
+                                                   "chorus_id": answer["identifiantFactureCPP"],
+                                                   "amount_to_pay": a.to_pay},
+                                                  sort_keys=True)}])
+    log.info("dépôt %s %s n°%s : facture Chorus %s", contract_id, frame, draft.number,
+             answer["identifiantFactureCPP"])
+    return {"piece_id": piece_id, "chorus_id": answer["identifiantFactureCPP"],
+            "status": status}
+
+
+def poll(engine: Engine, client: PisteClient, now: datetime | None = None) -> list[dict]:
+    """Fetch the status history of every piece still in progress; record new statuses (one
+    event per piece that changed) and pay the situations whose A19 is put in payment."""
+    now = (now or datetime.now()).replace(microsecond=0)
+    with engine.connect() as conn:
+        pieces = conn.execute(select(schema.ChorusPiece).where(
+            schema.ChorusPiece.status.not_in(FINAL))).all()
+    changes = []
+    for piece in pieces:
+        answer = client.history(int(piece.chorus_id))
+        history = sorted((datetime.fromisoformat(h["dateHeureChangementStatut"]), h["statutCode"])
+                         for h in answer.get("historiquesDesStatuts", []))
+        with engine.begin() as conn:
+            known = set(conn.execute(select(schema.ChorusStatus.at, schema.ChorusStatus.status)
+                                     .where(schema.ChorusStatus.piece_id == piece.piece_id)))
+            fresh = [(at, s) for at, s in history if (at, s) not in known]
+            if not fresh:
+                continue
+            conn.execute(insert(schema.ChorusStatus), [
+                {"piece_id": piece.piece_id, "at": at, "status": s} for at, s in fresh])
+            last_at, last = history[-1]
+            conn.execute(update(schema.ChorusPiece).where(
+                schema.ChorusPiece.piece_id == piece.piece_id).values(status=last,
+                                                                      status_at=last_at))
+            n = int(piece.file_key[1:]) if piece.file_key.startswith("n") else None
+            append_events(conn, [{"at": now, "actor": CHORUS_ACTOR.email, "role": "treasury",
+                                  "action": "chorus_status", "contract_id": piece.contract_id,
+                                  "n": n, "before": json.dumps({"status": piece.status}),
+                                  "after": json.dumps({"status": last, "frame": piece.frame,
+                                                       "at": last_at.isoformat()})}])
+        changes.append({"contract_id": piece.contract_id, "file_key": piece.file_key,
+                        "frame": piece.frame, "number": piece.number, "from": piece.status,
+                        "to": last, "at": last_at, "effect": deadline_effect(last)})
+        paid = next((at for at, s in fresh if s == "MISE_EN_PAIEMENT"), None)
+        if paid and piece.frame == "A19" and n is not None:
+            _record_payment(engine, piece.contract_id, n, paid)
+    return changes
+
+
+def _record_payment(engine: Engine, contract_id: str, n: int, at: datetime) -> None:
+    with engine.connect() as conn:
+        status = conn.execute(select(schema.Situation.status).where(
+            schema.Situation.contract_id == contract_id, schema.Situation.n == n)).scalar()
+    if status == "validated":
+        pay(engine, CHORUS_ACTOR, contract_id, n, now=at)
+
+
+def billing_files(engine: Engine) -> pd.DataFrame:
+    """Every deposited piece with its status and what that status means for the file."""
+    with engine.connect() as conn:
+        df = pd.read_sql(select(schema.ChorusPiece).order_by(
+            schema.ChorusPiece.contract_id, schema.ChorusPiece.piece_id), conn)
+    df["frame_label"] = df["frame"].map(lambda f: FRAMES[f].label)
+    df["effect"] = df["status"].map(lambda s: EFFECTS.get(deadline_effect(s) or "", ""))
+    return df
+
+
+def export_validated_pdf(engine: Engine, contract_id: str, n: int, folder: str | Path) -> Path:
+    """Write the validated état d'acompte (the A19's PDF) under a name Chorus Pro accepts."""
+    with engine.connect() as conn:
+        document = _document(conn, contract_id, n, "validate")
+    if document is None:
+        raise GesprokitError(f"La situation n°{n} du marché {contract_id} n'a pas d'état "
+                             "d'acompte validé.")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / document.name
+    path.write_bytes(document.content)
+    return path

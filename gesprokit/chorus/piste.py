@@ -1,0 +1,239 @@
+"""Client of the Chorus Pro API through PISTE.
+
+Protocol (DOMAIN §5.6): an OAuth2 client-credentials token from the PISTE token endpoint,
+then JSON POSTs to ``<api>/cpro/<service>/v1/...`` with ``Authorization: Bearer <token>``
+and ``cpro-account: base64(login:password)`` (the Chorus Pro technical user). Answers
+carry ``codeRetour`` (0 = success). The token is reused until shortly before it expires and
+fetched again once when the API answers 401; network errors, 429 and 5xx answers are retried
+with exponential backoff. Neither the client secret, the technical password, the token nor
+the ``cpro-account`` header is ever logged or shown in a repr.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from gesprokit.errors import GesprokitError
+
+log = logging.getLogger("gesprokit.chorus")
+
+PRODUCTION = {"oauth": "https://oauth.piste.gouv.fr/api/oauth/token",
+              "api": "https://api.piste.gouv.fr"}
+SANDBOX = {"oauth": "https://sandbox-oauth.piste.gouv.fr/api/oauth/token",
+           "api": "https://sandbox-api.piste.gouv.fr"}
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+TOKEN_MARGIN_S = 60  # fetch a new token this long before the current one expires
+
+
+class ChorusError(GesprokitError):
+    """Chorus Pro refused a call (``codeRetour`` ≠ 0, or an HTTP error)."""
+
+    def __init__(self, service: str, code: int | None, label: str, http_status: int):
+        self.service, self.code, self.label, self.http_status = service, code, label, http_status
+        super().__init__(f"Chorus Pro a refusé « {service} » (code retour {code}, {label}, "
+                         f"HTTP {http_status}).")
+
+
+class ChorusUnavailable(GesprokitError):
+    """Chorus Pro (or PISTE) did not answer after every retry."""
+
+
+@dataclass(frozen=True)
+class PisteConfig:
+    """Credentials and endpoints. ``sandbox`` picks PISTE's sandbox URLs; ``oauth_url`` and
+    ``api_url`` override them (a local contract server, a proxy)."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    login: str
+    password: str = field(repr=False)
+    sandbox: bool = True
+    oauth_url: str | None = None
+    api_url: str | None = None
+    timeout_s: float = 30.0
+    retries: int = 3
+    backoff_s: float = 0.5
+
+    @property
+    def token_url(self) -> str:
+        return self.oauth_url or (SANDBOX if self.sandbox else PRODUCTION)["oauth"]
+
+    @property
+    def base_url(self) -> str:
+        return (self.api_url or (SANDBOX if self.sandbox else PRODUCTION)["api"]).rstrip("/")
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None) -> PisteConfig:
+        """Read ``GESPROKIT_PISTE_*``: CLIENT_ID, CLIENT_SECRET, LOGIN, PASSWORD, ENV
+        (``sandbox`` by default, or ``production``), and optionally OAUTH_URL, API_URL."""
+        env = os.environ if environ is None else environ
+        missing = [k for k in ("CLIENT_ID", "CLIENT_SECRET", "LOGIN", "PASSWORD")
+                   if not env.get(f"GESPROKIT_PISTE_{k}")]
+        if missing:
+            raise GesprokitError("Configuration PISTE incomplète : "
+                                 + ", ".join(f"GESPROKIT_PISTE_{k}" for k in missing)
+                                 + " manquant(s).")
+        mode = env.get("GESPROKIT_PISTE_ENV", "sandbox").lower()
+        if mode not in ("sandbox", "production"):
+            raise GesprokitError(f"GESPROKIT_PISTE_ENV « {mode} » : sandbox ou production.")
+        return cls(client_id=env["GESPROKIT_PISTE_CLIENT_ID"],
+                   client_secret=env["GESPROKIT_PISTE_CLIENT_SECRET"],
+                   login=env["GESPROKIT_PISTE_LOGIN"], password=env["GESPROKIT_PISTE_PASSWORD"],
+                   sandbox=mode == "sandbox", oauth_url=env.get("GESPROKIT_PISTE_OAUTH_URL"),
+                   api_url=env.get("GESPROKIT_PISTE_API_URL"))
+
+
+class PisteClient:
+    """Calls Chorus Pro services; one instance keeps its token between calls."""
+
+    def __init__(self, config: PisteConfig, http: httpx.Client | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic):
+        self.config = config
+        self._http = http or httpx.Client(timeout=config.timeout_s)
+        self._sleep, self._clock = sleep, clock
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self.token_requests = 0
+
+    def __repr__(self) -> str:
+        return f"PisteClient({self.config!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PisteClient:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    # --- transport ---------------------------------------------------------------------------
+
+    def _post(self, url: str, what: str, **kwargs) -> httpx.Response:
+        """POST with retries on network errors, 429 and 5xx (exponential backoff)."""
+        for attempt in range(self.config.retries + 1):
+            try:
+                response = self._http.post(url, **kwargs)
+            except httpx.TransportError as exc:
+                log.warning("%s : erreur réseau (%s), essai %d", what, type(exc).__name__,
+                            attempt + 1)
+            else:
+                if response.status_code not in RETRY_STATUSES:
+                    return response
+                log.warning("%s : HTTP %d, essai %d", what, response.status_code, attempt + 1)
+            if attempt < self.config.retries:
+                self._sleep(self.config.backoff_s * 2 ** attempt)
+        raise ChorusUnavailable(f"Chorus Pro ne répond pas à « {what} » après "
+                                f"{self.config.retries + 1} essais : réessayez plus tard.")
+
+    def _access_token(self) -> str:
+        if self._token and self._clock() < self._token_expires - TOKEN_MARGIN_S:
+            return self._token
+        self.token_requests += 1
+        response = self._post(self.config.token_url, "jeton PISTE", data={
+            "grant_type": "client_credentials", "client_id": self.config.client_id,
+            "client_secret": self.config.client_secret, "scope": "openid"})
+        if response.status_code != 200:
+            raise ChorusError("jeton PISTE", None, _error_label(response),
+                              response.status_code)
+        body = response.json()
+        self._token = body["access_token"]
+        self._token_expires = self._clock() + float(body.get("expires_in", 3600))
+        log.info("jeton PISTE obtenu (valable %s s)", body.get("expires_in"))
+        return self._token
+
+    def _headers(self) -> dict[str, str]:
+        account = f"{self.config.login}:{self.config.password}".encode()
+        return {"Authorization": f"Bearer {self._access_token()}",
+                "cpro-account": base64.b64encode(account).decode("ascii"),
+                "Content-Type": "application/json;charset=utf-8",
+                "Accept": "application/json"}
+
+    def call(self, service: str, payload: dict) -> dict:
+        """POST `payload` to ``/cpro/<service>``; the decoded answer, or :class:`ChorusError`."""
+        url = f"{self.config.base_url}/cpro/{service.strip('/')}"
+        response = self._post(url, service, json=payload, headers=self._headers())
+        if response.status_code == 401:  # token expired or revoked: one new token, one retry
+            log.info("%s : jeton refusé, nouveau jeton", service)
+            self._token = None
+            response = self._post(url, service, json=payload, headers=self._headers())
+        log.info("%s : HTTP %d", service, response.status_code)
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        code = body.get("codeRetour") if isinstance(body, dict) else None
+        if response.status_code >= 400 or (code not in (None, 0)):
+            raise ChorusError(service, code, _error_label(response, body), response.status_code)
+        return body
+
+    # --- services ----------------------------------------------------------------------------
+
+    def find_structure(self, siret: str) -> dict:
+        """``structures/v1/rechercher``: the structure registered under a SIRET."""
+        body = self.call("structures/v1/rechercher", {
+            "restreindreStructuresPrivees": False,
+            "structure": {"identifiantStructure": siret, "typeIdentifiantStructure": "SIRET"}})
+        found = body.get("listeStructures") or []
+        if not found:
+            raise ChorusError("structures/v1/rechercher", body.get("codeRetour"),
+                              f"aucune structure pour le SIRET {siret}", 200)
+        return found[0]
+
+    def structure_parameters(self, structure_id: int) -> dict:
+        """``structures/v1/consulter``: the structure's compulsory references."""
+        return self.call("structures/v1/consulter",
+                         {"idStructureCPP": structure_id, "codeLangue": "fr"})["parametres"]
+
+    def structure_services(self, structure_id: int) -> list[dict]:
+        """``structures/v1/rechercher/services``: every service of the structure."""
+        return self.call("structures/v1/rechercher/services", {
+            "idStructure": structure_id,
+            "parametresRechercherServicesStructure": {"nbResultatsParPage": 10000},
+        }).get("listeServices", [])
+
+    def add_file(self, name: str, content: bytes, mime: str = "application/pdf") -> int:
+        """``transverses/v1/ajouter/fichier``: upload an attachment, returns its id."""
+        return self.call("transverses/v1/ajouter/fichier", {
+            "pieceJointeFichier": base64.b64encode(content).decode("ascii"),
+            "pieceJointeNom": name, "pieceJointeTypeMime": mime,
+            "pieceJointeExtension": name.rsplit(".", 1)[-1].upper()})["pieceJointeId"]
+
+    def submit(self, invoice: dict) -> dict:
+        """``factures/v1/soumettre``: deposit a piece keyed by its frame; returns
+        ``identifiantFactureCPP``, ``numeroFacture``, ``dateDepot`` and ``statutFacture``."""
+        return self.call("factures/v1/soumettre", invoice)
+
+    def history(self, invoice_id: int) -> dict:
+        """``factures/v1/consulter/historique``: current status and every dated status."""
+        return self.call("factures/v1/consulter/historique",
+                         {"idFacture": invoice_id, "nbResultatsMaximum": 100})
+
+    def search_works_invoices(self, role: str, page: int = 1, per_page: int = 100) -> dict:
+        """``facturesTravaux/v1/rechercher``: the works invoices seen in a role
+        (FOURNISSEUR, MOE or MOA)."""
+        return self.call("facturesTravaux/v1/rechercher", {
+            "roleUtilisateur": role,
+            "rechercheFactureTravaux": {"pageResultatDemandee": page,
+                                        "nbResultatsParPage": per_page}})
+
+
+def _error_label(response: httpx.Response, body: dict | None = None) -> str:
+    if body is None:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+    if isinstance(body, dict):
+        for key in ("libelle", "error_description", "error", "message"):
+            if body.get(key):
+                return str(body[key])
+    return response.reason_phrase or "erreur"

@@ -1,0 +1,290 @@
+"""The PISTE client and the billing file of a real month, against the contract server on
+127.0.0.1: deposit → status → paid, token expiry, duplicate numbers, retries, secrets."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import pytest
+from conftest import SAMPLE
+from sqlalchemy import text
+
+from gesprokit import workflow
+from gesprokit.chorus import billing
+from gesprokit.chorus.billing import DepositRejected
+from gesprokit.chorus.contract_server import DUPLICATE_CODE, ContractServer, State
+from gesprokit.chorus.piste import ChorusError, ChorusUnavailable, PisteClient, PisteConfig
+from gesprokit.delays import compute_delays
+from gesprokit.importer import import_folder
+from gesprokit.ledger import ledger_from_frames
+from gesprokit.store import load_frames
+from gesprokit.workflow import Actor
+
+L05 = "CHMV-EHPAD-L05"  # all lines at 100 % (677 460,00 € HT), a GAPD replaces the retention
+HOSPITAL = "26420017100173"
+MAL = "40005037350379"
+CONTRACTOR = Actor("alu@mal.fr", "contractor", "MAL")
+MOE = Actor("archi@arc.fr", "moe", "ARC")
+MOA = Actor("direction@ch.fr", "moa", "CHMV")
+BONUS = 150_000  # 1 500,00 € HT prime, the month's only amount
+
+
+def at(day: int, hour: int = 10) -> datetime:
+    return datetime(2026, 7, day, hour, 0)
+
+
+CLOCK = [at(12, 14)]  # the contract server's clock (deposit timestamps)
+
+
+@pytest.fixture
+def server():
+    state = State(clock=lambda: CLOCK[0])
+    state.add_structure(HOSPITAL, "Centre hospitalier de Montbrison-les-Vignes",
+                        service_or_engagement=True, services=("DIR-TRAVAUX",))
+    state.add_structure(MAL, "Menuiseries Alu Lyonnaises")
+    with ContractServer(state) as running:
+        yield running
+
+
+def config_for(server: ContractServer, **over) -> PisteConfig:
+    values = dict(client_id=server.state.client_id, client_secret=server.state.client_secret,
+                  login=server.state.login, password=server.state.password,
+                  oauth_url=server.token_url, api_url=server.url, backoff_s=0.01)
+    values.update(over)
+    return PisteConfig(**values)
+
+
+@pytest.fixture
+def client(server):
+    with PisteClient(config_for(server)) as c:
+        yield c
+
+
+@pytest.fixture
+def engine(sqlite_engine):
+    import_folder(SAMPLE, sqlite_engine, now=datetime(2026, 6, 1))
+    return sqlite_engine
+
+
+def month_with_bonus(engine, validate: bool = True) -> None:
+    """Situation 7 of L05: no progress left, the MOE grants a 1 500 € bonus."""
+    workflow.create_situation(engine, CONTRACTOR, L05, "2026-06", now=at(1, 8))
+    workflow.submit(engine, CONTRACTOR, L05, 7, now=at(1))
+    workflow.verify(engine, Actor("opc@opc.fr", "verifier", "OPC"), L05, 7, now=at(3))
+    workflow.issue(engine, MOE, L05, 7, now=at(5), adjustments=[
+        {"kind": "bonus", "amount_cents": BONUS, "reason": "Prime de fin de chantier anticipée"}])
+    workflow.accept(engine, Actor("amo@amo.fr", "amo", "AMO"), L05, 7, now=at(8))
+    if validate:
+        workflow.validate(engine, MOA, L05, 7, now=at(12))
+
+
+def test_monthly_file_deposit_status_and_payment(engine, server, client):
+    month_with_bonus(engine)
+    # firm price, VAT 20 %, no advance: the bonus alone, 1 800,00 € TTC. The GAPD
+    # (6 % × 677 460 € = 40 647,60 €) covered 5 % of the works' 812 952 € TTC exactly; 5 % of
+    # the bonus's TTC (90 €) is beyond it and withheld.
+    bonus_month = billing.Amounts(ht=BONUS, vat=BONUS // 5, ttc=BONUS * 6 // 5,
+                                  to_pay=BONUS * 6 // 5 - 9_000)
+    billing.deposit(engine, client, CONTRACTOR, L05, "A4", "PD-L05-07", n=7, now=at(12, 14))
+    billing.deposit(engine, client, MOE, L05, "A15", "EA-L05-07", n=7, now=at(12, 15))
+    result = billing.deposit(engine, client, MOA, L05, "A19", "EAV-L05-07", n=7,
+                             now=at(12, 16))
+
+    invoices = server.state.invoices
+    assert [i.frame for i in invoices.values()] == [
+        "A4_PROJET_DECOMPTE_MENSUEL_FOURNISSEUR", "A15_ETAT_ACOMPTE_MOE",
+        "A19_ETAT_ACOMPTE_VALIDE_MOA"]
+    a19 = invoices[result["chorus_id"]].payload
+    assert a19["montantTotal"] == {
+        "montantHtTotal": 1500.0, "montantTVA": 300.0, "montantTtcTotal": 1800.0,
+        "montantRemiseGlobaleTTC": 90.0, "motifRemiseGlobaleTTC": a19["montantTotal"][
+            "motifRemiseGlobaleTTC"], "montantAPayer": 1710.0}
+    assert a19["destinataire"] == {"codeDestinataire": HOSPITAL,
+                                   "codeServiceExecutant": "DIR-TRAVAUX"}
+    assert a19["references"]["numeroBonCommande"] == "EJ2025-0005"
+    assert a19["fournisseur"]["idFournisseur"] == server.state.structures[MAL]["idStructureCPP"]
+    main = server.state.files[a19["pieceJointePrincipale"][0]["pieceJointePrincipaleId"]]
+    assert main["name"] == "valide-CHMV-EHPAD-L05-n7.pdf" and main["size"] > 1000
+    with engine.connect() as conn:
+        pieces = conn.execute(text("SELECT frame, amount_ht, amount_vat, amount_ttc, "
+                                   "amount_to_pay, status FROM chorus_piece ORDER BY piece_id"
+                                   )).all()
+        statement = conn.execute(text(
+            "SELECT net_month FROM payment_statement WHERE contract_id = :c AND n = 7"),
+            {"c": L05}).scalar()
+    assert statement == bonus_month.to_pay
+    assert [tuple(p) for p in pieces] == [
+        ("A4", 0, 0, 0, 0, "DEPOSEE"),  # the contractor asked for nothing more this month
+        ("A15", *vars(bonus_month).values(), "DEPOSEE"),
+        ("A19", *vars(bonus_month).values(), "DEPOSEE")]
+
+    # the paying service works on the A19; polling follows it and pays the situation
+    server.state.set_status(result["chorus_id"], "MISE_A_DISPOSITION", at(13, 9))
+    server.state.set_status(result["chorus_id"], "SUSPENDUE", at(14, 9))
+    changes = billing.poll(engine, client, now=at(14, 18))
+    a19_change = next(c for c in changes if c["frame"] == "A19")
+    assert (a19_change["to"], a19_change["effect"]) == ("SUSPENDUE", "interruption")
+    assert billing.poll(engine, client, now=at(14, 19)) == []  # nothing new
+    server.state.set_status(result["chorus_id"], "COMPLETEE", at(16, 9))
+    server.state.set_status(result["chorus_id"], "MISE_EN_PAIEMENT", at(28, 11))
+    changes = billing.poll(engine, client, now=at(29, 8))
+    assert [(c["frame"], c["to"], c["effect"]) for c in changes] == [
+        ("A19", "MISE_EN_PAIEMENT", "paiement")]
+
+    frames = load_frames(engine, [L05])
+    sit = frames.situations.set_index("n").loc[7]
+    assert sit["status"] == "paid" and sit["paid_at"] == at(28, 11)
+    delays = compute_delays(frames.situations, frames.contracts, frames.operations,
+                            ledger_from_frames(frames).situations, frames.ecb_rates,
+                            frames.events, as_of=at(29))
+    delay = delays.set_index(["contract_id", "n"]).loc[(L05, 7)]
+    # received 1 July, paid 28 July: 27 days, within the hospital's 50, no interest
+    assert (delay["paid_at"], delay["elapsed_days"], delay["late_days"],
+            delay["late_interest"]) == (at(28, 11), 27, 0, 0)
+    with engine.connect() as conn:
+        history = conn.execute(text("SELECT s.status FROM chorus_status s JOIN chorus_piece p "
+                                    "USING (piece_id) WHERE p.frame = 'A19' ORDER BY s.at")
+                               ).scalars().all()
+        actions = conn.execute(text("SELECT action FROM event WHERE contract_id = :c AND n = 7 "
+                                    "ORDER BY event_id"), {"c": L05}).scalars().all()
+    assert history == ["DEPOSEE", "MISE_A_DISPOSITION", "SUSPENDUE", "COMPLETEE",
+                       "MISE_EN_PAIEMENT"]
+    # one event per deposit, one per poll that found news, then the payment it recorded
+    assert actions[-6:] == ["chorus_deposit", "chorus_deposit", "chorus_deposit",
+                            "chorus_status", "chorus_status", "pay"]
+
+
+def test_checker_refuses_before_sending(engine, server, client):
+    month_with_bonus(engine, validate=False)
+    billing.deposit(engine, client, CONTRACTOR, L05, "A4", "PD-L05-07", n=7, now=at(12, 14))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE billing_identity SET service_code = NULL, "
+                          "engagement_number = NULL, market_number = '' WHERE contract_id = :c"),
+                     {"c": L05})
+    calls = len(server.state.calls)
+    with pytest.raises(DepositRejected) as caught:
+        billing.deposit(engine, client, MOA, L05, "A19", "PD-L05-07", n=7,
+                        amounts=billing.Amounts(150_000, 30_000, 180_000, 171_000),
+                        now=at(12, 16))
+    assert caught.value.problems == [
+        "la situation n°7 n'a pas encore « l'état d'acompte validé » : le cadre A19 ne peut "
+        "pas être déposé",
+        "cadre A19 déposé hors de son tour : le dossier attend A15 (état d'acompte du maître "
+        "d'œuvre)",
+        "Centre hospitalier de Montbrison-les-Vignes exige un code service ou un numéro "
+        "d'engagement juridique",
+        "numéro de marché manquant",
+        "pièce principale (PDF du document transmis) manquante",
+    ]
+    assert len(server.state.calls) == calls  # nothing was sent
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM chorus_piece")).scalar() == 1
+    # the same number twice for the same depositor is caught before sending, too
+    problems = billing.check(engine, CONTRACTOR, L05, "A4", "PD-L05-07", n=7)
+    assert "numéro « PD-L05-07 » déjà utilisé par ce déposant (un numéro par pièce et par " \
+           "fournisseur)" in problems
+
+
+def test_duplicate_number_rejected_by_chorus(server, client):
+    file_id = client.add_file("piece.pdf", b"%PDF-1.4 test")
+    payload = {"numeroFactureSaisi": "F-001", "fournisseur": {"idFournisseur": 7},
+               "destinataire": {"codeDestinataire": HOSPITAL},
+               "cadreDeFacturation": {"codeCadreFacturation": "A1_FACTURE_FOURNISSEUR"},
+               "montantTotal": {"montantHtTotal": 10.0, "montantTtcTotal": 12.0},
+               "pieceJointePrincipale": [{"pieceJointePrincipaleId": file_id}]}
+    first = client.submit(payload)
+    assert first["statutFacture"] == "DEPOSEE"
+    with pytest.raises(ChorusError) as caught:
+        client.submit(payload)
+    assert caught.value.code == DUPLICATE_CODE and caught.value.http_status == 400
+    assert "code retour 20001" in str(caught.value)
+    # another supplier may use the same number
+    client.submit({**payload, "fournisseur": {"idFournisseur": 8}})
+
+
+def test_token_is_reused_then_renewed_when_it_expires(server):
+    clock = [0.0]
+    client = PisteClient(config_for(server), clock=lambda: clock[0])
+    client.find_structure(HOSPITAL)
+    client.find_structure(MAL)
+    assert client.token_requests == 1
+    # the server revokes/expires it: a 401, one new token, the call goes through
+    server.state.expire_tokens()
+    assert client.find_structure(HOSPITAL)["idStructureCPP"] > 0
+    assert client.token_requests == 2
+    # close to its announced lifetime the client renews it before calling
+    clock[0] = 3600 - 30
+    client.find_structure(HOSPITAL)
+    assert client.token_requests == 3
+    statuses = [c for c in server.state.calls if c.startswith("/cpro/")]
+    assert len(statuses) == 5  # 4 calls + the one answered 401
+
+
+def test_retries_with_backoff_then_gives_up(server):
+    sleeps: list[float] = []
+    client = PisteClient(config_for(server, backoff_s=0.5), sleep=sleeps.append)
+    client.find_structure(HOSPITAL)
+    server.state.fail_next(503, 502)
+    assert client.find_structure(HOSPITAL)["identifiantStructure"] == HOSPITAL
+    assert sleeps == [0.5, 1.0]
+    server.state.fail_next(503, 503, 503, 503)
+    with pytest.raises(ChorusUnavailable, match="après 4 essais"):
+        client.find_structure(HOSPITAL)
+    assert sleeps[2:] == [0.5, 1.0, 2.0]
+
+
+def test_wrong_credentials_are_refused(server):
+    with pytest.raises(ChorusError, match="identifiants client inconnus"):
+        PisteClient(config_for(server, client_secret="faux")).find_structure(HOSPITAL)
+    with pytest.raises(ChorusError, match="compte technique Chorus Pro invalide") as caught:
+        PisteClient(config_for(server, password="faux")).find_structure(HOSPITAL)
+    assert caught.value.http_status == 403
+
+
+def test_structure_parameters_and_services(server, client):
+    structure = client.find_structure(HOSPITAL)
+    params = client.structure_parameters(structure["idStructureCPP"])
+    assert params == {"codeServiceDoitEtreRenseigne": False, "numeroEJDoitEtreRenseigne": False,
+                      "gestionNumeroEJOuCodeService": True}
+    assert [s["codeService"] for s in client.structure_services(
+        structure["idStructureCPP"])] == ["DIR-TRAVAUX"]
+    with pytest.raises(ChorusError, match="aucune structure pour le SIRET 40001037710373"):
+        client.find_structure("40001037710373")
+
+
+def test_no_secret_is_logged_or_shown(server, caplog):
+    config = config_for(server)
+    with caplog.at_level(logging.DEBUG):
+        client = PisteClient(config)
+        client.find_structure(HOSPITAL)
+        server.state.expire_tokens()
+        client.find_structure(HOSPITAL)
+    header = server.state.seen_headers[-1]["cpro-account"]
+    token = server.state.seen_headers[-1]["Authorization"].split()[1]
+    shown = caplog.text + repr(config) + repr(client)
+    for secret in (config.client_secret, config.password, header, token):
+        assert secret not in shown
+    assert "jeton PISTE obtenu" in caplog.text  # the log does say what happened
+
+
+def test_config_from_environment():
+    env = {"GESPROKIT_PISTE_CLIENT_ID": "id", "GESPROKIT_PISTE_CLIENT_SECRET": "s",
+           "GESPROKIT_PISTE_LOGIN": "TECH", "GESPROKIT_PISTE_PASSWORD": "p"}
+    sandbox = PisteConfig.from_env(env)
+    assert sandbox.token_url == "https://sandbox-oauth.piste.gouv.fr/api/oauth/token"
+    assert sandbox.base_url == "https://sandbox-api.piste.gouv.fr"
+    prod = PisteConfig.from_env({**env, "GESPROKIT_PISTE_ENV": "production"})
+    assert (prod.token_url, prod.base_url) == ("https://oauth.piste.gouv.fr/api/oauth/token",
+                                               "https://api.piste.gouv.fr")
+    with pytest.raises(Exception, match="GESPROKIT_PISTE_PASSWORD manquant"):
+        PisteConfig.from_env({k: v for k, v in env.items() if "PASSWORD" not in k})
+
+
+def test_validated_pdf_export_for_deposit(engine, tmp_path):
+    month_with_bonus(engine)
+    path = billing.export_validated_pdf(engine, L05, 7, tmp_path)
+    assert path.name == "valide-CHMV-EHPAD-L05-n7.pdf" and len(path.name) <= 50
+    assert path.read_bytes().startswith(b"%PDF-")
+    with pytest.raises(Exception, match="n'a pas d'état d'acompte validé"):
+        billing.export_validated_pdf(engine, L05, 6, tmp_path)  # imported, no PDF produced
