@@ -1,4 +1,4 @@
-"""The ``gesprokit`` command: import, ledger, demo."""
+"""The ``gesprokit`` command: import, ledger, delays, reports, accounts, Chorus Pro, demo."""
 
 from __future__ import annotations
 
@@ -332,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true",
                    help="remplir une base vide avec l'opération et les comptes de démonstration")
     p.set_defaults(func=cmd_serve)
+
+    from gesprokit.chorus.cli import add_commands as add_chorus_commands
+
+    add_chorus_commands(sub, db_help)
 
     p = sub.add_parser("demo", help="charger l'opération d'exemple et afficher sa synthèse")
     p.add_argument("--db", help=db_help)

@@ -299,8 +299,8 @@ MOE = role_notebook(
 
 MOA = role_notebook(
     "Maître d'ouvrage – validation et délais",
-    "Valider l'état d'acompte accepté par l'AMO, interrompre une fois le délai de paiement en listant les pièces manquantes, le reprendre à leur réception ; situations à traiter.",
-    'moa', 'MoaPanel')
+    "Valider l'état d'acompte accepté par l'AMO, interrompre une fois le délai de paiement en listant les pièces manquantes, le reprendre à leur réception ; situations à traiter ; puis déposer l'état validé (A19) dans Chorus Pro : tous les problèmes sont listés avant le dépôt, et le dossier de facturation montre le statut de chaque pièce.",
+    'moa', 'MoaDesk')
 
 NOTEBOOKS = {"00_overview.ipynb": OVERVIEW, "10_entreprise.ipynb": CONTRACTOR,
              "20_opc_verification.ipynb": VERIFIER, "30_moe.ipynb": MOE,

@@ -39,6 +39,7 @@ CLOCK = [at(12, 14)]  # the contract server's clock (deposit timestamps)
 
 @pytest.fixture
 def server():
+    CLOCK[0] = at(12, 14)
     state = State(clock=lambda: CLOCK[0])
     state.add_structure(HOSPITAL, "Centre hospitalier de Montbrison-les-Vignes",
                         service_or_engagement=True, services=("DIR-TRAVAUX",))
@@ -288,3 +289,112 @@ def test_validated_pdf_export_for_deposit(engine, tmp_path):
     assert path.read_bytes().startswith(b"%PDF-")
     with pytest.raises(Exception, match="n'a pas d'état d'acompte validé"):
         billing.export_validated_pdf(engine, L05, 6, tmp_path)  # imported, no PDF produced
+
+
+def test_final_file_through_the_tacit_procedure(engine, server, client):
+    from gesprokit.workflow import File
+
+    solde = billing.Amounts(ht=1_000_000, vat=200_000, ttc=1_200_000, to_pay=1_200_000)
+    pdf = File("projet-decompte-final-L05.pdf", b"%PDF-1.4 projet de decompte final")
+    a7_at = datetime(2026, 8, 3, 9, 0)
+    CLOCK[0] = a7_at
+    billing.deposit(engine, client, CONTRACTOR, L05, "A7", "PDF-L05", amounts=solde,
+                    files=[pdf], now=a7_at)
+    a22 = File("projet-decompte-general-L05.pdf", b"%PDF-1.4 projet de DG")
+    # the MOA has until 2 September (30 days after 3 August) to notify the DG
+    assert billing.check(engine, CONTRACTOR, L05, "A22", "PDG-L05", amounts=solde,
+                         files=[a22], on=datetime(2026, 9, 2).date()) == [
+        "procédure tacite prématurée : le maître d'ouvrage a jusqu'au 02/09/2026 pour "
+        "notifier le décompte général"]
+    CLOCK[0] = datetime(2026, 9, 3, 8, 0)
+    billing.deposit(engine, client, CONTRACTOR, L05, "A22", "PDG-L05", amounts=solde,
+                    files=[a22], now=CLOCK[0])
+    dgd = File("dgd-tacite-L05.pdf", b"%PDF-1.4 DGD tacite")
+    assert billing.check(engine, CONTRACTOR, L05, "A23", "DGD-L05", amounts=solde,
+                         files=[dgd], on=datetime(2026, 9, 13).date()) == [
+        "le projet de décompte général ne devient définitif que le 14/09/2026 (10 jours "
+        "après sa notification)"]
+    CLOCK[0] = datetime(2026, 9, 14, 8, 0)
+    billing.deposit(engine, client, CONTRACTOR, L05, "A23", "DGD-L05", amounts=solde,
+                    files=[dgd], now=CLOCK[0])
+    with engine.connect() as conn:
+        frames = conn.execute(text("SELECT frame FROM chorus_piece WHERE file_key = 'final' "
+                                   "ORDER BY piece_id")).scalars().all()
+    assert frames == ["A7", "A22", "A23"]
+
+
+def test_cli_check_lists_the_problems(engine, capsys):
+    from gesprokit.accounts import create_user
+    from gesprokit.cli import main
+
+    create_user(engine, "direction@ch.fr", "Direction", "CHMV", "moa", "mot-de-passe-solide")
+    month_with_bonus(engine, validate=False)
+    url = str(engine.url)
+    assert main(["chorus", "check", L05, "A19", "EAV-L05-07", "--n", "7", "--as",
+                 "direction@ch.fr", "--db", url]) == 2
+    out = capsys.readouterr().out
+    assert "- la situation n°7 n'a pas encore « l'état d'acompte validé »" in out
+    assert out.rstrip().endswith("3 problème(s) : dépôt impossible en l'état.")
+    workflow.validate(engine, MOA, L05, 7, now=at(12))
+    assert main(["chorus", "check", L05, "A19", "EAV-L05-07", "--n", "7", "--as",
+                 "direction@ch.fr", "--db", url]) == 2  # A4 and A15 still missing
+    assert "le dossier attend A4" in capsys.readouterr().out
+
+
+def test_chorus_panel_deposits_each_actors_piece(engine, server):
+    from gesprokit.accounts import create_user
+    from gesprokit.session import connect
+    from gesprokit.ui.chorus_panel import ChorusPanel
+
+    for who in (CONTRACTOR, MOE, MOA):
+        create_user(engine, who.email, who.email, who.company_code, who.role, "mot-de-passe-1")
+    month_with_bonus(engine)
+
+    def panel(who: Actor) -> ChorusPanel:
+        return ChorusPanel(connect(engine, who.email, "mot-de-passe-1"), at(12, 15),
+                           client_factory=lambda: PisteClient(config_for(server)))
+
+    moa = panel(MOA)
+    moa.queue.value = (L05, 7)
+    assert moa.number.value == "EAV-L05-07"
+    assert moa.deposit_button.disabled
+    assert "le dossier attend A4 (projet de décompte mensuel)" in moa.problems.value
+    assert "Aucune pièce de ce dossier" in moa.file.value
+
+    contractor = panel(CONTRACTOR)
+    contractor.queue.value = (L05, 7)
+    assert contractor.number.value == "PD-L05-07" and "prêt pour le dépôt" in \
+        contractor.problems.value
+    assert contractor.on_deposit() is not None and "Déposé" in contractor.message.value
+    # the same number again is refused before anything is sent
+    contractor.number.value = "PD-L05-07"
+    assert contractor.deposit_button.disabled and "déjà utilisé" in contractor.problems.value
+    moe = panel(MOE)
+    moe.queue.value = (L05, 7)
+    assert moe.on_deposit() is not None
+
+    moa.check()
+    assert not moa.deposit_button.disabled
+    assert moa.on_deposit() is not None
+    assert "A19" in moa.file.value and "1\u202f710,00\xa0€" in moa.file.value
+    server.state.set_status(max(server.state.invoices), "SUSPENDUE", at(14, 9))
+    with PisteClient(config_for(server)) as client:
+        billing.poll(engine, client, now=at(14, 10))
+    moa.check()
+    assert "délai de paiement interrompu" in moa.file.value
+
+
+def test_chorus_panel_without_configuration_says_so(engine, monkeypatch):
+    from gesprokit.accounts import create_user
+    from gesprokit.session import connect
+    from gesprokit.ui.chorus_panel import ChorusPanel
+
+    for key in ("CLIENT_ID", "CLIENT_SECRET", "LOGIN", "PASSWORD"):
+        monkeypatch.delenv(f"GESPROKIT_PISTE_{key}", raising=False)
+    create_user(engine, CONTRACTOR.email, "Alu", "MAL", "contractor", "mot-de-passe-1")
+    month_with_bonus(engine, validate=False)
+    contractor = ChorusPanel(connect(engine, CONTRACTOR.email, "mot-de-passe-1"), at(12, 15))
+    contractor.queue.value = (L05, 7)
+    assert contractor.on_deposit() is None
+    assert "Dépôt Chorus Pro non configuré : Configuration PISTE incomplète" in \
+        contractor.message.value

@@ -183,8 +183,9 @@ def prepare(conn: Connection, actor: Actor, contract_id: str, frame: str, number
         expected, source, not_ready = _expected(conn, contract_id, n, frame, dict(situation))
         extra += not_ready
         document = _document(conn, contract_id, n, MONTHLY_STEPS[frame][0])
-        if document is None and not not_ready:
-            extra.append(f"PDF de {source} introuvable")
+        if document is None and not not_ready and not given:
+            extra.append(f"PDF de {source} introuvable (situation reprise d'un historique) : "
+                         "le joindre comme pièce principale")
         given = ([document] if document else []) + given
     depositor = _depositor_siret(ctx, actor.role)
     used = frozenset(conn.execute(select(schema.ChorusPiece.number).where(

@@ -479,3 +479,16 @@ class AmoDesk:
 
     def widget(self) -> w.Widget:
         return w.VBox([self.panel.widget(), self.guarantees.widget()])
+
+
+class MoaDesk:
+    """The MOA's desk: validation and deadlines, then the A19's deposit in Chorus Pro."""
+
+    def __init__(self, session: Session, now: datetime | None = None):
+        from gesprokit.ui.chorus_panel import ChorusPanel
+
+        self.panel = MoaPanel(session, now)
+        self.chorus = ChorusPanel(session, now)
+
+    def widget(self) -> w.Widget:
+        return w.VBox([self.panel.widget(), self.chorus.widget()])

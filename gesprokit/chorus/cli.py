@@ -1,0 +1,199 @@
+"""``gesprokit chorus …``: check, deposit and follow billing files from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from gesprokit import schema
+from gesprokit.db import get_engine
+from gesprokit.errors import GesprokitError
+from gesprokit.money import format_eur, parse_cents
+from gesprokit.workflow import Actor, File
+
+
+def _actor(engine, email: str) -> Actor:
+    with engine.connect() as conn:
+        user = conn.execute(select(schema.User).where(
+            schema.User.email == email.strip().lower())).first()
+    if user is None:
+        raise GesprokitError(f"Compte « {email} » inconnu.")
+    return Actor(user.email, user.role, user.company_code, user.name)
+
+
+def _piece_args(engine, args) -> tuple[Actor, dict]:
+    from gesprokit.chorus.checker import Amounts
+
+    amounts = None
+    given = [args.ht, args.tva, args.ttc, args.a_payer]
+    if any(v is not None for v in given):
+        if any(v is None for v in given):
+            raise GesprokitError("Montants : donner --ht, --tva, --ttc et --a-payer ensemble.")
+        amounts = Amounts(*(parse_cents(v) for v in given))
+    files = [File(Path(f).name, Path(f).read_bytes()) for f in args.file or []]
+    return _actor(engine, args.as_user), dict(n=args.n, amounts=amounts, files=files)
+
+
+def cmd_check(args) -> int:
+    from gesprokit.chorus.billing import check
+
+    engine = get_engine(args.db)
+    try:
+        actor, kwargs = _piece_args(engine, args)
+        problems = check(engine, actor, args.contract, args.frame, args.number, **kwargs)
+    except GesprokitError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for problem in problems:
+        print(f"- {problem}")
+    print(f"{len(problems)} problème(s) : dépôt impossible en l'état." if problems
+          else "Aucun problème : la pièce peut être déposée.")
+    return 2 if problems else 0
+
+
+def cmd_deposit(args) -> int:
+    from gesprokit.chorus.billing import DepositRejected, deposit
+    from gesprokit.chorus.piste import PisteClient, PisteConfig
+
+    engine = get_engine(args.db)
+    try:
+        actor, kwargs = _piece_args(engine, args)
+        with PisteClient(PisteConfig.from_env()) as client:
+            result = deposit(engine, client, actor, args.contract, args.frame, args.number,
+                             **kwargs)
+    except DepositRejected as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except GesprokitError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"Déposé : facture Chorus Pro {result['chorus_id']} ({result['status']}).")
+    return 0
+
+
+def cmd_poll(args) -> int:
+    from gesprokit.chorus.billing import poll
+    from gesprokit.chorus.frames import EFFECTS
+    from gesprokit.chorus.piste import PisteClient, PisteConfig
+
+    engine = get_engine(args.db)
+    try:
+        with PisteClient(PisteConfig.from_env()) as client:
+            changes = poll(engine, client)
+    except GesprokitError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    for c in changes:
+        effect = f" — {EFFECTS[c['effect']]}" if c["effect"] else ""
+        print(f"{c['contract_id']} {c['file_key']} {c['frame']} n°{c['number']} : "
+              f"{c['from']} → {c['to']} ({c['at']:%d/%m/%Y %H:%M}){effect}")
+    print(f"{len(changes)} pièce(s) ont changé de statut.")
+    return 0
+
+
+def cmd_files(args) -> int:
+    from gesprokit.chorus.billing import billing_files
+
+    df = billing_files(get_engine(args.db))
+    if df.empty:
+        print("Aucune pièce déposée.")
+        return 0
+    for row in df.itertuples():
+        effect = f" — {row.effect}" if row.effect else ""
+        print(f"{row.contract_id} {row.file_key:<6} {row.frame:<4} n°{row.number:<20} "
+              f"{format_eur(row.amount_to_pay):>16}  {row.status}"
+              f" ({row.status_at:%d/%m/%Y}){effect}")
+    return 0
+
+
+def cmd_pdf(args) -> int:
+    from gesprokit.chorus.billing import export_validated_pdf
+
+    try:
+        path = export_validated_pdf(get_engine(args.db), args.contract, args.n, args.output)
+    except GesprokitError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"État d'acompte validé écrit : {path}")
+    return 0
+
+
+def cmd_serve_local(args) -> int:
+    """Run the contract server with the database's structures (demonstrations, tests)."""
+    from gesprokit.chorus.contract_server import ContractServer, State
+
+    engine = get_engine(args.db)
+    state = State()
+    with engine.connect() as conn:
+        services: dict[str, list[str]] = {}
+        for siret, code in conn.execute(select(schema.ChorusService.siret,
+                                               schema.ChorusService.code)):
+            services.setdefault(siret, []).append(code)
+        for s in conn.execute(select(schema.ChorusStructure)):
+            state.add_structure(s.siret, s.name, service_required=s.service_required,
+                                engagement_required=s.engagement_required,
+                                service_or_engagement=s.service_or_engagement,
+                                services=tuple(services.get(s.siret, ())))
+        for c in conn.execute(select(schema.Company)):
+            if c.siret not in state.structures:
+                state.add_structure(c.siret, c.name)
+    with ContractServer(state, port=args.port) as server:
+        print(f"Serveur de contrat Chorus Pro sur {server.url} ({len(state.structures)} "
+              "structures). Variables à définir :")
+        print(f"  GESPROKIT_PISTE_OAUTH_URL={server.token_url}\n"
+              f"  GESPROKIT_PISTE_API_URL={server.url}\n"
+              f"  GESPROKIT_PISTE_CLIENT_ID={state.client_id}\n"
+              f"  GESPROKIT_PISTE_LOGIN={state.login}\n"
+              "  GESPROKIT_PISTE_CLIENT_SECRET et GESPROKIT_PISTE_PASSWORD : ceux de "
+              "contract_server.State")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
+def add_commands(sub, db_help: str) -> None:
+    """Register ``gesprokit chorus …`` on the main parser's subcommands."""
+    p = sub.add_parser("chorus", help="Chorus Pro : contrôle, dépôt et suivi des pièces")
+    chorus = p.add_subparsers(dest="chorus_command", required=True)
+
+    def piece_parser(name: str, help_: str, func) -> argparse.ArgumentParser:
+        q = chorus.add_parser(name, help=help_)
+        q.add_argument("contract")
+        q.add_argument("frame", help="cadre de facturation (A4, A15, A19, A7 …)")
+        q.add_argument("number", help="numéro de la pièce (unique pour le déposant)")
+        q.add_argument("--n", type=int, help="situation (absent : dossier de fin de marché)")
+        q.add_argument("--as", dest="as_user", required=True,
+                       help="compte (e-mail) au nom duquel la pièce est déposée")
+        q.add_argument("--file", action="append", help="pièce jointe (répétable ; la première "
+                       "est la pièce principale quand aucun document n'est produit)")
+        for flag in ("--ht", "--tva", "--ttc", "--a-payer"):
+            q.add_argument(flag, help="montant en euros (pièces de fin de marché)")
+        q.add_argument("--db", help=db_help)
+        q.set_defaults(func=func)
+        return q
+
+    piece_parser("check", "contrôler une pièce avant dépôt (tous les problèmes)", cmd_check)
+    piece_parser("deposit", "contrôler puis déposer une pièce (configuration "
+                            "GESPROKIT_PISTE_*)", cmd_deposit)
+    q = chorus.add_parser("poll", help="relever les statuts des pièces en cours")
+    q.add_argument("--db", help=db_help)
+    q.set_defaults(func=cmd_poll)
+    q = chorus.add_parser("files", help="pièces déposées et leur statut")
+    q.add_argument("--db", help=db_help)
+    q.set_defaults(func=cmd_files)
+    q = chorus.add_parser("pdf", help="écrire le PDF de l'état d'acompte validé à déposer")
+    q.add_argument("contract")
+    q.add_argument("n", type=int)
+    q.add_argument("-o", "--output", required=True, help="dossier de sortie")
+    q.add_argument("--db", help=db_help)
+    q.set_defaults(func=cmd_pdf)
+    q = chorus.add_parser("serve-local", help="serveur de contrat PISTE local (démonstration)")
+    q.add_argument("--port", type=int, default=8780)
+    q.add_argument("--db", help=db_help)
+    q.set_defaults(func=cmd_serve_local)

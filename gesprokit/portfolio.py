@@ -1,0 +1,128 @@
+"""A synthetic portfolio of operations of any size, deterministic by seed (benchmarks, load
+tests). Each operation has a buyer of some kind, lots let to companies, a price schedule per
+contract, monthly situations with every dated step of the circuit, and S-shaped cumulative
+progress per line. The frames have the schema's columns, so they can be computed on directly
+or written to a database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, insert
+
+from gesprokit import schema
+from gesprokit.sample_operation import make_siret
+
+BUYER_KINDS = np.array(["health", "local", "state", "public_company"])
+STEP_DAYS = {"submitted_at": 0, "verified_at": 3, "moe_at": 6, "amo_at": 10, "moa_at": 15}
+
+
+@dataclass
+class Portfolio:
+    """The tables of a synthetic portfolio (schema column names, int64 cents)."""
+
+    operations: pd.DataFrame
+    companies: pd.DataFrame
+    contracts: pd.DataFrame
+    price_lines: pd.DataFrame
+    situations: pd.DataFrame
+    progress: pd.DataFrame
+
+    def tables(self) -> list[tuple[type, pd.DataFrame]]:
+        """(model, frame) in the order a database accepts them."""
+        lots = self.contracts[["operation_code", "lot_code"]].rename(
+            columns={"lot_code": "code"}).drop_duplicates().assign(name="Lot")
+        return [(schema.Operation, self.operations), (schema.Company, self.companies),
+                (schema.Lot, lots), (schema.Contract, self.contracts),
+                (schema.PriceLine, self.price_lines), (schema.Situation, self.situations),
+                (schema.Progress, self.progress)]
+
+
+def portfolio(progress_rows: int, lines: int = 25, months: int = 20,
+              contracts_per_operation: int = 12, seed: int = 7) -> Portfolio:
+    """About `progress_rows` progress rows: contracts of `lines` lines over `months` months,
+    grouped `contracts_per_operation` to an operation."""
+    rng = np.random.default_rng(seed)
+    n_contracts = max(1, progress_rows // (lines * months))
+    n_ops = -(-n_contracts // contracts_per_operation)
+    ops = np.array([f"OP{i:05d}" for i in range(n_ops)])
+    operations = pd.DataFrame({
+        "code": ops, "name": [f"Opération {i}" for i in range(n_ops)],
+        "buyer_name": [f"Maître d'ouvrage {i}" for i in range(n_ops)],
+        "buyer_siret": [make_siret(5_000_000 + i, public=True) for i in range(n_ops)],
+        "buyer_kind": BUYER_KINDS[rng.integers(0, len(BUYER_KINDS), n_ops)],
+        "deadline_days_override": None, "city": None})
+    n_companies = max(1, n_contracts // 3)
+    companies = pd.DataFrame({
+        "code": [f"E{i:06d}" for i in range(n_companies)],
+        "name": [f"Entreprise {i}" for i in range(n_companies)],
+        "siret": [make_siret(100_000 + i) for i in range(n_companies)],
+        "is_sme": rng.random(n_companies) < 0.7, "city": None})
+
+    cids = np.array([f"C{i:06d}" for i in range(n_contracts)])
+    op_of = ops[np.arange(n_contracts) // contracts_per_operation]
+    amounts = rng.integers(1_000_00, 500_000_00, size=(n_contracts, lines))
+    totals = amounts.sum(axis=1)
+    advance = np.where(rng.random(n_contracts) < 0.3, totals * 6 // 100, 0)
+    contracts = pd.DataFrame({
+        "contract_id": cids, "operation_code": op_of,
+        "lot_code": [f"{i % contracts_per_operation + 1:02d}" for i in range(n_contracts)],
+        "company_code": companies["code"].to_numpy()[rng.integers(0, n_companies,
+                                                                   n_contracts)],
+        "title": "Lot", "notified_on": pd.Timestamp("2024-01-15"), "initial_total_ht": totals,
+        "vat_rate_bp": 2000, "retention_rate_bp": 500, "retention_base": "ttc",
+        "advance_cents": advance, "advance_start_bp": 6500, "advance_end_bp": 8000,
+        "price_form": "firm", "revision_fixed_bp": 0, "revision_base_month": None,
+        "coef_decimals": 4, "penalty_denominator": 3000, "penalty_cap_bp": 1000,
+        "penalty_waiver_cents": 100_000})
+    line_nos = np.array([f"{j + 1:03d}" for j in range(lines)])
+    price_lines = pd.DataFrame({
+        "contract_id": np.repeat(cids, lines), "line_no": np.tile(line_nos, n_contracts),
+        "label": "Ouvrage", "unit": "ens", "quantity": "1", "unit_price_cents": None,
+        "amount_cents": amounts.ravel(), "may_exceed": False, "amendment_no": None,
+        "subcontract_id": None})
+
+    month_names = np.array([f"{2024 + m // 12}-{m % 12 + 1:02d}" for m in range(months)])
+    month_ends = pd.to_datetime(np.char.add(month_names, "-28"))
+    received = np.tile(month_ends.values, n_contracts) + pd.to_timedelta(
+        rng.integers(0, 4 * 24, n_contracts * months), unit="h").values
+    situations = pd.DataFrame({
+        "contract_id": np.repeat(cids, months), "n": np.tile(np.arange(1, months + 1),
+                                                             n_contracts),
+        "month": np.tile(month_names, n_contracts), "status": "paid", "version": 1})
+    for step, days in STEP_DAYS.items():
+        situations[step] = (received + np.timedelta64(days, "D")).astype("datetime64[us]")
+    late = rng.integers(20, 75, n_contracts * months)  # payment 20 to 75 days after receipt
+    situations["paid_at"] = (received + late.astype("timedelta64[D]")).astype("datetime64[us]")
+    for col in ("interrupted_at", "resumed_at"):
+        situations[col] = pd.Series(pd.NaT, index=situations.index, dtype="datetime64[us]")
+    situations["interruption_reason"] = None
+
+    pct = np.minimum(10_000, np.cumsum(rng.integers(0, 1200, size=(n_contracts, lines, months)),
+                                       axis=2))
+    progress = pd.DataFrame({
+        "contract_id": np.repeat(cids, lines * months),
+        "n": np.tile(np.arange(1, months + 1), n_contracts * lines),
+        "line_no": np.tile(np.repeat(line_nos, months), n_contracts),
+        "pct_bp": pct.ravel(), "comment": None})
+    return Portfolio(operations, companies, contracts, price_lines, situations, progress)
+
+
+def write_portfolio(engine: Engine, p: Portfolio, chunk: int = 50_000) -> None:
+    """Insert the portfolio (PostgreSQL: COPY, the fast path for millions of rows)."""
+    with engine.begin() as conn:
+        for model, df in p.tables():
+            df = df[[c.name for c in model.__table__.columns]]
+            if engine.dialect.name == "postgresql":
+                cols = ", ".join(df.columns)
+                raw = conn.connection.driver_connection
+                with raw.cursor() as cur, cur.copy(
+                        f"COPY {model.__tablename__} ({cols}) FROM STDIN") as copy:
+                    for row in df.itertuples(index=False):
+                        copy.write_row([None if pd.isna(v) else v for v in row])
+                continue
+            records = df.astype(object).where(df.notna(), None).to_dict("records")
+            for start in range(0, len(records), chunk):
+                conn.execute(insert(model), records[start:start + chunk])

@@ -1,0 +1,133 @@
+"""The Chorus Pro panel: check the user's piece of a situation's billing file, deposit it,
+and see the file's pieces with their statuses (ipywidgets). The checks, the deposit and
+what a status means all come from gesprokit.chorus; this page only shows them."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import datetime
+
+import ipywidgets as w
+import pandas as pd
+from sqlalchemy import select
+
+from gesprokit import schema
+from gesprokit.chorus import billing
+from gesprokit.chorus.frames import EFFECTS, FRAMES, deadline_effect
+from gesprokit.chorus.piste import PisteClient, PisteConfig
+from gesprokit.errors import GesprokitError
+from gesprokit.money import format_eur
+from gesprokit.session import Session
+from gesprokit.ui.common import STYLE, guarded
+
+# The piece each role deposits for a monthly situation, the step it needs, a number prefix.
+ROLE_PIECES = {"contractor": ("A4", "submitted_at", "PD"), "moe": ("A15", "moe_at", "EA"),
+               "moa": ("A19", "moa_at", "EAV")}
+
+
+def _default_client() -> PisteClient:
+    return PisteClient(PisteConfig.from_env())
+
+
+class ChorusPanel:
+    """One situation at a time: the piece's problems, the deposit button, the file."""
+
+    def __init__(self, session: Session, now: datetime | None = None,
+                 client_factory: Callable[[], PisteClient] = _default_client):
+        self.session, self.now, self.client_factory = session, now, client_factory
+        self.frame, self.step, self.prefix = ROLE_PIECES[session.actor.role]
+        self.queue = w.Dropdown(description="Situation", style=STYLE,
+                                layout=w.Layout(width="720px"))
+        self.number = w.Text(description="N° de la pièce", style=STYLE,
+                             layout=w.Layout(width="420px"))
+        self.problems = w.HTML()
+        self.file = w.HTML()
+        self.deposit_button = w.Button(description=f"Déposer le {self.frame} dans Chorus Pro",
+                                       button_style="primary", layout=w.Layout(width="320px"))
+        self.message = w.HTML()
+        self.queue.observe(lambda _c: self.show(), names="value")
+        self.number.observe(lambda _c: self.check(), names="value")
+        self.deposit_button.on_click(self.on_deposit)
+        self.reload()
+
+    def reload(self, keep: tuple | None = None) -> None:
+        s = self.session.situations()
+        s = s[s[self.step].notna()].sort_values(self.step)  # the latest step comes last
+        options = [(f"{r.contract_id} – situation n°{r.n} – {r.month}",
+                    (r.contract_id, int(r.n))) for r in s.itertuples()]
+        if not options:
+            self.queue.options = [("(aucune situation à déposer)", None)]
+            return
+        self.queue.options = options
+        values = [v for _, v in options]
+        self.queue.value = keep if keep in values else values[-1]
+
+    @property
+    def selected(self) -> tuple[str, int] | None:
+        return self.queue.value
+
+    def show(self) -> None:
+        if self.selected is None:
+            return
+        cid, n = self.selected
+        self.number.value = f"{self.prefix}-{cid.rsplit('-', 1)[-1]}-{n:02d}"
+        self.check()
+
+    def check(self) -> list[str]:
+        """The piece's problems, shown as a list; the button follows them."""
+        if self.selected is None:
+            return []
+        cid, n = self.selected
+        problems = billing.check(self.session.engine, self.session.actor, cid, self.frame,
+                                 self.number.value, n=n,
+                                 on=(self.now or datetime.now()).date())
+        label = FRAMES[self.frame].label
+        if problems:
+            items = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
+            self.problems.value = (f"<b>{self.frame} ({html.escape(label)}) : {len(problems)} "
+                                   f"problème(s) à régler avant le dépôt</b><ul>{items}</ul>")
+        else:
+            self.problems.value = (f"<span style='color:#2e7d32'><b>{self.frame} "
+                                   f"({html.escape(label)}) : prêt pour le dépôt.</b></span>")
+        self.deposit_button.disabled = bool(problems)
+        self.file.value = self._file_table(cid, n)
+        return problems
+
+    def _file_table(self, cid: str, n: int) -> str:
+        with self.session.engine.connect() as conn:
+            pieces = pd.read_sql(select(schema.ChorusPiece).where(
+                schema.ChorusPiece.contract_id == cid,
+                schema.ChorusPiece.file_key == billing.file_key(n)).order_by(
+                schema.ChorusPiece.piece_id), conn)
+        if pieces.empty:
+            return "<p><i>Aucune pièce de ce dossier n'est encore déposée.</i></p>"
+        rows = "".join(
+            f"<tr><td>{p.frame}</td><td>{html.escape(FRAMES[p.frame].label)}</td>"
+            f"<td>{html.escape(p.number)}</td><td style='text-align:right'>"
+            f"{format_eur(p.amount_to_pay)}</td><td>{html.escape(p.status)}</td>"
+            f"<td>{p.status_at:%d/%m/%Y}</td>"
+            f"<td>{html.escape(EFFECTS.get(deadline_effect(p.status) or '', ''))}</td></tr>"
+            for p in pieces.itertuples())
+        return ("<table><tr><th>Cadre</th><th>Pièce</th><th>N°</th><th>Net à payer</th>"
+                f"<th>Statut</th><th>Depuis le</th><th>Effet</th></tr>{rows}</table>")
+
+    def on_deposit(self, _button=None):
+        cid, n = self.selected
+
+        def action():
+            try:
+                client = self.client_factory()
+            except GesprokitError as exc:
+                raise GesprokitError(f"Dépôt Chorus Pro non configuré : {exc}") from exc
+            with client:
+                return billing.deposit(self.session.engine, client, self.session.actor, cid,
+                                       self.frame, self.number.value, n=n, now=self.now)
+        return guarded(action, self.message,
+                       lambda r: f"Déposé : pièce Chorus Pro {r['chorus_id']} ({r['status']}).",
+                       then=lambda _r: self.check())
+
+    def widget(self) -> w.Widget:
+        return w.VBox([w.HTML("<h3>Chorus Pro – dépôt de la pièce du dossier de "
+                              "facturation</h3>"), self.queue, self.number, self.problems,
+                       w.HBox([self.deposit_button]), self.message, self.file])
