@@ -14,6 +14,8 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gesprokit.money import BP, mul_div_half_up
 from gesprokit.revision import compute_revision
@@ -45,6 +47,17 @@ def _empty_if_none(frame: pd.DataFrame | None, columns: dict) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in columns.items()})
 
 
+def codes_in(values: pd.Series, categories: pd.Index) -> np.ndarray:
+    """Position of each value in `categories` (-1 when absent), as int64. Arrow-backed text
+    is looked up by pyarrow's hash index (an order of magnitude faster than get_indexer)."""
+    arrow = getattr(values.array, "_pa_array", None)
+    if arrow is not None and len(values) > 1000:
+        value_set = pa.array(categories.to_numpy(dtype=object), type=arrow.type)
+        found = pc.index_in(arrow, value_set=value_set)
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
+    return categories.get_indexer(values).astype("int64")
+
+
 def line_amounts(progress: pd.DataFrame, price_lines: pd.DataFrame) -> pd.DataFrame:
     """Cumulative amount of each entered line: round_half_up(amount × pct_bp / 10 000).
 
@@ -57,41 +70,49 @@ def line_amounts(progress: pd.DataFrame, price_lines: pd.DataFrame) -> pd.DataFr
     contracts = pd.Index(np.sort(price_lines["contract_id"].unique()))
     line_nos = pd.Index(np.sort(price_lines["line_no"].unique()))
     width = max(len(line_nos), 1)
-    price_key = (contracts.get_indexer(price_lines["contract_id"]) * width
-                 + line_nos.get_indexer(price_lines["line_no"]))
-    p_contract = contracts.get_indexer(progress["contract_id"])
-    p_line = line_nos.get_indexer(progress["line_no"])
+    price_key = (codes_in(price_lines["contract_id"], contracts) * width
+                 + codes_in(price_lines["line_no"], line_nos))
+    p_contract = codes_in(progress["contract_id"], contracts)
+    p_line = codes_in(progress["line_no"], line_nos)
     position = pd.Index(price_key).get_indexer(p_contract * width + p_line)
     unknown = (p_contract < 0) | (p_line < 0) | (position < 0)
     if unknown.any():
         first = progress.iloc[int(np.flatnonzero(unknown)[0])]
         raise ValueError(f"ligne de prix inconnue : {first['contract_id']} {first['line_no']}")
     n = progress["n"].to_numpy(dtype="int64")
-    order = np.lexsort((n, p_line, p_contract))  # each line's entries in situation order
+    span = int(n.max()) + 1 if len(n) else 1
+    line_key = p_contract * width + p_line
+    order = _sorting(line_key * span + n)  # each line's entries in situation order
     amount = price_lines["amount_cents"].to_numpy(dtype="int64")[position][order]
     pct = progress["pct_bp"].to_numpy(dtype="int64")[order]
     line_cum = mul_div_half_up(amount, pct, BP)
-    key = (p_contract * width + p_line)[order]
+    key = line_key[order]
     first_of_line = np.r_[True, key[1:] != key[:-1]]
     previous = np.r_[0, line_cum[:-1]]
     previous[first_of_line] = 0
-    out = pd.DataFrame({
-        "contract_id": contracts[p_contract[order]], "n": n[order],
-        "line_no": line_nos[p_line[order]], "amount_cents": amount, "pct_bp": pct,
-        "line_cum": line_cum, "line_month": line_cum - previous,
-        "subcontract_id": price_lines["subcontract_id"].to_numpy()[position][order],
-        "_contract": p_contract[order], "_line": p_line[order]})
-    final = np.lexsort((out["_line"].to_numpy(), out["n"].to_numpy(),
-                        out["_contract"].to_numpy()))
-    return out.iloc[final].drop(columns=["_contract", "_line"]).reset_index(drop=True)
+    # then ordered by contract, situation and line
+    back = _sorting(((p_contract * span + n) * width + p_line)[order])  # in line order
+    final = order[back]  # in the input's rows
+    return pd.DataFrame({
+        "contract_id": contracts[p_contract[final]], "n": n[final],
+        "line_no": line_nos[p_line[final]], "amount_cents": amount[back], "pct_bp": pct[back],
+        "line_cum": line_cum[back], "line_month": (line_cum - previous)[back],
+        "subcontract_id": price_lines["subcontract_id"].to_numpy()[position][final]})
+
+
+def _sorting(key: np.ndarray) -> np.ndarray:
+    """The permutation sorting `key` (stable), skipping the sort when already in order."""
+    if len(key) < 2 or bool((key[1:] >= key[:-1]).all()):
+        return np.arange(len(key))
+    return np.argsort(key, kind="stable")
 
 
 def _sum_by_situation(frame: pd.DataFrame, value: str, sit: pd.DataFrame) -> pd.Series:
     """Sum of `value` per (contract_id, n), aligned on `sit` (0 where absent)."""
     contracts = pd.Index(sit["contract_id"].unique())
     width = int(max(sit["n"].max(), frame["n"].max() if len(frame) else 0)) + 1
-    sit_key = contracts.get_indexer(sit["contract_id"]) * width + sit["n"].to_numpy("int64")
-    row_key = contracts.get_indexer(frame["contract_id"]) * width + frame["n"].to_numpy("int64")
+    sit_key = codes_in(sit["contract_id"], contracts) * width + sit["n"].to_numpy("int64")
+    row_key = codes_in(frame["contract_id"], contracts) * width + frame["n"].to_numpy("int64")
     sums = pd.Series(frame[value].to_numpy("int64")).groupby(row_key).sum()
     return pd.Series(sums.reindex(sit_key, fill_value=0).to_numpy(), index=sit.index,
                      dtype="int64")
@@ -185,8 +206,8 @@ def compute_ledger(contracts: pd.DataFrame, price_lines: pd.DataFrame,
     for col in MONEY_COLUMNS:
         sit[col] = sit[col].astype("int64")
     sit["n"] = sit["n"].astype("int64")
-    return Ledger(situations=sit[LEDGER_COLUMNS], lines=lines[LINE_COLUMNS].sort_values(
-        ["contract_id", "n", "line_no"]).reset_index(drop=True), revisions=rev)
+    # line_amounts already orders the lines by contract, situation and line
+    return Ledger(situations=sit[LEDGER_COLUMNS], lines=lines[LINE_COLUMNS], revisions=rev)
 
 
 def _penalties(sit, adjustments, per_sit, contract_total) -> pd.Series:

@@ -1,0 +1,50 @@
+"""Reading the store: the bulk path (ADBC, Arrow) gives exactly the frames of the cursor path
+used inside a transaction, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from conftest import SAMPLE
+
+from gesprokit import schema
+from gesprokit.importer import import_folder
+from gesprokit.store import BULK_TABLES, _adbc_frame, read_table
+
+BULK = [t for t in schema.Base.metadata.sorted_tables if t.name in BULK_TABLES]
+
+
+def same_frames(engine) -> None:
+    import_folder(SAMPLE, engine, now=datetime(2026, 6, 1))
+    with engine.connect() as conn:
+        for table in BULK:
+            bulk = read_table(engine, table)
+            cursor = read_table(conn, table)  # inside a transaction: the DB-API cursor
+            assert len(bulk) > 0
+            pd.testing.assert_frame_equal(bulk, cursor, obj=table.name)
+
+
+def test_bulk_read_matches_cursor_read_sqlite(sqlite_engine):
+    assert _adbc_frame(sqlite_engine, "SELECT 1 AS one") is not None  # the driver is there
+    same_frames(sqlite_engine)
+
+
+def test_sqlite_text_column_null_in_the_first_rows(sqlite_engine):
+    """ADBC infers SQLite types from the first batch: a text column empty for thousands of
+    rows, then filled, must still come back as text."""
+    from sqlalchemy import insert
+
+    with sqlite_engine.begin() as conn:
+        conn.execute(insert(schema.Event), [
+            {"at": datetime(2026, 1, 1), "actor": "a", "role": "admin", "action": "x",
+             "comment": None if i < 5000 else "justifié", "prev_hash": f"{i}",
+             "hash": f"{i + 1}"} for i in range(6000)])
+    events = read_table(sqlite_engine, schema.Event.__table__)
+    assert events["comment"].isna().sum() == 5000
+    assert (events["comment"].dropna() == "justifié").all() and len(events) == 6000
+
+
+def test_bulk_read_matches_cursor_read_postgres(postgres_engine):
+    assert _adbc_frame(postgres_engine, "SELECT 1 AS one") is not None
+    same_frames(postgres_engine)
