@@ -41,9 +41,11 @@ class Portfolio:
 
 
 def portfolio(progress_rows: int, lines: int = 25, months: int = 20,
-              contracts_per_operation: int = 12, seed: int = 7) -> Portfolio:
+              contracts_per_operation: int = 12, pace_bp: int = 1200,
+              seed: int = 7) -> Portfolio:
     """About `progress_rows` progress rows: contracts of `lines` lines over `months` months,
-    grouped `contracts_per_operation` to an operation."""
+    grouped `contracts_per_operation` to an operation; each line progresses by up to
+    `pace_bp` a month."""
     rng = np.random.default_rng(seed)
     n_contracts = max(1, progress_rows // (lines * months))
     n_ops = -(-n_contracts // contracts_per_operation)
@@ -100,7 +102,7 @@ def portfolio(progress_rows: int, lines: int = 25, months: int = 20,
         situations[col] = pd.Series(pd.NaT, index=situations.index, dtype="datetime64[us]")
     situations["interruption_reason"] = None
 
-    pct = np.minimum(10_000, np.cumsum(rng.integers(0, 1200, size=(n_contracts, lines, months)),
+    pct = np.minimum(10_000, np.cumsum(rng.integers(0, pace_bp, size=(n_contracts, lines, months)),
                                        axis=2))
     progress = pd.DataFrame({
         "contract_id": np.repeat(cids, lines * months),

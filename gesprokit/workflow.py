@@ -13,10 +13,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from gesprokit import schema
 from gesprokit.audit import append_events
@@ -119,6 +129,18 @@ class _Context:
     contract: dict
     situation: dict | None
     now: datetime
+    cache: dict = field(default_factory=dict)  # frames and ledger, read once per action
+
+    def frames_and_ledger(self):
+        """The contract's frames and ledger as they stand in the transaction (read once)."""
+        if "ledger" not in self.cache:
+            from gesprokit.ledger import ledger_from_frames
+            from gesprokit.store import load_frames
+
+            frames = load_frames(self.conn, [self.contract["contract_id"]])
+            self.cache["frames"] = frames
+            self.cache["ledger"] = ledger_from_frames(frames, as_of=self.now)
+        return self.cache["frames"], self.cache["ledger"]
 
 
 def _load(conn: Connection, contract_id: str, n: int | None) -> tuple[dict, dict | None]:
@@ -175,7 +197,7 @@ def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
             conn.execute(update(schema.Situation).where(
                 schema.Situation.contract_id == contract_id,
                 schema.Situation.n == n).values(**values))
-        produced = [_document(conn, document, contract_id, n, now)] if document else []
+        produced = [_document(ctx, document)] if document else []
         hashes = _store_files(conn, [*(files or []), *produced])
         before = {"status": situation["status"], **details.pop("before", {})}
         after = {"status": values.get("status", situation["status"]), **details.pop("after", {})}
@@ -187,15 +209,13 @@ def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
     return after
 
 
-def _document(conn: Connection, kind: str, contract_id: str, n: int, now: datetime) -> File:
+def _document(ctx: _Context, kind: str) -> File:
     """Render the action's PDF from the ledger as it stands inside the transaction."""
     from gesprokit.documents import render
-    from gesprokit.ledger import ledger_from_frames
-    from gesprokit.store import load_frames
 
-    frames = load_frames(conn, [contract_id])
-    pdf = render(kind, frames, ledger_from_frames(frames, as_of=now), contract_id, n, now)
-    return File(f"{kind}-{contract_id}-n{n}.pdf", pdf)
+    frames, ledger = ctx.frames_and_ledger()
+    cid, n = ctx.contract["contract_id"], ctx.situation["n"]
+    return File(f"{kind}-{cid}-n{n}.pdf", render(kind, frames, ledger, cid, n, ctx.now))
 
 
 def _previous_pct(conn: Connection, contract_id: str, n: int) -> dict[str, int]:
@@ -232,20 +252,23 @@ def _write_progress(ctx: _Context, pcts: dict[str, int], comments: dict[str, str
                             f"({previous[line_no] / 100:g} % → {pct / 100:g} %) sans justification")
     if problems:
         raise ValidationError("Avancement refusé : " + " ; ".join(problems) + ".")
-    before, after = {}, {}
+    before, after, updates, inserts = {}, {}, [], []
     for line_no, pct in pcts.items():
         old = current.get(line_no, previous.get(line_no))
         if old == pct and line_no in current:
             continue
         before[line_no], after[line_no] = old, pct
-        comment = comments.get(line_no) or require_reason
-        if line_no in current:
-            conn.execute(update(schema.Progress).where(
-                schema.Progress.contract_id == cid, schema.Progress.n == n,
-                schema.Progress.line_no == line_no).values(pct_bp=pct, comment=comment))
-        else:
-            conn.execute(insert(schema.Progress).values(contract_id=cid, n=n, line_no=line_no,
-                                                        pct_bp=pct, comment=comment))
+        row = {"line": line_no, "pct": pct, "comment": comments.get(line_no) or require_reason}
+        (updates if line_no in current else inserts).append(row)
+    if updates:  # one statement for all the lines (executemany)
+        conn.execute(update(schema.Progress).where(
+            schema.Progress.contract_id == cid, schema.Progress.n == n,
+            schema.Progress.line_no == bindparam("line")).values(
+            pct_bp=bindparam("pct"), comment=bindparam("comment")), updates)
+    if inserts:
+        conn.execute(insert(schema.Progress), [
+            {"contract_id": cid, "n": n, "line_no": r["line"], "pct_bp": r["pct"],
+             "comment": r["comment"]} for r in inserts])
     return {"before": {"pct_bp": before}, "after": {"pct_bp": after}} if after else {}
 
 
@@ -451,12 +474,8 @@ def validate(engine: Engine, actor: Actor, contract_id: str, n: int, *,
              comment: str | None = None, now: datetime | None = None,
              expected_version: int | None = None) -> dict:
     """MOA validates the état d'acompte; its figures are recorded as validated."""
-    from gesprokit.ledger import ledger_from_frames
-    from gesprokit.store import load_frames
-
     def body(ctx: _Context) -> dict:
-        frames = load_frames(ctx.conn, [contract_id])
-        row = ledger_from_frames(frames, as_of=ctx.now).situations
+        row = ctx.frames_and_ledger()[1].situations
         row = row[row["n"] == n].iloc[0]
         figures = {c: int(row[c]) for c in schema.STATEMENT_COLUMNS}
         ctx.conn.execute(delete(schema.PaymentStatement).where(and_(

@@ -398,3 +398,18 @@ def test_chorus_panel_without_configuration_says_so(engine, monkeypatch):
     assert contractor.on_deposit() is None
     assert "Dépôt Chorus Pro non configuré : Configuration PISTE incomplète" in \
         contractor.message.value
+
+
+def test_cli_files_and_validated_pdf(engine, client, tmp_path, capsys):
+    from gesprokit.cli import main
+
+    month_with_bonus(engine)
+    billing.deposit(engine, client, CONTRACTOR, L05, "A4", "PD-L05-07", n=7, now=at(12, 14))
+    url = str(engine.url)
+    assert main(["chorus", "files", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "CHMV-EHPAD-L05 n7     A4   n°PD-L05-07" in out and "DEPOSEE (12/07/2026)" in out
+    assert main(["chorus", "pdf", L05, "7", "-o", str(tmp_path), "--db", url]) == 0
+    assert (tmp_path / "valide-CHMV-EHPAD-L05-n7.pdf").read_bytes().startswith(b"%PDF-")
+    assert main(["chorus", "pdf", L05, "6", "-o", str(tmp_path), "--db", url]) == 2
+    assert "n'a pas d'état d'acompte validé" in capsys.readouterr().err

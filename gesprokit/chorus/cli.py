@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,26 @@ from gesprokit.db import get_engine
 from gesprokit.errors import GesprokitError
 from gesprokit.money import format_eur, parse_cents
 from gesprokit.workflow import Actor, File
+
+
+def _reported(code: int):
+    """Turn a refusal into its French message on stderr and exit `code` (2 for a piece the
+    checker refused: nothing was sent)."""
+    def wrap(command):
+        @functools.wraps(command)
+        def run(args) -> int:
+            from gesprokit.chorus.billing import DepositRejected
+
+            try:
+                return command(args)
+            except DepositRejected as exc:
+                print(exc, file=sys.stderr)
+                return 2
+            except GesprokitError as exc:
+                print(exc, file=sys.stderr)
+                return code
+        return run
+    return wrap
 
 
 def _actor(engine, email: str) -> Actor:
@@ -38,16 +59,13 @@ def _piece_args(engine, args) -> tuple[Actor, dict]:
     return _actor(engine, args.as_user), dict(n=args.n, amounts=amounts, files=files)
 
 
+@_reported(2)
 def cmd_check(args) -> int:
     from gesprokit.chorus.billing import check
 
     engine = get_engine(args.db)
-    try:
-        actor, kwargs = _piece_args(engine, args)
-        problems = check(engine, actor, args.contract, args.frame, args.number, **kwargs)
-    except GesprokitError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    actor, kwargs = _piece_args(engine, args)
+    problems = check(engine, actor, args.contract, args.frame, args.number, **kwargs)
     for problem in problems:
         print(f"- {problem}")
     print(f"{len(problems)} problème(s) : dépôt impossible en l'état." if problems
@@ -55,38 +73,28 @@ def cmd_check(args) -> int:
     return 2 if problems else 0
 
 
+@_reported(1)
 def cmd_deposit(args) -> int:
-    from gesprokit.chorus.billing import DepositRejected, deposit
+    from gesprokit.chorus.billing import deposit
     from gesprokit.chorus.piste import PisteClient, PisteConfig
 
     engine = get_engine(args.db)
-    try:
-        actor, kwargs = _piece_args(engine, args)
-        with PisteClient(PisteConfig.from_env()) as client:
-            result = deposit(engine, client, actor, args.contract, args.frame, args.number,
-                             **kwargs)
-    except DepositRejected as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except GesprokitError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    actor, kwargs = _piece_args(engine, args)
+    with PisteClient(PisteConfig.from_env()) as client:
+        result = deposit(engine, client, actor, args.contract, args.frame, args.number,
+                         **kwargs)
     print(f"Déposé : facture Chorus Pro {result['chorus_id']} ({result['status']}).")
     return 0
 
 
+@_reported(1)
 def cmd_poll(args) -> int:
     from gesprokit.chorus.billing import poll
     from gesprokit.chorus.frames import EFFECTS
     from gesprokit.chorus.piste import PisteClient, PisteConfig
 
-    engine = get_engine(args.db)
-    try:
-        with PisteClient(PisteConfig.from_env()) as client:
-            changes = poll(engine, client)
-    except GesprokitError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    with PisteClient(PisteConfig.from_env()) as client:
+        changes = poll(get_engine(args.db), client)
     for c in changes:
         effect = f" — {EFFECTS[c['effect']]}" if c["effect"] else ""
         print(f"{c['contract_id']} {c['file_key']} {c['frame']} n°{c['number']} : "
@@ -110,14 +118,11 @@ def cmd_files(args) -> int:
     return 0
 
 
+@_reported(2)
 def cmd_pdf(args) -> int:
     from gesprokit.chorus.billing import export_validated_pdf
 
-    try:
-        path = export_validated_pdf(get_engine(args.db), args.contract, args.n, args.output)
-    except GesprokitError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    path = export_validated_pdf(get_engine(args.db), args.contract, args.n, args.output)
     print(f"État d'acompte validé écrit : {path}")
     return 0
 
