@@ -413,3 +413,34 @@ def test_cli_files_and_validated_pdf(engine, client, tmp_path, capsys):
     assert (tmp_path / "valide-CHMV-EHPAD-L05-n7.pdf").read_bytes().startswith(b"%PDF-")
     assert main(["chorus", "pdf", L05, "6", "-o", str(tmp_path), "--db", url]) == 2
     assert "n'a pas d'état d'acompte validé" in capsys.readouterr().err
+
+
+def test_imported_situation_asks_for_its_signed_pdf(engine):
+    from gesprokit.workflow import File
+
+    moa = Actor("direction@ch.fr", "moa", "CHMV")
+    problems = billing.check(engine, moa, "CHMV-EHPAD-L11", "A19", "EAV-L11-09", n=9)
+    assert problems == [
+        "cadre A19 déposé hors de son tour : le dossier attend A4 (projet de décompte mensuel)",
+        "pièce principale (PDF de l'état d'acompte validé : la situation vient d'un historique "
+        "importé, joindre le PDF signé) manquante"]
+    signed = File("etat-valide-L11-n9.pdf", b"%PDF-1.4 etat valide signe")
+    assert billing.check(engine, moa, "CHMV-EHPAD-L11", "A19", "EAV-L11-09", n=9,
+                         files=[signed]) == [problems[0]]
+
+
+def test_chorus_panel_takes_the_signed_pdf_of_an_imported_situation(engine):
+    from gesprokit.accounts import create_user
+    from gesprokit.session import connect
+    from gesprokit.ui.chorus_panel import ChorusPanel
+
+    create_user(engine, MOA.email, "Direction", "CHMV", "moa", "mot-de-passe-1")
+    panel = ChorusPanel(connect(engine, MOA.email, "mot-de-passe-1"), at(12, 15))
+    panel.queue.value = ("CHMV-EHPAD-L11", 9)
+    assert "joindre le PDF signé" in panel.problems.value
+    content = b"%PDF-1.4 etat valide signe"
+    panel.upload.value = ({"name": "etat-valide-L11-n9.pdf", "type": "application/pdf",
+                           "size": len(content), "content": memoryview(content),
+                           "last_modified": at(12, 15)},)
+    assert "joindre le PDF signé" not in panel.problems.value
+    assert "1 problème(s)" in panel.problems.value  # the A4 and A15 are still missing

@@ -174,6 +174,7 @@ def prepare(conn: Connection, actor: Actor, contract_id: str, frame: str, number
                      "service, engagement juridique)")
     given = [AttachedFile(f.name, len(f.content), f.content) for f in files]
     expected, source = None, "le document transmis"
+    main_piece = "PDF du document transmis"
     if n is not None and frame in MONTHLY_STEPS:
         situation = conn.execute(select(schema.Situation).where(
             schema.Situation.contract_id == contract_id,
@@ -183,9 +184,9 @@ def prepare(conn: Connection, actor: Actor, contract_id: str, frame: str, number
         expected, source, not_ready = _expected(conn, contract_id, n, frame, dict(situation))
         extra += not_ready
         document = _document(conn, contract_id, n, MONTHLY_STEPS[frame][0])
-        if document is None and not not_ready and not given:
-            extra.append(f"PDF de {source} introuvable (situation reprise d'un historique) : "
-                         "le joindre comme pièce principale")
+        if document is None and not not_ready:
+            main_piece = (f"PDF de {source} : la situation vient d'un historique importé, "
+                          "joindre le PDF signé")
         given = ([document] if document else []) + given
     depositor = _depositor_siret(ctx, actor.role)
     used = frozenset(conn.execute(select(schema.ChorusPiece.number).where(
@@ -201,7 +202,7 @@ def prepare(conn: Connection, actor: Actor, contract_id: str, frame: str, number
         amounts=amounts or expected or Amounts(0, 0, 0, 0), expected=expected,
         expected_source=source, attachments=tuple(given),
         pieces=tuple(read_pieces(conn, contract_id, key)), used_numbers=used,
-        on=on or date.today())
+        on=on or date.today(), main_piece=main_piece)
     return draft, extra
 
 

@@ -70,6 +70,7 @@ class DepositDraft:
     pieces: tuple[Piece, ...] = ()
     used_numbers: frozenset[str] = frozenset()
     on: date | None = None
+    main_piece: str = "PDF du document transmis"  # what to join when it is missing
 
 
 def check_deposit(draft: DepositDraft) -> list[str]:
@@ -91,7 +92,7 @@ def check_deposit(draft: DepositDraft) -> list[str]:
         problems.append("numéro de marché manquant")
     problems += _number_problems(draft)
     problems += amount_problems(draft.amounts, draft.expected, draft.expected_source)
-    problems += attachment_problems(draft.attachments)
+    problems += attachment_problems(draft.attachments, draft.main_piece)
     return problems
 
 
@@ -125,10 +126,11 @@ def amount_problems(amounts: Amounts, expected: Amounts | None, source: str) -> 
     return problems
 
 
-def attachment_problems(files: tuple[AttachedFile, ...] | list[AttachedFile]) -> list[str]:
+def attachment_problems(files: tuple[AttachedFile, ...] | list[AttachedFile],
+                        main_piece: str = "PDF du document transmis") -> list[str]:
     """Chorus Pro's rules for attachments (name, extension, size, total)."""
     if not files:
-        return ["pièce principale (PDF du document transmis) manquante"]
+        return [f"pièce principale ({main_piece}) manquante"]
     problems = []
     if files[0].name.rsplit(".", 1)[-1].lower() != "pdf":
         problems.append(f"la pièce principale « {files[0].name} » doit être un PDF")

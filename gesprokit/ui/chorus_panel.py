@@ -19,7 +19,7 @@ from gesprokit.chorus.piste import PisteClient, PisteConfig
 from gesprokit.errors import GesprokitError
 from gesprokit.money import format_eur
 from gesprokit.session import Session
-from gesprokit.ui.common import STYLE, guarded
+from gesprokit.ui.common import STYLE, guarded, uploaded_files
 
 # The piece each role deposits for a monthly situation, the step it needs, a number prefix.
 ROLE_PIECES = {"contractor": ("A4", "submitted_at", "PD"), "moe": ("A15", "moe_at", "EA"),
@@ -41,13 +41,17 @@ class ChorusPanel:
                                 layout=w.Layout(width="720px"))
         self.number = w.Text(description="N° de la pièce", style=STYLE,
                              layout=w.Layout(width="420px"))
+        self.upload = w.FileUpload(description="Pièces jointes", multiple=True,
+                                   layout=w.Layout(width="320px"))
         self.problems = w.HTML()
         self.file = w.HTML()
         self.deposit_button = w.Button(description=f"Déposer le {self.frame} dans Chorus Pro",
                                        button_style="primary", layout=w.Layout(width="320px"))
+        self.button_reason = w.HTML()
         self.message = w.HTML()
         self.queue.observe(lambda _c: self.show(), names="value")
         self.number.observe(lambda _c: self.check(), names="value")
+        self.upload.observe(lambda _c: self.check(), names="value")
         self.deposit_button.on_click(self.on_deposit)
         self.reload()
 
@@ -80,7 +84,7 @@ class ChorusPanel:
             return []
         cid, n = self.selected
         problems = billing.check(self.session.engine, self.session.actor, cid, self.frame,
-                                 self.number.value, n=n,
+                                 self.number.value, n=n, files=uploaded_files(self.upload),
                                  on=(self.now or datetime.now()).date())
         label = FRAMES[self.frame].label
         if problems:
@@ -91,6 +95,8 @@ class ChorusPanel:
             self.problems.value = (f"<span style='color:#2e7d32'><b>{self.frame} "
                                    f"({html.escape(label)}) : prêt pour le dépôt.</b></span>")
         self.deposit_button.disabled = bool(problems)
+        self.button_reason.value = ("<i style='color:#6c757d'>dépôt possible une fois ces "
+                                    "problèmes réglés</i>" if problems else "")
         self.file.value = self._file_table(cid, n)
         return problems
 
@@ -122,12 +128,16 @@ class ChorusPanel:
                 raise GesprokitError(f"Dépôt Chorus Pro non configuré : {exc}") from exc
             with client:
                 return billing.deposit(self.session.engine, client, self.session.actor, cid,
-                                       self.frame, self.number.value, n=n, now=self.now)
+                                       self.frame, self.number.value, n=n,
+                                       files=uploaded_files(self.upload), now=self.now)
         return guarded(action, self.message,
                        lambda r: f"Déposé : pièce Chorus Pro {r['chorus_id']} ({r['status']}).",
                        then=lambda _r: self.check())
 
     def widget(self) -> w.Widget:
         return w.VBox([w.HTML("<h3>Chorus Pro – dépôt de la pièce du dossier de "
-                              "facturation</h3>"), self.queue, self.number, self.problems,
-                       w.HBox([self.deposit_button]), self.message, self.file])
+                              "facturation</h3>"), self.queue, self.number,
+                       w.HBox([self.upload, w.HTML("<i style='color:#6c757d'>pièces "
+                               "complémentaires ; pour une situation importée, le PDF signé "
+                               "d'abord</i>")]), self.problems,
+                       w.HBox([self.deposit_button, self.button_reason]), self.message, self.file])
