@@ -169,7 +169,7 @@ def test_checker_refuses_before_sending(engine, server, client):
                         amounts=billing.Amounts(150_000, 30_000, 180_000, 171_000),
                         now=at(12, 16))
     assert caught.value.problems == [
-        "la situation n°7 n'a pas encore « l'état d'acompte validé » : le cadre A19 ne peut "
+        "situation n°7 pas encore à l'étape de l'état d'acompte validé : le cadre A19 ne peut "
         "pas être déposé",
         "cadre A19 déposé hors de son tour : le dossier attend A15 (état d'acompte du maître "
         "d'œuvre)",
@@ -333,7 +333,7 @@ def test_cli_check_lists_the_problems(engine, capsys):
     assert main(["chorus", "check", L05, "A19", "EAV-L05-07", "--n", "7", "--as",
                  "direction@ch.fr", "--db", url]) == 2
     out = capsys.readouterr().out
-    assert "- la situation n°7 n'a pas encore « l'état d'acompte validé »" in out
+    assert "- situation n°7 pas encore à l'étape de l'état d'acompte validé" in out
     assert out.rstrip().endswith("3 problème(s) : dépôt impossible en l'état.")
     workflow.validate(engine, MOA, L05, 7, now=at(12))
     assert main(["chorus", "check", L05, "A19", "EAV-L05-07", "--n", "7", "--as",

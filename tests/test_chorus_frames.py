@@ -175,7 +175,7 @@ def good_draft(**over) -> DepositDraft:
         payer=HOSPITAL, service_code="DIR-TRAVAUX", engagement_number="EJ2025-0005",
         market_number="2025-CHMV-L05", amounts=Amounts(150_000, 30_000, 180_000, 180_000),
         expected=Amounts(150_000, 30_000, 180_000, 180_000),
-        expected_source="l'état d'acompte validé",
+        expected_source="de l'état d'acompte validé",
         attachments=(AttachedFile("valide-CHMV-EHPAD-L05-n7.pdf", 40_000),),
         pieces=(piece("A4"), piece("A15")), used_numbers=frozenset({"EA-L05-06"}),
         on=date(2026, 7, 12))

@@ -44,10 +44,11 @@ from gesprokit.workflow import Actor, File, pay
 
 log = logging.getLogger("gesprokit.chorus")
 
-# The circuit action whose document and date a monthly piece transmits.
-MONTHLY_STEPS = {"A4": ("submit", "submitted_at", "projet de décompte (demande d'acompte)"),
-                 "A15": ("issue", "moe_at", "l'état d'acompte du maître d'œuvre"),
-                 "A19": ("validate", "moa_at", "l'état d'acompte validé")}
+# The circuit action whose document and date a monthly piece transmits, and that document
+# named after "de" (amounts "différent de celui …", "PDF …").
+MONTHLY_STEPS = {"A4": ("submit", "submitted_at", "du projet de décompte (demande d'acompte)"),
+                 "A15": ("issue", "moe_at", "de l'état d'acompte du maître d'œuvre"),
+                 "A19": ("validate", "moa_at", "de l'état d'acompte validé")}
 CHORUS_ACTOR = Actor("chorus-pro", "treasury", "CHORUS", "Chorus Pro (mise en paiement)")
 
 
@@ -107,7 +108,7 @@ def _expected(conn: Connection, contract_id: str, n: int, frame: str,
     _, stamp, source = MONTHLY_STEPS[frame]
     when = situation.get(stamp)
     if when is None:
-        return None, source, [f"la situation n°{n} n'a pas encore « {source} » : le cadre "
+        return None, source, [f"situation n°{n} pas encore à l'étape {source} : le cadre "
                               f"{frame} ne peut pas être déposé"]
     if frame == "A19":
         statements = read_table(conn, schema.PaymentStatement.__table__, [contract_id])
@@ -173,7 +174,7 @@ def prepare(conn: Connection, actor: Actor, contract_id: str, frame: str, number
         extra.append(f"fiche d'identité du marché {contract_id} absente (structures, code "
                      "service, engagement juridique)")
     given = [AttachedFile(f.name, len(f.content), f.content) for f in files]
-    expected, source = None, "le document transmis"
+    expected, source = None, "du document transmis"
     main_piece = "PDF du document transmis"
     if n is not None and frame in MONTHLY_STEPS:
         situation = conn.execute(select(schema.Situation).where(
@@ -185,7 +186,7 @@ def prepare(conn: Connection, actor: Actor, contract_id: str, frame: str, number
         extra += not_ready
         document = _document(conn, contract_id, n, MONTHLY_STEPS[frame][0])
         if document is None and not not_ready:
-            main_piece = (f"PDF de {source} : la situation vient d'un historique importé, "
+            main_piece = (f"PDF {source} : la situation vient d'un historique importé, "
                           "joindre le PDF signé")
         given = ([document] if document else []) + given
     depositor = _depositor_siret(ctx, actor.role)

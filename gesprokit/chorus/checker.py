@@ -65,7 +65,7 @@ class DepositDraft:
     market_number: str | None
     amounts: Amounts
     expected: Amounts | None  # the figures of the document it transmits (None: not checked)
-    expected_source: str
+    expected_source: str  # the document, after "de": "de l'état d'acompte validé"
     attachments: tuple[AttachedFile, ...]
     pieces: tuple[Piece, ...] = ()
     used_numbers: frozenset[str] = frozenset()
@@ -121,7 +121,7 @@ def amount_problems(amounts: Amounts, expected: Amounts | None, source: str) -> 
                             ("net à payer", "to_pay")):
             got, want = getattr(amounts, attr), getattr(expected, attr)
             if got != want:
-                problems.append(f"montant {label} {format_eur(got)} différent de celui de "
+                problems.append(f"montant {label} {format_eur(got)} différent de celui "
                                 f"{source} ({format_eur(want)})")
     return problems
 

@@ -148,13 +148,14 @@ def cmd_serve_local(args) -> int:
                 state.add_structure(c.siret, c.name)
     with ContractServer(state, port=args.port) as server:
         print(f"Serveur de contrat Chorus Pro sur {server.url} ({len(state.structures)} "
-              "structures). Variables à définir :")
-        print(f"  GESPROKIT_PISTE_OAUTH_URL={server.token_url}\n"
-              f"  GESPROKIT_PISTE_API_URL={server.url}\n"
-              f"  GESPROKIT_PISTE_CLIENT_ID={state.client_id}\n"
-              f"  GESPROKIT_PISTE_LOGIN={state.login}\n"
-              "  GESPROKIT_PISTE_CLIENT_SECRET et GESPROKIT_PISTE_PASSWORD : ceux de "
-              "contract_server.State")
+              "structures ; identifiants de démonstration). Variables à définir :")
+        # the stand-in's own demonstration credentials, not those of a real account
+        print(f"  export GESPROKIT_PISTE_OAUTH_URL={server.token_url}\n"
+              f"  export GESPROKIT_PISTE_API_URL={server.url}\n"
+              f"  export GESPROKIT_PISTE_CLIENT_ID={state.client_id}\n"
+              f"  export GESPROKIT_PISTE_CLIENT_SECRET={state.client_secret}\n"
+              f"  export GESPROKIT_PISTE_LOGIN={state.login}\n"
+              f"  export GESPROKIT_PISTE_PASSWORD='{state.password}'", flush=True)
         try:
             while True:
                 time.sleep(3600)
