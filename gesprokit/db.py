@@ -16,10 +16,13 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get("GESPROKIT_DB") or DEFAULT_DB_URL
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a connection waits for another one's write lock
+
+
 def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
     # SQLAlchemy, not the driver, opens transactions (see _sqlite_begin).
     dbapi_connection.isolation_level = None

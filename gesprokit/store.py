@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import BigInteger, Boolean, Connection, Date, DateTime, Engine, Integer, Table
 
 from gesprokit import schema
+from gesprokit.db import SQLITE_BUSY_TIMEOUT_MS
 
 FRAME_TABLES = {
     "operations": schema.Operation, "companies": schema.Company, "lots": schema.Lot,
@@ -117,11 +118,17 @@ def _adbc_frame(engine: Engine, sql: str) -> pd.DataFrame | None:
             return None
     except ImportError:
         return None
-    with conn, conn.cursor() as cur:
-        if options:
-            cur.adbc_statement.set_options(**options)
-        cur.execute(sql)
-        return cur.fetch_arrow_table().to_pandas()
+    try:
+        with conn, conn.cursor() as cur:
+            if url.get_backend_name() == "sqlite":  # wait for a writer, as the engine does
+                cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+                cur.fetchall()
+            if options:
+                cur.adbc_statement.set_options(**options)
+            cur.execute(sql)
+            return cur.fetch_arrow_table().to_pandas()
+    except driver.Error:  # e.g. still locked: the DB-API path below will wait and retry
+        return None
 
 
 @dataclass

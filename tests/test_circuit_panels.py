@@ -92,3 +92,53 @@ def test_a_full_month_through_the_panels(engine):  # noqa: F811
     line = frames.progress.query("contract_id == @L05 and n == 7 and line_no == '05.04'")
     assert line["pct_bp"].item() == 9000
     assert frames.adjustments.query("contract_id == @L05 and n == 7")["days"].item() == 2
+
+
+def test_amo_declares_a_subcontractor(engine):  # noqa: F811
+    from sqlalchemy import text
+
+    from gesprokit.ui.circuit_panels import AmoDesk
+
+    desk = AmoDesk(connect(engine, "amo@amo.fr", PASSWORD), NOW)
+    form = desk.subcontracts
+    form.contract.value = L05
+    form.reference.value = "ST-MAL-POSE"
+    form.company.value = "FPV"
+    form.scope.value = "Pose des brise-soleil (DC4 accepté)"
+    form.amount.value = "12 500,50"
+    form.accepted.value = datetime(2026, 6, 20).date()
+    assert form.on_declare() is not None
+    assert form.message.value.endswith(
+        "ST-MAL-POSE, 12\u202f500,50\xa0€ HT, payé directement.</span>")
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT contract_id, company_code, amount_cents, direct_payment "
+                                "FROM subcontract WHERE subcontract_id = 'ST-MAL-POSE'")).one()
+    assert tuple(row) == (L05, "FPV", 1_250_050, True)
+    form.amount.value = "0"
+    assert form.on_declare() is None and "montant positif" in form.message.value
+    # a contractor's session may not declare one: the workflow refuses, the form says so
+    other = AmoDesk(connect(engine, "alu@mal.fr", PASSWORD), NOW).subcontracts
+    other.contract.value, other.reference.value, other.company.value = L05, "ST-X", "FPV"
+    other.scope.value, other.amount.value = "Essai", "100"
+    assert other.on_declare() is None and "réservée au rôle « amo »" in other.message.value
+
+
+def test_amo_records_a_guarantee(engine):  # noqa: F811
+    from sqlalchemy import text
+
+    from gesprokit.ui.circuit_panels import AmoDesk
+
+    form = AmoDesk(connect(engine, "amo@amo.fr", PASSWORD), NOW).guarantees
+    form.contract.value = L05
+    form.reference.value = "CAUTION-MAL-02"
+    form.kind.value = "caution"
+    form.amount.value = "1 234,56"
+    form.received.value = datetime(2026, 6, 25).date()
+    form.issuer.value = "Banque de Savoie"
+    assert form.on_record() is not None and "Garantie enregistrée" in form.message.value
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT kind, amount_cents, received_on, issuer FROM guarantee "
+                                "WHERE guarantee_id = 'CAUTION-MAL-02'")).one()
+    assert (row[0], row[1], str(row[2])[:10], row[3]) == ("caution", 123_456, "2026-06-25",
+                                                          "Banque de Savoie")
+    assert form.on_record() is None and "déjà enregistrée" in form.message.value

@@ -48,3 +48,29 @@ def test_sqlite_text_column_null_in_the_first_rows(sqlite_engine):
 def test_bulk_read_matches_cursor_read_postgres(postgres_engine):
     assert _adbc_frame(postgres_engine, "SELECT 1 AS one") is not None
     same_frames(postgres_engine)
+
+
+def test_sqlite_bulk_read_waits_for_a_writer(sqlite_engine):
+    """A read while another connection holds the write lock waits for it instead of
+    failing (a dashboard refreshing while an action commits)."""
+    import sqlite3
+    import threading
+
+    import_folder(SAMPLE, sqlite_engine, now=datetime(2026, 6, 1))
+    expected = len(read_table(sqlite_engine, schema.Progress.__table__))
+    locked, release = threading.Event(), threading.Event()
+
+    def writer():
+        conn = sqlite3.connect(sqlite_engine.url.database, isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        locked.set()
+        release.wait(5)
+        conn.execute("COMMIT")
+        conn.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    locked.wait(5)
+    threading.Timer(0.5, release.set).start()
+    assert len(read_table(sqlite_engine, schema.Progress.__table__)) == expected
+    thread.join()

@@ -412,6 +412,46 @@ class GuaranteeForm:
                        self.amount, self.received, self.issuer, self.button, self.message])
 
 
+class SubcontractForm:
+    """AMO: declare an accepted subcontractor (DC4) and whether it is paid directly."""
+
+    def __init__(self, session: Session, now: datetime | None = None):
+        self.session, self.now = session, now
+        frames = session.frames()
+        self.contract = w.Dropdown(description="Marché", style=STYLE,
+                                   options=list(frames.contracts["contract_id"]),
+                                   layout=w.Layout(width="480px"))
+        self.reference = w.Text(description="Référence du sous-traité", style=STYLE)
+        self.company = w.Dropdown(description="Sous-traitant", style=STYLE,
+                                  options=[(f"{r.name} ({r.code})", r.code)
+                                           for r in frames.companies.itertuples()],
+                                  layout=w.Layout(width="480px"))
+        self.scope = w.Text(description="Prestations", style=STYLE,
+                            layout=w.Layout(width="480px"))
+        self.amount = w.Text(description="Montant HT (€)", style=STYLE)
+        self.accepted = w.DatePicker(description="Accepté le", style=STYLE)
+        self.direct = w.Checkbox(value=True, description="Paiement direct")
+        self.button = w.Button(description="Déclarer le sous-traitant")
+        self.message = w.HTML()
+        self.button.on_click(self.on_declare)
+
+    def on_declare(self, _button=None):
+        def action():
+            return self.session.declare_subcontract(
+                self.contract.value, self.reference.value.strip(), self.company.value,
+                self.scope.value, parse_cents(self.amount.value),
+                self.accepted.value or date.today(), self.direct.value, now=self.now)
+        return guarded(action, self.message, lambda r: (
+            f"Sous-traitant déclaré : {r['subcontract_id']}, "
+            f"{format_eur(r['amount_cents'])} HT"
+            + (", payé directement." if r["direct_payment"] else ".")))
+
+    def widget(self) -> w.Widget:
+        return w.VBox([w.HTML("<h3>Sous-traitants (DC4)</h3>"), self.contract, self.reference,
+                       self.company, self.scope, self.amount, self.accepted, self.direct,
+                       self.button, self.message])
+
+
 class MoaPanel(SituationPanel):
     """MOA: validates, interrupts the deadline once (listing missing pieces) or resumes it."""
 
@@ -471,14 +511,16 @@ class MoaPanel(SituationPanel):
 
 
 class AmoDesk:
-    """The AMO's desk: états d'acompte to accept or return, and the guarantees form."""
+    """The AMO's desk: états d'acompte to accept or return, guarantees and subcontractors."""
 
     def __init__(self, session: Session, now: datetime | None = None):
         self.panel = AmoPanel(session, now)
         self.guarantees = GuaranteeForm(session, now)
+        self.subcontracts = SubcontractForm(session, now)
 
     def widget(self) -> w.Widget:
-        return w.VBox([self.panel.widget(), self.guarantees.widget()])
+        return w.VBox([self.panel.widget(), self.guarantees.widget(),
+                       self.subcontracts.widget()])
 
 
 class MoaDesk:
