@@ -444,3 +444,41 @@ def test_chorus_panel_takes_the_signed_pdf_of_an_imported_situation(engine):
                            "last_modified": at(12, 15)},)
     assert "joindre le PDF signé" not in panel.problems.value
     assert "1 problème(s)" in panel.problems.value  # the A4 and A15 are still missing
+
+
+def test_structure_parameters_refreshed_from_chorus(engine, server, client):
+    # Chorus now requires an engagement number and has a new service; one service retired
+    hospital = server.state.structures[HOSPITAL]
+    hospital["parametres"]["numeroEJDoitEtreRenseigne"] = True
+    hospital["services"] = [{"idService": 1, "codeService": "DIR-TRAVAUX", "estActif": False},
+                            {"idService": 2, "codeService": "SERV-INVEST", "estActif": True}]
+    structure = billing.refresh_structure(engine, client, HOSPITAL)
+    assert structure.moa_mode == "avec_moa"  # kept: the API does not carry it
+    assert structure.engagement_required and structure.service_or_engagement
+    assert structure.services == frozenset({"SERV-INVEST"})
+    # the contract's code service is no longer active: the checker says so
+    problems = billing.check(engine, MOA, L05, "A19", "EAV-L05-07", n=6)
+    assert ("code service « DIR-TRAVAUX » inconnu ou inactif chez Centre hospitalier de "
+            "Montbrison-les-Vignes (services : SERV-INVEST)") in problems
+    with pytest.raises(Exception, match="Paramètre MOA de la structure 40005037350379 inconnu"):
+        billing.refresh_structure(engine, client, MAL)
+    assert billing.refresh_structure(engine, client, MAL, moa_mode="sans_moa").name == \
+        "Menuiseries Alu Lyonnaises"
+    with pytest.raises(Exception, match="SIRET de la structure invalide"):
+        billing.refresh_structure(engine, client, "12345678901234")
+
+
+def test_cli_structure(engine, server, capsys, monkeypatch):
+    from gesprokit.cli import main
+
+    for key, value in (("CLIENT_ID", server.state.client_id),
+                       ("CLIENT_SECRET", server.state.client_secret),
+                       ("LOGIN", server.state.login), ("PASSWORD", server.state.password),
+                       ("OAUTH_URL", server.token_url), ("API_URL", server.url)):
+        monkeypatch.setenv(f"GESPROKIT_PISTE_{key}", value)
+    assert main(["chorus", "structure", HOSPITAL, "--db", str(engine.url)]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "Centre hospitalier de Montbrison-les-Vignes (26420017100173) : avec_moa ; exige : "
+        "code service ou engagement ; services actifs : DIR-TRAVAUX")
+    assert main(["chorus", "structure", MAL, "--db", str(engine.url)]) == 1
+    assert "Paramètre MOA de la structure" in capsys.readouterr().err

@@ -368,3 +368,52 @@ def export_validated_pdf(engine: Engine, contract_id: str, n: int, folder: str |
     path = folder / document.name
     path.write_bytes(document.content)
     return path
+
+
+def refresh_structure(engine: Engine, client: PisteClient, siret: str,
+                      moa_mode: str | None = None) -> Structure:
+    """Read a structure's parameters and active services from Chorus Pro and record them
+    (the MOA mode is not in the API: kept from the database, or given the first time)."""
+    from gesprokit.chorus.structures import siret_problem
+
+    problem = siret_problem(siret, "de la structure")
+    if problem:
+        raise GesprokitError(problem[0].upper() + problem[1:] + ".")
+    found = client.find_structure(siret)
+    params = client.structure_parameters(found["idStructureCPP"])
+    services = sorted({s["codeService"] for s in client.structure_services(
+        found["idStructureCPP"]) if s.get("estActif", True)})
+    with engine.begin() as conn:
+        known = _structure(conn, siret)
+        mode = moa_mode or (known.moa_mode if known else None)
+        if mode not in ("avec_moa", "exclusivement_moa", "sans_moa"):
+            raise GesprokitError(f"Paramètre MOA de la structure {siret} inconnu : préciser "
+                                 "avec_moa, exclusivement_moa ou sans_moa.")
+        row = dict(name=found.get("designationStructure") or siret, moa_mode=mode,
+                   service_required=bool(params.get("codeServiceDoitEtreRenseigne")),
+                   engagement_required=bool(params.get("numeroEJDoitEtreRenseigne")),
+                   service_or_engagement=bool(params.get("gestionNumeroEJOuCodeService")))
+        if known:
+            conn.execute(update(schema.ChorusStructure).where(
+                schema.ChorusStructure.siret == siret).values(**row))
+            conn.execute(update(schema.ChorusService).where(
+                schema.ChorusService.siret == siret).values(active=False))
+        else:
+            conn.execute(insert(schema.ChorusStructure).values(siret=siret, **row))
+        existing = set(conn.execute(select(schema.ChorusService.code).where(
+            schema.ChorusService.siret == siret)).scalars())
+        for code in services:
+            if code in existing:
+                conn.execute(update(schema.ChorusService).where(
+                    schema.ChorusService.siret == siret,
+                    schema.ChorusService.code == code).values(active=True))
+            else:
+                conn.execute(insert(schema.ChorusService).values(siret=siret, code=code,
+                                                                 active=True))
+        append_events(conn, [{"at": datetime.now().replace(microsecond=0),
+                              "actor": CHORUS_ACTOR.email, "role": "admin",
+                              "action": "chorus_structure",
+                              "after": json.dumps({"siret": siret, **row,
+                                                   "services": services},
+                                                  ensure_ascii=False, sort_keys=True)}])
+        return _structure(conn, siret)

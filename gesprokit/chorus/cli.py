@@ -103,6 +103,22 @@ def cmd_poll(args) -> int:
     return 0
 
 
+@_reported(1)
+def cmd_structure(args) -> int:
+    from gesprokit.chorus.billing import refresh_structure
+    from gesprokit.chorus.piste import PisteClient, PisteConfig
+
+    with PisteClient(PisteConfig.from_env()) as client:
+        s = refresh_structure(get_engine(args.db), client, args.siret, args.moa_mode)
+    required = [label for flag, label in ((s.service_required, "code service"),
+                                          (s.engagement_required, "engagement juridique"),
+                                          (s.service_or_engagement,
+                                           "code service ou engagement")) if flag]
+    print(f"{s.name} ({s.siret}) : {s.moa_mode} ; exige : {', '.join(required) or 'rien'} ; "
+          f"services actifs : {', '.join(sorted(s.services)) or 'aucun'}")
+    return 0
+
+
 def cmd_files(args) -> int:
     from gesprokit.chorus.billing import billing_files
 
@@ -190,6 +206,13 @@ def add_commands(sub, db_help: str) -> None:
     q = chorus.add_parser("poll", help="relever les statuts des pièces en cours")
     q.add_argument("--db", help=db_help)
     q.set_defaults(func=cmd_poll)
+    q = chorus.add_parser("structure", help="relire dans Chorus Pro les paramètres et services "
+                                            "d'une structure publique")
+    q.add_argument("siret")
+    q.add_argument("--moa-mode", choices=["avec_moa", "exclusivement_moa", "sans_moa"],
+                   help="paramètre MOA (absent de l'API ; obligatoire la première fois)")
+    q.add_argument("--db", help=db_help)
+    q.set_defaults(func=cmd_structure)
     q = chorus.add_parser("files", help="pièces déposées et leur statut")
     q.add_argument("--db", help=db_help)
     q.set_defaults(func=cmd_files)
