@@ -118,6 +118,21 @@ def store_attachment(conn: Connection, file: File, stored_name: str, max_bytes: 
     return file.sha256
 
 
+def produced_document(conn: Connection, contract_id: str, n: int, action: str) -> File | None:
+    """The PDF the latest `action` on the situation produced (the last file of its event),
+    or None (an imported step produced none)."""
+    events = conn.execute(select(schema.Event.attachments).where(
+        schema.Event.contract_id == contract_id, schema.Event.n == n,
+        schema.Event.action == action).order_by(schema.Event.event_id.desc())).scalars()
+    for attachments in events:
+        hashes = json.loads(attachments) if attachments else []
+        if hashes:
+            row = conn.execute(select(schema.Attachment.name, schema.Attachment.content).where(
+                schema.Attachment.sha256 == hashes[-1])).one()
+            return File(row.name, row.content)
+    return None
+
+
 def _store_files(conn: Connection, files: list[File]) -> list[str]:
     return [store_attachment(conn, f, f.name, MAX_ATTACHMENT_BYTES) for f in files]
 

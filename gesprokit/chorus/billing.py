@@ -40,7 +40,7 @@ from gesprokit.chorus.frames import (
 from gesprokit.chorus.piste import PisteClient
 from gesprokit.chorus.structures import Structure
 from gesprokit.errors import GesprokitError
-from gesprokit.workflow import Actor, File, pay
+from gesprokit.workflow import Actor, File, pay, produced_document
 
 log = logging.getLogger("gesprokit.chorus")
 
@@ -119,17 +119,10 @@ def _expected(conn: Connection, contract_id: str, n: int, frame: str,
 
 
 def _document(conn: Connection, contract_id: str, n: int, action: str) -> AttachedFile | None:
-    """The PDF the circuit action produced (the last file of its event)."""
-    events = conn.execute(select(schema.Event.attachments).where(
-        schema.Event.contract_id == contract_id, schema.Event.n == n,
-        schema.Event.action == action).order_by(schema.Event.event_id.desc())).scalars()
-    for attachments in events:
-        hashes = json.loads(attachments) if attachments else []
-        if hashes:
-            row = conn.execute(select(schema.Attachment).where(
-                schema.Attachment.sha256 == hashes[-1])).one()
-            return AttachedFile(row.name, row.size, row.content)
-    return None
+    """The PDF the circuit action produced, as an attachment of the piece."""
+    document = produced_document(conn, contract_id, n, action)
+    return None if document is None else AttachedFile(document.name, len(document.content),
+                                                      document.content)
 
 
 @dataclass(frozen=True)
@@ -207,12 +200,18 @@ def prepare(conn: Connection, actor: Actor, contract_id: str, frame: str, number
     return draft, extra
 
 
-def check(engine: Engine, actor: Actor, contract_id: str, frame: str, number: str,
-          **kwargs) -> list[str]:
-    """Every problem of the piece (database and checker together), nothing sent."""
+def _checked(engine: Engine, actor: Actor, contract_id: str, frame: str, number: str,
+             **kwargs) -> tuple[DepositDraft, list[str]]:
+    """The piece's draft and every problem of it (database and checker together)."""
     with engine.connect() as conn:
         draft, extra = prepare(conn, actor, contract_id, frame, number, **kwargs)
-    return extra + check_deposit(draft)
+    return draft, extra + check_deposit(draft)
+
+
+def check(engine: Engine, actor: Actor, contract_id: str, frame: str, number: str,
+          **kwargs) -> list[str]:
+    """Every problem of the piece, nothing sent."""
+    return _checked(engine, actor, contract_id, frame, number, **kwargs)[1]
 
 
 def _euros(cents: int) -> float:
@@ -264,10 +263,8 @@ def deposit(engine: Engine, client: PisteClient, actor: Actor, contract_id: str,
     """Check the piece, send it to Chorus Pro, then record it. Raises
     :class:`DepositRejected` (nothing sent) or a Chorus error (nothing recorded)."""
     now = (now or datetime.now()).replace(microsecond=0)
-    with engine.connect() as conn:
-        draft, extra = prepare(conn, actor, contract_id, frame, number, n=n, amounts=amounts,
-                               files=files, on=now.date())
-    problems = extra + check_deposit(draft)
+    draft, problems = _checked(engine, actor, contract_id, frame, number, n=n,
+                               amounts=amounts, files=files, on=now.date())
     if problems:
         raise DepositRejected(problems)
     supplier_id = client.find_structure(draft.supplier_siret)["idStructureCPP"]
@@ -346,11 +343,18 @@ def _record_payment(engine: Engine, contract_id: str, n: int, at: datetime) -> N
         pay(engine, CHORUS_ACTOR, contract_id, n, now=at)
 
 
-def billing_files(engine: Engine) -> pd.DataFrame:
-    """Every deposited piece with its status and what that status means for the file."""
+def billing_files(engine: Engine, contract_id: str | None = None,
+                  key: str | None = None) -> pd.DataFrame:
+    """The deposited pieces (all, or one contract's, or one file's) with their status and
+    what that status means for the file."""
+    query = select(schema.ChorusPiece).order_by(schema.ChorusPiece.contract_id,
+                                                schema.ChorusPiece.piece_id)
+    if contract_id is not None:
+        query = query.where(schema.ChorusPiece.contract_id == contract_id)
+    if key is not None:
+        query = query.where(schema.ChorusPiece.file_key == key)
     with engine.connect() as conn:
-        df = pd.read_sql(select(schema.ChorusPiece).order_by(
-            schema.ChorusPiece.contract_id, schema.ChorusPiece.piece_id), conn)
+        df = pd.read_sql(query, conn)
     df["frame_label"] = df["frame"].map(lambda f: FRAMES[f].label)
     df["effect"] = df["status"].map(lambda s: EFFECTS.get(deadline_effect(s) or "", ""))
     return df

@@ -9,12 +9,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 import ipywidgets as w
-import pandas as pd
-from sqlalchemy import select
 
-from gesprokit import schema
 from gesprokit.chorus import billing
-from gesprokit.chorus.frames import EFFECTS, FRAMES, deadline_effect
+from gesprokit.chorus.frames import FRAMES
 from gesprokit.chorus.piste import PisteClient, PisteConfig
 from gesprokit.errors import GesprokitError
 from gesprokit.money import format_eur
@@ -101,19 +98,14 @@ class ChorusPanel:
         return problems
 
     def _file_table(self, cid: str, n: int) -> str:
-        with self.session.engine.connect() as conn:
-            pieces = pd.read_sql(select(schema.ChorusPiece).where(
-                schema.ChorusPiece.contract_id == cid,
-                schema.ChorusPiece.file_key == billing.file_key(n)).order_by(
-                schema.ChorusPiece.piece_id), conn)
+        pieces = billing.billing_files(self.session.engine, cid, billing.file_key(n))
         if pieces.empty:
             return "<p><i>Aucune pièce de ce dossier n'est encore déposée.</i></p>"
         rows = "".join(
-            f"<tr><td>{p.frame}</td><td>{html.escape(FRAMES[p.frame].label)}</td>"
+            f"<tr><td>{p.frame}</td><td>{html.escape(p.frame_label)}</td>"
             f"<td>{html.escape(p.number)}</td><td style='text-align:right'>"
             f"{format_eur(p.amount_to_pay)}</td><td>{html.escape(p.status)}</td>"
-            f"<td>{p.status_at:%d/%m/%Y}</td>"
-            f"<td>{html.escape(EFFECTS.get(deadline_effect(p.status) or '', ''))}</td></tr>"
+            f"<td>{p.status_at:%d/%m/%Y}</td><td>{html.escape(p.effect)}</td></tr>"
             for p in pieces.itertuples())
         return ("<table><tr><th>Cadre</th><th>Pièce</th><th>N°</th><th>Net à payer</th>"
                 f"<th>Statut</th><th>Depuis le</th><th>Effet</th></tr>{rows}</table>")

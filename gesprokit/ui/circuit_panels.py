@@ -8,14 +8,11 @@ refusal. Grids accept percentages typed as ``12,5``.
 from __future__ import annotations
 
 import html
-import json
 from datetime import date, datetime
 
 import ipywidgets as w
 import pandas as pd
-from sqlalchemy import select
 
-from gesprokit import schema
 from gesprokit.circuit import RETURN_REASONS, STATE_LABELS
 from gesprokit.errors import GesprokitError
 from gesprokit.money import format_eur, format_pct_bp, parse_cents
@@ -30,6 +27,7 @@ from gesprokit.ui.common import (
     percent_input,
     uploaded_files,
 )
+from gesprokit.workflow import produced_document
 
 
 def _label(row) -> str:
@@ -39,16 +37,9 @@ def _label(row) -> str:
 
 def _last_document(session: Session, contract_id: str, n: int, action: str):
     """(name, bytes) of the PDF the last `action` on the situation produced."""
-    events = session.frames().events
-    events = events[(events["contract_id"] == contract_id) & (events["n"] == n)
-                    & (events["action"] == action)]
-    if events.empty or not isinstance(events["attachments"].iloc[-1], str):
-        return None
-    digest = json.loads(events["attachments"].iloc[-1])[-1]
     with session.engine.connect() as conn:
-        row = conn.execute(select(schema.Attachment.name, schema.Attachment.content).where(
-            schema.Attachment.sha256 == digest)).first()
-    return (row.name, row.content) if row else None
+        document = produced_document(conn, contract_id, n, action)
+    return None if document is None else (document.name, document.content)
 
 
 class SituationPanel:
