@@ -227,13 +227,11 @@ def write_sample(folder: str | Path) -> Path:
                ["code", "name", "buyer_name", "buyer_siret", "buyer_kind", "deadline_days", "city"],
                [[OPERATION_CODE,
                  "Construction d'une unité EHPAD de 42 lits et extension du service SMR",
-                 "Centre hospitalier de Montbrison-les-Vignes", make_siret(6420017, public=True),
+                 "Centre hospitalier de Montbrison-les-Vignes", company_siret("CHMV"),
                  "health", "", "Montbrison-les-Vignes"]])
-    public = {"CHMV": make_siret(6420017, public=True), "TRESO": make_siret(1420031, public=True)}
     _write_csv(folder / "companies.csv", ["code", "name", "siret", "is_sme", "city"],
-               [[code, name, public.get(code) or make_siret(1000 * i + 37),
-                 "oui" if sme else "non", city]
-                for i, (code, name, sme, city) in enumerate(COMPANIES, start=1)])
+               [[code, name, company_siret(code), "oui" if sme else "non", city]
+                for code, name, sme, city in COMPANIES])
 
     contracts, sit_rows, prog_rows, plan_rows = [], [], [], []
     totals: dict[str, int] = {}
@@ -347,13 +345,20 @@ def write_sample(folder: str | Path) -> Path:
     _write_csv(folder / "price_index.csv", ["index_code", "month", "value", "published_on"],
                [list(r) for r in _bt01_series()])
     _write_csv(folder / "ecb_rates.csv", ["effective_on", "rate"], [list(r) for r in ECB_RATES])
-    _write_billing_identity(folder, public["CHMV"], make_siret(1000 * _company_index("ARC") + 37),
+    _write_billing_identity(folder, company_siret("CHMV"), company_siret("ARC"),
                             [c[0] for c in contracts])
     return folder
 
 
-def _company_index(code: str) -> int:
-    return next(i for i, c in enumerate(COMPANIES, start=1) if c[0] == code)
+PUBLIC_SIRET_SEEDS = {"CHMV": 6420017, "TRESO": 1420031}
+
+
+def company_siret(code: str) -> str:
+    """The fictitious SIRET of a sample company (public bodies' SIREN start with 2)."""
+    if code in PUBLIC_SIRET_SEEDS:
+        return make_siret(PUBLIC_SIRET_SEEDS[code], public=True)
+    index = next(i for i, c in enumerate(COMPANIES, start=1) if c[0] == code)
+    return make_siret(1000 * index + 37)
 
 
 def _write_billing_identity(folder: Path, buyer_siret: str, moe_siret: str,
