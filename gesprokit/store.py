@@ -3,10 +3,10 @@
 Large tables read from an engine go through ADBC (Arrow all the way; on
 PostgreSQL the driver streams ``COPY … TO STDOUT`` in binary): 3 to 4 times
 faster than ``pandas.read_sql`` on a million rows (benchmarks/README.md). Other
-reads, and reads inside a caller's transaction, use the raw DB-API cursor
-(twice as fast as ``pandas.read_sql`` through SQLAlchemy). Column dtypes come from the schema, so a
-frame has the same dtypes whatever the backend: money and basis points are
-``int64`` (``Int64`` when nullable), dates ``datetime64``, text ``str``.
+reads, and reads inside a caller's transaction, use the raw DB-API cursor (twice
+as fast as ``pandas.read_sql`` through SQLAlchemy). Column dtypes come from the
+schema, so a frame has the same dtypes whatever the backend: money and basis
+points are ``int64`` (``Int64`` when nullable), dates ``datetime64``, text ``str``.
 """
 
 from __future__ import annotations
@@ -98,36 +98,34 @@ def read_table(bind: Engine | Connection, table: Table, contract_ids: list[str] 
 
 def _adbc_frame(engine: Engine, sql: str) -> pd.DataFrame | None:
     """`sql`'s rows through an ADBC driver, or None when the engine's database has none
-    (an in-memory SQLite base, another backend, the driver not installed)."""
+    (an in-memory SQLite base, another backend, the driver not installed) or the read
+    failed (the DB-API path then waits and retries)."""
     url = engine.url
+    backend = url.get_backend_name()
     try:
-        if url.get_backend_name() == "sqlite":
-            if not url.database or url.database == ":memory:":
-                return None
+        if backend == "sqlite" and url.database and url.database != ":memory:":
             import adbc_driver_sqlite.dbapi as driver
 
             conn = driver.connect(url.database)
-            options = {"adbc.sqlite.query.batch_rows": SQLITE_INFER_ROWS}
-        elif url.get_backend_name() == "postgresql":
+        elif backend == "postgresql":
             import adbc_driver_postgresql.dbapi as driver
 
             conn = driver.connect(url.set(drivername="postgresql").render_as_string(
                 hide_password=False))
-            options = {}
         else:
             return None
     except ImportError:
         return None
     try:
         with conn, conn.cursor() as cur:
-            if url.get_backend_name() == "sqlite":  # wait for a writer, as the engine does
+            if backend == "sqlite":  # wait for a writer, as the engine does; type all rows
                 cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
                 cur.fetchall()
-            if options:
-                cur.adbc_statement.set_options(**options)
+                cur.adbc_statement.set_options(
+                    **{"adbc.sqlite.query.batch_rows": SQLITE_INFER_ROWS})
             cur.execute(sql)
             return cur.fetch_arrow_table().to_pandas()
-    except driver.Error:  # e.g. still locked: the DB-API path below will wait and retry
+    except driver.Error:
         return None
 
 
