@@ -5,14 +5,11 @@ from __future__ import annotations
 from functools import partial
 
 import pandas as pd
-from common import median_time
+from common import ECB_RATES, median_time
 
 from gesprokit.delays import compute_delays
 from gesprokit.ledger import compute_ledger
 from gesprokit.portfolio import portfolio
-
-ECB = pd.DataFrame({"effective_on": pd.to_datetime(["2023-09-20", "2024-06-12", "2025-06-11"]),
-                    "rate_bp": [450, 425, 215]})
 
 
 def run(sizes: list[int], runs: int) -> None:
@@ -21,7 +18,7 @@ def run(sizes: list[int], runs: int) -> None:
         p = portfolio(size)
         ledger = compute_ledger(p.contracts, p.price_lines, p.situations, p.progress)
         fn = partial(compute_delays, p.situations, p.contracts, p.operations,
-                     ledger.situations, ECB, as_of=pd.Timestamp("2026-11-23"))
+                     ledger.situations, ECB_RATES, as_of=pd.Timestamp("2026-11-23"))
         t = median_time(fn, runs)
         n = len(p.situations)
         print(f"{len(p.progress):>10} {n:>11} {t:>11.3f} {t / n * 1e6:>15.1f}")

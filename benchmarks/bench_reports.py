@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from common import ECB_RATES
 
 from gesprokit.portfolio import portfolio
 
@@ -24,27 +25,18 @@ def workbook_report_data(line_rows: int):
     from gesprokit.store import FRAME_TABLES, Frames
 
     p = portfolio(line_rows)
-    contracts, lines, sits, prog = p.contracts, p.price_lines, p.situations, p.progress
-    contracts = contracts.assign(operation_code="OP", lot_code="01", company_code="E1")
-    lines = lines.assign(label="Ouvrage de la décomposition du prix global et forfaitaire")
-    stamp = pd.to_datetime(sits["month"] + "-28")
-    sits = sits.assign(submitted_at=stamp, verified_at=stamp + pd.Timedelta(days=3),
-                       moe_at=stamp + pd.Timedelta(days=5), amo_at=stamp + pd.Timedelta(days=9),
-                       moa_at=stamp + pd.Timedelta(days=15),
-                       paid_at=stamp + pd.Timedelta(days=40), interrupted_at=pd.NaT,
-                       resumed_at=pd.NaT)
+    lines = p.price_lines.assign(label="Ouvrage de la décomposition du prix global et "
+                                       "forfaitaire")
     empty = {name: pd.DataFrame(columns=[c.name for c in model.__table__.columns])
              for name, model in FRAME_TABLES.items()}
     empty["events"] = empty["events"].astype({"event_id": "int64"})
-    frames = Frames(**{**empty, "contracts": contracts, "price_lines": lines, "situations": sits,
-                       "progress": prog,
-                       "operations": pd.DataFrame({"code": ["OP"], "buyer_kind": ["health"],
-                                                   "deadline_days_override": [None]}),
-                       "companies": pd.DataFrame({"code": ["E1"], "name": ["Entreprise"]}),
-                       "amendments": pd.DataFrame({"contract_id": pd.Series([], dtype=str),
-                                                   "amount_cents": pd.Series([], dtype="int64")}),
-                       "ecb_rates": pd.DataFrame({"effective_on": [pd.Timestamp("2022-12-21")],
-                                                  "rate_bp": [250]})})
+    empty["amendments"] = pd.DataFrame({"contract_id": pd.Series([], dtype=str),
+                                        "amount_cents": pd.Series([], dtype="int64")})
+    frames = Frames(**{**empty, "operations": p.operations, "companies": p.companies,
+                       "contracts": p.contracts, "price_lines": lines,
+                       "situations": p.situations, "progress": p.progress,
+                       "ecb_rates": ECB_RATES})
+    contracts, sits, prog = p.contracts, p.situations, p.progress
     ledger = compute_ledger(contracts, lines, sits, prog)
     delays = compute_delays(sits, contracts, frames.operations, ledger.situations,
                             frames.ecb_rates, as_of=pd.Timestamp("2026-11-23"))

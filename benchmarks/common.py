@@ -9,11 +9,16 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import pandas as pd
 from sqlalchemy import Engine, create_engine, text
 
 from gesprokit.db import get_engine
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+# ECB main refinancing rates of the portfolio's years (for late interest)
+ECB_RATES = pd.DataFrame({
+    "effective_on": pd.to_datetime(["2023-09-20", "2024-06-12", "2025-06-11"]),
+    "rate_bp": [450, 425, 215]})
 
 
 def median_time(fn: Callable[[], object], runs: int, setup: Callable[[], object] | None = None
