@@ -82,13 +82,22 @@ class Session:
                                 pd.notna(row["interrupted_at"]), pd.notna(row["resumed_at"]))
 
 
-def connect(db_url: str | Engine | None, email: str, password: str) -> Session:
-    """Log in: a :class:`Session` if the password matches, AuthenticationFailed otherwise."""
-    engine = db_url if isinstance(db_url, Engine) else get_engine(db_url)
+def account(engine: Engine, email: str) -> tuple[Actor, str | None] | None:
+    """The actor of the account with this e-mail (case and spaces ignored) and its password
+    hash, or None."""
     with engine.connect() as conn:
         user = conn.execute(select(User).where(User.email == email.strip().lower())
                             ).mappings().first()
-    if user is None or not check_password(password, user["password_hash"]):
+    if user is None:
+        return None
+    return (Actor(email=user["email"], role=user["role"], company_code=user["company_code"],
+                  name=user["name"]), user["password_hash"])
+
+
+def connect(db_url: str | Engine | None, email: str, password: str) -> Session:
+    """Log in: a :class:`Session` if the password matches, AuthenticationFailed otherwise."""
+    engine = db_url if isinstance(db_url, Engine) else get_engine(db_url)
+    found = account(engine, email)
+    if found is None or not check_password(password, found[1]):
         raise AuthenticationFailed("Adresse électronique ou mot de passe incorrect.")
-    return Session(engine, Actor(email=user["email"], role=user["role"],
-                                 company_code=user["company_code"], name=user["name"]))
+    return Session(engine, found[0])

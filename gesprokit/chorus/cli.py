@@ -38,12 +38,12 @@ def _reported(code: int):
 
 
 def _actor(engine, email: str) -> Actor:
-    with engine.connect() as conn:
-        user = conn.execute(select(schema.User).where(
-            schema.User.email == email.strip().lower())).first()
-    if user is None:
+    from gesprokit.session import account
+
+    found = account(engine, email)
+    if found is None:
         raise GesprokitError(f"Compte « {email} » inconnu.")
-    return Actor(user.email, user.role, user.company_code, user.name)
+    return found[0]
 
 
 def _piece_args(engine, args) -> tuple[Actor, dict]:
