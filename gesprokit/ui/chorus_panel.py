@@ -36,8 +36,9 @@ class ChorusPanel:
         self.frame, self.step, self.prefix = ROLE_PIECES[session.actor.role]
         self.queue = w.Dropdown(description="Situation", style=STYLE,
                                 layout=w.Layout(width="720px"))
+        # checked when typing ends (Enter or leaving the field), not at every key
         self.number = w.Text(description="N° de la pièce", style=STYLE,
-                             layout=w.Layout(width="420px"))
+                             continuous_update=False, layout=w.Layout(width="420px"))
         self.upload = w.FileUpload(description="Pièces jointes", multiple=True,
                                    layout=w.Layout(width="320px"))
         self.problems = w.HTML()
@@ -72,8 +73,11 @@ class ChorusPanel:
         if self.selected is None:
             return
         cid, n = self.selected
-        self.number.value = f"{self.prefix}-{cid.rsplit('-', 1)[-1]}-{n:02d}"
-        self.check()
+        number = f"{self.prefix}-{cid.rsplit('-', 1)[-1]}-{n:02d}"
+        if self.number.value != number:
+            self.number.value = number  # its observer checks the piece
+        else:
+            self.check()
 
     def check(self) -> list[str]:
         """The piece's problems, shown as a list; the button follows them."""
