@@ -129,8 +129,15 @@ def open_as(browser, base: str, notebook: str, email: str):
 
 def click_and_expect(page, button: str, message: str, shot: str):
     page.get_by_role("button", name=button).click()
-    page.get_by_text(message).first.wait_for(timeout=120_000)
     SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        page.get_by_text(message).first.wait_for(timeout=120_000)
+    except playwright.TimeoutError:
+        # say what the page shows instead (a refusal, an error) and keep its picture
+        page.screenshot(path=str(SHOTS / f"echec-{shot}.png"), full_page=True)
+        refusals = page.get_by_text("Refusé").all_inner_texts()
+        raise AssertionError(f"« {message} » absent après « {button} » ; la page affiche : "
+                             f"{refusals or 'aucun refus'} (capture echec-{shot}.png)") from None
     page.screenshot(path=str(SHOTS / f"{shot}.png"))
 
 
