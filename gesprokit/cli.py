@@ -172,47 +172,10 @@ def cmd_notify(args) -> int:
     return 0
 
 
-VOILA_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-
-
-def voila_command(port: int, notebooks: Path = VOILA_NOTEBOOKS) -> list[str]:
-    """Voilà on 127.0.0.1 with a preheated kernel per dashboard and idle kernels culled
-    (each page view otherwise keeps a kernel of ~190 MiB)."""
-    return [sys.executable, "-m", "voila", str(notebooks), "--no-browser", f"--port={port}",
-            "--Voila.ip=127.0.0.1", "--preheat_kernel=True",
-            "--VoilaKernelManager.default_pool_size=1",
-            "--MappingKernelManager.cull_idle_timeout=600",
-            "--MappingKernelManager.cull_interval=60",
-            # loopback only: lets the page's unload beacon shut its kernel down
-            "--Voila.tornado_settings={'disable_check_xsrf': True}"]
-
-
-def prepare_demo(url: str) -> bool:
-    """Load the sample operation, the demonstration accounts and library into an empty base;
-    returns whether it did."""
-    from gesprokit.sample_operation import SHIPPED_DIR, seed_demo_accounts, seed_library
-
-    engine = get_engine(url)
-    with engine.connect() as conn:
-        if conn.execute(select(schema.Operation.code)).first():
-            return False
-    import_folder(SHIPPED_DIR, engine)
-    seed_demo_accounts(engine)
-    seed_library(engine)
-    return True
-
-
 def cmd_serve(args) -> int:
-    import os
-    import subprocess
+    from gesprokit.serve import serve
 
-    url = database_url(args.db)
-    if args.demo and prepare_demo(url):
-        print(f"Base de démonstration préparée : {url} (mot de passe des comptes : "
-              "demo-gesprokit)")
-    print(f"Tableaux de bord : http://127.0.0.1:{args.port}/ (Ctrl-C pour arrêter)")
-    env = {**os.environ, "GESPROKIT_DB": url}
-    return subprocess.call(voila_command(args.port), env=env)
+    return serve(args.db, args.port, args.demo)
 
 
 def cmd_demo(args) -> int:

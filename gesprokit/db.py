@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 
 from gesprokit.schema import Base
 
@@ -14,6 +16,20 @@ DEFAULT_DB_URL = "sqlite:///gesprokit.db"
 def database_url(url: str | None = None) -> str:
     """The URL given, else ``$GESPROKIT_DB``, else the embedded SQLite file."""
     return url or os.environ.get("GESPROKIT_DB") or DEFAULT_DB_URL
+
+
+def absolute_database_url(url: str | None = None, cwd: Path | None = None) -> str:
+    """:func:`database_url` with a relative SQLite path made absolute against `cwd` (the
+    directory the command runs in): a server's kernels run elsewhere and must open the same
+    file the user meant."""
+    resolved = database_url(url)
+    parsed = make_url(resolved)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return resolved
+    path = Path(parsed.database)
+    if not path.is_absolute():
+        path = (cwd or Path.cwd()) / path
+    return parsed.set(database=str(path.resolve())).render_as_string(hide_password=False)
 
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a connection waits for another one's write lock

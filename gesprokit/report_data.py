@@ -56,7 +56,12 @@ def build_report_data(engine: Engine, operation: str | None = None,
                                      "contract_id"].tolist()
         if not contract_ids:
             raise ValueError(f"opération « {operation} » inconnue ou sans marché")
-    frames = load_frames(engine, contract_ids)
+    return report_data_from_frames(load_frames(engine, contract_ids), as_of)
+
+
+def report_data_from_frames(frames: Frames, as_of: datetime | None = None) -> ReportData:
+    """What the reports show for frames already read (e.g. a session's own scope)."""
+    as_of = pd.Timestamp(as_of or datetime.now())
     ledger = ledger_from_frames(frames, as_of=as_of)
     delays = compute_delays(frames.situations, frames.contracts, frames.operations,
                             ledger.situations, frames.ecb_rates, frames.events, as_of=as_of)

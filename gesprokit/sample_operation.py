@@ -440,13 +440,25 @@ DEMO_ACCOUNTS = [  # email, name, company, role
 ]
 
 
-def seed_demo_accounts(engine) -> None:
-    """The demonstration accounts (one per role), password DEMO_PASSWORD."""
-    from gesprokit.accounts import create_user
+def seed_demo_accounts(engine, only_missing: bool = False) -> list[str]:
+    """The demonstration accounts (one per role), password DEMO_PASSWORD; with
+    `only_missing`, those whose e-mail has no account yet. Returns the e-mails created."""
+    from sqlalchemy import select
 
+    from gesprokit.accounts import create_user
+    from gesprokit.schema import User
+
+    existing = set()
+    if only_missing:
+        with engine.connect() as conn:
+            existing = set(conn.execute(select(User.email)).scalars())
+    created = []
     for email, name, company, role in DEMO_ACCOUNTS:
-        create_user(engine, email, name, company, role, DEMO_PASSWORD,
-                    now=datetime(2025, 3, 3, 9, 0))
+        if email not in existing:
+            create_user(engine, email, name, company, role, DEMO_PASSWORD,
+                        now=datetime(2025, 3, 3, 9, 0))
+            created.append(email)
+    return created
 
 
 def sample_pdf(text: str) -> bytes:

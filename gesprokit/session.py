@@ -6,14 +6,16 @@ only by its contractor; an auditor reads everything and writes nothing.
 
 from __future__ import annotations
 
+import secrets
+import time
 from datetime import datetime
-from functools import partial
+from functools import cache
 
 import pandas as pd
 from sqlalchemy import Engine, select
 
 from gesprokit import workflow
-from gesprokit.accounts import check_password
+from gesprokit.accounts import check_password, hash_password
 from gesprokit.db import get_engine
 from gesprokit.ledger import Ledger, ledger_from_frames
 from gesprokit.schema import User
@@ -29,11 +31,39 @@ ACTIONS = ("create_situation", "enter_progress", "submit", "verify", "issue", "a
 class Session:
     """The rights of one user over one database; actions are its methods."""
 
-    def __init__(self, engine: Engine, actor: Actor):
+    def __init__(self, engine: Engine, actor: Actor, password_hash: str | None = None,
+                 clock=time.monotonic):
         self.engine = engine
         self.actor = actor
+        self._password_hash = password_hash
+        self._clock = clock
+        self.last_used = clock()
         for name in ACTIONS:
-            setattr(self, name, partial(getattr(workflow, name), engine, actor))
+            setattr(self, name, self._action(name))
+
+    def _action(self, name: str):
+        def run(*args, **kwargs):
+            self.check_account()
+            return getattr(workflow, name)(self.engine, self.actor, *args, **kwargs)
+        run.__name__ = name
+        return run
+
+    def touch(self) -> None:
+        """Note that the user just did something (for the idle expiry)."""
+        self.last_used = self._clock()
+
+    def idle_seconds(self) -> float:
+        return self._clock() - self.last_used
+
+    def check_account(self) -> None:
+        """Refuse at once when the account was removed, demoted, moved to another company or
+        had its password changed since the login (every action calls this first)."""
+        self.touch()
+        found = account(self.engine, self.actor.email)
+        if found is None or found[0] != self.actor or (
+                self._password_hash is not None and found[1] != self._password_hash):
+            raise AuthenticationFailed("Votre compte a changé depuis la connexion (rôle, "
+                                       "entreprise ou mot de passe) : reconnectez-vous.")
 
     def visible_contracts(self, frames: Frames) -> list[str]:
         contracts = frames.contracts
@@ -43,6 +73,7 @@ class Session:
 
     def frames(self) -> Frames:
         """The tables this user may read (drafts of others removed)."""
+        self.touch()
         frames = load_frames(self.engine)
         keep = self.visible_contracts(frames)
         own = set(self.visible_contracts(frames)) if self.actor.role == "contractor" else set()
@@ -94,10 +125,17 @@ def account(engine: Engine, email: str) -> tuple[Actor, str | None] | None:
                   name=user["name"]), user["password_hash"])
 
 
+@cache
+def _unknown_account_hash() -> str:
+    return hash_password(secrets.token_hex(16))
+
+
 def connect(db_url: str | Engine | None, email: str, password: str) -> Session:
     """Log in: a :class:`Session` if the password matches, AuthenticationFailed otherwise."""
     engine = db_url if isinstance(db_url, Engine) else get_engine(db_url)
     found = account(engine, email)
-    if found is None or not check_password(password, found[1]):
+    # an unknown e-mail costs the same scrypt as a known one: timing tells nothing
+    stored = found[1] if found is not None else _unknown_account_hash()
+    if not check_password(password, stored) or found is None:
         raise AuthenticationFailed("Adresse électronique ou mot de passe incorrect.")
-    return Session(engine, found[0])
+    return Session(engine, found[0], found[1])

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from gesprokit import schema
 from gesprokit.audit import append_events
 from gesprokit.circuit import AMOUNT_REASON, RETURN_REASONS, STATE_LABELS, TRANSITIONS
+from gesprokit.months import parse_month
 from gesprokit.notifications import notify_next
 from gesprokit.workflow_errors import (
     InvalidTransition,
@@ -300,9 +301,19 @@ def _require_justification(changed: bool, comment: str | None, files: list[File]
 # --- contractor -----------------------------------------------------------------------
 
 
+def _valid_month(text) -> str:
+    """The month of a situation as ``AAAA-MM``; a French ValidationError naming the field."""
+    try:
+        return parse_month(text)
+    except ValueError:
+        raise ValidationError(f"Mois : « {text} » n'est pas un mois (attendu AAAA-MM ou "
+                              "MM/AAAA, par exemple 2026-06 ou 06/2026).") from None
+
+
 def create_situation(engine: Engine, actor: Actor, contract_id: str, month: str,
                      now: datetime | None = None) -> int:
     """Open the next situation (draft) of a contract; returns its number."""
+    month = _valid_month(month)
     now = (now or datetime.now()).replace(microsecond=0)
     with engine.begin() as conn:
         contract, _ = _load(conn, contract_id, None)
@@ -353,6 +364,7 @@ def verify(engine: Engine, actor: Actor, contract_id: str, n: int, *,
            comment: str | None = None, files: list[File] | None = None,
            now: datetime | None = None, expected_version: int | None = None) -> dict:
     """OPC/BET: checks, may correct the month and cumulative % (comment + PDF required)."""
+    month = None if month is None else _valid_month(month)
     def body(ctx: _Context) -> dict:
         changed = bool(corrections) or (month is not None and month != ctx.situation["month"])
         _require_justification(changed, comment, files, need_file=True)

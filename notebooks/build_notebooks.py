@@ -79,60 +79,6 @@ total_due = int(ledger.situations.groupby("contract_id")["due_cum"].last().sum()
 print("Somme des nets mensuels = somme des dus cumulés :", total_net == total_due)"""),
 ]
 
-AMO_DELAYS = [
-    ("md", """# Délais de paiement – tableau de bord de l'assistant du maître d'ouvrage
-
-Quelles situations sont payées en retard ou vont l'être, combien d'intérêts moratoires sont dus,
-et quel acteur consomme le délai réglementaire (50 jours pour un établissement public de santé).
-Les situations non payées sont mesurées à la date de calcul."""),
-    ("code", """%matplotlib inline
-import pandas as pd
-from IPython.display import display
-
-from gesprokit import delay_charts
-from gesprokit.delays import compute_delays, forecast, return_causes
-from gesprokit.ledger import ledger_from_frames
-from gesprokit.store import load_frames
-from gesprokit.summary import plot_s_curve, s_curve
-from gesprokit.ui.circuit_panels import AmoDesk
-from gesprokit.ui.common import RolePage, open_database
-from gesprokit.ui.delays_dashboard import DelaysDashboard, enrich, french_table, headline
-
-AS_OF = pd.Timestamp("2026-11-23")  # date de calcul fixée : résultats reproductibles
-engine = open_database()
-frames = load_frames(engine)
-ledger = ledger_from_frames(frames, as_of=AS_OF)
-delays = enrich(compute_delays(frames.situations, frames.contracts, frames.operations,
-                               ledger.situations, frames.ecb_rates, frames.events, as_of=AS_OF),
-                frames.contracts, frames.companies, frames.lots)
-print(headline(delays))"""),
-    ("md", "## Filtres (lot, entreprise, période)"),
-    ("code-widget", """dashboard = DelaysDashboard(delays)
-dashboard.widget()"""),
-    ("md", "## Paiements en retard"),
-    ("code", """french_table(delays[(delays["late_days"] > 0) & delays["paid_at"].notna()])"""),
-    ("md", "## En attente de paiement au 23/11/2026 : intérêts dus si le paiement intervient ce jour"),
-    ("code", """french_table(forecast(delays))"""),
-    ("md", "## Jours consommés par acteur – lot 02 (gros œuvre) et lot 09 (CVC, une interruption)"),
-    ("code", """delay_charts.days_per_actor(delays[delays["lot"].str[:2].isin(["02", "09"])])"""),
-    ("md", "## Répartition des délais de paiement et intérêts dus"),
-    ("code", """display(delay_charts.payment_time_distribution(delays))
-delay_charts.interest_exposure(delays)"""),
-    ("md", "## Causes des retours au maître d'œuvre"),
-    ("code", """causes = return_causes(delays)
-print("Aucun retour au maître d'œuvre sur la période." if causes.empty else "")
-causes.rename(columns={"reason_code": "Code", "label": "Motif", "returns": "Retours"})"""),
-    ("md", "## Avancement prévu et réalisé"),
-    ("code", """plot_s_curve(s_curve(ledger.situations, frames.contracts, frames.amendments,
-                     frames.planned_progress),
-             "Courbe en S – travaux prévus au planning et réalisés")"""),
-    ("md", """## Accepter ou retourner les états d'acompte, enregistrer les garanties
-
-Se connecter avec un compte AMO (démonstration : amo@amo.fr, mot de passe `demo-gesprokit`)."""),
-    ("code-widget", """page = RolePage(engine, ("amo",), AmoDesk)
-page.widget()"""),
-]
-
 AUDIT = [
     ("md", """# Audit d'un marché
 
@@ -208,103 +154,62 @@ button.on_click(lambda _b: setattr(link, "value", download_link(
 w.VBox([button, link])"""),
 ]
 
-LIBRARY = [
-    ("md", """# Bibliothèque de documents, visas et comptes rendus
-
-Dépôt d'un document (titre parlant, sans indice, ni date, ni émetteur ; PDF vérifié sur son
-contenu), visas attendus et en retard, délais des relecteurs, accusés de réception des
-comptes rendus. Données d'exemple datées ; date de calcul fixée au 23/03/2026."""),
-    ("code", """import pandas as pd
-
-from gesprokit.circuit import ROLE_LABELS
-from gesprokit.library.actions import read_receipts
-from gesprokit.library.reports import documents, indices_before_vso, visa_queue, visa_turnaround
-from gesprokit.months import format_date_fr
-from gesprokit.sample_operation import OPERATION_CODE
-from gesprokit.ui.common import open_database
-from gesprokit.ui.library_form import DepositForm
-from gesprokit.workflow import Actor
-
-AS_OF = pd.Timestamp("2026-03-23")
-engine = open_database()  # $GESPROKIT_DB when served, else the demonstration base
-moe = Actor("archi@arc.fr", "moe", "ARC", "Julien Moreau")
-contractor = Actor("alu@mal.fr", "contractor", "MAL", "Karim Benali")"""),
-    ("md", "## Déposer un document (entreprise Menuiseries Alu Lyonnaises)"),
-    ("code-widget", """form = DepositForm(engine, contractor, OPERATION_CODE)
-form.widget()"""),
-    ("md", "## Documents visibles par le maître d'œuvre"),
-    ("code", """docs = documents(engine, moe)
-docs.assign(deposited_at=docs["deposited_at"].map(format_date_fr))[
-    ["document_id", "title", "folder_code", "revision_index", "deposited_at"]].rename(
-    columns={"document_id": "Identifiant", "title": "Titre", "folder_code": "Dossier",
-             "revision_index": "Indice", "deposited_at": "Déposé le"})"""),
-    ("md", "## Visas attendus au 23/03/2026"),
-    ("code", """queue = visa_queue(engine, AS_OF)
-queue.assign(due_on=queue["due_on"].map(format_date_fr),
-             reviewer_role=queue["reviewer_role"].map(ROLE_LABELS)).rename(columns={
-    "document_id": "Identifiant", "title": "Titre", "issuer_code": "Émetteur",
-    "revision_index": "Indice", "reviewer_role": "Relecteur", "due_on": "Échéance",
-    "days_late": "Jours de retard"})"""),
-    ("md", "## Délais de visa par relecteur et indices avant un VSO"),
-    ("code", """turnaround = visa_turnaround(engine)
-display(turnaround.assign(reviewer_role=turnaround["reviewer_role"].map(ROLE_LABELS)).rename(
-    columns={
-    "reviewer_role": "Relecteur", "visas": "Visas rendus", "median_days": "Délai médian (jours)",
-        "late": "Rendus en retard"}))
-indices_before_vso(engine).rename(columns={"document_id": "Identifiant",
-                                           "indices": "Indices avant VSO"})"""),
-    ("md", "## Accusés de réception du compte rendu de chantier n°48"),
-    ("code", """cr = docs[docs["discipline"] == "CR"]["document_id"].iloc[0]
-receipts = read_receipts(engine, moe, cr)
-receipts.assign(
-    notified_at=receipts["notified_at"].map(format_date_fr),
-    acknowledged_at=receipts["acknowledged_at"].map(format_date_fr).replace("", "non lu"),
-)[["recipient", "notified_at", "acknowledged_at"]].rename(columns={
-    "recipient": "Destinataire", "notified_at": "Diffusé le", "acknowledged_at": "Lu le"})"""),
-]
-
-DEMO_ACCOUNTS_TEXT = """Servi en application web (`gesprokit serve`), la page demande de se connecter. Comptes de
-démonstration (mot de passe `demo-gesprokit`) : alu@mal.fr (entreprise), opc@opc.fr (OPC),
-archi@arc.fr (maître d'œuvre), amo@amo.fr (AMO), direction@chmv.fr (maître d'ouvrage),
-audit@chmv.fr (auditeur)."""
-
-
-def role_notebook(title: str, intro: str, role: str, panel: str) -> list[tuple[str, str]]:
-    """A circuit page: the login form, then the role's panel."""
+def app_notebook(title: str, intro: str, pages: tuple[str, ...] | None) -> list[tuple[str, str]]:
+    """A page of the application: the login form; after it, the pages named (None: all the
+    pages of the user's role). Nothing is read from the database before the login."""
     return [
-        ("md", f"# {title}\n\n{intro}\n\n{DEMO_ACCOUNTS_TEXT}"),
-        ("code", f"""from gesprokit.ui.common import RolePage, open_database
-from gesprokit.ui.circuit_panels import {panel}
+        ("md", f"# {title}\n\n{intro}"),
+        ("code-widget", f"""from gesprokit.ui.app import App
 
-engine = open_database()"""),
-        ("code-widget", f"""page = RolePage(engine, ({role!r},), {panel})
-page.widget()"""),
+app = App(pages={pages!r})  # base : $GESPROKIT_DB, sinon gesprokit.db du dossier courant
+app.widget()"""),
     ]
 
 
-CONTRACTOR = role_notebook(
-    'Entreprise – mes situations de travaux',
-    "Ouvrir la situation du mois, saisir l'avancement cumulé par poste (« 12,5 » accepté), justifier une baisse, enregistrer puis valider et transmettre : le délai de paiement court dès la transmission.",
-    'contractor', 'ContractorPanel')
+APPLICATION = app_notebook(
+    "Suivi financier des marchés de travaux",
+    "Se connecter : l'accueil liste les pages ouvertes à votre rôle.", None)
 
-VERIFIER = role_notebook(
+CONTRACTOR = app_notebook(
+    "Entreprise – mes situations de travaux",
+    "Ouvrir la situation du mois, saisir l'avancement cumulé par poste (« 12,5 » accepté), "
+    "justifier une baisse, enregistrer puis valider et transmettre : le délai de paiement "
+    "court dès la transmission. Puis déposer le projet de décompte (A4) dans Chorus Pro.",
+    ("situations", "chorus"))
+
+VERIFIER = app_notebook(
     "OPC / BET – vérification de l'avancement",
-    "File des situations transmises ; pour chaque poste, l'avancement demandé et l'avancement admis, avec l'écart. Toute correction exige un commentaire et une pièce jointe PDF.",
-    'verifier', 'VerifierPanel')
+    "File des situations transmises ; pour chaque poste, l'avancement demandé et l'avancement "
+    "admis, avec l'écart. Toute correction exige un commentaire et une pièce jointe PDF.",
+    ("verification",))
 
-MOE = role_notebook(
+MOE = app_notebook(
     "Maître d'œuvre – états d'acompte",
-    "Pénalités et primes avec leur justification, émission de l'état d'acompte provisoire et de ses annexes (PDF téléchargeable).",
-    'moe', 'MoePanel')
+    "Pénalités et primes avec leur justification, émission de l'état d'acompte provisoire et "
+    "de ses annexes (PDF téléchargeable), dépôt de l'état d'acompte (A15) dans Chorus Pro.",
+    ("etats", "chorus"))
 
-MOA = role_notebook(
+AMO = app_notebook(
+    "AMO – acceptation des états d'acompte et délais de paiement",
+    "Accepter ou retourner les états d'acompte, enregistrer les garanties et les "
+    "sous-traitants ; délais de paiement, retards et intérêts moratoires de votre périmètre.",
+    ("acceptation", "delais"))
+
+MOA = app_notebook(
     "Maître d'ouvrage – validation et délais",
-    "Valider l'état d'acompte accepté par l'AMO, interrompre une fois le délai de paiement en listant les pièces manquantes, le reprendre à leur réception ; situations à traiter ; puis déposer l'état validé (A19) dans Chorus Pro : tous les problèmes sont listés avant le dépôt, et le dossier de facturation montre le statut de chaque pièce.",
-    'moa', 'MoaDesk')
+    "Valider l'état d'acompte accepté par l'AMO, interrompre une fois le délai de paiement en "
+    "listant les pièces manquantes, le reprendre à leur réception ; puis déposer l'état validé "
+    "(A19) dans Chorus Pro.", ("validation", "chorus", "delais"))
 
-NOTEBOOKS = {"00_overview.ipynb": OVERVIEW, "10_entreprise.ipynb": CONTRACTOR,
-             "20_opc_verification.ipynb": VERIFIER, "30_moe.ipynb": MOE,
-             "50_moa.ipynb": MOA, "40_amo_delais.ipynb": AMO_DELAYS,
+LIBRARY = app_notebook(
+    "Bibliothèque de documents, visas et comptes rendus",
+    "Dépôt d'un document en votre nom (titre parlant, sans indice, ni date, ni émetteur ; PDF "
+    "vérifié sur son contenu), documents lisibles, visas attendus et délais des relecteurs.",
+    ("documents",))
+
+NOTEBOOKS = {"gesprokit.ipynb": APPLICATION, "00_overview.ipynb": OVERVIEW,
+             "10_entreprise.ipynb": CONTRACTOR, "20_opc_verification.ipynb": VERIFIER,
+             "30_moe.ipynb": MOE, "40_amo_delais.ipynb": AMO, "50_moa.ipynb": MOA,
              "60_audit.ipynb": AUDIT, "70_documents_visas.ipynb": LIBRARY}
 
 

@@ -8,7 +8,9 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -16,7 +18,6 @@ import pytest
 from sqlalchemy import text
 
 from gesprokit.audit import verify_chain
-from gesprokit.cli import prepare_demo, voila_command
 from gesprokit.db import get_engine
 from gesprokit.store import load_frames
 
@@ -25,10 +26,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "demo-gesprokit"
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ("10_entreprise.ipynb", "20_opc_verification.ipynb", "30_moe.ipynb",
-         "40_amo_delais.ipynb", "50_moa.ipynb")
 RELOADS = 2
 SHOTS = Path(os.environ.get("GESPROKIT_SCREENSHOTS", "/tmp/gesprokit-screenshots"))
+COMPANY_NAMES = ("Menuiseries Alu Lyonnaises", "Bâtiment Construction", "Montbrison")
 
 if not os.path.exists(CHROMIUM):
     if os.environ.get("CI"):
@@ -43,32 +43,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def gesprokit(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess:
+    """The `gesprokit` command of this environment, as a user types it in `cwd`."""
+    exe = Path(sys.executable).with_name("gesprokit")
+    env = {k: v for k, v in os.environ.items() if k != "GESPROKIT_DB"}
+    return subprocess.run([str(exe), *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          check=True, **kw)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("served")
-    url = f"sqlite:///{folder / 'shared.db'}"
-    prepare_demo(url)
-    # serve only the five pages of the month: fewer preheated kernels compete for 2 cores
-    pages = folder / "pages"
-    pages.mkdir()
-    for name in PAGES:
-        shutil.copy(ROOT / "notebooks" / name, pages / name)
+    """The README's path: `gesprokit demo` then `gesprokit serve --demo`, in a fresh folder,
+    with the default relative database."""
+    folder = tmp_path_factory.mktemp("nouvel-utilisateur")
+    gesprokit("demo", "--out", "out", cwd=folder)
     port = free_port()
-    log = (folder / "voila.log").open("w")
-    proc = subprocess.Popen(voila_command(port, pages), env={**os.environ, "GESPROKIT_DB": url},
+    log = (folder / "serve.log").open("w")
+    env = {k: v for k, v in os.environ.items() if k != "GESPROKIT_DB"}
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("gesprokit")), "serve",
+                             "--demo", "--port", str(port)], cwd=folder, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
+    deadline = time.time() + 120
     while True:
         try:
-            urllib.request.urlopen(base + "/", timeout=2)
+            urllib.request.urlopen(base + "/", timeout=5)
             break
         except OSError:
             if proc.poll() is not None or time.time() > deadline:
                 proc.kill()
-                pytest.fail("Voilà n'a pas démarré : " + (folder / "voila.log").read_text())
+                pytest.fail("Le serveur n'a pas démarré : " + (folder / "serve.log").read_text())
             time.sleep(0.5)
-    yield {"base": base, "url": url, "pdf": folder / "constat.pdf"}
+    yield {"base": base, "url": f"sqlite:///{folder / 'gesprokit.db'}", "folder": folder,
+           "pdf": folder / "constat.pdf", "log": folder / "serve.log"}
     proc.terminate()
     try:
         proc.wait(timeout=30)
@@ -99,14 +106,15 @@ def field(page, label: str):
         f"label:text-is(\"{label}\")")).locator("input, select, textarea").first
 
 
-def open_as(browser, base: str, notebook: str, email: str):
+def open_app(browser, base: str):
+    """A new tab on the application, once its login form is there."""
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
     # nothing outside this machine is reachable: answer every external request at once
     # (a script waiting on an unreachable CDN would stall the page)
     page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"),
                lambda r: r.fulfill(status=200, body=""))
     # wait for the login form, not for every resource of the page to load
-    page.goto(f"{base}/voila/render/{notebook}", timeout=240_000, wait_until="commit")
+    page.goto(f"{base}/", timeout=240_000, wait_until="commit")
     login = page.get_by_text("Connexion", exact=True)
     for attempt in range(RELOADS + 1):
         try:
@@ -118,12 +126,21 @@ def open_as(browser, base: str, notebook: str, email: str):
             # kernel"); a person reloads the page, so does the test, and says so.
             if attempt == RELOADS:
                 raise
-            print(f"{notebook} : formulaire de connexion absent après 90 s, page rechargée")
+            print(f"formulaire de connexion absent après 90 s, page rechargée ({attempt + 1})")
             page.reload(timeout=240_000, wait_until="commit")
+    return page
+
+
+def open_as(browser, base: str, email: str, page_title: str | None = None):
+    """Log in as `email` and open the page titled `page_title` from the navigation."""
+    page = open_app(browser, base)
     type_into(field(page, "Adresse électronique"), email)
     type_into(field(page, "Mot de passe"), PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     page.get_by_text(f"Connecté : {email}").wait_for(timeout=120_000)
+    if page_title:
+        page.get_by_role("button", name=page_title, exact=True).click()
+        page.locator("h3", has_text=page_title).wait_for(timeout=120_000)
     return page
 
 
@@ -154,13 +171,38 @@ def close(page):
     page.close(run_before_unload=True)  # lets Voilà shut the page's kernel down
 
 
+def test_nothing_before_the_login_and_no_file_list(server, browser):
+    page = open_app(browser, server["base"])
+    shown = page.locator("body").inner_text()
+    assert "€" not in shown and not re.search(r"\d{14}|\d{3} \d{3} \d{3} \d{5}", shown)
+    assert not any(name in shown for name in COMPANY_NAMES)
+    assert "demo-gesprokit" not in shown and ".ipynb" not in shown
+    page.screenshot(path=str(shot_path("0-connexion")))
+    close(page)
+    for path in ("/voila/tree", "/voila/render/60_audit.ipynb", "/tree",
+                 "/voila/files/gesprokit.db"):
+        try:
+            answer = urllib.request.urlopen(server["base"] + path, timeout=10)
+            body = answer.read().decode("utf-8", "replace")
+            assert answer.status != 200 or ("60_audit" not in body and "SQLite" not in body)
+        except urllib.error.HTTPError as exc:
+            assert exc.code in (403, 404)
+    # the demonstration password is said in the terminal only
+    assert "demo-gesprokit" in server["log"].read_text()
+
+
+def shot_path(name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS / f"{name}.png"
+
+
 def test_full_month_in_the_browser(server, browser):
     from gesprokit.sample_operation import sample_pdf
 
     server["pdf"].write_bytes(sample_pdf("Constat contradictoire du 30 juin"))
     base, l05 = server["base"], "CHMV-EHPAD-L05"
 
-    page = open_as(browser, base, "10_entreprise.ipynb", "alu@mal.fr")
+    page = open_as(browser, base, "alu@mal.fr", "Mes situations")
     # ipywidgets gives each option its label as value
     field(page, "Marché").select_option(value=f"{l05} – Lot 05 – Menuiseries extérieures "
                                               "aluminium – Occultations")
@@ -176,7 +218,7 @@ def test_full_month_in_the_browser(server, browser):
     close(page)
     assert claimed(server["url"], l05) == 9550  # what the contractor typed, « 95,5 »
 
-    page = open_as(browser, base, "20_opc_verification.ipynb", "opc@opc.fr")
+    page = open_as(browser, base, "opc@opc.fr", "Vérification")
     assert field(page, "Situation").input_value() == f"{l05} – situation n°7 – 2026-06 – transmise"
     type_into(page.locator("input[placeholder='05.04']"), "90")
     page.get_by_text("-5,50").wait_for()  # the difference with what was claimed
@@ -188,18 +230,18 @@ def test_full_month_in_the_browser(server, browser):
     click_and_expect(page, "Valider la vérification", "vérifiée", "4-opc-verifiee")
     close(page)
 
-    page = open_as(browser, base, "30_moe.ipynb", "archi@arc.fr")
+    page = open_as(browser, base, "archi@arc.fr", "États d'acompte")
     field(page, "Situation").select_option(value=f"{l05} – situation n°7 – 2026-06 – vérifiée")
     page.get_by_role("button", name="Émettre l'état d'acompte").wait_for()
     click_and_expect(page, "Émettre l'état d'acompte", "État d'acompte provisoire émis",
                      "5-moe-emis")
     close(page)
 
-    page = open_as(browser, base, "40_amo_delais.ipynb", "amo@amo.fr")
+    page = open_as(browser, base, "amo@amo.fr", "Acceptation et garanties")
     click_and_expect(page, "Accepter", "État d'acompte accepté", "6-amo-accepte")
     close(page)
 
-    page = open_as(browser, base, "50_moa.ipynb", "direction@chmv.fr")
+    page = open_as(browser, base, "direction@chmv.fr", "Validation")
     field(page, "Situation").select_option(
         value=f"{l05} – situation n°7 – 2026-06 – acceptée par l'AMO")
     page.get_by_role("button", name="Valider l'état d'acompte").wait_for()
@@ -221,3 +263,24 @@ def test_full_month_in_the_browser(server, browser):
     assert verify_chain(frames.events) == []
     engine.dispose()
     shutil.copy(SHOTS / "7-moa-valide.png", SHOTS / "dernier.png")
+
+
+def test_the_delays_page_counts_what_the_command_line_counts(server, browser):
+    """After the month (a situation created after the server started), the AMO's page shows
+    the same count and interest as `gesprokit delays` on the same default database."""
+    import json
+
+    out = gesprokit("delays", "--format", "json", cwd=server["folder"]).stdout
+    delays = json.loads(out)
+    page = open_as(browser, server["base"], "amo@amo.fr", "Délais de paiement")
+    headline = page.get_by_text(re.compile(r"situations reçues")).first
+    headline.wait_for(timeout=120_000)
+    text = headline.inner_text()
+    assert text.startswith(f"{len(delays)} situations reçues"), text
+    assert len(delays) == 92  # 91 imported + the month submitted through the pages
+    from gesprokit.money import format_eur
+
+    interest = sum(d["late_interest"] for d in delays)
+    assert f"Intérêts moratoires : {format_eur(interest)}" in text
+    page.screenshot(path=str(shot_path("8-amo-delais")), full_page=True)
+    close(page)

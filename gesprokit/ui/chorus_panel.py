@@ -131,8 +131,8 @@ class ChorusPanel:
                        then=lambda _r: self.check())
 
     def widget(self) -> w.Widget:
-        return w.VBox([w.HTML("<h3>Chorus Pro – dépôt de la pièce du dossier de "
-                              "facturation</h3>"), self.queue, self.number,
+        return w.VBox([w.HTML("<h4>Chorus Pro – dépôt de la pièce du dossier de "
+                              "facturation</h4>"), self.queue, self.number,
                        w.HBox([self.upload, w.HTML("<i style='color:#6c757d'>pièces "
                                "complémentaires ; pour une situation importée, le PDF signé "
                                "d'abord</i>")]), self.problems,

@@ -104,7 +104,7 @@ class SituationPanel:
         return []
 
     def widget(self) -> w.Widget:
-        return w.VBox([w.HTML(f"<h3>{self.title}</h3>"), self.queue, self.detail,
+        return w.VBox([w.HTML(f"<h4>{self.title}</h4>"), self.queue, self.detail,
                        self.message])
 
 
@@ -179,7 +179,7 @@ class ContractorPanel(SituationPanel):
         super().__init__(session, now)
 
     def widget(self) -> w.Widget:
-        return w.VBox([w.HTML(f"<h3>{self.title}</h3>"), self.contract,
+        return w.VBox([w.HTML(f"<h4>{self.title}</h4>"), self.contract,
                        w.HBox([self.month, self.create]), self.queue, self.detail,
                        self.message])
 
@@ -399,7 +399,7 @@ class GuaranteeForm:
                                              "correspondante sera libérée.")
 
     def widget(self) -> w.Widget:
-        return w.VBox([w.HTML("<h3>Garanties</h3>"), self.contract, self.reference, self.kind,
+        return w.VBox([w.HTML("<h4>Garanties</h4>"), self.contract, self.reference, self.kind,
                        self.amount, self.received, self.issuer, self.button, self.message])
 
 
@@ -438,7 +438,7 @@ class SubcontractForm:
             + (", payé directement." if r["direct_payment"] else ".")))
 
     def widget(self) -> w.Widget:
-        return w.VBox([w.HTML("<h3>Sous-traitants (DC4)</h3>"), self.contract, self.reference,
+        return w.VBox([w.HTML("<h4>Sous-traitants (DC4)</h4>"), self.contract, self.reference,
                        self.company, self.scope, self.amount, self.accepted, self.direct,
                        self.button, self.message])
 
@@ -497,7 +497,7 @@ class MoaPanel(SituationPanel):
     def widget(self) -> w.Widget:
         items = inbox(self.session.engine, self.session.actor.email)
         listing = "".join(f"<li>{html.escape(i['subject'])}</li>" for i in items)
-        return w.VBox([super().widget(), w.HTML("<h3>Situations à traiter</h3><ul>"
+        return w.VBox([super().widget(), w.HTML("<h4>Situations à traiter</h4><ul>"
                                                 f"{listing or '<li>(rien)</li>'}</ul>")])
 
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import base64
 import html
+import logging
 import os
+import secrets
 from collections.abc import Callable
 
 import ipywidgets as w
 from sqlalchemy import Engine
 
+from gesprokit.circuit import ROLE_LABELS
 from gesprokit.errors import GesprokitError
 from gesprokit.money import parse_percent_bp
 from gesprokit.session import Session, connect
 
 STYLE = {"description_width": "150px"}
+LOG = logging.getLogger("gesprokit.ui")
+esc = html.escape  # every text put into an HTML widget goes through this
 
 
 def open_database() -> Engine:
@@ -72,11 +77,14 @@ def button_state(button: w.Button, reason_widget: w.HTML, refusal) -> None:
 
 
 class LoginForm:
-    """E-mail and password; on success the page's `on_login(session)` builds the panel."""
+    """E-mail and password; on success the page's `on_login(session)` builds the panel.
 
-    def __init__(self, engine: Engine, on_login: Callable[[Session], None],
-                 roles: tuple[str, ...]):
-        self.engine, self.on_login, self.roles = engine, on_login, roles
+    `engine` may be a callable that opens the database: nothing is read before the first
+    attempt to log in (a preheated page holds no data). `roles` None: any role."""
+
+    def __init__(self, engine: Engine | Callable[[], Engine],
+                 on_login: Callable[[Session], None], roles: tuple[str, ...] | None = None):
+        self._engine, self.on_login, self.roles = engine, on_login, roles
         self.email = w.Text(description="Adresse électronique", style=STYLE,
                             layout=w.Layout(width="420px"))
         self.password = w.Password(description="Mot de passe", style=STYLE,
@@ -85,18 +93,25 @@ class LoginForm:
         self.message = w.HTML()
         self.button.on_click(self.login)
 
+    @property
+    def engine(self) -> Engine:
+        if callable(self._engine) and not isinstance(self._engine, Engine):
+            self._engine = self._engine()
+        return self._engine
+
     def login(self, _button=None) -> Session | None:
-        try:
-            session = connect(self.engine, self.email.value, self.password.value)
-        except GesprokitError as exc:
-            self.message.value = error_html(exc)
+        session = guarded(lambda: connect(self.engine, self.email.value, self.password.value),
+                          self.message, "")
+        if session is None:
             return None
-        if session.actor.role not in self.roles:
+        if self.roles is not None and session.actor.role not in self.roles:
+            labels = " / ".join(ROLE_LABELS.get(r, r) for r in self.roles)
             self.message.value = error_html(
-                f"cette page est celle du rôle {' / '.join(self.roles)} ; votre compte a le "
-                f"rôle {session.actor.role}.")
+                f"cette page est celle du rôle {labels} ; votre compte a le rôle "
+                f"{ROLE_LABELS.get(session.actor.role, session.actor.role)}.")
             return None
         self.password.value = ""
+        self.message.value = ""
         self.on_login(session)
         return session
 
@@ -105,31 +120,18 @@ class LoginForm:
                        self.message])
 
 
-class RolePage:
-    """A dashboard page: the login form, replaced by the role's panel once logged in."""
-
-    def __init__(self, engine: Engine, roles: tuple[str, ...], panel_factory):
-        self.panel = None
-        self.box = w.VBox()
-        self.login = LoginForm(engine, self._open, roles)
-        self.box.children = [self.login.widget()]
-        self.panel_factory = panel_factory
-
-    def _open(self, session: Session) -> None:
-        self.panel = self.panel_factory(session)
-        who = session.actor
-        self.box.children = [w.HTML(f"<p>Connecté : <b>{html.escape(who.email)}</b> "
-                                    f"({html.escape(who.role)}, {html.escape(who.company_code)})"
-                                    "</p>"), self.panel.widget()]
-
-    def widget(self) -> w.Widget:
-        return self.box
+def who_html(session: Session) -> str:
+    """« Connecté : name (role, company) » in French."""
+    who = session.actor
+    return (f"Connecté : <b>{esc(who.email)}</b> – {esc(who.name)} "
+            f"({esc(ROLE_LABELS.get(who.role, who.role))}, {esc(who.company_code)})")
 
 
 def guarded(action: Callable, message: w.HTML, success: str | Callable[[object], str],
             then: Callable[[object], None] | None = None):
     """Run a workflow call and `then` (e.g. refresh the page); show the French error, or the
-    success message once everything is up to date."""
+    success message once everything is up to date. An unexpected error is logged with its
+    traceback under a short reference; the page shows only that reference."""
     try:
         result = action()
         if then is not None:
@@ -137,8 +139,17 @@ def guarded(action: Callable, message: w.HTML, success: str | Callable[[object],
     except GesprokitError as exc:
         message.value = error_html(exc)
         return None
-    except Exception as exc:  # noqa: BLE001 - a page must say what went wrong, not go silent
-        message.value = error_html(f"erreur inattendue ({type(exc).__name__} : {exc})")
+    except Exception:  # noqa: BLE001 - a page must say what went wrong, not go silent
+        message.value = error_html(internal_error())
         return None
-    message.value = ok_html(success(result) if callable(success) else success)
+    text = success(result) if callable(success) else success
+    message.value = ok_html(text) if text else ""
     return result
+
+
+def internal_error() -> str:
+    """Log the exception being handled under a new reference; the French text to show."""
+    reference = secrets.token_hex(4).upper()
+    LOG.exception("erreur interne, référence %s", reference)
+    return (f"erreur interne, référence {reference} : rien n'a été enregistré. "
+            "Transmettez cette référence à l'administrateur.")

@@ -11,9 +11,11 @@ import pandas as pd
 from IPython.display import display
 
 from gesprokit import delay_charts
-from gesprokit.delays import actor_shares, portfolio_summary
+from gesprokit.delays import actor_shares, forecast, portfolio_summary, return_causes
 from gesprokit.money import format_eur, format_pct_bp
 from gesprokit.months import format_date_fr
+from gesprokit.ui.common import esc
+from gesprokit.ui.tables import table
 
 ALL = "Tous"
 TABLE_COLUMNS = {
@@ -63,8 +65,8 @@ def headline(delays: pd.DataFrame) -> str:
 class DelaysDashboard:
     """Filters (lot, company, period) driving a table, a headline and the charts."""
 
-    def __init__(self, delays: pd.DataFrame):
-        self.delays = delays
+    def __init__(self, delays: pd.DataFrame, as_of=None):
+        self.delays, self.as_of = delays, as_of if as_of is not None else pd.Timestamp.now()
         months = sorted(delays["month"].unique())
         self.lot = w.Dropdown(options=[ALL, *sorted(delays["lot"].unique())], value=ALL,
                               description="Lot")
@@ -74,7 +76,7 @@ class DelaysDashboard:
                                              description="Période",
                                              layout=w.Layout(width="60%"))
         self.only_late = w.Checkbox(value=False, description="Seulement les retards")
-        self.output = w.Output()
+        self.body = w.VBox()
         for control in (self.lot, self.company, self.period, self.only_late):
             control.observe(self.refresh, names="value")
 
@@ -92,17 +94,40 @@ class DelaysDashboard:
         return d[mask]
 
     def refresh(self, _change=None) -> None:
+        """Every block of the page follows the filters: headline, tables, charts."""
         selected = self.selection()
-        self.output.clear_output(wait=True)
-        with self.output:
-            if selected.empty:
-                print("Aucune situation pour ces filtres.")
-                return
-            print(headline(selected))
-            display(french_table(selected))
+        if selected.empty:
+            self.body.children = [w.HTML("<p><i>Aucune situation pour ces filtres.</i></p>")]
+            return
+        items = [w.HTML(f"<p>{esc(headline(selected))}</p>")]
+        for title, rows, name, empty in self.blocks(selected):
+            items += [w.HTML(f"<h4>{esc(title)}</h4>"), table(french_table(rows), name, empty)]
+        causes = return_causes(selected).rename(columns={"reason_code": "Code",
+                                                         "label": "Motif", "returns": "Retours"})
+        items += [w.HTML("<h4>Causes des retours au maître d'œuvre</h4>"),
+                  table(causes, "retours", "Aucun retour au maître d'œuvre pour ces filtres.")]
+        charts = w.Output()
+        with charts:
             display(delay_charts.days_per_actor(selected))
+            if selected["paid_at"].notna().any():
+                display(delay_charts.payment_time_distribution(selected))
+                display(delay_charts.interest_exposure(selected))
+        self.body.children = [*items, w.HTML("<h4>Graphiques</h4>"), charts]
+
+    def blocks(self, selected: pd.DataFrame):
+        """(title, rows, export name, text when empty) of each table, most urgent first."""
+        urgent = forecast(selected).sort_values(["deadline_on", "late_days"],
+                                                ascending=[True, False])
+        late = selected[(selected["late_days"] > 0) & selected["paid_at"].notna()]
+        return [
+            ("En attente de paiement (par échéance) : intérêts dus si le paiement "
+             f"intervient le {format_date_fr(self.as_of)}", urgent, "en-attente",
+             "Aucune situation en attente de paiement."),
+            ("Paiements en retard", late, "retards", "Aucun paiement en retard."),
+            ("Toutes les situations retenues", selected, "delais", ""),
+        ]
 
     def widget(self) -> w.Widget:
         self.refresh()
         return w.VBox([w.HBox([self.lot, self.company]), w.HBox([self.period, self.only_late]),
-                       self.output])
+                       self.body])

@@ -1,0 +1,215 @@
+"""The read-mostly pages of the served application, each built for one logged-in session
+and one calculation date: overview, payment delays, audit, documents and visas.
+
+Every page reads its data through the session (the user's own scope) when it is built;
+the application rebuilds it after a refresh or a change of date. No rule lives here.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+
+import ipywidgets as w
+from IPython.display import display
+
+from gesprokit.audit import verify_chain
+from gesprokit.circuit import ROLE_LABELS
+from gesprokit.money import format_eur
+from gesprokit.months import format_date_fr
+from gesprokit.report_data import report_data_from_frames
+from gesprokit.session import Session
+from gesprokit.statement_audit import statement_differences
+from gesprokit.summary import french_view, plot_s_curve, s_curve
+from gesprokit.ui.common import download_link, esc, guarded
+from gesprokit.ui.delays_dashboard import DelaysDashboard, enrich
+from gesprokit.ui.tables import XLSX, table
+
+
+def end_of_day(day: date) -> datetime:
+    """The calculation instant of a chosen date (as ``--as-of`` does on the command line)."""
+    return datetime.combine(day, datetime.max.time())
+
+
+SUMMARY_COLUMNS = {
+    "lot_code": "Lot", "company": "Entreprise", "contract_total_ht": "Marché HT",
+    "works_cum": "Travaux cumulés HT", "pct_done_bp": "Réalisé",
+    "retention_cum": "Retenue de garantie", "penalty_cum": "Pénalités",
+    "due_cum": "Dû cumulé TTC", "paid_ttc": "Payé TTC", "late_interest": "Intérêts et indemnités",
+}
+SUMMARY_MONEY = ["contract_total_ht", "works_cum", "retention_cum", "penalty_cum", "due_cum",
+                 "paid_ttc", "late_interest"]
+
+
+class OverviewPage:
+    """Per contract of the user's scope: amounts to date, paid, interest; the S-curve."""
+
+    def __init__(self, session: Session, as_of: date):
+        self.data = report_data_from_frames(session.frames(), end_of_day(as_of))
+
+    def widget(self) -> w.Widget:
+        data = self.data
+        if data.frames.contracts.empty:
+            return w.HTML("<p><i>Aucun marché dans votre périmètre.</i></p>")
+        synthesis = data.synthesis
+        view = french_view(synthesis[list(SUMMARY_COLUMNS)], money=SUMMARY_MONEY,
+                           pct_bp=["pct_done_bp"], rename=SUMMARY_COLUMNS)
+        total = {SUMMARY_COLUMNS[c]: format_eur(int(synthesis[c].sum())) for c in SUMMARY_MONEY}
+        total["Lot"] = "Total"
+        ops = data.frames.operations
+        intro = "<br>".join(f"<b>{esc(o.name)}</b> – maître d'ouvrage : {esc(o.buyer_name)}"
+                            for o in ops.itertuples())
+        situations = data.ledger.situations
+        out = w.Output()
+        with out:
+            display(plot_s_curve(s_curve(situations, data.frames.contracts,
+                                         data.frames.amendments,
+                                         data.frames.planned_progress),
+                                 "Courbe en S – travaux prévus au planning et réalisés"))
+        return w.VBox([
+            w.HTML(f"<p>{intro}</p><p>{len(data.frames.contracts)} marché(s), "
+                   f"{len(situations)} situation(s) au {format_date_fr(data.as_of)}.</p>"),
+            table(view, "synthese", total=total), out])
+
+
+class DelaysPage:
+    """The payment delays of the user's scope: filters driving headline, tables, charts."""
+
+    def __init__(self, session: Session, as_of: date):
+        frames = session.frames()
+        when = end_of_day(as_of)
+        data = report_data_from_frames(frames, when)
+        self.delays = enrich(data.delays, frames.contracts, frames.companies, frames.lots)
+        self.as_of = when
+
+    def widget(self) -> w.Widget:
+        if self.delays.empty:
+            return w.HTML("<p><i>Aucune situation transmise dans votre périmètre.</i></p>")
+        return DelaysDashboard(self.delays, self.as_of).widget()
+
+
+class AuditPage:
+    """Recomputed états d'acompte against the validated figures, the journal's integrity,
+    and the auditor's workbook, for one contract or all of the user's scope."""
+
+    def __init__(self, session: Session, as_of: date):
+        self.data = report_data_from_frames(session.frames(), end_of_day(as_of))
+        contracts = self.data.frames.contracts
+        self.contract = w.Dropdown(
+            description="Marché", style={"description_width": "150px"},
+            layout=w.Layout(width="720px"),
+            options=[("Tous les marchés", None)]
+            + [(f"{c.contract_id} – {c.title}", c.contract_id) for c in contracts.itertuples()])
+        self.body = w.VBox()
+        self.message = w.HTML()
+        self.link = w.HTML()
+        self.button = w.Button(description="Préparer le classeur Excel", button_style="primary")
+        self.button.on_click(self.on_workbook)
+        self.contract.observe(lambda _c: self.show(), names="value")
+        self.show()
+
+    def show(self) -> None:
+        ledger = self.data.ledger.situations
+        statements = self.data.frames.payment_statements
+        if self.contract.value:
+            ledger = ledger[ledger["contract_id"] == self.contract.value]
+            statements = statements[statements["contract_id"] == self.contract.value]
+        differences = statement_differences(ledger, statements)
+        view = french_view(
+            ledger[["contract_id", "n", "month", "works_cum", "revision_cum", "total_ttc_cum",
+                    "retention_cum", "advance_repaid_cum", "due_cum", "net_month"]],
+            money=["works_cum", "revision_cum", "total_ttc_cum", "retention_cum",
+                   "advance_repaid_cum", "due_cum", "net_month"],
+            rename={"contract_id": "Marché", "n": "N°", "month": "Mois",
+                    "works_cum": "Travaux cumulés HT", "revision_cum": "Révision cumulée",
+                    "total_ttc_cum": "Total TTC cumulé", "retention_cum": "Retenue de garantie",
+                    "advance_repaid_cum": "Avance remboursée", "due_cum": "Dû cumulé",
+                    "net_month": "Net du mois"})
+        if differences.empty:
+            verdict = (f"Aucun écart : les {len(statements)} états validés sont retrouvés au "
+                       "centime.")
+        else:
+            verdict = f"{len(differences)} écart(s) entre les montants validés et le recalcul."
+        events = self.data.frames.events
+        broken = verify_chain(events)
+        chain = (f"Journal intègre : {len(events)} événements, chaîne vérifiée." if not broken
+                 else "Journal altéré : " + " ; ".join(broken))
+        items = [w.HTML(f"<p>{len(ledger)} situations recalculées au "
+                        f"{format_date_fr(self.data.as_of)}, {len(statements)} états validés "
+                        "par le maître d'ouvrage.</p><h4>États d'acompte recalculés</h4>"),
+                 table(view, "etats-recalcules"),
+                 w.HTML(f"<h4>Écarts avec les montants validés</h4><p>{esc(verdict)}</p>")]
+        if not differences.empty:
+            items.append(table(french_view(
+                differences, money=["recorded", "recomputed", "difference"],
+                rename={"contract_id": "Marché", "n": "N°", "column": "Montant",
+                        "recorded": "Validé", "recomputed": "Recalculé",
+                        "difference": "Écart"}), "ecarts"))
+        items.append(w.HTML(f"<h4>Intégrité du journal</h4><p>{esc(chain)}</p>"))
+        self.body.children = items
+
+    def on_workbook(self, _button=None):
+        from gesprokit.workbook import write_workbook
+
+        def build():
+            path = Path(tempfile.mkdtemp(prefix="gesprokit-")) / "audit.xlsx"
+            write_workbook(self.data, path)
+            return path.read_bytes()
+        content = guarded(build, self.message, "Classeur prêt.")
+        if content is not None:
+            self.link.value = download_link("audit.xlsx", content,
+                                            "Télécharger audit.xlsx", XLSX)
+        return content
+
+    def widget(self) -> w.Widget:
+        return w.VBox([self.contract, self.body, w.HTML("<h4>Classeur Excel de l'auditeur</h4>"),
+                       w.HBox([self.button, self.link]), self.message])
+
+
+class DocumentsPage:
+    """The library as the logged-in user sees it: deposit (in their own name), documents
+    they may read, visas awaited, reviewers' turnaround, read receipts of their reports."""
+
+    def __init__(self, session: Session, as_of: date, now: datetime | None = None):
+        from gesprokit.library.reports import documents, visa_queue, visa_turnaround
+        from gesprokit.ui.library_form import DepositForm
+
+        self.session = session
+        engine, actor = session.engine, session.actor
+        operations = session.frames().operations
+        self.form = (DepositForm(engine, actor, operations["code"].iloc[0], now=now)
+                     if len(operations) else None)
+        self.documents = documents(engine, actor)
+        self.queue = visa_queue(engine, end_of_day(as_of))
+        self.turnaround = visa_turnaround(engine)
+        self.as_of = as_of
+
+    def widget(self) -> w.Widget:
+        docs = self.documents.assign(
+            deposited_at=self.documents["deposited_at"].map(format_date_fr))[
+            ["document_id", "title", "folder_code", "revision_index", "deposited_at"]].rename(
+            columns={"document_id": "Identifiant", "title": "Titre", "folder_code": "Dossier",
+                     "revision_index": "Indice", "deposited_at": "Déposé le"})
+        queue = self.queue.assign(due_on=self.queue["due_on"].map(format_date_fr),
+                                  reviewer_role=self.queue["reviewer_role"].map(ROLE_LABELS))
+        queue = queue.rename(columns={
+            "document_id": "Identifiant", "title": "Titre", "issuer_code": "Émetteur",
+            "revision_index": "Indice", "reviewer_role": "Relecteur", "due_on": "Échéance",
+            "days_late": "Jours de retard"})
+        turnaround = self.turnaround.assign(
+            reviewer_role=self.turnaround["reviewer_role"].map(ROLE_LABELS)).rename(columns={
+                "reviewer_role": "Relecteur", "visas": "Visas rendus",
+                "median_days": "Délai médian (jours)", "late": "Rendus en retard"})
+        items = []
+        if self.form is not None:
+            items += [w.HTML(f"<h4>Déposer un document (au nom de "
+                             f"{esc(self.session.actor.name or self.session.actor.email)})</h4>"),
+                      self.form.widget()]
+        items += [w.HTML("<h4>Documents que vous pouvez lire</h4>"),
+                  table(docs, "documents", "Aucun document lisible."),
+                  w.HTML(f"<h4>Visas attendus au {format_date_fr(self.as_of)}</h4>"),
+                  table(queue, "visas-attendus", "Aucun visa attendu."),
+                  w.HTML("<h4>Délais de visa par relecteur</h4>"),
+                  table(turnaround, "delais-visa", "Aucun visa rendu.")]
+        return w.VBox(items)

@@ -1,0 +1,246 @@
+"""The served application as a user meets it: nothing before the login, the role's pages
+after it, live data, logout, idle expiry, a demoted account stopped at once, French errors."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date, datetime
+
+import ipywidgets as w
+import pytest
+from sqlalchemy import text
+from test_workflow import L05, PASSWORD, USERS, engine  # noqa: F401 - fixture
+
+from gesprokit.db import database_url
+from gesprokit.delays import compute_delays
+from gesprokit.ledger import ledger_from_frames
+from gesprokit.store import load_frames
+from gesprokit.ui.app import HOME, App
+from gesprokit.ui.common import guarded
+from gesprokit.workflow_errors import AuthenticationFailed
+
+AS_OF = date(2026, 11, 23)
+
+
+def texts(widget) -> list[str]:
+    """Every text a person could read in a widget tree (values, labels, options)."""
+    out = []
+    if isinstance(widget, w.HTML | w.Label | w.HTMLMath):
+        out.append(html.unescape(widget.value))
+    if isinstance(widget, w.Text | w.Textarea):
+        out.append(widget.value)
+    if getattr(widget, "description", None):
+        out.append(widget.description)
+    if isinstance(widget, w.Dropdown | w.ToggleButtons | w.Select):
+        out += [str(label) for label in widget._options_labels]
+    for child in getattr(widget, "children", ()):
+        out += texts(child)
+    return out
+
+
+def app_for(url: str) -> App:
+    app = App(url, watch_idle=False)
+    return app
+
+
+def log_in(app: App, key: str, password: str = PASSWORD):
+    app.login.email.value, app.login.password.value = USERS[key][0], password
+    return app.login.login()
+
+
+@pytest.fixture
+def url(engine):  # noqa: F811
+    return str(engine.url)
+
+
+def test_nothing_is_read_before_the_login(tmp_path):
+    db = tmp_path / "jamais-ouverte.db"
+    app = App(f"sqlite:///{db}", watch_idle=False)
+    shown = " ".join(texts(app.widget()))
+    assert "Connexion" in shown and "Se connecter" in shown
+    # no amount, no company, no demonstration password: and the database was not opened
+    assert "€" not in shown and "demo-gesprokit" not in shown and "MAL" not in shown
+    assert not db.exists()
+
+
+def test_each_role_sees_its_own_pages(url):
+    expected = {
+        "contractor": ["accueil", "situations", "chorus", "synthese", "documents"],
+        "verifier": ["accueil", "verification", "synthese", "documents"],
+        "moe": ["accueil", "etats", "chorus", "synthese", "documents"],
+        "amo": ["accueil", "acceptation", "delais", "synthese", "audit", "documents"],
+        "moa": ["accueil", "validation", "chorus", "delais", "synthese", "audit",
+                "documents"],
+        "treasury": ["accueil", "delais", "synthese", "documents"],
+        "auditor": ["accueil", "delais", "synthese", "audit", "documents"],
+    }
+    for key, pages in expected.items():
+        app = app_for(url)
+        assert log_in(app, key) is not None
+        assert [value for _, value in app.nav.options] == pages
+        header = " ".join(texts(app.root.children[0]))
+        # French role labels, never the codes
+        assert re.search(r"\((Entreprise titulaire|OPC / BET|Maître d'œuvre|AMO|Maître "
+                         r"d'ouvrage|Comptable|Auditeur),", header), header
+        for _, key_page in app.nav.options[1:]:
+            app.nav.value = key_page
+            assert app.message.value == "", (key, key_page, app.message.value)
+            assert len(app.content.children) == 2
+
+
+def test_a_single_page_notebook_refuses_other_roles(url):
+    app = App(url, pages=("verification",), watch_idle=False)
+    assert log_in(app, "contractor") is None
+    assert "OPC / BET" in app.login.message.value
+    assert "Entreprise titulaire" in app.login.message.value
+    assert log_in(app, "verifier") is not None
+    assert app.nav.value == "verification"  # the only page opens at once
+
+
+def test_the_delays_page_shows_what_the_command_line_computes(url, engine):  # noqa: F811
+    app = app_for(url)
+    log_in(app, "amo")
+    app.as_of.value = AS_OF
+    app.nav.value = "delais"
+    page_delays = app.content.children[1]
+    frames = load_frames(engine)
+    as_of = datetime(2026, 11, 23, 23, 59, 59, 999999)
+    ledger = ledger_from_frames(frames, as_of=as_of)
+    cli = compute_delays(frames.situations, frames.contracts, frames.operations,
+                         ledger.situations, frames.ecb_rates, frames.events, as_of=as_of)
+    shown = " ".join(texts(page_delays))
+    assert f"{len(cli)} situations reçues" in shown
+    assert f"{len(cli)} lignes" in shown  # the whole table, not pandas' first and last rows
+    page = app.page
+    assert len(page.delays) == len(cli) == 91
+    assert int(page.delays["late_interest"].sum()) == int(cli["late_interest"].sum())
+    assert int(page.delays["recovery_indemnity"].sum()) == int(
+        cli["recovery_indemnity"].sum())
+
+
+def test_the_contractor_sees_only_its_own_contracts(url, engine):  # noqa: F811
+    from gesprokit.ui.pages import OverviewPage
+
+    app = app_for(url)
+    log_in(app, "contractor")
+    page = OverviewPage(app.session, AS_OF)
+    frames = load_frames(engine)
+    own = frames.contracts[frames.contracts["company_code"] == "MAL"]["contract_id"]
+    assert sorted(page.data.synthesis["contract_id"]) == sorted(own) == [L05]
+    ledger = ledger_from_frames(frames)
+    last = ledger.situations[ledger.situations["contract_id"] == L05].iloc[-1]
+    assert int(page.data.synthesis["due_cum"].iloc[0]) == int(last["due_cum"])
+
+
+def test_data_is_live_after_refresh(url, engine):  # noqa: F811
+    from test_workflow import actor
+
+    from gesprokit import workflow
+
+    app = app_for(url)
+    log_in(app, "contractor")
+    app.nav.value = "situations"
+    panel_before = app.content.children[1]
+    before = len(texts(panel_before))
+    # another tab (or another user) opens situation 7 after this page was built
+    workflow.create_situation(engine, actor("contractor"), L05, "2026-06",
+                              now=datetime(2026, 6, 30, 9))
+    assert not any("situation n°7" in t for t in texts(panel_before))
+    app.refresh()
+    assert any("situation n°7" in t for t in texts(app.content.children[1]))
+    assert before > 0
+
+
+def test_logout_forgets_everything(url):
+    app = app_for(url)
+    log_in(app, "amo")
+    app.nav.value = "delais"
+    app.logout()
+    shown = " ".join(texts(app.widget()))
+    assert app.session is None and "Vous êtes déconnecté" in shown and "€" not in shown
+
+
+def test_an_idle_session_expires(url):
+    app = App(url, idle_minutes=30, watch_idle=False)
+    log_in(app, "amo")
+    assert app.check_idle() is False
+    app.session.last_used -= 31 * 60
+    assert app.check_idle() is True
+    shown = " ".join(texts(app.widget()))
+    assert "Session expirée après 30 minutes d'inactivité" in shown and "€" not in shown
+    app.nav.value = "delais"  # a click on the stale page does nothing
+    assert app.session is None
+
+
+def test_a_demoted_account_is_stopped_at_once(url, engine):  # noqa: F811
+    app = app_for(url)
+    session = log_in(app, "verifier")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE app_user SET role = 'auditor' WHERE email = 'opc@opc.fr'"))
+    with pytest.raises(AuthenticationFailed, match="reconnectez-vous"):
+        session.verify(L05, 6)
+    app.nav.value = "verification"
+    assert app.session is None
+    assert "reconnectez-vous" in app.notice.value
+
+
+def test_a_changed_password_ends_open_sessions(url, engine):  # noqa: F811
+    from gesprokit.accounts import hash_password
+
+    app = app_for(url)
+    session = log_in(app, "contractor")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE app_user SET password_hash = :h WHERE email = 'alu@mal.fr'"),
+                     {"h": hash_password("un-autre-mot-de-passe")})
+    with pytest.raises(AuthenticationFailed):
+        session.create_situation(L05, "2026-06")
+
+
+def test_an_unexpected_error_shows_a_reference_not_its_text(caplog):
+    message = w.HTML()
+
+    def broken():
+        return {}["clé-absente"]
+    assert guarded(broken, message, "jamais") is None
+    assert "erreur interne, référence" in message.value
+    assert "KeyError" not in message.value and "clé-absente" not in message.value
+    reference = re.search(r"référence ([0-9A-F]{8})", message.value).group(1)
+    assert reference in caplog.text and "KeyError" in caplog.text  # the log keeps it all
+
+
+@pytest.mark.parametrize("typed", ["nov. 2026", "2026-13", "2027-ZZ", ""])
+def test_a_bad_month_gets_a_french_message_and_changes_nothing(url, engine, typed):  # noqa: F811
+    app = app_for(url)
+    log_in(app, "contractor")
+    app.nav.value = "situations"
+    contractor_panel = app.page
+    contractor_panel.month.value = typed
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM situation")).scalar()
+    contractor_panel.on_create()
+    shown = contractor_panel.message.value
+    assert "Mois" in shown and "AAAA-MM" in shown, shown
+    for technical in ("Error", "SQL", "CHECK", "Traceback", "constraint"):
+        assert technical not in shown
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM situation")).scalar() == before
+
+
+def test_the_home_lists_the_role_pages(url):
+    app = app_for(url)
+    log_in(app, "auditor")
+    assert app.current == HOME
+    home = " ".join(texts(app.content))
+    for title in ("Délais de paiement", "Synthèse", "Audit", "Documents et visas"):
+        assert title in home
+    assert "Mes situations" not in home
+
+
+def test_default_database_is_the_file_of_the_current_folder(tmp_path, monkeypatch):
+    from gesprokit.db import absolute_database_url
+
+    monkeypatch.delenv("GESPROKIT_DB", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert database_url() == "sqlite:///gesprokit.db"
+    assert absolute_database_url() == f"sqlite:///{tmp_path.resolve() / 'gesprokit.db'}"
