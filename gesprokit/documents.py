@@ -19,7 +19,9 @@ from fpdf import FPDF
 from gesprokit.ledger import Ledger
 from gesprokit.money import format_eur, format_pct_bp
 from gesprokit.months import format_date_fr
+from gesprokit.statement import creditor_sentence, statement_rows
 from gesprokit.store import Frames
+from gesprokit.timeline import situation_timeline
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 TITLES = {"demande": "Demande d'acompte – projet de décompte mensuel",
@@ -116,7 +118,8 @@ def render(kind: str, frames: Frames, ledger: Ledger, contract_id: str, n: int,
     # every line at its last entered % (a line left out keeps its previous one)
     known = ledger.lines.query("contract_id == @contract_id and n <= @n")
     lines = known.groupby("line_no").tail(1).merge(
-        frames.price_lines[["contract_id", "line_no", "label"]], on=["contract_id", "line_no"])
+        frames.price_lines[["contract_id", "line_no", "label"]], on=["contract_id", "line_no"]
+    ).sort_values("line_no")
     lines["line_month"] = lines["line_month"].where(lines["n"] == n, 0)
     _section(pdf, "Avancement cumulé par poste (prix initiaux, HT)")
     _table(pdf, ["Poste", "Désignation", "Montant HT", "Avanct.", "Cumul HT", "Du mois HT"],
@@ -128,12 +131,19 @@ def render(kind: str, frames: Frames, ledger: Ledger, contract_id: str, n: int,
         pdf.multi_cell(0, 5, "Montants HT aux prix initiaux du marché, sans révision (CCAG-T "
                              "art. 12.1). Le délai de paiement court à compter de la "
                              "transmission de la présente demande.")
+        _history(pdf, frames, contract_id, n)
         return bytes(pdf.output())
     prov = " (provisoire : index non publié)" if row["revision_provisional"] else ""
     _section(pdf, "Décompte (montants cumulés depuis la notification)")
     _table(pdf, ["", "Cumul", "Précédent", "Du mois"], _decompte_rows(ledger, row, prov),
            (80, 34, 34, 34))
+    creditor = creditor_sentence(int(row["net_month"]))
+    if creditor:
+        pdf.set_font("DejaVu", "B", 9)
+        pdf.multi_cell(0, 5, creditor, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("DejaVu", size=9)
     _annexes(pdf, frames, ledger, contract_id, n)
+    _history(pdf, frames, contract_id, n)
     if kind == "valide":
         pdf.ln(2)
         pdf.multi_cell(0, 5, f"Validé par le maître d'ouvrage le {format_date_fr(when)} : "
@@ -142,25 +152,10 @@ def render(kind: str, frames: Frames, ledger: Ledger, contract_id: str, n: int,
 
 
 def _decompte_rows(ledger: Ledger, row: pd.Series, prov: str) -> list[list[str]]:
-    s = ledger.situations
-    prev = s[(s["contract_id"] == row["contract_id"]) & (s["n"] < row["n"])]
-    before = prev.iloc[-1] if len(prev) else None
-
-    def line(label: str, col: str, sign: int = 1) -> list[str]:
-        cum = sign * int(row[col])
-        old = sign * int(before[col]) if before is not None else 0
-        return [label, format_eur(cum), format_eur(old), format_eur(cum - old)]
-    return [line("a) Travaux HT aux prix initiaux", "works_cum"),
-            line(f"d) Révision des prix{prov}", "revision_cum"),
-            line("Primes", "bonus_cum"), line("Total HT", "total_ht_cum"),
-            line("b) TVA", "vat_cum"), line("Total TTC", "total_ttc_cum"),
-            line("c) Pénalités", "penalty_cum", -1),
-            line("f) Remboursement de l'avance", "advance_repaid_cum", -1),
-            line("g) Retenue de garantie", "retention_cum", -1),
-            ["Net à payer TTC", format_eur(row["due_cum"]), format_eur(row["previous_due_cum"]),
-             format_eur(row["net_month"])],
-            ["dont paiement direct aux sous-traitants (HT)", format_eur(row["direct_payment_cum"]),
-             "", ""]]
+    rows = [[label, format_eur(cum), format_eur(old), format_eur(month)]
+            for label, cum, old, month in statement_rows(ledger.situations, row, prov)]
+    return rows + [["dont paiement direct aux sous-traitants (HT)",
+                    format_eur(row["direct_payment_cum"]), "", ""]]
 
 
 def _annexes(pdf: _Pdf, frames: Frames, ledger: Ledger, contract_id: str, n: int) -> None:
@@ -188,3 +183,20 @@ def _annexes(pdf: _Pdf, frames: Frames, ledger: Ledger, contract_id: str, n: int
                  a.reason] for a in adj.itertuples()], (20, 20, 30, 110), text_columns=4)
         pdf.multi_cell(0, 5, f"Pénalités retenues à ce jour : {format_eur(row['penalty_cum'])} "
                              "(plafond 10 % du marché HT ; exonération jusqu'à 1 000 € HT).")
+
+
+def _history(pdf: _Pdf, frames: Frames, contract_id: str, n: int) -> None:
+    """Every comment, correction, return reason and interruption of the situation so far."""
+    timeline = situation_timeline(frames.events, contract_id, n, frames.price_lines)
+    timeline = timeline[timeline["Détail"] != ""]
+    if timeline.empty:
+        return
+    pdf.set_x(pdf.l_margin)
+    _section(pdf, "Suivi de la situation (corrections, justifications, retours)")
+    pdf.set_font("DejaVu", size=8)
+    for r in timeline.itertuples():
+        when = f"{r.Date} – " if r.Date else ""
+        pdf.multi_cell(0, 4, f"{when}{r.Rôle} – {r.Action} : {r.Détail}",
+                       new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", size=9)
+    pdf.ln(2)

@@ -252,14 +252,15 @@ def _write_progress(ctx: _Context, pcts: dict[str, int], comments: dict[str, str
     current = {r.line_no: r.pct_bp for r in conn.execute(select(schema.Progress).where(
         schema.Progress.contract_id == cid, schema.Progress.n == n))}
     previous = _previous_pct(conn, cid, n)
-    comments = comments or {}
+    comments = {k: v.strip() for k, v in (comments or {}).items()
+                if isinstance(v, str) and v.strip()}  # a blank comment justifies nothing
     problems = []
     for line_no, pct in pcts.items():
         line = lines.get(line_no)
         if line is None:
             problems.append(f"ligne « {line_no} » inconnue")
             continue
-        if not isinstance(pct, int) or pct < 0:
+        if isinstance(pct, bool) or not isinstance(pct, int) or pct < 0:
             problems.append(f"ligne {line_no} : avancement invalide « {pct} »")
         elif pct > 10_000 and not line.may_exceed:
             problems.append(f"ligne {line_no} : avancement supérieur à 100 % non autorisé")
@@ -285,7 +286,11 @@ def _write_progress(ctx: _Context, pcts: dict[str, int], comments: dict[str, str
         conn.execute(insert(schema.Progress), [
             {"contract_id": cid, "n": n, "line_no": r["line"], "pct_bp": r["pct"],
              "comment": r["comment"]} for r in inserts])
-    return {"before": {"pct_bp": before}, "after": {"pct_bp": after}} if after else {}
+    if not after:
+        return {}
+    reasons = {line: comments[line] for line in after if line in comments}
+    return {"before": {"pct_bp": before},
+            "after": {"pct_bp": after, **({"justifications": reasons} if reasons else {})}}
 
 
 def _require_justification(changed: bool, comment: str | None, files: list[File] | None,

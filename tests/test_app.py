@@ -244,3 +244,46 @@ def test_default_database_is_the_file_of_the_current_folder(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     assert database_url() == "sqlite:///gesprokit.db"
     assert absolute_database_url() == f"sqlite:///{tmp_path.resolve() / 'gesprokit.db'}"
+
+
+def test_a_negative_net_is_flagged_before_the_click_and_in_the_pdf(url, engine, tmp_path):  # noqa: F811
+    """The contractor lowers a line (justified): the month becomes a credit. The statement
+    says so while typing, the confirmation says so, and so does the état's PDF."""
+    import shutil
+    import subprocess
+
+    from gesprokit.documents import render
+    from gesprokit.ledger import ledger_from_frames
+
+    app = app_for(url)
+    log_in(app, "contractor")
+    app.nav.value = "situations"
+    panel = app.page
+    panel.month.value = "06/2026"  # the French way is accepted too
+    assert panel.on_create() == 7, panel.message.value
+    assert panel.selected == (L05, 7)
+    # 05.01 was at 100 %: 248 640,00 € HT; back to 60 % is a credit of 99 456,00 € HT
+    panel.grid.inputs["05.01"].value = "60"
+    assert "-40,00\xa0% (-99\u202f456,00\xa0€)" in panel.grid.diffs["05.01"].value
+    shown = html.unescape(panel.statement.value)
+    assert "avec les valeurs saisies" in shown
+    assert "Net du mois négatif : solde en faveur du maître d'ouvrage" in shown
+    panel.grid.comments["05.01"].value = "Menuiseries du R+1 déposées (sinistre du 12/06)"
+    panel.submit.click()
+    question = html.unescape(panel.confirm.children[0].value)
+    assert "net du mois <b>-" in question and "solde en faveur du maître d'ouvrage" in question
+    panel.confirm.children[1].children[0].click()  # « Confirmer »
+    assert "Projet de décompte transmis" in panel.message.value
+    frames = load_frames(engine)
+    ledger = ledger_from_frames(frames)
+    row = ledger.situations.query("contract_id == @L05 and n == 7").iloc[0]
+    assert row["works_month"] == -9_945_600  # 248 640,00 € × 40 %, by hand
+    assert row["net_month"] < 0
+    pdf = tmp_path / "etat.pdf"
+    pdf.write_bytes(render("etat", frames, ledger, L05, 7, datetime(2026, 7, 1)))
+    if shutil.which("pdftotext") is None:
+        pytest.fail("pdftotext absent : apt-get install poppler-utils")
+    words = " ".join(subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                                    capture_output=True, text=True).stdout.split())
+    assert "solde en faveur du maître d'ouvrage" in words
+    assert "Menuiseries du R+1 déposées (sinistre du 12/06)" in words  # the reason travels

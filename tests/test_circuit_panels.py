@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from html import unescape
 
 from test_workflow import L05, PASSWORD, PDF, engine, pdf_bytes  # noqa: F401 - fixture
 
@@ -48,7 +49,7 @@ def test_a_full_month_through_the_panels(engine):  # noqa: F811
     contractor.grid.comments["05.04"].value = "Deux brise-soleil déposés pour reprise"
     assert contractor.on_save() is not None and "enregistré" in contractor.message.value
     contractor.grid.inputs["05.01"].value = "abc"
-    assert contractor.on_submit() is None and "ligne 05.01" in contractor.message.value
+    assert contractor.on_submit() is None and "poste 05.01" in contractor.message.value
     contractor.reload(keep=(L05, 7))
     assert contractor.on_submit() is not None
     assert contractor.submit.disabled and "transmise" in contractor.submit_reason.value
@@ -64,12 +65,30 @@ def test_a_full_month_through_the_panels(engine):  # noqa: F811
 
     moe = MoePanel(session("archi@arc.fr"), NOW)
     assert moe.selected == ("CHMV-EHPAD-L01", 18)  # the queue also holds VRD's September
-    moe.queue.value = (L05, 7)
-    moe.days.value, moe.reason_text.value = "2", "Retard de nettoyage de fin de chantier"
+    moe.days.value, moe.reason_text.value = "2", "Retard sur la situation de VRD"
     moe.on_add()
     assert "Pénalité : 2 jours" in moe.listing.value
+    moe.queue.value = (L05, 7)  # a penalty typed for another situation does not follow
+    assert moe.pending == [] and moe.listing.value == ""
+    moe.days.value, moe.reason_text.value = "deux", "Retard de nettoyage de fin de chantier"
+    moe.on_add()
+    assert "Jours de retard : « deux » n'est pas un nombre entier" in unescape(
+        moe.message.value)
+    moe.days.value = "2"
+    moe.on_add()
+    assert "Pénalité : 2 jours" in moe.listing.value
+    # the statement shows the penalty before it is issued: L05 is waived (≤ 1 000 € in all)
+    assert "avec les valeurs saisies" in moe.statement.value
+    assert "Suivi de la situation" in moe.detail.children[-2].value
+    timeline = unescape(moe.detail.children[-1].children[1].value)
+    assert "quatre BSO non motorisés" in timeline  # the OPC's comment reaches the MOE
+    assert "05.04 Brise-soleil orientables motorisés : 95,50\xa0% → 90,00\xa0%" in timeline
+    assert "Deux brise-soleil déposés pour reprise" in timeline  # the contractor's reason
+    moe.button.click()  # first the confirmation, with the net about to be issued
+    assert "Vous allez <b>émettre l'état d'acompte de</b> la situation n°7" in unescape(
+        moe.confirm.children[0].value)
     assert moe.on_issue() is not None
-    link = moe.detail.children[-1].value
+    link = moe.document.value
     assert f"download='etat-{L05}-n7.pdf'" in link and "data:application/pdf;base64,JVBER" in link
 
     amo = AmoPanel(session("amo@amo.fr"), NOW)

@@ -144,9 +144,17 @@ def open_as(browser, base: str, email: str, page_title: str | None = None):
     return page
 
 
-def click_and_expect(page, button: str, message: str, shot: str):
-    page.get_by_role("button", name=button).click()
+def click_and_expect(page, button: str, message: str, shot: str, confirm: str | None = None):
+    """Click `button`; when the page asks for a confirmation, check that it says `confirm`
+    (e.g. the net about to be signed) and confirm; then wait for `message`."""
+    page.get_by_role("button", name=button, exact=True).click()
     SHOTS.mkdir(parents=True, exist_ok=True)
+    if confirm is not None:
+        question = page.get_by_text(re.compile("Vous allez")).first
+        question.wait_for(timeout=120_000)
+        assert re.search(confirm, question.inner_text()), question.inner_text()
+        page.screenshot(path=str(SHOTS / f"{shot}-confirmation.png"))
+        page.get_by_role("button", name="Confirmer", exact=True).click()
     try:
         page.get_by_text(message).first.wait_for(timeout=120_000)
     except playwright.TimeoutError:
@@ -213,8 +221,10 @@ def test_full_month_in_the_browser(server, browser):
               "Deux brise-soleil déposés pour reprise")
     click_and_expect(page, "Enregistrer l'avancement", "Avancement enregistré : 1 poste(s)",
                      "2-entreprise-saisie")
+    # lowering a line makes the month a credit: said before the click, and confirmed
+    page.get_by_text(re.compile("Net du mois négatif")).first.wait_for(timeout=60_000)
     click_and_expect(page, "Valider et transmettre", "Projet de décompte transmis",
-                     "3-entreprise-transmise")
+                     "3-entreprise-transmise", confirm="Vous allez valider et transmettre")
     close(page)
     assert claimed(server["url"], l05) == 9550  # what the contractor typed, « 95,5 »
 
@@ -227,25 +237,39 @@ def test_full_month_in_the_browser(server, browser):
         page.get_by_role("button", name=re.compile("Pièce jointe PDF")).click()
     chooser.value.set_files(str(server["pdf"]))
     page.get_by_role("button", name=re.compile(r"Pièce jointe PDF \(1\)")).wait_for()
-    click_and_expect(page, "Valider la vérification", "vérifiée", "4-opc-verifiee")
+    # the contractor's justification is in front of the verifier
+    page.get_by_text(re.compile("Deux brise-soleil déposés pour reprise")).first.wait_for()
+    click_and_expect(page, "Valider la vérification", "vérifiée", "4-opc-verifiee",
+                     confirm="Vous allez valider la vérification")
     close(page)
 
     page = open_as(browser, base, "archi@arc.fr", "États d'acompte")
     field(page, "Situation").select_option(value=f"{l05} – situation n°7 – 2026-06 – vérifiée")
     page.get_by_role("button", name="Émettre l'état d'acompte").wait_for()
+    # the OPC's correction and comment reach the MOE
+    page.get_by_text(re.compile("quatre brise-soleil non motorisés")).first.wait_for()
     click_and_expect(page, "Émettre l'état d'acompte", "État d'acompte provisoire émis",
-                     "5-moe-emis")
+                     "5-moe-emis", confirm="Vous allez émettre")
     close(page)
 
     page = open_as(browser, base, "amo@amo.fr", "Acceptation et garanties")
-    click_and_expect(page, "Accepter", "État d'acompte accepté", "6-amo-accepte")
+    click_and_expect(page, "Accepter", "État d'acompte accepté", "6-amo-accepte",
+                     confirm="Vous allez accepter")
     close(page)
 
     page = open_as(browser, base, "direction@chmv.fr", "Validation")
     field(page, "Situation").select_option(
         value=f"{l05} – situation n°7 – 2026-06 – acceptée par l'AMO")
     page.get_by_role("button", name="Valider l'état d'acompte").wait_for()
-    click_and_expect(page, "Valider l'état d'acompte", "Validé : net à payer", "7-moa-valide")
+    page.get_by_text(re.compile("quatre brise-soleil non motorisés")).first.wait_for()
+    # a negative net is flagged before the validation
+    page.get_by_role("button", name="Valider l'état d'acompte", exact=True).click()
+    warning = page.get_by_text(re.compile("Net du mois négatif : solde en faveur"))
+    warning.nth(1).wait_for(timeout=60_000)  # in the statement and in the confirmation
+    page.get_by_role("button", name="Annuler", exact=True).click()
+    click_and_expect(page, "Valider l'état d'acompte", "Validé : net à payer", "7-moa-valide",
+                     confirm="Vous allez valider l'état d'acompte de la situation n°7 de "
+                             f"{l05} : net du mois -")
     close(page)
 
     engine = get_engine(server["url"])

@@ -15,18 +15,22 @@ import pandas as pd
 
 from gesprokit.circuit import RETURN_REASONS, STATE_LABELS
 from gesprokit.errors import GesprokitError
-from gesprokit.money import format_eur, format_pct_bp, parse_cents
+from gesprokit.money import format_eur, format_pct_bp, mul_div_half_up, parse_cents
 from gesprokit.notifications import inbox
 from gesprokit.session import Session
+from gesprokit.statement import creditor_sentence, preview, statement_rows
+from gesprokit.timeline import situation_timeline
 from gesprokit.ui.common import (
     STYLE,
     button_state,
     download_link,
     error_html,
+    esc,
     guarded,
     percent_input,
     uploaded_files,
 )
+from gesprokit.ui.tables import table
 from gesprokit.workflow import produced_document
 
 
@@ -42,6 +46,15 @@ def _last_document(session: Session, contract_id: str, n: int, action: str):
     return None if document is None else (document.name, document.content)
 
 
+def _full_labels(widgets) -> None:
+    """Buttons as wide as their label (a truncated « Valider l'état d'aco… » hides what it
+    does)."""
+    for item in widgets:
+        if isinstance(item, w.Button):
+            item.layout.width = "auto"
+        _full_labels(getattr(item, "children", ()))
+
+
 class SituationPanel:
     """A queue of the situations a role acts on, the selected one's detail, and actions."""
 
@@ -54,6 +67,9 @@ class SituationPanel:
                                 layout=w.Layout(width="720px"))
         self.detail = w.VBox()
         self.message = w.HTML()
+        self.confirm = w.VBox()
+        self.statement = w.HTML()
+        self._frames = None
         self._loading = False
         self.queue.observe(lambda _c: None if self._loading else self.show(), names="value")
         self.reload()
@@ -84,10 +100,16 @@ class SituationPanel:
     def selected(self) -> tuple[str, int] | None:
         return self.queue.value
 
+    def frames(self):
+        """The session's frames, read once per displayed situation."""
+        if self._frames is None:
+            self._frames = self.session.frames()
+        return self._frames
+
     def lines(self) -> pd.DataFrame:
         """The selected situation's lines: label, amount, % entered now and before."""
         cid, n = self.selected
-        frames = self.session.frames()
+        frames = self.frames()
         lines = frames.price_lines[frames.price_lines["contract_id"] == cid]
         progress = frames.progress[frames.progress["contract_id"] == cid]
         before = progress[progress["n"] < n].sort_values("n").groupby("line_no")["pct_bp"].last()
@@ -98,63 +120,162 @@ class SituationPanel:
         return out.sort_values("line_no").reset_index(drop=True)
 
     def show(self) -> None:
-        self.detail.children = [] if self.selected is None else self.build_detail()
+        self._frames = None
+        self.confirm.children = []
+        self.on_selection()
+        if self.selected is None:
+            self.detail.children = []
+            return
+        items = self.build_detail()
+        _full_labels(items)
+        self.statement.value = self.statement_html()
+        self.detail.children = [w.HTML("<b>État d'acompte</b>"), self.statement, *items,
+                                self.confirm, *self.history()]
+
+    def on_selection(self) -> None:
+        """What a panel forgets when another situation is chosen."""
+
+    def statement_html(self, pcts: dict[str, int] | None = None,
+                       adjustments: list[dict] | None = None) -> str:
+        """The statement of the selected situation, with what is typed but not saved."""
+        cid, n = self.selected
+        rows = preview(self.frames(), cid, n, pcts, adjustments)
+        mine = rows[rows["n"] == n]
+        if mine.empty:
+            return "<i>Aucun montant pour cette situation.</i>"
+        row = mine.iloc[0]
+        prov = " (provisoire)" if bool(row["revision_provisional"]) else ""
+        lines = statement_rows(rows, row, prov)
+        cells = "<td style='padding:1px 8px'>{}</td>" + "<td style='text-align:right;" \
+            "padding:1px 8px'>{}</td>" * 3
+        body = "".join(
+            ("<tr style='font-weight:bold'>" if i == len(lines) - 1 else "<tr>")
+            + cells.format(esc(label), format_eur(cum), format_eur(old), format_eur(month))
+            + "</tr>" for i, (label, cum, old, month) in enumerate(lines))
+        warning = creditor_sentence(int(row["net_month"]))
+        flag = (f"<p style='color:#b03a2e;font-weight:bold'>⚠ {esc(warning)}</p>"
+                if warning else "")
+        typed = " (avec les valeurs saisies, non encore enregistrées)" if (
+            pcts or adjustments) else ""
+        return ("<table style='border-collapse:collapse;font-size:13px'>"
+                "<tr style='background:#f3f5f7'><th style='text-align:left;padding:2px 8px'>"
+                f"Situation n°{n}{esc(typed)}</th><th>Cumul</th><th>Précédent</th>"
+                f"<th>Du mois</th></tr>{body}</table>{flag}")
+
+    def live(self) -> None:
+        """Recompute the statement with what the grid holds now."""
+        self.statement.value = self.statement_html(self.grid.typed())
+
+    def net_month(self, pcts=None, adjustments=None) -> int:
+        cid, n = self.selected
+        rows = preview(self.frames(), cid, n, pcts, adjustments)
+        return int(rows.loc[rows["n"] == n, "net_month"].iloc[0])
+
+    def history(self) -> list[w.Widget]:
+        """Who did what on the situation, with every comment and reason."""
+        cid, n = self.selected
+        frames = self.frames()
+        timeline = situation_timeline(frames.events, cid, n, frames.price_lines)
+        return [w.HTML("<b>Suivi de la situation</b>"),
+                table(timeline, f"suivi-{cid}-{n}", "Aucune action enregistrée.")]
+
+    def ask(self, what: str, action, pcts=None, adjustments=None) -> None:
+        """Show the net of the statement about to be signed and wait for « Confirmer »."""
+        try:
+            net = self.net_month(pcts() if callable(pcts) else pcts,
+                                 adjustments() if callable(adjustments) else adjustments)
+        except GesprokitError as exc:
+            self.message.value = error_html(exc)
+            return
+        cid, n = self.selected
+        warning = creditor_sentence(net)
+        text = (f"<p>Vous allez <b>{esc(what)}</b> la situation n°{n} de {esc(cid)} : net du "
+                f"mois <b>{format_eur(net)} TTC</b>.</p>")
+        if warning:
+            text += f"<p style='color:#b03a2e;font-weight:bold'>⚠ {esc(warning)}</p>"
+        yes = w.Button(description="Confirmer", button_style="danger" if warning else "success")
+        no = w.Button(description="Annuler")
+
+        def go(_b):
+            self.confirm.children = []
+            action()
+        yes.on_click(go)
+        no.on_click(lambda _b: setattr(self.confirm, "children", []))
+        self.confirm.children = [w.HTML(text), w.HBox([yes, no])]
 
     def build_detail(self) -> list[w.Widget]:
         return []
 
     def widget(self) -> w.Widget:
-        return w.VBox([w.HTML(f"<h4>{self.title}</h4>"), self.queue, self.detail,
-                       self.message])
+        return w.VBox([w.HTML(f"<h4>{self.title}</h4>"), self.queue, self.message,
+                       self.detail])
 
 
 class PercentGrid:
-    """One row per price line with an editable cumulative % (and a comment if asked)."""
+    """One row per price line with an editable cumulative % (and a comment if asked); the
+    difference with the reference is shown in % and in euros as the user types."""
 
-    def __init__(self, lines: pd.DataFrame, reference: str, with_comment: bool):
+    def __init__(self, lines: pd.DataFrame, reference: str, with_comment: bool,
+                 on_change=None):
         self.lines = lines
+        self.on_change = on_change
         self.inputs, self.comments, self.diffs = {}, {}, {}
         rows = [w.HTML("<b>Poste</b>"), w.HTML("<b>Désignation</b>"), w.HTML("<b>Montant HT</b>"),
                 w.HTML(f"<b>{reference}</b>"), w.HTML("<b>Avancement cumulé</b>"),
-                w.HTML("<b>Écart</b>" if not with_comment else "<b>Justification</b>")]
+                w.HTML("<b>Écart</b>")]
+        if with_comment:
+            rows.append(w.HTML("<b>Justification</b>"))
         for r in lines.itertuples():
             box = w.Text(value=format_pct_bp(r.current_bp).replace("\xa0%", ""),
                          placeholder=r.line_no, layout=w.Layout(width="90px"))
             self.inputs[r.line_no] = box
-            rows += [w.HTML(r.line_no), w.HTML(html.escape(r.label)),
+            self.diffs[r.line_no] = w.HTML()
+            rows += [w.HTML(r.line_no), w.HTML(esc(r.label)),
                      w.HTML(format_eur(r.amount_cents)), w.HTML(format_pct_bp(r.reference_bp)),
-                     box]
+                     box, self.diffs[r.line_no]]
             if with_comment:
                 self.comments[r.line_no] = w.Text(placeholder=f"justification {r.line_no}",
                                                   layout=w.Layout(width="260px"))
                 rows.append(self.comments[r.line_no])
-            else:
-                self.diffs[r.line_no] = w.HTML()
-                rows.append(self.diffs[r.line_no])
-                box.observe(lambda _c, line=r.line_no, ref=r.reference_bp: self._diff(line, ref),
-                            names="value")
-        self.grid = w.GridBox(rows, layout=w.Layout(
-            grid_template_columns="60px 320px 120px 110px 100px 270px", grid_gap="2px 8px"))
+            box.observe(lambda _c, line=r.line_no, ref=r.reference_bp, amount=r.amount_cents:
+                        self._changed(line, ref, amount), names="value")
+        widths = "60px 320px 120px 110px 100px 200px" + (" 270px" if with_comment else "")
+        self.grid = w.GridBox(rows, layout=w.Layout(grid_template_columns=widths,
+                                                    grid_gap="2px 8px"))
 
-    def _diff(self, line: str, reference: int) -> None:
+    def _changed(self, line: str, reference: int, amount: int) -> None:
         try:
             delta = percent_input(self.inputs[line].value) - reference
         except ValueError:
             self.diffs[line].value = "<span style='color:#b03a2e'>illisible</span>"
             return
+        sign = "+" if delta > 0 else ""
         self.diffs[line].value = "" if delta == 0 else (
-            f"<b style='color:#b03a2e'>{'+' if delta > 0 else ''}"
-            f"{format_pct_bp(delta)}</b>")
+            f"<b style='color:#b03a2e'>{sign}{format_pct_bp(delta)} "
+            f"({sign}{format_eur(mul_div_half_up(amount, delta, 10_000))})</b>")
+        if self.on_change is not None:
+            self.on_change()
+
+    def typed(self) -> dict[str, int]:
+        """Every readable typed % (unreadable ones left out): for the live statement."""
+        out = {}
+        for line, box in self.inputs.items():
+            try:
+                out[line] = percent_input(box.value)
+            except ValueError:
+                continue
+        return out
 
     def changed(self, against: str = "current_bp") -> dict[str, int]:
-        """Lines whose typed % differs from `against`; ValueError names an unreadable one."""
+        """Lines whose typed % differs from `against`; an unreadable one is refused with
+        the line it is on."""
         out = {}
         for r in self.lines.itertuples():
             text = self.inputs[r.line_no].value
             try:
                 value = percent_input(text)
             except ValueError as exc:
-                raise GesprokitError(f"ligne {r.line_no} : {exc}") from None
+                raise GesprokitError(f"Avancement du poste {r.line_no} : {exc}") from None
             if value != getattr(r, against):
                 out[r.line_no] = value
         return out
@@ -192,7 +313,7 @@ class ContractorPanel(SituationPanel):
     def build_detail(self) -> list[w.Widget]:
         cid, n = self.selected
         lines = self.lines().assign(reference_bp=lambda d: d["previous_bp"])
-        self.grid = PercentGrid(lines, "Précédent", with_comment=True)
+        self.grid = PercentGrid(lines, "Précédent", with_comment=True, on_change=self.live)
         self.save = w.Button(description="Enregistrer l'avancement")
         self.submit = w.Button(description="Valider et transmettre", button_style="success")
         self.save_reason, self.submit_reason = w.HTML(), w.HTML()
@@ -200,7 +321,8 @@ class ContractorPanel(SituationPanel):
                      self.session.refusal("enter_progress", cid, n))
         button_state(self.submit, self.submit_reason, self.session.refusal("submit", cid, n))
         self.save.on_click(self.on_save)
-        self.submit.on_click(self.on_submit)
+        self.submit.on_click(lambda _b: self.ask("valider et transmettre", self.on_submit,
+                                                 pcts=self.grid.typed))
         items = [self.grid.grid, w.HBox([self.save, self.save_reason]),
                  w.HBox([self.submit, self.submit_reason])]
         doc = _last_document(self.session, cid, n, "submit")
@@ -243,14 +365,15 @@ class VerifierPanel(SituationPanel):
     def build_detail(self) -> list[w.Widget]:
         cid, n = self.selected
         lines = self.lines().assign(reference_bp=lambda d: d["current_bp"])
-        self.grid = PercentGrid(lines, "Demandé", with_comment=False)
+        self.grid = PercentGrid(lines, "Demandé", with_comment=False, on_change=self.live)
         self.comment = w.Textarea(description="Commentaire", style=STYLE,
                                   layout=w.Layout(width="720px"))
         self.upload = w.FileUpload(description="Pièce jointe PDF", accept=".pdf", multiple=False)
         self.button = w.Button(description="Valider la vérification", button_style="success")
         self.reason = w.HTML()
         button_state(self.button, self.reason, self.session.refusal("verify", cid, n))
-        self.button.on_click(self.on_verify)
+        self.button.on_click(lambda _b: self.ask("valider la vérification de", self.on_verify,
+                                                 pcts=self.grid.typed))
         return [self.grid.grid, self.comment, self.upload, w.HBox([self.button, self.reason])]
 
     def on_verify(self, _button=None):
@@ -276,6 +399,9 @@ class MoePanel(SituationPanel):
         self.pending: list[dict] = []
         super().__init__(session, now)
 
+    def on_selection(self) -> None:
+        self.pending = []  # penalties typed for one situation never go to another
+
     def build_detail(self) -> list[w.Widget]:
         cid, n = self.selected
         self.kind = w.Dropdown(options=[("Pénalité", "penalty"), ("Prime", "bonus")],
@@ -286,17 +412,21 @@ class MoePanel(SituationPanel):
                                   layout=w.Layout(width="720px"))
         self.add = w.Button(description="Ajouter")
         self.add.on_click(self.on_add)
+        self.remove = w.Button(description="Retirer la dernière")
+        self.remove.on_click(self.on_remove)
         self.listing = w.HTML(self._listing())
         self.button = w.Button(description="Émettre l'état d'acompte", button_style="success")
         self.reason = w.HTML()
         button_state(self.button, self.reason, self.session.refusal("issue", cid, n))
-        self.button.on_click(self.on_issue)
+        self.button.on_click(lambda _b: self.ask("émettre l'état d'acompte de", self.on_issue,
+                                                 adjustments=lambda: self.pending))
         items = [w.HTML("<b>Pénalités et primes</b>"), self.kind, self.days, self.amount,
-                 self.reason_text, self.add, self.listing, w.HBox([self.button, self.reason])]
+                 self.reason_text, w.HBox([self.add, self.remove]), self.listing,
+                 w.HBox([self.button, self.reason])]
         doc = _last_document(self.session, cid, n, "issue")
-        if doc:
-            items.append(w.HTML(download_link(*doc, "Télécharger l'état d'acompte (PDF)")))
-        return items
+        self.document = w.HTML(download_link(*doc, "Télécharger l'état d'acompte (PDF)")
+                               if doc else "")
+        return [*items, self.document]
 
     def _listing(self) -> str:
         return "<br>".join(f"{'Pénalité' if a['kind'] == 'penalty' else 'Prime'} : "
@@ -305,15 +435,37 @@ class MoePanel(SituationPanel):
                            f"{html.escape(a['reason'])}" for a in self.pending)
 
     def on_add(self, _button=None):
-        try:
-            days = int(self.days.value) if self.days.value.strip() else None
-            amount = parse_cents(self.amount.value) if self.amount.value.strip() else None
-        except ValueError as exc:
-            self.message.value = error_html(exc)
+        days_text, amount_text = self.days.value.strip(), self.amount.value.strip()
+        if not days_text.isdigit() and days_text:
+            self.message.value = error_html(f"Jours de retard : « {days_text} » n'est pas un "
+                                            "nombre entier de jours.")
             return
-        self.pending.append({"kind": self.kind.value, "days": days, "amount_cents": amount,
-                             "reason": self.reason_text.value})
+        try:
+            amount = parse_cents(amount_text) if amount_text else None
+        except ValueError as exc:
+            self.message.value = error_html(f"Montant : {exc}")
+            return
+        if not self.reason_text.value.strip():
+            self.message.value = error_html("Justification : obligatoire pour une pénalité "
+                                            "ou une prime.")
+            return
+        self.message.value = ""
+        self.pending.append({"kind": self.kind.value, "days": int(days_text) if days_text
+                             else None, "amount_cents": amount,
+                             "reason": self.reason_text.value.strip()})
+        self._pending_changed()
+
+    def on_remove(self, _button=None):
+        if self.pending:
+            self.pending.pop()
+        self._pending_changed()
+
+    def _pending_changed(self) -> None:
         self.listing.value = self._listing()
+        try:
+            self.statement.value = self.statement_html(adjustments=self.pending)
+        except (GesprokitError, ValueError, TypeError) as exc:
+            self.message.value = error_html(f"pénalité ou prime illisible ({exc})")
 
     def on_issue(self, _button=None):
         cid, n = self.selected
@@ -335,7 +487,8 @@ class AmoPanel(SituationPanel):
         self.accept = w.Button(description="Accepter", button_style="success")
         self.accept_reason = w.HTML()
         button_state(self.accept, self.accept_reason, self.session.refusal("accept", cid, n))
-        self.accept.on_click(self.on_accept)
+        self.accept.on_click(lambda _b: self.ask("accepter l'état d'acompte de",
+                                                 self.on_accept))
         self.return_code = w.Dropdown(description="Motif du retour", style=STYLE,
                                       options=[(v, k) for k, v in RETURN_REASONS.items()],
                                       layout=w.Layout(width="720px"))
@@ -455,7 +608,8 @@ class MoaPanel(SituationPanel):
         self.validate_reason = w.HTML()
         button_state(self.validate, self.validate_reason,
                      self.session.refusal("validate", cid, n))
-        self.validate.on_click(self.on_validate)
+        self.validate.on_click(lambda _b: self.ask("valider l'état d'acompte de",
+                                                   self.on_validate))
         self.pieces = w.Textarea(description="Pièces manquantes (une par ligne)", style=STYLE,
                                  layout=w.Layout(width="720px"))
         self.interrupt = w.Button(description="Interrompre le délai")

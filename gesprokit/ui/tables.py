@@ -20,7 +20,8 @@ TABLE_CSS = """<style>
 .gk-table table {border-collapse: collapse; font-size: 13px;}
 .gk-table th {position: sticky; top: 0; background: #f3f5f7; text-align: left;
               padding: 4px 8px; border-bottom: 1px solid #bbb;}
-.gk-table td {padding: 3px 8px; border-bottom: 1px solid #eee; white-space: nowrap;}
+.gk-table td {padding: 3px 8px; border-bottom: 1px solid #eee; max-width: 560px;
+              vertical-align: top;}
 .gk-table tr.gk-total td {font-weight: bold; background: #fafafa; position: sticky; bottom: 0;}
 </style>"""
 

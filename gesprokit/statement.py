@@ -1,0 +1,96 @@
+"""The état d'acompte a person signs: its lines (cumulative, previous, this month) from the
+ledger, and the same statement recomputed with figures typed but not yet saved.
+
+The PDFs and the approval screens take their rows from here; the amounts themselves come
+from the ledger only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+
+from gesprokit.ledger import ledger_from_frames
+from gesprokit.store import Frames
+
+# (label, ledger column, sign): what the état d'acompte lists, in its order
+STATEMENT_LINES = [
+    ("a) Travaux HT aux prix initiaux", "works_cum", 1),
+    ("d) Révision des prix", "revision_cum", 1),
+    ("Primes", "bonus_cum", 1),
+    ("Total HT", "total_ht_cum", 1),
+    ("b) TVA", "vat_cum", 1),
+    ("Total TTC", "total_ttc_cum", 1),
+    ("c) Pénalités", "penalty_cum", -1),
+    ("f) Remboursement de l'avance", "advance_repaid_cum", -1),
+    ("g) Retenue de garantie", "retention_cum", -1),
+]
+CREDITOR_NOTE = "solde en faveur du maître d'ouvrage"
+
+
+def statement_rows(situations: pd.DataFrame, row: pd.Series,
+                   provisional_note: str = "") -> list[tuple[str, int, int, int]]:
+    """(label, cumulative, previous, this month) in cents for the situation `row`, ending
+    with the net to pay; `situations` holds the contract's other ledger rows."""
+    prev = situations[(situations["contract_id"] == row["contract_id"])
+                      & (situations["n"] < row["n"])]
+    before = prev.iloc[-1] if len(prev) else None
+    out = []
+    for label, col, sign in STATEMENT_LINES:
+        cum = sign * int(row[col])
+        old = sign * int(before[col]) if before is not None else 0
+        if col == "revision_cum":
+            label += provisional_note
+        out.append((label, cum, old, cum - old))
+    out.append(("Net à payer TTC", int(row["due_cum"]), int(row["previous_due_cum"]),
+                int(row["net_month"])))
+    return out
+
+
+def creditor_sentence(net_month: int) -> str | None:
+    """The sentence a statement carries when this month's net is zero or negative."""
+    if net_month > 0:
+        return None
+    from gesprokit.money import format_eur
+
+    return (f"Net du mois {'nul' if net_month == 0 else 'négatif'} : {CREDITOR_NOTE} "
+            f"de {format_eur(-net_month)} TTC (rien n'est payé à l'entreprise ce mois-ci).")
+
+
+def contract_frames(frames: Frames, contract_id: str) -> Frames:
+    """The frames restricted to one contract (shared reference tables kept whole)."""
+    out = {}
+    for field in dataclasses.fields(frames):
+        df = getattr(frames, field.name)
+        if "contract_id" in df.columns and field.name != "events":
+            df = df[df["contract_id"] == contract_id].reset_index(drop=True)
+        out[field.name] = df
+    return Frames(**out)
+
+
+def preview(frames: Frames, contract_id: str, n: int, pcts: dict[str, int] | None = None,
+            adjustments: list[dict] | None = None, as_of=None) -> pd.DataFrame:
+    """The contract's ledger rows as they would be with `pcts` (line -> cumulative bp) entered
+    on situation `n` and `adjustments` (kind, days, amount_cents, reason) added to it."""
+    mine = contract_frames(frames, contract_id)
+    if pcts:
+        progress = mine.progress
+        keep = ~((progress["n"] == n) & progress["line_no"].isin(list(pcts)))
+        typed = pd.DataFrame({"contract_id": contract_id, "n": n, "line_no": list(pcts),
+                              "pct_bp": list(pcts.values()), "comment": None})
+        mine.progress = pd.concat([progress[keep], typed.astype(
+            {c: progress[c].dtype for c in ("n", "pct_bp") if c in progress})],
+            ignore_index=True).sort_values(["n", "line_no"]).reset_index(drop=True)
+    if adjustments:
+        extra = pd.DataFrame([{"contract_id": contract_id, "n": n, "kind": a["kind"],
+                               "days": a.get("days"), "amount_cents": a.get("amount_cents"),
+                               "reason": a.get("reason", "")} for a in adjustments])
+        base = mine.adjustments
+        extra["adjustment_id"] = range(-len(extra), 0)
+        extra = extra[[c for c in base.columns if c in extra.columns]]
+        for col in ("days", "amount_cents"):
+            if col in base.columns:
+                extra[col] = extra[col].astype(base[col].dtype)
+        mine.adjustments = pd.concat([base, extra], ignore_index=True)
+    return ledger_from_frames(mine, as_of=as_of).situations

@@ -1,0 +1,78 @@
+"""The history of one situation as people read it: who did what, when, and why.
+
+Built from the journal (every action writes one event, with the per-line justifications
+it recorded); the pages and the PDFs show the same rows, so a correction, a return
+reason or an interruption travels with the situation to every role that may see it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from gesprokit.circuit import RETURN_REASONS, ROLE_LABELS, TRANSITIONS
+from gesprokit.money import format_pct_bp
+from gesprokit.months import format_date_fr
+
+ACTION_LABELS = {**{a: t.label for a, t in TRANSITIONS.items()},
+                 "create": "ouvrir la situation", "import": "reprise des données",
+                 "record_guarantee": "enregistrer une garantie"}
+TIMELINE_COLUMNS = ["Date", "Par", "Rôle", "Action", "Détail"]
+
+
+def _json(text) -> dict:
+    if not isinstance(text, str) or not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _detail(event, line_labels: dict[str, str]) -> str:
+    before, after = _json(event.before), _json(event.after)
+    parts = []
+    old_pct, new_pct = before.get("pct_bp") or {}, after.get("pct_bp") or {}
+    reasons = after.get("justifications") or {}
+    for line in sorted(new_pct):
+        label = f"{line} {line_labels.get(line, '')}".strip()
+        why = f" ({reasons[line]})" if reasons.get(line) else ""
+        parts.append(f"{label} : {format_pct_bp(int(old_pct.get(line) or 0))} → "
+                     f"{format_pct_bp(int(new_pct[line]))}{why}")
+    if "month" in after and "month" in before:
+        parts.append(f"mois {before['month']} → {after['month']}")
+    if after.get("reason_code"):
+        parts.append("motif : " + RETURN_REASONS.get(after["reason_code"],
+                                                      after["reason_code"]))
+    if after.get("missing_pieces"):
+        parts.append("pièces manquantes : " + " ; ".join(after["missing_pieces"]))
+    elif isinstance(event.comment, str) and event.comment.strip():
+        parts.append(f"commentaire : {event.comment.strip()}")
+    if event.action in ("verify", "return") and isinstance(event.attachments, str):
+        try:
+            count = len(json.loads(event.attachments) or [])
+        except ValueError:
+            count = 0
+        if count:
+            parts.append(f"{count} pièce(s) jointe(s)")
+    return " ; ".join(parts)
+
+
+def situation_timeline(events: pd.DataFrame, contract_id: str, n: int,
+                       price_lines: pd.DataFrame | None = None,
+                       names: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per event of the situation, oldest first (``TIMELINE_COLUMNS``, French text):
+    corrections with their justification, comments, return reasons, missing pieces."""
+    names = names or {}
+    labels = {}
+    if price_lines is not None:
+        mine = price_lines[price_lines["contract_id"] == contract_id]
+        labels = dict(zip(mine["line_no"], mine["label"], strict=True))
+    own = events[(events["contract_id"] == contract_id) & (events["n"] == n)]
+    rows = [[format_date_fr(e.at) + pd.Timestamp(e.at).strftime(" %H:%M"),
+             names.get(e.actor, e.actor), ROLE_LABELS.get(e.role, e.role),
+             ACTION_LABELS.get(e.action, e.action), _detail(e, labels)]
+            for e in own.sort_values("event_id").itertuples()]
+    return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
