@@ -9,15 +9,13 @@ import platform
 import time
 
 import bench_action
+import bench_dashboards
 import bench_delays
 import bench_ledger
 import bench_load
 import bench_reports
 import numpy as np
 import pandas as pd
-
-PAGES = ["10_entreprise.ipynb", "20_opc_verification.ipynb", "30_moe.ipynb",
-         "40_amo_delais.ipynb", "50_moa.ipynb"]
 
 
 def main() -> None:
@@ -42,8 +40,7 @@ def main() -> None:
         "delays": lambda: bench_delays.run(sizes, runs),
         "workbook": lambda: bench_reports.workbook_figures(
             [10_000] if args.quick else [10_000, 30_000, 100_000], 1 if args.quick else 3),
-        "voila": lambda: bench_reports.voila_figures(PAGES[:1] if args.quick else PAGES,
-                                                     1 if args.quick else 3),
+        "voila": lambda: bench_dashboards.run(1 if args.quick else 3),
     }
     for name, section in sections.items():
         if args.only in (None, name):

@@ -78,3 +78,15 @@ ROLE_LABELS = {"contractor": "Entreprise titulaire", "cocontractor": "Cotraitant
                "subcontractor": "Sous-traitant", "verifier": "OPC / BET",
                "moe": "Maître d'œuvre", "amo": "AMO", "moa": "Maître d'ouvrage",
                "treasury": "Comptable", "auditor": "Auditeur", "admin": "Administrateur"}
+
+# What every journal action is called on pages, in PDFs and in the workbook
+ACTION_LABELS = {
+    **{a: t.label for a, t in TRANSITIONS.items()},
+    "create": "ouvrir la situation", "import": "reprise des données",
+    "record_guarantee": "enregistrer une garantie",
+    "declare_subcontract": "déclarer un sous-traitant", "create_user": "créer un compte",
+    "deposit": "déposer un document", "new_version": "déposer un nouvel indice",
+    "visa": "donner un visa", "acknowledge": "accuser réception",
+    "remind_readers": "relancer les lecteurs", "chorus_deposit": "déposer dans Chorus Pro",
+    "chorus_status": "statut Chorus Pro", "chorus_structure": "structure Chorus Pro",
+}

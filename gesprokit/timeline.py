@@ -11,13 +11,10 @@ import json
 
 import pandas as pd
 
-from gesprokit.circuit import RETURN_REASONS, ROLE_LABELS, TRANSITIONS
+from gesprokit.circuit import ACTION_LABELS, RETURN_REASONS, ROLE_LABELS
 from gesprokit.money import format_pct_bp
 from gesprokit.months import format_date_fr
 
-ACTION_LABELS = {**{a: t.label for a, t in TRANSITIONS.items()},
-                 "create": "ouvrir la situation", "import": "reprise des données",
-                 "record_guarantee": "enregistrer une garantie"}
 TIMELINE_COLUMNS = ["Date", "Par", "Rôle", "Action", "Détail"]
 
 

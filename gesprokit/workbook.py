@@ -18,6 +18,7 @@ import xlsxwriter
 from tqdm.auto import tqdm
 from xlsxwriter.utility import xl_col_to_name
 
+from gesprokit.circuit import ACTION_LABELS, ROLE_LABELS
 from gesprokit.report_data import ReportData
 from gesprokit.summary import s_curve
 
@@ -119,8 +120,8 @@ DELAYS = [
 ]
 JOURNAL = [
     Col("event_id", "N°", "int", 7), Col("at", "Date", "datetime", 17),
-    Col("actor", "Acteur", width=18), Col("role", "Rôle", width=11),
-    Col("action", "Action", width=11), Col("contract_id", "Marché", width=17),
+    Col("actor", "Acteur", width=18), Col("role", "Rôle", width=18),
+    Col("action", "Action", width=28), Col("contract_id", "Marché", width=17),
     Col("n", "Situation", "int", 8), Col("comment", "Commentaire", width=40),
     Col("prev_hash", "Empreinte précédente", width=20), Col("hash", "Empreinte SHA-256", width=20),
 ]
@@ -254,7 +255,9 @@ def write_workbook(data: ReportData, path: str | Path, progress: bool = False) -
     late_col = xl_col_to_name(next(i for i, c in enumerate(DELAYS) if c.key == "late_days"))
     ws.conditional_format(1, 0, max(len(delays), 1), len(DELAYS) - 1, {
         "type": "formula", "criteria": f"=${late_col}2>0", "format": w.late})
-    journal = data.frames.events.sort_values("event_id")
+    journal = data.frames.events.sort_values("event_id").assign(
+        role=lambda e: e["role"].map(lambda r: ROLE_LABELS.get(r, r)),
+        action=lambda e: e["action"].map(lambda a: ACTION_LABELS.get(a, a)))
     w.table("Journal", journal, JOURNAL, progress=progress)
     _charts(w, data)
     w.book.close()

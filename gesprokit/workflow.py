@@ -30,7 +30,13 @@ from sqlalchemy import (
 
 from gesprokit import schema
 from gesprokit.audit import append_events
-from gesprokit.circuit import AMOUNT_REASON, RETURN_REASONS, STATE_LABELS, TRANSITIONS
+from gesprokit.circuit import (
+    AMOUNT_REASON,
+    RETURN_REASONS,
+    ROLE_LABELS,
+    STATE_LABELS,
+    TRANSITIONS,
+)
 from gesprokit.months import parse_month
 from gesprokit.notifications import notify_next
 from gesprokit.workflow_errors import (
@@ -78,8 +84,9 @@ def refusal(actor: Actor, action: str, status: str | None, contract_company: str
     if actor.role == "auditor":
         return PermissionDenied("Un auditeur consulte tout mais ne modifie rien.")
     if actor.role != t.role:
-        return PermissionDenied(f"Action « {t.label} » réservée au rôle « {t.role} » "
-                                f"(vous êtes « {actor.role} »).")
+        return PermissionDenied(f"Action « {t.label} » réservée au rôle "
+                                f"« {ROLE_LABELS[t.role]} » (vous êtes "
+                                f"« {ROLE_LABELS.get(actor.role, actor.role)} »).")
     if actor.role == "contractor" and contract_company != actor.company_code:
         return PermissionDenied("Ce marché n'est pas celui de votre entreprise.")
     if status is None:
@@ -452,8 +459,8 @@ def _contract_action(engine: Engine, actor: Actor, contract_id: str, role: str, 
     with engine.begin() as conn:
         contract, _ = _load(conn, contract_id, None)
         if actor.role != role:
-            raise PermissionDenied(f"Action réservée au rôle « {role} » (vous êtes « "
-                                   f"{actor.role} »).")
+            raise PermissionDenied(f"Action réservée au rôle « {ROLE_LABELS[role]} » (vous "
+                                   f"êtes « {ROLE_LABELS.get(actor.role, actor.role)} »).")
         after = write(conn)
         append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
                               "action": action, "contract_id": contract["contract_id"],

@@ -287,3 +287,72 @@ def test_a_negative_net_is_flagged_before_the_click_and_in_the_pdf(url, engine, 
                                     capture_output=True, text=True).stdout.split())
     assert "solde en faveur du maître d'ouvrage" in words
     assert "Menuiseries du R+1 déposées (sinistre du 12/06)" in words  # the reason travels
+
+
+TECHNICAL = ("Error", "Exception", "Traceback", "SQL", "CHECK", "constraint", "invalid literal",
+             "int()", "NaN", "None", "True", "contractor", "verifier")
+
+
+def _page(url, key: str, page: str):
+    app = app_for(url)
+    log_in(app, key)
+    app.nav.value = page
+    return app.page
+
+
+def _typed_into_guarantee(url, typed):
+    desk = _page(url, "amo", "acceptation")
+    form = desk.guarantees
+    form.reference.value, form.amount.value = "GAPD-TEST", typed
+    form.on_record()
+    return form.message.value
+
+
+def _typed_into_subcontract(url, typed):
+    form = _page(url, "amo", "acceptation").subcontracts
+    form.reference.value, form.scope.value, form.amount.value = "ST-TEST", "Pose", typed
+    form.on_declare()
+    return form.message.value
+
+
+def _typed_into_penalty_days(url, typed):
+    moe = _page(url, "moe", "etats")
+    moe.days.value, moe.reason_text.value = typed, "Retard"
+    moe.on_add()
+    return moe.message.value
+
+
+def _typed_into_penalty_amount(url, typed):
+    moe = _page(url, "moe", "etats")
+    moe.amount.value, moe.reason_text.value = typed, "Retard"
+    moe.on_add()
+    return moe.message.value
+
+
+def _typed_into_month(url, typed):
+    panel = _page(url, "contractor", "situations")
+    panel.month.value = typed
+    panel.on_create()
+    return panel.message.value
+
+
+@pytest.mark.parametrize(("where", "typed", "field"), [
+    (_typed_into_guarantee, "12 000 euros", "Montant de la garantie"),
+    (_typed_into_subcontract, "trois", "Montant HT du sous-traité"),
+    (_typed_into_penalty_days, "trois", "Jours de retard"),
+    (_typed_into_penalty_days, "1,5", "Jours de retard"),
+    (_typed_into_penalty_amount, "12 000 euros", "Montant de la pénalité ou de la prime"),
+    (_typed_into_month, "nov. 2026", "Mois"),
+    (_typed_into_month, "2026-13", "Mois"),
+])
+def test_bad_input_gets_a_french_message_naming_the_field(url, engine, where, typed,  # noqa: F811
+                                                          field):
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM event")).scalar()
+    shown = html.unescape(where(url, typed))
+    assert shown.startswith("<span style='color:#b03a2e'><b>Refusé :</b> " + field), shown
+    assert typed in shown
+    for technical in TECHNICAL:
+        assert technical not in shown, (technical, shown)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM event")).scalar() == before

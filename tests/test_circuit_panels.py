@@ -64,7 +64,11 @@ def test_a_full_month_through_the_panels(engine):  # noqa: F811
     assert verifier.on_verify() is not None
 
     moe = MoePanel(session("archi@arc.fr"), NOW)
-    assert moe.selected == ("CHMV-EHPAD-L01", 18)  # the queue also holds VRD's September
+    # the most urgent first: submitted on 01/07/2026, a hospital pays within 50 days
+    assert moe.selected == (L05, 7)
+    assert moe.queue.label.endswith("– paiement dû le 20/08/2026")
+    assert ("CHMV-EHPAD-L01", 18) in [v for _, v in moe.queue.options]  # VRD's September
+    moe.queue.value = ("CHMV-EHPAD-L01", 18)
     moe.days.value, moe.reason_text.value = "2", "Retard sur la situation de VRD"
     moe.on_add()
     assert "Pénalité : 2 jours" in moe.listing.value
@@ -135,7 +139,7 @@ def test_amo_declares_a_subcontractor(engine):  # noqa: F811
     other = AmoDesk(connect(engine, "alu@mal.fr", PASSWORD), NOW).subcontracts
     other.contract.value, other.reference.value, other.company.value = L05, "ST-X", "FPV"
     other.scope.value, other.amount.value = "Essai", "100"
-    assert other.on_declare() is None and "réservée au rôle « amo »" in other.message.value
+    assert other.on_declare() is None and "réservée au rôle « AMO »" in other.message.value
 
 
 def test_amo_records_a_guarantee(engine):  # noqa: F811
@@ -157,3 +161,35 @@ def test_amo_records_a_guarantee(engine):  # noqa: F811
     assert (row[0], row[1], str(row[2])[:10], row[3]) == ("caution", 123_456, "2026-06-25",
                                                           "Banque de Savoie")
     assert form.on_record() is None and "déjà enregistrée" in form.message.value
+
+
+def test_a_long_schedule_is_paged_filtered_and_totalled():
+    """500 lines: 40 shown at a time; typed values survive paging; search and « lignes
+    modifiées » filter; totals stay in view."""
+    import pandas as pd
+
+    from gesprokit.ui.circuit_panels import PercentGrid
+
+    lines = pd.DataFrame({"line_no": [f"{i:04d}" for i in range(1, 501)],
+                          "label": [f"Ouvrage {i}" for i in range(1, 501)],
+                          "amount_cents": [100_000] * 500,  # 1 000,00 € each
+                          "current_bp": [5000] * 500, "reference_bp": [5000] * 500})
+    grid = PercentGrid(lines, "Précédent", with_comment=True)
+    assert len(grid.inputs) == 40 and "1 / 13" in grid.page_label.value
+    assert "500 postes – travaux cumulés saisis : 250\u202f000,00\xa0€ HT" in grid.totals.value
+    grid.inputs["0003"].value = "75"
+    grid.comments["0003"].value = "Reprise"
+    grid.next_page.click()
+    assert "0041" in grid.inputs and "0003" not in grid.inputs
+    grid.inputs["0045"].value = "12,5"  # 37,5 points below: a decrease
+    grid.previous_page.click()
+    assert grid.inputs["0003"].value == "75" and grid.comments["0003"].value == "Reprise"
+    assert grid.changed() == {"0003": 7500, "0045": 1250}
+    # 1 000 € × (+25 % − 37,5 %) = −125,00 €, by hand
+    assert "écart avec « Précédent » : -125,00\xa0€ HT" in grid.totals.value
+    grid.only_changed.value = True
+    assert sorted(grid.inputs) == ["0003", "0045"]
+    grid.only_changed.value = False
+    grid.search.value = "ouvrage 250"
+    assert list(grid.inputs) == ["0250"]
+    assert grid.justifications() == {"0003": "Reprise"}

@@ -106,6 +106,17 @@ def field(page, label: str):
         f"label:text-is(\"{label}\")")).locator("input, select, textarea").first
 
 
+def choose(page, label: str, prefix: str) -> str:
+    """Select the option of the dropdown `label` that starts with `prefix` (a queue's labels
+    end with the payment deadline); returns its full text."""
+    select = field(page, label)
+    texts = select.locator("option").evaluate_all("options => options.map(o => o.value)")
+    text = next((t for t in texts if t.startswith(prefix)), None)
+    assert text is not None, f"« {prefix}… » absent de {label} : {texts}"
+    select.select_option(value=text)  # ipywidgets gives each option its label as value
+    return text
+
+
 def open_app(browser, base: str):
     """A new tab on the application, once its login form is there."""
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
@@ -229,7 +240,9 @@ def test_full_month_in_the_browser(server, browser):
     assert claimed(server["url"], l05) == 9550  # what the contractor typed, « 95,5 »
 
     page = open_as(browser, base, "opc@opc.fr", "Vérification")
-    assert field(page, "Situation").input_value() == f"{l05} – situation n°7 – 2026-06 – transmise"
+    # the most urgent first: the month just submitted, with its payment deadline
+    assert field(page, "Situation").input_value().startswith(
+        f"{l05} – situation n°7 – 2026-06 – transmise – paiement dû le ")
     type_into(page.locator("input[placeholder='05.04']"), "90")
     page.get_by_text("-5,50").wait_for()  # the difference with what was claimed
     type_into(field(page, "Commentaire"), "Constat du 30/06 : quatre brise-soleil non motorisés")
@@ -244,7 +257,7 @@ def test_full_month_in_the_browser(server, browser):
     close(page)
 
     page = open_as(browser, base, "archi@arc.fr", "États d'acompte")
-    field(page, "Situation").select_option(value=f"{l05} – situation n°7 – 2026-06 – vérifiée")
+    choose(page, "Situation", f"{l05} – situation n°7 – 2026-06 – vérifiée")
     page.get_by_role("button", name="Émettre l'état d'acompte").wait_for()
     # the OPC's correction and comment reach the MOE
     page.get_by_text(re.compile("quatre brise-soleil non motorisés")).first.wait_for()
@@ -258,8 +271,7 @@ def test_full_month_in_the_browser(server, browser):
     close(page)
 
     page = open_as(browser, base, "direction@chmv.fr", "Validation")
-    field(page, "Situation").select_option(
-        value=f"{l05} – situation n°7 – 2026-06 – acceptée par l'AMO")
+    choose(page, "Situation", f"{l05} – situation n°7 – 2026-06 – acceptée par l'AMO")
     page.get_by_role("button", name="Valider l'état d'acompte").wait_for()
     page.get_by_text(re.compile("quatre brise-soleil non motorisés")).first.wait_for()
     # a negative net is flagged before the validation

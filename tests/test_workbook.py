@@ -101,6 +101,13 @@ def test_lines_delays_and_journal(workbook, sample_data):
         sample_data.delays["late_interest"].sum())
     journal = pd.read_excel(workbook, sheet_name="Journal")
     assert journal["Empreinte SHA-256"].tolist() == sample_data.frames.events["hash"].tolist()
+    # people's words, never the codes: « Entreprise titulaire », « valider et transmettre … »
+    assert set(journal["Rôle"]) <= {"Entreprise titulaire", "OPC / BET", "Maître d'œuvre",
+                                    "AMO", "Maître d'ouvrage", "Comptable", "Auditeur",
+                                    "Administrateur"}, set(journal["Rôle"])
+    assert "valider et transmettre le projet de décompte" in set(journal["Action"])
+    assert not {"submit", "contractor", "create_user", "verifier"} & (
+        set(journal["Action"]) | set(journal["Rôle"]))
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None and not os.environ.get("CI"),

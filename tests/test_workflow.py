@@ -206,7 +206,7 @@ def test_validation_records_the_figures_and_guarantee_is_amo_only(engine):
     frames = load_frames(engine)
     statement = frames.payment_statements.query("contract_id == @L05 and n == 7").iloc[0]
     assert statement["net_month"] == 0  # nothing new entered in June: nothing to pay
-    with pytest.raises(PermissionDenied, match="réservée au rôle « amo »"):
+    with pytest.raises(PermissionDenied, match="réservée au rôle « AMO »"):
         workflow.record_guarantee(engine, actor("moe"), L05, "G2", "caution", 100_000,
                                   date(2026, 7, 1), "Banque")
     workflow.record_guarantee(engine, actor("amo"), L05, "G2", "caution", 100_000,

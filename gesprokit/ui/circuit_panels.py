@@ -14,14 +14,18 @@ import ipywidgets as w
 import pandas as pd
 
 from gesprokit.circuit import RETURN_REASONS, STATE_LABELS
+from gesprokit.delays import compute_delays
 from gesprokit.errors import GesprokitError
-from gesprokit.money import format_eur, format_pct_bp, mul_div_half_up, parse_cents
+from gesprokit.ledger import ledger_from_frames
+from gesprokit.money import format_eur, format_pct_bp, mul_div_half_up
+from gesprokit.months import format_date_fr
 from gesprokit.notifications import inbox
 from gesprokit.session import Session
 from gesprokit.statement import creditor_sentence, preview, statement_rows
 from gesprokit.timeline import situation_timeline
 from gesprokit.ui.common import (
     STYLE,
+    amount_input,
     button_state,
     download_link,
     error_html,
@@ -35,8 +39,12 @@ from gesprokit.workflow import produced_document
 
 
 def _label(row) -> str:
-    return (f"{row.contract_id} – situation n°{row.n} – {row.month} – "
-            f"{STATE_LABELS[row.status]}")
+    text = f"{row.contract_id} – situation n°{row.n} – {row.month} – {STATE_LABELS[row.status]}"
+    if row.status not in ("draft", "paid") and pd.notna(getattr(row, "deadline_on", None)):
+        text += f" – paiement dû le {format_date_fr(row.deadline_on)}"
+        if getattr(row, "late_days", 0) > 0:
+            text += f" ({int(row.late_days)} j de retard)"
+    return text
 
 
 def _last_document(session: Session, contract_id: str, n: int, action: str):
@@ -75,8 +83,23 @@ class SituationPanel:
         self.reload()
 
     def situations(self) -> pd.DataFrame:
-        s = self.session.situations()
-        return s[s["status"].isin(self.statuses)].sort_values(["contract_id", "n"])
+        """The role's queue with each payment deadline and late days, most urgent first."""
+        frames = self._frames = self.session.frames()
+        s = frames.situations
+        s = s[s["status"].isin(self.statuses)]
+        if s.empty:
+            return s
+        when = self.now or datetime.now()
+        ledger = ledger_from_frames(frames, as_of=when)
+        delays = compute_delays(frames.situations, frames.contracts, frames.operations,
+                                ledger.situations, frames.ecb_rates, frames.events, as_of=when)
+        s = s.merge(delays[["contract_id", "n", "deadline_on", "late_days"]],
+                    on=["contract_id", "n"], how="left")
+        return self.order(s)
+
+    def order(self, s: pd.DataFrame) -> pd.DataFrame:
+        """Earliest payment deadline first."""
+        return s.sort_values(["deadline_on", "contract_id", "n"], na_position="last")
 
     def reload(self, keep: tuple | None = None) -> None:
         rows = self.situations()
@@ -94,7 +117,7 @@ class SituationPanel:
                 self.queue.index = 0
         finally:
             self._loading = False
-        self.show()
+        self.show(reuse=True)  # the frames the queue was just built from
 
     @property
     def selected(self) -> tuple[str, int] | None:
@@ -119,8 +142,9 @@ class SituationPanel:
         out["current_bp"] = out["line_no"].map(now).fillna(out["previous_bp"]).astype("int64")
         return out.sort_values("line_no").reset_index(drop=True)
 
-    def show(self) -> None:
-        self._frames = None
+    def show(self, reuse: bool = False) -> None:
+        if not reuse:
+            self._frames = None
         self.confirm.children = []
         self.on_selection()
         if self.selected is None:
@@ -212,66 +236,137 @@ class SituationPanel:
 
 
 class PercentGrid:
-    """One row per price line with an editable cumulative % (and a comment if asked); the
-    difference with the reference is shown in % and in euros as the user types."""
+    """One row per price line with an editable cumulative % (and a justification if asked);
+    the difference with the reference is shown in % and in euros as the user types.
+
+    A long schedule is shown a page at a time (search, « lignes modifiées », page buttons);
+    typed values live outside the widgets, so they survive paging and filtering. The totals
+    (works to date and difference) stay above the lines."""
+
+    PAGE = 40
 
     def __init__(self, lines: pd.DataFrame, reference: str, with_comment: bool,
                  on_change=None):
-        self.lines = lines
-        self.on_change = on_change
+        self.lines = lines.reset_index(drop=True)
+        self.reference, self.with_comment, self.on_change = reference, with_comment, on_change
+        self.texts = {r.line_no: format_pct_bp(r.current_bp).replace("\xa0%", "")
+                      for r in self.lines.itertuples()}
+        self.notes = {r.line_no: "" for r in self.lines.itertuples()}
+        self.by_line = {r.line_no: r for r in self.lines.itertuples()}
         self.inputs, self.comments, self.diffs = {}, {}, {}
-        rows = [w.HTML("<b>Poste</b>"), w.HTML("<b>Désignation</b>"), w.HTML("<b>Montant HT</b>"),
-                w.HTML(f"<b>{reference}</b>"), w.HTML("<b>Avancement cumulé</b>"),
-                w.HTML("<b>Écart</b>")]
-        if with_comment:
-            rows.append(w.HTML("<b>Justification</b>"))
-        for r in lines.itertuples():
-            box = w.Text(value=format_pct_bp(r.current_bp).replace("\xa0%", ""),
-                         placeholder=r.line_no, layout=w.Layout(width="90px"))
-            self.inputs[r.line_no] = box
-            self.diffs[r.line_no] = w.HTML()
-            rows += [w.HTML(r.line_no), w.HTML(esc(r.label)),
-                     w.HTML(format_eur(r.amount_cents)), w.HTML(format_pct_bp(r.reference_bp)),
-                     box, self.diffs[r.line_no]]
-            if with_comment:
-                self.comments[r.line_no] = w.Text(placeholder=f"justification {r.line_no}",
-                                                  layout=w.Layout(width="260px"))
-                rows.append(self.comments[r.line_no])
-            box.observe(lambda _c, line=r.line_no, ref=r.reference_bp, amount=r.amount_cents:
-                        self._changed(line, ref, amount), names="value")
-        widths = "60px 320px 120px 110px 100px 200px" + (" 270px" if with_comment else "")
-        self.grid = w.GridBox(rows, layout=w.Layout(grid_template_columns=widths,
-                                                    grid_gap="2px 8px"))
+        self.search = w.Text(placeholder="rechercher un poste ou une désignation",
+                             layout=w.Layout(width="320px"))
+        self.only_changed = w.Checkbox(description="Lignes modifiées seulement", value=False,
+                                       indent=False)
+        self.previous_page = w.Button(description="◀", layout=w.Layout(width="40px"))
+        self.next_page = w.Button(description="▶", layout=w.Layout(width="40px"))
+        self.page_label = w.HTML()
+        self.totals = w.HTML()
+        self.page = 0
+        self.search.observe(lambda _c: self._goto(0), names="value")
+        self.only_changed.observe(lambda _c: self._goto(0), names="value")
+        self.previous_page.on_click(lambda _b: self._goto(self.page - 1))
+        self.next_page.on_click(lambda _b: self._goto(self.page + 1))
+        self.rows = w.GridBox(layout=w.Layout(
+            grid_template_columns="60px 320px 120px 110px 100px 200px"
+            + (" 270px" if with_comment else ""), grid_gap="2px 8px"))
+        bar = [self.search, self.only_changed] if len(self.lines) > self.PAGE else []
+        self.grid = w.VBox([w.HBox(bar), self.totals, self.rows,
+                            w.HBox([self.previous_page, self.page_label, self.next_page])
+                            if len(self.lines) > self.PAGE else w.HBox()])
+        self._goto(0)
 
-    def _changed(self, line: str, reference: int, amount: int) -> None:
+    def _value(self, line: str) -> int | None:
         try:
-            delta = percent_input(self.inputs[line].value) - reference
+            return percent_input(self.texts[line])
         except ValueError:
-            self.diffs[line].value = "<span style='color:#b03a2e'>illisible</span>"
-            return
+            return None
+
+    def _selected(self) -> list[str]:
+        words = self.search.value.strip().lower()
+        out = []
+        for r in self.lines.itertuples():
+            if words and words not in f"{r.line_no} {r.label}".lower():
+                continue
+            if self.only_changed.value and self._value(r.line_no) == r.reference_bp:
+                continue
+            out.append(r.line_no)
+        return out
+
+    def _goto(self, page: int) -> None:
+        selected = self._selected()
+        pages = max(1, -(-len(selected) // self.PAGE))
+        self.page = min(max(page, 0), pages - 1)
+        shown = selected[self.page * self.PAGE:(self.page + 1) * self.PAGE]
+        cells = [w.HTML("<b>Poste</b>"), w.HTML("<b>Désignation</b>"),
+                 w.HTML("<b>Montant HT</b>"), w.HTML(f"<b>{self.reference}</b>"),
+                 w.HTML("<b>Avancement cumulé</b>"), w.HTML("<b>Écart</b>")]
+        if self.with_comment:
+            cells.append(w.HTML("<b>Justification</b>"))
+        self.inputs, self.comments, self.diffs = {}, {}, {}
+        for line in shown:
+            r = self.by_line[line]
+            box = w.Text(value=self.texts[line], placeholder=line,
+                         layout=w.Layout(width="90px"))
+            self.inputs[line] = box
+            self.diffs[line] = w.HTML(self._diff_html(line))
+            cells += [w.HTML(line), w.HTML(esc(r.label)), w.HTML(format_eur(r.amount_cents)),
+                      w.HTML(format_pct_bp(r.reference_bp)), box, self.diffs[line]]
+            box.observe(lambda c, line=line: self._typed(line, c["new"]), names="value")
+            if self.with_comment:
+                note = w.Text(value=self.notes[line], placeholder=f"justification {line}",
+                              layout=w.Layout(width="260px"))
+                note.observe(lambda c, line=line: self.notes.__setitem__(line, c["new"]),
+                             names="value")
+                self.comments[line] = note
+                cells.append(note)
+        self.rows.children = cells
+        self.page_label.value = (f"&nbsp;page {self.page + 1} / {pages} "
+                                 f"({len(selected)} ligne(s))&nbsp;")
+        self._totals()
+
+    def _diff_html(self, line: str) -> str:
+        r = self.by_line[line]
+        value = self._value(line)
+        if value is None:
+            return "<span style='color:#b03a2e'>illisible</span>"
+        delta = value - r.reference_bp
         sign = "+" if delta > 0 else ""
-        self.diffs[line].value = "" if delta == 0 else (
+        return "" if delta == 0 else (
             f"<b style='color:#b03a2e'>{sign}{format_pct_bp(delta)} "
-            f"({sign}{format_eur(mul_div_half_up(amount, delta, 10_000))})</b>")
+            f"({sign}{format_eur(mul_div_half_up(r.amount_cents, delta, 10_000))})</b>")
+
+    def _typed(self, line: str, text: str) -> None:
+        self.texts[line] = text
+        self.diffs[line].value = self._diff_html(line)
+        self._totals()
         if self.on_change is not None:
             self.on_change()
 
+    def _totals(self) -> None:
+        cum = delta = 0
+        for r in self.lines.itertuples():
+            value = self._value(r.line_no)
+            value = r.reference_bp if value is None else value
+            cum += mul_div_half_up(r.amount_cents, value, 10_000)
+            delta += mul_div_half_up(r.amount_cents, value - r.reference_bp, 10_000)
+        self.totals.value = (f"<p><b>{len(self.lines)} postes – travaux cumulés saisis : "
+                             f"{format_eur(cum)} HT – écart avec « {esc(self.reference)} » : "
+                             f"{format_eur(delta)} HT</b></p>")
+
     def typed(self) -> dict[str, int]:
         """Every readable typed % (unreadable ones left out): for the live statement."""
-        out = {}
-        for line, box in self.inputs.items():
-            try:
-                out[line] = percent_input(box.value)
-            except ValueError:
-                continue
-        return out
+        return {line: v for line in self.texts if (v := self._value(line)) is not None}
+
+    def justifications(self) -> dict[str, str]:
+        return {line: text for line, text in self.notes.items() if text.strip()}
 
     def changed(self, against: str = "current_bp") -> dict[str, int]:
         """Lines whose typed % differs from `against`; an unreadable one is refused with
         the line it is on."""
         out = {}
         for r in self.lines.itertuples():
-            text = self.inputs[r.line_no].value
+            text = self.texts[r.line_no]
             try:
                 value = percent_input(text)
             except ValueError as exc:
@@ -286,6 +381,11 @@ class ContractorPanel(SituationPanel):
 
     statuses = tuple(STATE_LABELS)
     title = "Mes situations de travaux"
+
+    def order(self, s: pd.DataFrame) -> pd.DataFrame:
+        """Drafts first, then the latest situations."""
+        return s.assign(_done=s["status"] != "draft").sort_values(
+            ["_done", "contract_id", "n"], ascending=[True, True, False]).drop(columns="_done")
 
     def __init__(self, session: Session, now: datetime | None = None):
         frames = session.frames()
@@ -335,7 +435,7 @@ class ContractorPanel(SituationPanel):
 
         def action():
             pcts = self.grid.changed()
-            comments = {k: v.value for k, v in self.grid.comments.items() if v.value.strip()}
+            comments = self.grid.justifications()
             return self.session.enter_progress(cid, n, pcts, comments, now=self.now)
         done = guarded(action, self.message, lambda r: "Avancement enregistré : "
                        f"{len(r.get('pct_bp', {}))} poste(s) modifié(s).",
@@ -441,9 +541,10 @@ class MoePanel(SituationPanel):
                                             "nombre entier de jours.")
             return
         try:
-            amount = parse_cents(amount_text) if amount_text else None
-        except ValueError as exc:
-            self.message.value = error_html(f"Montant : {exc}")
+            amount = amount_input("Montant de la pénalité ou de la prime", amount_text) \
+                if amount_text else None
+        except GesprokitError as exc:
+            self.message.value = error_html(exc)
             return
         if not self.reason_text.value.strip():
             self.message.value = error_html("Justification : obligatoire pour une pénalité "
@@ -547,7 +648,8 @@ class GuaranteeForm:
             received = self.received.value or date.today()
             return self.session.record_guarantee(
                 self.contract.value, self.reference.value.strip(), self.kind.value,
-                parse_cents(self.amount.value), received, self.issuer.value, now=self.now)
+                amount_input("Montant de la garantie", self.amount.value), received,
+                self.issuer.value, now=self.now)
         return guarded(action, self.message, "Garantie enregistrée : la retenue de garantie "
                                              "correspondante sera libérée.")
 
@@ -583,7 +685,7 @@ class SubcontractForm:
         def action():
             return self.session.declare_subcontract(
                 self.contract.value, self.reference.value.strip(), self.company.value,
-                self.scope.value, parse_cents(self.amount.value),
+                self.scope.value, amount_input("Montant HT du sous-traité", self.amount.value),
                 self.accepted.value or date.today(), self.direct.value, now=self.now)
         return guarded(action, self.message, lambda r: (
             f"Sous-traitant déclaré : {r['subcontract_id']}, "

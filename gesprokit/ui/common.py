@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from gesprokit.circuit import ROLE_LABELS
 from gesprokit.errors import GesprokitError
-from gesprokit.money import parse_percent_bp
+from gesprokit.money import parse_cents, parse_percent_bp
 from gesprokit.session import Session, connect
 
 STYLE = {"description_width": "150px"}
@@ -40,6 +40,16 @@ def open_database() -> Engine:
     seed_demo_accounts(engine)
     seed_library(engine)
     return engine
+
+
+def amount_input(field: str, text: str) -> int:
+    """An amount typed the French way (``12 000,50``, ``12 000,50 €``) -> cents; a French
+    error naming the field otherwise."""
+    try:
+        return parse_cents(text)
+    except ValueError:
+        raise GesprokitError(f"{field} : montant illisible « {text} » (attendu par exemple "
+                             "12 000,50)") from None
 
 
 def percent_input(text: str) -> int:
