@@ -87,7 +87,6 @@ def account_count(url: str) -> int:
 def serve(db: str | None, port: int, demo: bool) -> int:
     """Check what the server needs, say it in French, then run Voilà until Ctrl-C."""
     import os
-    import subprocess
 
     from gesprokit.errors import GesprokitError
     from gesprokit.sample_operation import DEMO_ACCOUNTS, DEMO_PASSWORD
@@ -114,8 +113,9 @@ def serve(db: str | None, port: int, demo: bool) -> int:
         return 2
     print(f"Tableaux de bord : http://127.0.0.1:{port}/ (base {url} ; Ctrl-C pour arrêter)")
     sys.stdout.flush()
-    env = {**os.environ, "GESPROKIT_DB": url}
-    try:
-        return subprocess.call(voila_command(port), env=env)
-    except KeyboardInterrupt:
-        return 0
+    sys.stderr.flush()
+    # Voilà takes this process's place: Ctrl-C and a stop signal reach the server itself,
+    # which then shuts its kernels down (a child server would outlive a stopped parent).
+    command = voila_command(port)
+    os.execve(command[0], command, {**os.environ, "GESPROKIT_DB": url})
+    return 0  # not reached

@@ -318,5 +318,9 @@ def test_the_delays_page_counts_what_the_command_line_counts(server, browser):
 
     interest = sum(d["late_interest"] for d in delays)
     assert f"Intérêts moratoires : {format_eur(interest)}" in text
+    # the tables sort, search and page in French: look for the plumbing lot
+    search = page.get_by_role("searchbox").last
+    search.fill("Plomberie")
+    page.get_by_text(re.compile(r"filtrées parmi 92")).first.wait_for(timeout=60_000)
     page.screenshot(path=str(shot_path("8-amo-delais")), full_page=True)
     close(page)

@@ -201,7 +201,8 @@ class SituationPanel:
         frames = self.frames()
         timeline = situation_timeline(frames.events, cid, n, frames.price_lines)
         return [w.HTML("<b>Suivi de la situation</b>"),
-                table(timeline, f"suivi-{cid}-{n}", "Aucune action enregistrée.")]
+                table(timeline, f"suivi-{cid}-{n}", "Aucune action enregistrée.",
+                      interactive=False)]
 
     def ask(self, what: str, action, pcts=None, adjustments=None) -> None:
         """Show the net of the statement about to be signed and wait for « Confirmer »."""
@@ -221,6 +222,8 @@ class SituationPanel:
         no = w.Button(description="Annuler")
 
         def go(_b):
+            yes.disabled = no.disabled = True  # one click, one action
+            self.message.value = "<i>Enregistrement en cours…</i>"
             self.confirm.children = []
             action()
         yes.on_click(go)

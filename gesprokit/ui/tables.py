@@ -1,13 +1,17 @@
 """Tables people can work with on a served page: every row (no pandas truncation, no index),
-French headers and formats already applied by the caller, and a spreadsheet export.
+French headers and formats applied by the caller, sorting, search and pages, and exports.
 
-A table is an ipywidgets HTML block whose cells are escaped by pandas; the export is a
-download link to an .xlsx of exactly the rows shown.
+The table is itables' DataTables widget (an anywidget: its JavaScript ships in the Python
+package, so it works offline in Voilà and JupyterLab). It is kept for its sort, search,
+paging and copy/CSV buttons, configured in French; amounts sort as numbers (DataTables reads
+« 1 234,56 € » with a decimal comma) and JJ/MM/AAAA dates by a hidden ISO key. The Excel
+export is a link to an .xlsx of exactly the rows of the table.
 """
 
 from __future__ import annotations
 
 import io
+import re
 
 import ipywidgets as w
 import pandas as pd
@@ -43,11 +47,59 @@ def table_html(df: pd.DataFrame, total: dict[str, str] | None = None) -> str:
     return f"{TABLE_CSS}<div class='gk-table'>{body}</div>"
 
 
+FRENCH = {
+    "search": "Rechercher :", "lengthMenu": "Afficher _MENU_ lignes",
+    "info": "Lignes _START_ à _END_ sur _TOTAL_", "infoEmpty": "Aucune ligne",
+    "infoFiltered": "(filtrées parmi _MAX_)", "zeroRecords": "Aucune ligne ne correspond",
+    "emptyTable": "Aucune ligne", "decimal": ",", "thousands": "\u202f",
+    "paginate": {"first": "«", "last": "»", "next": "›", "previous": "‹"},
+    "buttons": {"pageLength": {"_": "Afficher %d lignes", "-1": "Tout afficher"},
+                "copy": "Copier", "copyTitle": "Copié dans le presse-papiers",
+                "copySuccess": {"_": "%d lignes copiées", "1": "1 ligne copiée"}},
+}
+_FRENCH_DATE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})(.*)$")
+
+
+def _sortable(df: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+    """`df` plus a hidden ISO key after the columns of French dates, and the DataTables
+    column settings that sort each date column by its key."""
+    out, defs = df.reset_index(drop=True).copy(), []
+    for col in list(df.columns):
+        values = df[col].astype("string").fillna("")
+        filled = values[values != ""]
+        if filled.empty or not filled.str.match(_FRENCH_DATE).all():
+            continue
+        key = f"{col} (tri)"
+        out[key] = values.str.replace(_FRENCH_DATE, r"\3-\2-\1\4", regex=True)
+        defs += [{"targets": [len(out.columns) - 1], "visible": False, "searchable": False},
+                 {"targets": [list(out.columns).index(col)],
+                  "orderData": [len(out.columns) - 1]}]
+    return out, defs
+
+
+def data_table(df: pd.DataFrame, page_length: int = 15) -> w.Widget:
+    """The sortable, searchable, paged table of `df` (every row sent: no downsampling)."""
+    from itables.widget import ITable
+
+    shown, defs = _sortable(df.astype("string").fillna(""))
+    return ITable(shown, showIndex=False, pageLength=page_length,
+                  lengthMenu=[15, 50, 100, -1] if page_length == 15 else [page_length, -1],
+                  language=FRENCH, columnDefs=defs, maxBytes=0, classes="display compact",
+                  buttons=["pageLength", "copyHtml5", "csvHtml5"], order=[],
+                  layout={"topStart": "buttons", "topEnd": "search"})
+
+
 def table(df: pd.DataFrame, name: str, empty: str = "Aucune ligne.",
-          total: dict[str, str] | None = None) -> w.Widget:
-    """A titled count, the whole table and its Excel export (file `name`.xlsx)."""
+          total: dict[str, str] | None = None, interactive: bool = True) -> w.Widget:
+    """A count, the Excel export (file `name`.xlsx), the table (sortable and searchable, or
+    plain for a short list read top to bottom), and its total row if any."""
     if df.empty:
         return w.HTML(f"<p><i>{esc(empty)}</i></p>")
     count = f"{len(df)} ligne{'s' if len(df) > 1 else ''}"
     link = download_link(f"{name}.xlsx", xlsx_bytes(df), "Exporter en Excel", XLSX)
-    return w.VBox([w.HTML(f"<p>{count} – {link}</p>"), w.HTML(table_html(df, total))])
+    items = [w.HTML(f"<p>{count} – {link}</p>")]
+    if total:
+        row = pd.DataFrame([{c: total.get(c, "") for c in df.columns}], dtype="string")
+        items.append(w.HTML(table_html(row)))
+    items.append(data_table(df) if interactive else w.HTML(table_html(df)))
+    return w.VBox(items)
