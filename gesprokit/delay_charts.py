@@ -20,8 +20,32 @@ def _label(delays: pd.DataFrame) -> pd.Series:
     return delays["contract_id"].str.split("-").str[-1] + " n°" + delays["n"].astype(str)
 
 
+MAX_BARS = 40  # beyond this, one bar per situation is unreadable: one per contract instead
+
+
+def _per_contract(delays: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Mean days per actor of each contract's situations, its longest deadline and latest
+    lateness; labels « L01 (18 sit.) »."""
+    cols = [c for c, _, _ in ACTOR_STEPS]
+    g = delays.groupby("contract_id", sort=True)
+    out = g[cols].mean()
+    out["deadline_days"] = g["deadline_days"].max()
+    out["late_days"] = g["late_days"].max()
+    out = out.reset_index()
+    count = g.size().reindex(out["contract_id"]).to_numpy()
+    labels = out["contract_id"].str.split("-").str[-1] + [f" ({c} sit.)" for c in count]
+    return out, labels
+
+
 def days_per_actor(delays: pd.DataFrame, title: str = "Jours consommés par acteur") -> Figure:
-    """Stacked bars of the days each actor held each situation, against its legal deadline."""
+    """Stacked bars of the days each actor held each situation, against its legal deadline
+    (more than MAX_BARS situations: the mean per contract)."""
+    if len(delays) > MAX_BARS:
+        delays, labels = _per_contract(delays)
+        title += " (moyenne par marché)"
+        late_label = "Au moins un paiement en retard"
+    else:
+        labels, late_label = _label(delays), "Paiement en retard"
     fig = Figure(figsize=(max(8, 0.28 * len(delays) + 3), 4.8))
     ax = fig.subplots()
     x = np.arange(len(delays))
@@ -36,8 +60,8 @@ def days_per_actor(delays: pd.DataFrame, title: str = "Jours consommés par acte
             label="Délai réglementaire")
     late = delays["late_days"].to_numpy() > 0
     ax.scatter(x[late], bottom[late] + 2, marker="v", color="#b03a2e", zorder=3,
-               label="Paiement en retard")
-    ax.set_xticks(x, _label(delays), rotation=90, fontsize=7)
+               label=late_label)
+    ax.set_xticks(x, labels, rotation=90 if len(delays) > 12 else 30, fontsize=8)
     ax.set_ylabel("Jours calendaires")
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8, ncols=3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import ipywidgets as w
 import pandas as pd
 import pytest
 from conftest import SAMPLE
@@ -28,16 +29,24 @@ def delays(sqlite_engine):
     return enrich(d, f.contracts, f.companies, f.lots)
 
 
+def counts(board) -> list[str]:
+    """The « N lignes – Exporter en Excel » line of each table, in page order."""
+    return [c.children[0].value for c in board.body.children
+            if isinstance(c, w.VBox) and "lignes" in c.children[0].value]
+
+
 def test_filters_select_and_refresh(delays, capsys):
     board = DelaysDashboard(delays, AS_OF)
     board.widget()
     assert len(board.selection()) == len(delays)
     # every block follows the filters: the whole table is there, not pandas' first rows
-    assert "91 lignes" in board.body.children[-5].children[0].value
+    assert "91 lignes" in counts(board)[-1]  # « Toutes les situations retenues »
+    charts = [c for c in board.body.children if isinstance(c, w.Image)]
+    assert len(charts) == 3 and all(bytes(c.value[:4]) == b"\x89PNG" for c in charts)
     board.lot.value = "06 – Plâtrerie – Cloisons – Faux plafonds"
     expected = int((delays["contract_id"] == "CHMV-EHPAD-L06").sum())
     assert board.body.children[0].value.startswith(f"<p>{expected} situations reçues")
-    assert f"{expected} lignes" in board.body.children[-5].children[0].value
+    assert f"{expected} lignes" in counts(board)[-1]
     board.lot.value = "02 – Gros œuvre – Maçonnerie"
     assert set(board.selection()["contract_id"]) == {"CHMV-EHPAD-L02"}
     assert len(board.selection()) == 11

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import ipywidgets as w
 import pandas as pd
-from IPython.display import display
 
 from gesprokit import delay_charts
 from gesprokit.delays import actor_shares, forecast, portfolio_summary, return_causes
 from gesprokit.money import format_eur, format_pct_bp
 from gesprokit.months import format_date_fr
 from gesprokit.ui.common import esc
-from gesprokit.ui.tables import table
+from gesprokit.ui.tables import chart, table
 
 ALL = "Tous"
 TABLE_COLUMNS = {
@@ -106,13 +105,11 @@ class DelaysDashboard:
                                                          "label": "Motif", "returns": "Retours"})
         items += [w.HTML("<h4>Causes des retours au maître d'œuvre</h4>"),
                   table(causes, "retours", "Aucun retour au maître d'œuvre pour ces filtres.")]
-        charts = w.Output()
-        with charts:
-            display(delay_charts.days_per_actor(selected))
-            if selected["paid_at"].notna().any():
-                display(delay_charts.payment_time_distribution(selected))
-                display(delay_charts.interest_exposure(selected))
-        self.body.children = [*items, w.HTML("<h4>Graphiques</h4>"), charts]
+        charts = [chart(delay_charts.days_per_actor(selected))]
+        if selected["paid_at"].notna().any():
+            charts += [chart(delay_charts.payment_time_distribution(selected)),
+                       chart(delay_charts.interest_exposure(selected))]
+        self.body.children = [*items, w.HTML("<h4>Graphiques</h4>"), *charts]
 
     def blocks(self, selected: pd.DataFrame):
         """(title, rows, export name, text when empty) of each table, most urgent first."""

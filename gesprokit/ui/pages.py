@@ -12,7 +12,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import ipywidgets as w
-from IPython.display import display
 
 from gesprokit.audit import verify_chain
 from gesprokit.circuit import ROLE_LABELS
@@ -24,7 +23,7 @@ from gesprokit.statement_audit import statement_differences
 from gesprokit.summary import french_view, plot_s_curve, s_curve
 from gesprokit.ui.common import download_link, esc, guarded
 from gesprokit.ui.delays_dashboard import DelaysDashboard, enrich
-from gesprokit.ui.tables import XLSX, table
+from gesprokit.ui.tables import XLSX, chart, table
 
 
 def end_of_day(day: date) -> datetime:
@@ -56,16 +55,13 @@ class OverviewPage:
         view = french_view(synthesis[list(SUMMARY_COLUMNS)], money=SUMMARY_MONEY,
                            pct_bp=["pct_done_bp"], rename=SUMMARY_COLUMNS)
         total = {SUMMARY_COLUMNS[c]: format_eur(int(synthesis[c].sum())) for c in SUMMARY_MONEY}
-        total["Lot"] = "Total"
+        total = {"Total": f"{len(synthesis)} marché(s)", **total}
         ops = data.frames.operations
         intro = "<br>".join(f"<b>{esc(o.name)}</b> – maître d'ouvrage : {esc(o.buyer_name)}"
                             for o in ops.itertuples())
         situations = data.ledger.situations
-        out = w.Output()
-        with out:
-            display(plot_s_curve(s_curve(situations, data.frames.contracts,
-                                         data.frames.amendments,
-                                         data.frames.planned_progress),
+        out = chart(plot_s_curve(s_curve(situations, data.frames.contracts,
+                                         data.frames.amendments, data.frames.planned_progress),
                                  "Courbe en S – travaux prévus au planning et réalisés"))
         return w.VBox([
             w.HTML(f"<p>{intro}</p><p>{len(data.frames.contracts)} marché(s), "
@@ -99,12 +95,13 @@ class AuditPage:
         self.contract = w.Dropdown(
             description="Marché", style={"description_width": "150px"},
             layout=w.Layout(width="720px"),
-            options=[("Tous les marchés", None)]
+            options=[("Tous les marchés", "")]
             + [(f"{c.contract_id} – {c.title}", c.contract_id) for c in contracts.itertuples()])
         self.body = w.VBox()
         self.message = w.HTML()
         self.link = w.HTML()
-        self.button = w.Button(description="Préparer le classeur Excel", button_style="primary")
+        self.button = w.Button(description="Préparer le classeur Excel", button_style="primary",
+                               layout=w.Layout(width="auto"))
         self.button.on_click(self.on_workbook)
         self.contract.observe(lambda _c: self.show(), names="value")
         self.show()

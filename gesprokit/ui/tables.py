@@ -30,6 +30,14 @@ TABLE_CSS = """<style>
 </style>"""
 
 
+def chart(figure) -> w.Widget:
+    """A matplotlib figure as a PNG image widget (no backend or display hook needed)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return w.Image(value=buffer.getvalue(), format="png",
+                   layout=w.Layout(max_width="100%", height="auto"))
+
+
 def xlsx_bytes(df: pd.DataFrame, sheet: str = "Tableau") -> bytes:
     """The frame as a one-sheet workbook (headers as shown)."""
     buffer = io.BytesIO()
@@ -84,7 +92,8 @@ def data_table(df: pd.DataFrame, page_length: int = 15) -> w.Widget:
     shown, defs = _sortable(df.astype("string").fillna(""))
     return ITable(shown, showIndex=False, pageLength=page_length,
                   lengthMenu=[15, 50, 100, -1] if page_length == 15 else [page_length, -1],
-                  language=FRENCH, columnDefs=defs, maxBytes=0, classes="display compact",
+                  language=FRENCH, columnDefs=defs, maxBytes=0, scrollX=True,
+                  classes="display compact nowrap", style="width:100%",
                   buttons=["pageLength", "copyHtml5", "csvHtml5"], order=[],
                   layout={"topStart": "buttons", "topEnd": "search"})
 
@@ -99,7 +108,7 @@ def table(df: pd.DataFrame, name: str, empty: str = "Aucune ligne.",
     link = download_link(f"{name}.xlsx", xlsx_bytes(df), "Exporter en Excel", XLSX)
     items = [w.HTML(f"<p>{count} – {link}</p>")]
     if total:
-        row = pd.DataFrame([{c: total.get(c, "") for c in df.columns}], dtype="string")
-        items.append(w.HTML(table_html(row)))
+        figures = " ; ".join(f"{c} : {v}" for c, v in total.items() if v)
+        items.append(w.HTML(f"<p><b>{esc(figures)}</b></p>"))
     items.append(data_table(df) if interactive else w.HTML(table_html(df)))
     return w.VBox(items)
