@@ -356,3 +356,20 @@ def test_bad_input_gets_a_french_message_naming_the_field(url, engine, where, ty
         assert technical not in shown, (technical, shown)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM event")).scalar() == before
+
+
+def test_the_audit_page_gives_the_auditors_workbook(url, tmp_path):
+    import io
+
+    from openpyxl import load_workbook
+
+    page = _page(url, "auditor", "audit")
+    content = page.on_workbook()
+    assert "Télécharger audit.xlsx" in page.link.value
+    book = load_workbook(io.BytesIO(content), read_only=True)
+    assert {"Synthèse", "Situations", "Délais", "Journal"} <= set(book.sheetnames)
+    roles = {row[3] for row in book["Journal"].iter_rows(min_row=2, values_only=True)}
+    assert "Entreprise titulaire" in roles and "contractor" not in roles
+    page.contract.value = L05  # one contract: its 6 situations recomputed
+    shown = " ".join(texts(page.body))
+    assert "6 situations recalculées" in shown and "Aucun écart : les 6 états validés" in shown

@@ -35,7 +35,7 @@ def chart(figure) -> w.Widget:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     return w.Image(value=buffer.getvalue(), format="png",
-                   layout=w.Layout(max_width="100%", height="auto"))
+                   layout=w.Layout(max_width="min(100%, 960px)", height="auto"))
 
 
 def xlsx_bytes(df: pd.DataFrame, sheet: str = "Tableau") -> bytes:
