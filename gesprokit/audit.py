@@ -54,6 +54,17 @@ def append_events(conn: Connection, events: list[dict]) -> None:
         conn.execute(insert(Event), chain_events(events, last_hash(conn)))
 
 
+def event_payload(text) -> dict:
+    """An event's before/after JSON as a dict ({} when absent or unreadable)."""
+    if not isinstance(text, str) or not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def verify_chain(events: pd.DataFrame) -> list[str]:
     """Check every event's hash and link, in order; French description of each break.
 

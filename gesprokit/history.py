@@ -8,25 +8,14 @@ left out. Every action stores its before/after values, so no state is lost.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import datetime
 
 import pandas as pd
 
+from gesprokit.audit import event_payload
 from gesprokit.circuit import TRANSITIONS
 from gesprokit.store import Frames
-
-
-def _payload(text) -> dict:
-    """An event's before/after JSON as a dict ({} when absent)."""
-    if not isinstance(text, str):
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _keys(df: pd.DataFrame) -> pd.Series:
@@ -61,7 +50,7 @@ def frames_as_of(frames: Frames, when: datetime) -> Frames:
     situations = frames.situations.copy()
     undo_month = {}
     for ev in later[::-1].itertuples():
-        before = _payload(ev.before)
+        before = event_payload(ev.before)
         if "month" in before:
             undo_month[(ev.contract_id, int(ev.n))] = before["month"]
     states = _situation_states(known, situations)
@@ -83,7 +72,7 @@ def frames_as_of(frames: Frames, when: datetime) -> Frames:
 
     progress = frames.progress.copy().set_index(["contract_id", "n", "line_no"]).sort_index()
     for ev in later[::-1].itertuples():
-        before, after = _payload(ev.before), _payload(ev.after)
+        before, after = event_payload(ev.before), event_payload(ev.after)
         for line, old in before.get("pct_bp", {}).items():
             key = (ev.contract_id, int(ev.n), line)
             if line not in after.get("pct_bp", {}):
@@ -114,4 +103,4 @@ def _was_entered(key: tuple, event, events: pd.DataFrame) -> bool:
     contract_id, n, line = key
     earlier = events[(events["event_id"] < event.event_id) & (events["contract_id"] == contract_id)
                      & (events["n"] == n)]
-    return any(line in _payload(after).get("pct_bp", {}) for after in earlier["after"])
+    return any(line in event_payload(after).get("pct_bp", {}) for after in earlier["after"])

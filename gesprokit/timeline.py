@@ -11,6 +11,7 @@ import json
 
 import pandas as pd
 
+from gesprokit.audit import event_payload
 from gesprokit.circuit import ACTION_LABELS, RETURN_REASONS, ROLE_LABELS
 from gesprokit.money import format_pct_bp
 from gesprokit.months import format_date_fr
@@ -18,18 +19,8 @@ from gesprokit.months import format_date_fr
 TIMELINE_COLUMNS = ["Date", "Par", "Rôle", "Action", "Détail"]
 
 
-def _json(text) -> dict:
-    if not isinstance(text, str) or not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _detail(event, line_labels: dict[str, str]) -> str:
-    before, after = _json(event.before), _json(event.after)
+    before, after = event_payload(event.before), event_payload(event.after)
     parts = []
     old_pct, new_pct = before.get("pct_bp") or {}, after.get("pct_bp") or {}
     reasons = after.get("justifications") or {}

@@ -99,8 +99,8 @@ from gesprokit.audit import verify_chain
 from gesprokit.db import get_engine
 from gesprokit.report_data import build_report_data
 from gesprokit.statement_audit import statement_differences
-from gesprokit.summary import french_view
 from gesprokit.ui.common import open_database
+from gesprokit.ui.pages import differences_view, recomputed_view
 from gesprokit.workbook import write_workbook
 
 engine = get_engine(DB_URL) if DB_URL else open_database()
@@ -113,27 +113,14 @@ if CONTRACT:
     statements = statements[statements["contract_id"] == CONTRACT]
 print(f"{len(ledger)} situations recalculées, {len(statements)} états validés par le MOA")"""),
     ("md", "## États d'acompte recalculés"),
-    ("code", """french_view(
-    ledger[["contract_id", "n", "month", "works_cum", "revision_cum", "total_ttc_cum",
-            "retention_cum", "advance_repaid_cum", "due_cum", "net_month"]],
-    money=["works_cum", "revision_cum", "total_ttc_cum", "retention_cum",
-           "advance_repaid_cum", "due_cum", "net_month"],
-    rename={"contract_id": "Marché", "n": "N°", "month": "Mois",
-            "works_cum": "Travaux cumulés HT", "revision_cum": "Révision cumulée",
-            "total_ttc_cum": "Total TTC cumulé", "retention_cum": "Retenue de garantie",
-            "advance_repaid_cum": "Avance remboursée", "due_cum": "Dû cumulé",
-            "net_month": "Net du mois"},
-)"""),
+    ("code", """recomputed_view(ledger)"""),
     ("md", "## Écarts avec les montants validés"),
     ("code", """differences = statement_differences(ledger, statements)
 if differences.empty:
     print(f"Aucun écart : les {len(statements)} états validés sont retrouvés au centime.")
 else:
     print(f"{len(differences)} écart(s) entre les montants validés et le recalcul :")
-    display(french_view(differences, money=["recorded", "recomputed", "difference"],
-                        rename={"contract_id": "Marché", "n": "N°", "column": "Montant",
-                                "recorded": "Validé", "recomputed": "Recalculé",
-                                "difference": "Écart"}))"""),
+    display(differences_view(differences))"""),
     ("md", "## Intégrité du journal"),
     ("code", """broken = verify_chain(data.frames.events)
 print(f"Journal intègre : {len(data.frames.events)} événements, chaîne vérifiée."

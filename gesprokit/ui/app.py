@@ -9,6 +9,7 @@ expires and the page returns to the login form.
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections.abc import Callable
@@ -26,54 +27,17 @@ EVERY_ROLE = (*COMPANY_ROLES, "verifier", "moe", "amo", "moa", "treasury", "audi
 DEFAULT_IDLE_MINUTES = 30.0
 
 
-def _situations(session, _as_of, now):
-    from gesprokit.ui.circuit_panels import ContractorPanel
-    return ContractorPanel(session, now)
+def _page(path: str, takes: str):
+    """A page builder importing its class only when a user opens it (pre-heating stays light):
+    `takes` says what the class is given besides the session — the clock of the actions
+    (« now »), the calculation date (« date ») or both."""
+    module, name = path.rsplit(".", 1)
 
-
-def _verification(session, _as_of, now):
-    from gesprokit.ui.circuit_panels import VerifierPanel
-    return VerifierPanel(session, now)
-
-
-def _statements(session, _as_of, now):
-    from gesprokit.ui.circuit_panels import MoePanel
-    return MoePanel(session, now)
-
-
-def _acceptance(session, _as_of, now):
-    from gesprokit.ui.circuit_panels import AmoDesk
-    return AmoDesk(session, now)
-
-
-def _validation(session, _as_of, now):
-    from gesprokit.ui.circuit_panels import MoaPanel
-    return MoaPanel(session, now)
-
-
-def _chorus(session, _as_of, now):
-    from gesprokit.ui.chorus_panel import ChorusPanel
-    return ChorusPanel(session, now)
-
-
-def _delays(session, as_of, _now):
-    from gesprokit.ui.pages import DelaysPage
-    return DelaysPage(session, as_of)
-
-
-def _overview(session, as_of, _now):
-    from gesprokit.ui.pages import OverviewPage
-    return OverviewPage(session, as_of)
-
-
-def _audit(session, as_of, _now):
-    from gesprokit.ui.pages import AuditPage
-    return AuditPage(session, as_of)
-
-
-def _documents(session, as_of, now):
-    from gesprokit.ui.pages import DocumentsPage
-    return DocumentsPage(session, as_of, now)
+    def build(session: Session, as_of: date, now: datetime | None):
+        cls = getattr(importlib.import_module(f"gesprokit.ui.{module}"), name)
+        args = {"now": (now,), "date": (as_of,), "both": (as_of, now)}[takes]
+        return cls(session, *args)
+    return build
 
 
 @dataclass(frozen=True)
@@ -90,33 +54,33 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("situations", "Mes situations",
              "ouvrir la situation du mois, saisir l'avancement cumulé, transmettre",
-             COMPANY_ROLES, _situations),
+             COMPANY_ROLES, _page("circuit_panels.ContractorPanel", "now")),
     PageSpec("verification", "Vérification",
              "avancement demandé et admis, corrections justifiées", ("verifier",),
-             _verification),
+             _page("circuit_panels.VerifierPanel", "now")),
     PageSpec("etats", "États d'acompte",
              "pénalités et primes, émission de l'état d'acompte provisoire", ("moe",),
-             _statements),
+             _page("circuit_panels.MoePanel", "now")),
     PageSpec("acceptation", "Acceptation et garanties",
              "accepter ou retourner les états d'acompte, garanties, sous-traitants",
-             ("amo",), _acceptance),
+             ("amo",), _page("circuit_panels.AmoDesk", "now")),
     PageSpec("validation", "Validation",
              "valider l'état d'acompte, interrompre ou reprendre le délai de paiement",
-             ("moa",), _validation),
+             ("moa",), _page("circuit_panels.MoaPanel", "now")),
     PageSpec("chorus", "Chorus Pro",
              "contrôler et déposer votre pièce du dossier de facturation",
-             ("contractor", "moe", "moa"), _chorus),
+             ("contractor", "moe", "moa"), _page("chorus_panel.ChorusPanel", "now")),
     PageSpec("delais", "Délais de paiement",
              "délais, retards, intérêts moratoires, jours consommés par acteur",
-             ("amo", "moa", "treasury", "auditor"), _delays),
+             ("amo", "moa", "treasury", "auditor"), _page("pages.DelaysPage", "date")),
     PageSpec("synthese", "Synthèse", "montants par marché et courbe en S", EVERY_ROLE,
-             _overview),
+             _page("pages.OverviewPage", "date")),
     PageSpec("audit", "Audit",
              "recalcul des états d'acompte, intégrité du journal, classeur Excel",
-             ("auditor", "moa", "amo"), _audit),
+             ("auditor", "moa", "amo"), _page("pages.AuditPage", "date")),
     PageSpec("documents", "Documents et visas",
              "déposer un document, documents lisibles, visas attendus", EVERY_ROLE,
-             _documents),
+             _page("pages.DocumentsPage", "both")),
 )
 HOME = "accueil"
 

@@ -85,6 +85,27 @@ class DelaysPage:
         return DelaysDashboard(self.delays, self.as_of).widget()
 
 
+def recomputed_view(ledger_situations):
+    """The recomputed états d'acompte as an auditor reads them (French headers, euros)."""
+    money = ["works_cum", "revision_cum", "total_ttc_cum", "retention_cum",
+             "advance_repaid_cum", "due_cum", "net_month"]
+    return french_view(
+        ledger_situations[["contract_id", "n", "month", *money]], money=money,
+        rename={"contract_id": "Marché", "n": "N°", "month": "Mois",
+                "works_cum": "Travaux cumulés HT", "revision_cum": "Révision cumulée",
+                "total_ttc_cum": "Total TTC cumulé", "retention_cum": "Retenue de garantie",
+                "advance_repaid_cum": "Avance remboursée", "due_cum": "Dû cumulé",
+                "net_month": "Net du mois"})
+
+
+def differences_view(differences):
+    """Validated figures that differ from the recomputation, in French."""
+    return french_view(differences, money=["recorded", "recomputed", "difference"],
+                       rename={"contract_id": "Marché", "n": "N°", "column": "Montant",
+                               "recorded": "Validé", "recomputed": "Recalculé",
+                               "difference": "Écart"})
+
+
 class AuditPage:
     """Recomputed états d'acompte against the validated figures, the journal's integrity,
     and the auditor's workbook, for one contract or all of the user's scope."""
@@ -113,16 +134,7 @@ class AuditPage:
             ledger = ledger[ledger["contract_id"] == self.contract.value]
             statements = statements[statements["contract_id"] == self.contract.value]
         differences = statement_differences(ledger, statements)
-        view = french_view(
-            ledger[["contract_id", "n", "month", "works_cum", "revision_cum", "total_ttc_cum",
-                    "retention_cum", "advance_repaid_cum", "due_cum", "net_month"]],
-            money=["works_cum", "revision_cum", "total_ttc_cum", "retention_cum",
-                   "advance_repaid_cum", "due_cum", "net_month"],
-            rename={"contract_id": "Marché", "n": "N°", "month": "Mois",
-                    "works_cum": "Travaux cumulés HT", "revision_cum": "Révision cumulée",
-                    "total_ttc_cum": "Total TTC cumulé", "retention_cum": "Retenue de garantie",
-                    "advance_repaid_cum": "Avance remboursée", "due_cum": "Dû cumulé",
-                    "net_month": "Net du mois"})
+        view = recomputed_view(ledger)
         if differences.empty:
             verdict = (f"Aucun écart : les {len(statements)} états validés sont retrouvés au "
                        "centime.")
@@ -138,11 +150,7 @@ class AuditPage:
                  table(view, "etats-recalcules"),
                  w.HTML(f"<h4>Écarts avec les montants validés</h4><p>{esc(verdict)}</p>")]
         if not differences.empty:
-            items.append(table(french_view(
-                differences, money=["recorded", "recomputed", "difference"],
-                rename={"contract_id": "Marché", "n": "N°", "column": "Montant",
-                        "recorded": "Validé", "recomputed": "Recalculé",
-                        "difference": "Écart"}), "ecarts"))
+            items.append(table(differences_view(differences), "ecarts"))
         items.append(w.HTML(f"<h4>Intégrité du journal</h4><p>{esc(chain)}</p>"))
         self.body.children = items
 
