@@ -324,3 +324,28 @@ def test_the_delays_page_counts_what_the_command_line_counts(server, browser):
     page.get_by_text(re.compile(r"filtrées parmi 92")).first.wait_for(timeout=60_000)
     page.screenshot(path=str(shot_path("8-amo-delais")), full_page=True)
     close(page)
+
+
+def plain(text: str) -> str:
+    """Text with its non-breaking spaces as plain ones (browsers and babel differ on them)."""
+    return " ".join(text.replace("\u202f", " ").replace("\xa0", " ").split())
+
+
+def test_each_scope_shows_what_the_ledger_says(server, browser):
+    """The contractor's synthesis shows its own contract's amount due, the auditor's audit
+    page every situation: the figures of `gesprokit ledger` on the same default database."""
+    import json
+
+    from gesprokit.money import format_eur
+
+    ledger = json.loads(gesprokit("ledger", "--format", "json", cwd=server["folder"]).stdout)
+    own = [r for r in ledger if r["contract_id"] == "CHMV-EHPAD-L05"]
+    page = open_as(browser, server["base"], "alu@mal.fr", "Synthèse")
+    page.get_by_text(f"1 marché(s), {len(own)} situation(s) au").wait_for(timeout=60_000)
+    body = plain(page.locator("body").inner_text())
+    assert plain(f"Dû cumulé TTC : {format_eur(own[-1]['due_cum'])}") in body
+    assert "Bâtir Centre Construction" not in body  # another company's contract
+    close(page)
+    page = open_as(browser, server["base"], "audit@chmv.fr", "Audit")
+    page.get_by_text(f"{len(ledger)} situations recalculées").wait_for(timeout=60_000)
+    close(page)
