@@ -105,11 +105,25 @@ class DelaysDashboard:
                                                          "label": "Motif", "returns": "Retours"})
         items += [w.HTML("<h4>Causes des retours au maître d'œuvre</h4>"),
                   table(causes, "retours", "Aucun retour au maître d'œuvre pour ces filtres.")]
-        charts = [chart(delay_charts.days_per_actor(selected))]
+        charts = w.VBox()
+        show = w.Button(description="Afficher les graphiques", icon="bar-chart",
+                        layout=w.Layout(width="auto"))
+
+        def draw(_button=None):  # drawn on demand: the tables come first, and fast
+            show.layout.display = "none"
+            charts.children = self.charts(selected)
+        show.on_click(draw)
+        self.show_charts = draw
+        self.body.children = [*items, w.HTML("<h4>Graphiques</h4>"), show, charts]
+
+    @staticmethod
+    def charts(selected: pd.DataFrame) -> list[w.Widget]:
+        """Days per actor, and for paid situations the spread of delays and the interest."""
+        out = [chart(delay_charts.days_per_actor(selected))]
         if selected["paid_at"].notna().any():
-            charts += [chart(delay_charts.payment_time_distribution(selected)),
-                       chart(delay_charts.interest_exposure(selected))]
-        self.body.children = [*items, w.HTML("<h4>Graphiques</h4>"), *charts]
+            out += [chart(delay_charts.payment_time_distribution(selected)),
+                    chart(delay_charts.interest_exposure(selected))]
+        return out
 
     def blocks(self, selected: pd.DataFrame):
         """(title, rows, export name, text when empty) of each table, most urgent first."""

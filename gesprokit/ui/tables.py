@@ -41,7 +41,7 @@ def chart(figure) -> w.Widget:
 def xlsx_bytes(df: pd.DataFrame, sheet: str = "Tableau") -> bytes:
     """The frame as a one-sheet workbook (headers as shown)."""
     buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+    with pd.ExcelWriter(buffer, engine="xlsxwriter") as writer:
         df.to_excel(writer, sheet_name=sheet[:31], index=False)
     return buffer.getvalue()
 
