@@ -318,6 +318,16 @@ def test_the_delays_page_counts_what_the_command_line_counts(server, browser):
 
     interest = sum(d["late_interest"] for d in delays)
     assert f"Intérêts moratoires : {format_eur(interest)}" in text
+    # amounts sort as numbers (« 1 234,56 € »), not as text: the largest TTC amount first
+    amounts = page.locator(".dt-scroll-body").last.locator("tbody tr td:nth-child(12)")
+    order = page.locator(".dt-scroll-head").last.locator("th", has_text="Montant TTC").locator(
+        ".dt-column-order")
+    order.click()
+    order.click()  # second click: descending
+    page.wait_for_timeout(500)
+    shown = [int(re.sub(r"[^0-9-]", "", a)) for a in amounts.all_inner_texts()[:15]]
+    assert shown == sorted(shown, reverse=True) and shown[0] == max(
+        d["amount_due_ttc"] for d in delays), shown
     # the tables sort, search and page in French: look for the plumbing lot
     search = page.get_by_role("searchbox").last
     search.fill("Plomberie")
