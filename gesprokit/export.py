@@ -9,6 +9,23 @@ import pandas as pd
 
 from gesprokit.report_data import ReportData
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would run as a formula (« =HYPERLINK(…) », « +1 », « @A1 »)
+    prefixed with an apostrophe, as OWASP advises for CSV; numbers are left as numbers."""
+    out = df
+    for col in df.columns:
+        if not (pd.api.types.is_string_dtype(df[col]) or df[col].dtype == object):
+            continue
+        text = df[col].astype("string")
+        risky = text.str.startswith(FORMULA_START).fillna(False).astype(bool)
+        if risky.any():
+            out = out.copy() if out is df else out
+            out[col] = text.where(~risky, "'" + text)
+    return out
+
 
 def export_frames(data: ReportData, folder: str | Path, fmt: str = "csv") -> list[Path]:
     """Write one file per frame into `folder`; money stays in integer cents."""
@@ -25,6 +42,6 @@ def export_frames(data: ReportData, folder: str | Path, fmt: str = "csv") -> lis
         if fmt == "parquet":
             df.to_parquet(path, index=False)
         else:
-            df.to_csv(path, index=False)
+            neutralise_formulas(df).to_csv(path, index=False)
         written.append(path)
     return written

@@ -72,6 +72,15 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(300))
 
 
+class LoginFailure(Base):
+    """A wrong password for an e-mail: the recent ones make the login wait (throttling)."""
+
+    __tablename__ = "login_failure"
+    failure_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(200), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Lot(Base):
     __tablename__ = "lot"
     operation_code: Mapped[str] = mapped_column(ForeignKey("operation.code"), primary_key=True)

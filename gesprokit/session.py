@@ -14,7 +14,7 @@ from functools import cache
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from gesprokit import workflow
+from gesprokit import throttle, workflow
 from gesprokit.accounts import check_password, hash_password
 from gesprokit.db import get_engine
 from gesprokit.ledger import Ledger, ledger_from_frames
@@ -130,12 +130,19 @@ def _unknown_account_hash() -> str:
     return hash_password(secrets.token_hex(16))
 
 
-def connect(db_url: str | Engine | None, email: str, password: str) -> Session:
-    """Log in: a :class:`Session` if the password matches, AuthenticationFailed otherwise."""
+def connect(db_url: str | Engine | None, email: str, password: str,
+            now: datetime | None = None) -> Session:
+    """Log in: a :class:`Session` if the password matches, AuthenticationFailed otherwise
+    (also while too many wrong passwords were just typed for this e-mail)."""
     engine = db_url if isinstance(db_url, Engine) else get_engine(db_url)
+    now = now or datetime.now()
+    key = str(email).strip().lower()
+    throttle.check_allowed(engine, key, now)
     found = account(engine, email)
     # an unknown e-mail costs the same scrypt as a known one: timing tells nothing
     stored = found[1] if found is not None else _unknown_account_hash()
     if not check_password(password, stored) or found is None:
+        throttle.record_failure(engine, key, now)
         raise AuthenticationFailed("Adresse électronique ou mot de passe incorrect.")
+    throttle.clear_failures(engine, key)
     return Session(engine, found[0], found[1])

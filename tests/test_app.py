@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import ipywidgets as w
 import pytest
@@ -373,3 +373,27 @@ def test_the_audit_page_gives_the_auditors_workbook(url, tmp_path):
     page.contract.value = L05  # one contract: its 6 situations recomputed
     shown = " ".join(texts(page.body))
     assert "6 situations recalculées" in shown and "Aucun écart : les 6 états validés" in shown
+
+
+def test_login_is_throttled_after_five_wrong_passwords(url, engine):  # noqa: F811
+    from gesprokit.session import connect
+
+    t0 = datetime(2026, 11, 30, 9, 0)
+    for i in range(5):
+        with pytest.raises(AuthenticationFailed, match="mot de passe incorrect"):
+            connect(engine, "amo@amo.fr", f"essai-{i}", now=t0)
+    # the sixth attempt waits, even with the right password, and says for how long
+    with pytest.raises(AuthenticationFailed, match="réessayez dans 15 minute"):
+        connect(engine, "amo@amo.fr", PASSWORD, now=t0)
+    # another account is not affected; an unknown e-mail is throttled the same way
+    assert connect(engine, "opc@opc.fr", PASSWORD, now=t0).actor.role == "verifier"
+    for i in range(5):
+        with pytest.raises(AuthenticationFailed, match="mot de passe incorrect"):
+            connect(engine, "inconnu@nulle-part.fr", f"essai-{i}", now=t0)
+    with pytest.raises(AuthenticationFailed, match="Trop d'essais"):
+        connect(engine, "inconnu@nulle-part.fr", "x", now=t0)
+    # once the window has passed the right password works, and clears the count
+    later = t0 + timedelta(minutes=16)
+    assert connect(engine, "AMO@amo.fr ", PASSWORD, now=later).actor.email == "amo@amo.fr"
+    with pytest.raises(AuthenticationFailed, match="mot de passe incorrect"):
+        connect(engine, "amo@amo.fr", "encore-faux", now=later)

@@ -85,3 +85,37 @@ def test_ledger_known_at_a_past_date(sqlite_url, capsys):
                  "json"]) == 0
     records = json.loads(capsys.readouterr().out)
     assert max(r["month"] for r in records) == "2025-08"  # nothing later was submitted yet
+
+
+def test_export_neutralises_cells_a_spreadsheet_would_run(sqlite_url, sqlite_engine, tmp_path):
+    """A price line's label typed as a formula stays text in the CSV export; numbers,
+    negative ones included, stay numbers."""
+    import csv
+
+    from conftest import SAMPLE
+    from sqlalchemy import text
+
+    from gesprokit.importer import import_folder
+
+    import_folder(SAMPLE, sqlite_engine)
+    formula = '=HYPERLINK("http://exemple.invalid","cliquer")'
+    with sqlite_engine.begin() as conn:
+        conn.execute(text("UPDATE price_line SET label = :l WHERE contract_id = "
+                          "'CHMV-EHPAD-L05' AND line_no = '05.01'"), {"l": formula})
+        conn.execute(text("UPDATE price_line SET label = '@SUM(A1:A9)' WHERE contract_id = "
+                          "'CHMV-EHPAD-L05' AND line_no = '05.02'"))
+    assert main(["export", "--db", sqlite_url, "-o", str(tmp_path / "x")]) == 0
+    with (tmp_path / "x" / "price_lines.csv").open(encoding="utf-8") as f:
+        labels = {r["line_no"]: r["label"] for r in csv.DictReader(f)
+                  if r["contract_id"] == "CHMV-EHPAD-L05"}
+    assert labels["05.01"] == "'" + formula and labels["05.02"] == "'@SUM(A1:A9)"
+    assert labels["05.03"] == "Châssis vitrés du hall et du patio"
+    # a negative amount in cents is a number, left alone; a text starting with « - » is not
+    import pandas as pd
+
+    from gesprokit.export import neutralise_formulas
+
+    out = neutralise_formulas(pd.DataFrame({"net_month": [-1_239_840, 5],
+                                            "comment": ["-1+2", "ok"]}))
+    assert out["net_month"].tolist() == [-1_239_840, 5]
+    assert out["comment"].tolist() == ["'-1+2", "ok"]

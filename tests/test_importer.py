@@ -139,3 +139,41 @@ def test_second_import_of_the_same_operation_is_refused(sqlite_engine):
     with pytest.raises(ImportRejected, match="déjà importée"):
         import_folder(SAMPLE, sqlite_engine)
     assert count_rows(sqlite_engine) == before
+
+
+def test_a_csv_saved_by_french_excel_imports_with_its_accents(sqlite_engine, tmp_path):
+    """French Excel's « CSV (séparateur : point-virgule) » is Windows-1252, not UTF-8."""
+    folder = tmp_path / "op"
+    shutil.copytree(SAMPLE, folder)
+    companies = folder / "companies.csv"
+    companies.write_bytes(companies.read_text(encoding="utf-8").encode("cp1252"))
+    assert "Électricité".encode("cp1252") in companies.read_bytes()  # really not UTF-8
+    import_folder(folder, sqlite_engine)
+    names = set(load_frames(sqlite_engine).companies["name"])
+    assert "Électricité Courants Loire" in names and "Plâtrerie Moderne Stéphanoise" in names
+
+
+@pytest.mark.parametrize(("file", "content", "reason"), [
+    ("progress.csv", b"", "progress.csv: fichier sans aucune ligne de données"),
+    ("operation.csv", None, "operation.csv: fichier sans aucune ligne de données"),
+    ("dpgf/CHMV-EHPAD-L05.xlsx", b"ceci n'est pas un classeur",
+     "dpgf/CHMV-EHPAD-L05.xlsx: ce n'est pas un classeur Excel .xlsx"),
+    ("companies.csv", "code;name;siret\nX;" + "a" * 140_000 + ";1\n",
+     "companies.csv: ligne 2 illisible (une cellule dépasse 131072 caractères)"),
+    ("companies.csv", b"code;name\nX;\x81\x8d\x8f\n", "companies.csv: encodage illisible"),
+])
+def test_unreadable_files_are_french_problems_and_nothing_is_written(
+        sqlite_engine, tmp_path, file, content, reason):
+    folder = tmp_path / "op"
+    shutil.copytree(SAMPLE, folder)
+    path = folder / file
+    if content is None:  # the header alone
+        content = path.read_text(encoding="utf-8").splitlines()[0] + "\n"
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    path.write_bytes(content)
+    with pytest.raises(ImportRejected) as caught:
+        import_folder(folder, sqlite_engine)
+    assert any(str(p).startswith(reason) for p in caught.value.problems), [
+        str(p) for p in caught.value.problems][:5]
+    assert count_rows(sqlite_engine) == 0

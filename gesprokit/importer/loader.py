@@ -22,7 +22,7 @@ from gesprokit.audit import append_events
 from gesprokit.circuit import STEP_ACTIONS, STEPS, status_after_steps
 from gesprokit.errors import ImportRejected, Problem
 from gesprokit.importer.fields import Field, fraction_bp
-from gesprokit.importer.reading import find_table, read_rows
+from gesprokit.importer.reading import UnreadableFile, find_table, read_rows
 from gesprokit.importer.tables import REQUIRED_FILES, TABLES
 
 Row = dict  # parsed values plus "_line" and "_file"
@@ -89,6 +89,15 @@ def _parse_rows(pf: ParsedFolder, name: str, fields: list[Field], path: Path,
     return rows
 
 
+def _read(pf: ParsedFolder, path: Path, display: str) -> list | None:
+    """The file's raw rows; None (and the reason as a problem) when it cannot be read."""
+    try:
+        return read_rows(path)
+    except UnreadableFile as exc:
+        pf.problem(None, None, str(exc), file=display)
+        return None
+
+
 def parse_folder(folder: str | Path) -> ParsedFolder:
     """Read and type every table of `folder`; check the folder as a whole."""
     folder = Path(folder)
@@ -100,11 +109,15 @@ def parse_folder(folder: str | Path) -> ParsedFolder:
         path = find_table(folder, name)
         rows: list[Row] = []
         if path is not None:
-            rows = _parse_rows(pf, name, fields, path, read_rows(path), path.name)
+            raw = _read(pf, path, path.name)
+            rows = _parse_rows(pf, name, fields, path, raw or [], path.name)
+            if raw == [] and name in REQUIRED_FILES:
+                pf.problem(None, None, "fichier sans aucune ligne de données", file=path.name)
         elif name == "price_lines" and (folder / "dpgf").is_dir():
             for xlsx in sorted((folder / "dpgf").glob("*.xlsx")):
-                rows += _parse_rows(pf, name, fields, xlsx, read_rows(xlsx),
-                                    f"dpgf/{xlsx.name}", extra={"contract_id": xlsx.stem})
+                display = f"dpgf/{xlsx.name}"
+                rows += _parse_rows(pf, name, fields, xlsx, _read(pf, xlsx, display) or [],
+                                    display, extra={"contract_id": xlsx.stem})
         elif name in REQUIRED_FILES or name == "price_lines":
             pf.problem(None, None, "fichier obligatoire absent", file=f"{name}.csv")
         pf.tables[name] = rows
