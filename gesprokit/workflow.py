@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -27,8 +28,9 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
-from gesprokit import schema
+from gesprokit import inputs, schema
 from gesprokit.audit import append_events
 from gesprokit.circuit import (
     AMOUNT_REASON,
@@ -327,7 +329,8 @@ def create_situation(engine: Engine, actor: Actor, contract_id: str, month: str,
     """Open the next situation (draft) of a contract; returns its number."""
     month = _valid_month(month)
     now = (now or datetime.now()).replace(microsecond=0)
-    with engine.begin() as conn:
+    with _same_record_race("Cette situation vient d'être ouverte par un autre utilisateur : "
+                           "actualisez la page."), engine.begin() as conn:
         contract, _ = _load(conn, contract_id, None)
         refused = refusal(actor, "enter_progress", "draft", contract["company_code"])
         if refused:
@@ -409,8 +412,8 @@ def issue(engine: Engine, actor: Actor, contract_id: str, n: int, *,
             if (days is None) == (amount is None) or (kind == "bonus" and days is not None):
                 raise ValidationError("Une pénalité se donne en jours ou en montant, une prime "
                                       "en montant.")
-            if (days is not None and days <= 0) or (amount is not None and amount <= 0):
-                raise ValidationError("Jours et montants d'ajustement positifs.")
+            days = None if days is None else inputs.days(days)
+            amount = None if amount is None else inputs.amount(amount, "Montant de l'ajustement")
             ctx.conn.execute(insert(schema.Adjustment).values(
                 contract_id=contract_id, n=n, kind=kind, days=days, amount_cents=amount,
                 reason=adj["reason"].strip()))
@@ -456,7 +459,8 @@ def return_to_moe(engine: Engine, actor: Actor, contract_id: str, n: int, reason
 def _contract_action(engine: Engine, actor: Actor, contract_id: str, role: str, action: str,
                      write: Callable[[Connection], dict], now: datetime | None) -> dict:
     now = (now or datetime.now()).replace(microsecond=0)
-    with engine.begin() as conn:
+    with _same_record_race("Cet enregistrement vient d'être fait par un autre utilisateur : "
+                           "actualisez la page."), engine.begin() as conn:
         contract, _ = _load(conn, contract_id, None)
         if actor.role != role:
             raise PermissionDenied(f"Action réservée au rôle « {ROLE_LABELS[role]} » (vous "
@@ -468,11 +472,22 @@ def _contract_action(engine: Engine, actor: Actor, contract_id: str, role: str, 
     return after
 
 
+@contextmanager
+def _same_record_race(message: str):
+    """Two users inserting the same key at the same instant (PostgreSQL): the loser's
+    transaction is rolled back and gets a French StaleState instead of the driver's error."""
+    try:
+        yield
+    except IntegrityError:
+        raise StaleState(message) from None
+
+
 def record_guarantee(engine: Engine, actor: Actor, contract_id: str, guarantee_id: str,
                      kind: str, amount_cents: int, received_on: date, issuer: str, *,
                      now: datetime | None = None) -> dict:
     """AMO records a garantie à première demande or caution replacing the retention."""
-    if kind not in ("gapd", "caution") or amount_cents <= 0 or not issuer.strip():
+    amount_cents = inputs.amount(amount_cents, "Montant de la garantie")
+    if kind not in ("gapd", "caution") or not isinstance(issuer, str) or not issuer.strip():
         raise ValidationError("Garantie : type gapd ou caution, montant positif, garant nommé.")
 
     def write(conn: Connection) -> dict:
@@ -490,15 +505,19 @@ def declare_subcontract(engine: Engine, actor: Actor, contract_id: str, subcontr
                         company_code: str, scope: str, amount_cents: int, accepted_on: date,
                         direct_payment: bool = True, *, now: datetime | None = None) -> dict:
     """AMO records an accepted subcontractor (DC4) and its direct payment."""
-    if amount_cents <= 0 or not scope.strip():
-        raise ValidationError("Sous-traité : objet et montant positif obligatoires.")
+    amount_cents = inputs.amount(amount_cents, "Montant HT du sous-traité")
+    scope = inputs.text(scope, "Objet du sous-traité")
+    subcontract_id = inputs.text(subcontract_id, "Référence du sous-traité")
 
     def write(conn: Connection) -> dict:
         if conn.execute(select(schema.Company.code).where(
                 schema.Company.code == company_code)).first() is None:
             raise ValidationError(f"Entreprise « {company_code} » inconnue.")
+        if conn.execute(select(schema.Subcontract.subcontract_id).where(
+                schema.Subcontract.subcontract_id == subcontract_id)).first():
+            raise ValidationError(f"Le sous-traité « {subcontract_id} » est déjà déclaré.")
         row = dict(subcontract_id=subcontract_id, contract_id=contract_id,
-                   company_code=company_code, scope=scope.strip(), amount_cents=amount_cents,
+                   company_code=company_code, scope=scope, amount_cents=amount_cents,
                    accepted_on=accepted_on, direct_payment=direct_payment)
         conn.execute(insert(schema.Subcontract).values(**row))
         return row

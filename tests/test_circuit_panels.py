@@ -193,3 +193,29 @@ def test_a_long_schedule_is_paged_filtered_and_totalled():
     grid.search.value = "ouvrage 250"
     assert list(grid.inputs) == ["0250"]
     assert grid.justifications() == {"0003": "Reprise"}
+
+
+def test_a_stale_tab_cannot_overwrite_another(engine):  # noqa: F811
+    """Two tabs on the same draft: the second one's save is refused, in French, and the
+    first one's figure stays."""
+    from sqlalchemy import text
+
+    contractor = connect(engine, "alu@mal.fr", PASSWORD)
+    first = ContractorPanel(contractor, NOW)
+    first.contract.value = L05
+    first.month.value = "2026-06"
+    assert first.on_create() == 7
+    second = ContractorPanel(connect(engine, "alu@mal.fr", PASSWORD), NOW)
+    assert second.selected == (L05, 7)  # both tabs show situation 7, version 1
+    first.grid.inputs["05.04"].value = "95,5"
+    first.grid.comments["05.04"].value = "Deux brise-soleil déposés"
+    assert first.on_save() is not None
+    second.grid.inputs["05.04"].value = "80"
+    second.grid.comments["05.04"].value = "Autre saisie"
+    assert second.on_save() is None
+    assert "a été modifiée par ailleurs" in second.message.value
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pct_bp FROM progress WHERE contract_id = :c AND n = 7 "
+                                 "AND line_no = '05.04'"), {"c": L05}).scalar() == 9550
+    second.reload(keep=(L05, 7))  # « Actualiser »: the tab now shows the saved figure
+    assert second.grid.inputs["05.04"].value == "95,50"

@@ -15,7 +15,7 @@ from gesprokit.audit import verify_chain
 from gesprokit.importer import import_folder
 from gesprokit.store import load_frames
 from gesprokit.workflow import Actor
-from gesprokit.workflow_errors import InvalidTransition, StaleState
+from gesprokit.workflow_errors import InvalidTransition, StaleState, ValidationError
 
 THREADS = 8
 # contracts whose last situation is paid, so that a new one can be opened
@@ -33,7 +33,7 @@ def race(fn, count: int) -> list:
         barrier.wait()
         try:
             return fn(i)
-        except (StaleState, InvalidTransition) as exc:
+        except (StaleState, InvalidTransition, ValidationError) as exc:  # French refusals
             return exc
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(one, range(count)))
@@ -79,3 +79,26 @@ def test_concurrent_actions_on_the_same_situations(postgres_engine):
     assert rows and all(r == ("paid", 1 + len(CIRCUIT), True) for r in rows)
     statements = frames.payment_statements
     assert len(statements[statements["validated_at"] >= datetime(2026, 11, 1)]) == len(CONTRACTS)
+
+
+def test_concurrent_creation_ends_in_french_not_in_a_driver_error(postgres_engine):
+    """Eight tabs open the same month at the same instant: one situation, seven French
+    refusals, no raw IntegrityError (the read-then-insert of create_situation)."""
+    engine = postgres_engine
+    import_folder(SAMPLE, engine, now=datetime(2026, 6, 1))
+    who = Actor(email="saisie@mal.fr", role="contractor", company_code="MAL")
+    results = race(lambda i: workflow.create_situation(
+        engine, who, "CHMV-EHPAD-L05", "2026-10", now=datetime(2026, 10, 30, 9, i)), THREADS)
+    wins = [r for r in results if not isinstance(r, Exception)]
+    assert wins == [7]
+    assert all(isinstance(r, (StaleState, InvalidTransition)) for r in results if r != 7)
+    # the same guarantee recorded twice at once: one row, one French refusal
+    results = race(lambda i: workflow.record_guarantee(
+        engine, actor("amo"), "CHMV-EHPAD-L05", "G-MEME", "caution", 1000,
+        datetime(2026, 11, 20).date(), "Banque", now=datetime(2026, 11, 20, 10, i)), THREADS)
+    assert sum(not isinstance(r, Exception) for r in results) == 1, results
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM situation WHERE month = '2026-10'")
+                            ).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM guarantee WHERE guarantee_id = "
+                                 "'G-MEME'")).scalar() == 1

@@ -77,6 +77,7 @@ class SituationPanel:
         self.message = w.HTML()
         self.confirm = w.VBox()
         self.statement = w.HTML()
+        self.shown_version: int | None = None
         self._frames = None
         self._loading = False
         self.queue.observe(lambda _c: None if self._loading else self.show(), names="value")
@@ -150,6 +151,11 @@ class SituationPanel:
         if self.selected is None:
             self.detail.children = []
             return
+        cid, n = self.selected
+        shown = self.frames().situations
+        row = shown[(shown["contract_id"] == cid) & (shown["n"] == n)]
+        # the version the user is looking at: an action on an older one is refused
+        self.shown_version = int(row["version"].iloc[0]) if len(row) else None
         items = self.build_detail()
         _full_labels(items)
         self.statement.value = self.statement_html()
@@ -439,7 +445,8 @@ class ContractorPanel(SituationPanel):
         def action():
             pcts = self.grid.changed()
             comments = self.grid.justifications()
-            return self.session.enter_progress(cid, n, pcts, comments, now=self.now)
+            return self.session.enter_progress(cid, n, pcts, comments, now=self.now,
+                                               expected_version=self.shown_version)
         done = guarded(action, self.message, lambda r: "Avancement enregistré : "
                        f"{len(r.get('pct_bp', {}))} poste(s) modifié(s).",
                        then=lambda _r: self.reload(keep=(cid, n)))
@@ -454,7 +461,8 @@ class ContractorPanel(SituationPanel):
             return None
         if unsaved and self.on_save() is None:
             return None
-        return guarded(lambda: self.session.submit(cid, n, now=self.now), self.message,
+        return guarded(lambda: self.session.submit(
+            cid, n, now=self.now, expected_version=self.shown_version), self.message,
                        "Projet de décompte transmis : le délai de paiement court.",
                        then=lambda _r: self.reload(keep=(cid, n)))
 
@@ -485,7 +493,8 @@ class VerifierPanel(SituationPanel):
         def action():
             return self.session.verify(cid, n, corrections=self.grid.changed() or None,
                                        comment=self.comment.value or None,
-                                       files=uploaded_files(self.upload), now=self.now)
+                                       files=uploaded_files(self.upload), now=self.now,
+                                       expected_version=self.shown_version)
         done = guarded(action, self.message, f"Situation n°{n} vérifiée, transmise au maître "
                                              "d'œuvre.",
                        then=lambda _r: self.reload())
@@ -573,8 +582,9 @@ class MoePanel(SituationPanel):
 
     def on_issue(self, _button=None):
         cid, n = self.selected
-        done = guarded(lambda: self.session.issue(cid, n, adjustments=self.pending,
-                                                  now=self.now), self.message,
+        done = guarded(lambda: self.session.issue(
+            cid, n, adjustments=self.pending, now=self.now,
+            expected_version=self.shown_version), self.message,
                        "État d'acompte provisoire émis.",
                        then=lambda _r: (self.pending.clear(), self.reload(keep=(cid, n))))
         return done
@@ -611,7 +621,8 @@ class AmoPanel(SituationPanel):
 
     def on_accept(self, _button=None):
         cid, n = self.selected
-        done = guarded(lambda: self.session.accept(cid, n, now=self.now), self.message,
+        done = guarded(lambda: self.session.accept(
+            cid, n, now=self.now, expected_version=self.shown_version), self.message,
                        "État d'acompte accepté, transmis au maître d'ouvrage.",
                        then=lambda _r: self.reload())
         return done
@@ -620,7 +631,8 @@ class AmoPanel(SituationPanel):
         cid, n = self.selected
         done = guarded(lambda: self.session.return_to_moe(
             cid, n, self.return_code.value, self.comment.value,
-            uploaded_files(self.upload), now=self.now), self.message,
+            uploaded_files(self.upload), now=self.now, expected_version=self.shown_version),
+            self.message,
             "Retourné au maître d'œuvre.",
                        then=lambda _r: self.reload())
         return done
@@ -732,7 +744,8 @@ class MoaPanel(SituationPanel):
 
     def on_validate(self, _button=None):
         cid, n = self.selected
-        done = guarded(lambda: self.session.validate(cid, n, now=self.now), self.message,
+        done = guarded(lambda: self.session.validate(
+            cid, n, now=self.now, expected_version=self.shown_version), self.message,
                        lambda r: f"Validé : net à payer {format_eur(r['net_month'])} TTC, "
                                  "transmis au comptable.",
                        then=lambda _r: self.reload())
@@ -741,14 +754,16 @@ class MoaPanel(SituationPanel):
     def on_interrupt(self, _button=None):
         cid, n = self.selected
         pieces = [p for p in self.pieces.value.splitlines() if p.strip()]
-        done = guarded(lambda: self.session.interrupt(cid, n, pieces, now=self.now),
+        done = guarded(lambda: self.session.interrupt(
+            cid, n, pieces, now=self.now, expected_version=self.shown_version),
                        self.message, "Délai interrompu ; l'entreprise est informée.",
                        then=lambda _r: self.reload(keep=(cid, n)))
         return done
 
     def on_resume(self, _button=None):
         cid, n = self.selected
-        done = guarded(lambda: self.session.resume(cid, n, now=self.now), self.message,
+        done = guarded(lambda: self.session.resume(
+            cid, n, now=self.now, expected_version=self.shown_version), self.message,
                        "Délai repris : un nouveau délai court.",
                        then=lambda _r: self.reload(keep=(cid, n)))
         return done

@@ -1,0 +1,42 @@
+"""One checked type per input of an action: whole numbers where whole numbers are meant,
+bounded amounts and days, non-blank texts. Each refusal is a French ValidationError that
+names the field, whether the value came from a page, the command line or Python."""
+
+from __future__ import annotations
+
+from gesprokit.workflow_errors import ValidationError
+
+MAX_AMOUNT_CENTS = 10**12  # 10 milliards d'euros: far above any works contract
+MAX_DAYS = 3650  # ten years of delay
+
+
+def whole_number(value, field: str, low: int, high: int) -> int:
+    """`value` as an int within [low, high]; True, 1.5, « 3 » or 10**20 are refused."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{field} : nombre entier attendu, pas « {value} ».")
+    if not low <= value <= high:
+        raise ValidationError(f"{field} : {value} hors des bornes admises ({low} à {high}).")
+    return value
+
+
+def amount(value, field: str) -> int:
+    """A positive amount in cents, at most MAX_AMOUNT_CENTS (said in euros)."""
+    from gesprokit.money import format_eur
+
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{field} : montant en centimes entiers attendu, pas « {value} ».")
+    if not 1 <= value <= MAX_AMOUNT_CENTS:
+        raise ValidationError(f"{field} : montant positif attendu, au plus "
+                              f"{format_eur(MAX_AMOUNT_CENTS)} (reçu {format_eur(value)}).")
+    return value
+
+
+def days(value, field: str = "Jours de retard") -> int:
+    return whole_number(value, field, 1, MAX_DAYS)
+
+
+def text(value, field: str) -> str:
+    """A non-blank text, stripped."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{field} : texte obligatoire.")
+    return value.strip()
