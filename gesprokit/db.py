@@ -45,9 +45,20 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin(conn) -> None:
-    # Take the write lock when the transaction starts: two writers never read the same
-    # state (or the same last event hash) and both write.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A writing transaction takes the write lock when it starts: two writers never read the
+    # same state (or the same last event hash) and both write. A reading one does not.
+    if conn.get_execution_options().get("gesprokit_read_only"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def reading(engine: Engine) -> Engine:
+    """The same engine for transactions that only read (logins, lookups): on SQLite they do
+    not take the write lock, so they go on while another connection prepares its writes.
+    (No write-ahead log: the bulk reader links its own SQLite library, and two SQLite
+    libraries in one process must not share a WAL file.)"""
+    return engine.execution_options(gesprokit_read_only=True)
 
 
 def get_engine(url: str | None = None, create: bool = True) -> Engine:

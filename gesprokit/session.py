@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 
 from gesprokit import throttle, workflow
 from gesprokit.accounts import check_password, hash_password
-from gesprokit.db import get_engine
+from gesprokit.db import get_engine, reading
 from gesprokit.ledger import Ledger, ledger_from_frames
 from gesprokit.schema import User
 from gesprokit.store import Frames, load_frames
@@ -116,7 +116,7 @@ class Session:
 def account(engine: Engine, email: str) -> tuple[Actor, str | None] | None:
     """The actor of the account with this e-mail (case and spaces ignored) and its password
     hash, or None."""
-    with engine.connect() as conn:
+    with reading(engine).connect() as conn:
         user = conn.execute(select(User).where(User.email == email.strip().lower())
                             ).mappings().first()
     if user is None:
@@ -137,12 +137,13 @@ def connect(db_url: str | Engine | None, email: str, password: str,
     engine = db_url if isinstance(db_url, Engine) else get_engine(db_url)
     now = now or datetime.now()
     key = str(email).strip().lower()
-    throttle.check_allowed(engine, key, now)
+    recent_failures = throttle.check_allowed(engine, key, now)
     found = account(engine, email)
     # an unknown e-mail costs the same scrypt as a known one: timing tells nothing
     stored = found[1] if found is not None else _unknown_account_hash()
     if not check_password(password, stored) or found is None:
         throttle.record_failure(engine, key, now)
         raise AuthenticationFailed("Adresse électronique ou mot de passe incorrect.")
-    throttle.clear_failures(engine, key)
+    if recent_failures:
+        throttle.clear_failures(engine, key)
     return Session(engine, found[0], found[1])

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, func, insert, select
 
+from gesprokit.db import reading
 from gesprokit.schema import LoginFailure
 from gesprokit.workflow_errors import AuthenticationFailed
 
@@ -19,9 +20,10 @@ MAX_FAILURES = 5  # wrong passwords allowed within WINDOW before the account wai
 WINDOW = timedelta(minutes=15)
 
 
-def check_allowed(engine: Engine, email: str, now: datetime) -> None:
-    """Refuse at once (French message with the wait) while `email` is locked out."""
-    with engine.connect() as conn:
+def check_allowed(engine: Engine, email: str, now: datetime) -> int:
+    """Refuse at once (French message with the wait) while `email` is locked out; else the
+    number of recent failures (a login with none writes nothing)."""
+    with reading(engine).connect() as conn:
         count, last = conn.execute(
             select(func.count(), func.max(LoginFailure.at)).where(
                 LoginFailure.email == email, LoginFailure.at > now - WINDOW)).one()
@@ -30,6 +32,7 @@ def check_allowed(engine: Engine, email: str, now: datetime) -> None:
         wait = max(1, -(-seconds // 60))  # whole minutes, rounded up
         raise AuthenticationFailed(
             f"Trop d'essais de connexion pour ce compte : réessayez dans {wait} minute(s).")
+    return int(count)
 
 
 def record_failure(engine: Engine, email: str, now: datetime) -> None:

@@ -74,3 +74,41 @@ def test_sqlite_bulk_read_waits_for_a_writer(sqlite_engine):
     threading.Timer(0.5, release.set).start()
     assert len(read_table(sqlite_engine, schema.Progress.__table__)) == expected
     thread.join()
+
+
+def test_a_login_does_not_wait_for_a_writer(tmp_path):
+    """While another connection holds the write lock of an action (SQLite's RESERVED lock),
+    logging in and reading go on at once and see the last committed state."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from gesprokit.accounts import create_user
+    from gesprokit.db import get_engine
+    from gesprokit.session import connect
+    from gesprokit.store import load_frames
+
+    engine = get_engine(f"sqlite:///{tmp_path / 'wal.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO company (code, name, siret, is_sme) VALUES "
+                          "('E1', 'Entreprise', '73282932000074', 1)"))
+    create_user(engine, "a@e1.fr", "A", "E1", "contractor", "mot-de-passe-long")
+    holding = threading.Event()
+
+    def writer():
+        with engine.begin() as conn:  # BEGIN IMMEDIATE: the write lock, held 3 s
+            conn.execute(text("UPDATE company SET name = 'Renommée' WHERE code = 'E1'"))
+            holding.set()
+            time.sleep(3)
+    thread = threading.Thread(target=writer)
+    thread.start()
+    holding.wait()
+    start = time.perf_counter()
+    session = connect(engine, "a@e1.fr", "mot-de-passe-long")
+    names = load_frames(engine).companies["name"].tolist()
+    waited = time.perf_counter() - start
+    thread.join()
+    assert session.actor.company_code == "E1"
+    assert names == ["Entreprise"]  # the committed state, not the writer's pending one
+    assert waited < 2.0, waited  # not held until the writer commits
