@@ -39,6 +39,7 @@ from gesprokit.circuit import (
     STATE_LABELS,
     TRANSITIONS,
 )
+from gesprokit.file_checks import check_file
 from gesprokit.months import parse_month
 from gesprokit.notifications import notify_next
 from gesprokit.workflow_errors import (
@@ -48,7 +49,6 @@ from gesprokit.workflow_errors import (
     ValidationError,
 )
 
-PDF_MAGIC = b"%PDF-"
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
 
@@ -116,10 +116,7 @@ def store_attachment(conn: Connection, file: File, stored_name: str, max_bytes: 
     it once by its SHA-256, never overwritten; returns the hash."""
     if len(file.content) > max_bytes:
         raise ValidationError(f"« {file.name} » dépasse {max_bytes // 2**20} Mo.")
-    if not file.content.startswith(PDF_MAGIC) and not (format_exception or "").strip():
-        raise ValidationError(f"« {file.name} » n'est pas un PDF (contenu vérifié, pas le nom)"
-                              + (" : une exception au format doit être justifiée."
-                                 if format_exception is not None else "."))
+    check_file(file.name, file.content, format_exception)
     if not conn.execute(select(schema.Attachment.sha256).where(
             schema.Attachment.sha256 == file.sha256)).first():
         conn.execute(insert(schema.Attachment).values(

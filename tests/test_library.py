@@ -201,3 +201,32 @@ def test_deposit_form_calls_the_action_and_shows_its_message(engine):  # noqa: F
     assert "Déposé : CHMV-EHPAD-MAL-MEN-0001, indice A." in form.message.value
     moa_form = DepositForm(engine, actor("auditor"), OP)
     assert moa_form.button.disabled and "aucun dossier" in moa_form.message.value
+
+
+@pytest.mark.parametrize(("content", "exception", "reason"), [
+    (b"MZ\x90\x00 a program", "Programme de calcul demandé par le BET", "ni un format admis"),
+    (b"\x7fELF\x02\x01 a program", "Outil de métré fourni par l'entreprise", "ni un format admis"),
+    (b"AC1032 drawing", "x", "doit être justifiée"),
+    (b"%PDF-", None, "PDF incomplet"),
+    (b"%PDF-1.4\n<html><script>alert(1)</script></html>\n%%EOF", None, "page web"),
+    (b"%PDF-1.4\n1 0 obj\nendobj\nPK\x03\x04zip inside PK\x05\x06\n%%EOF", None, "archive ZIP"),
+])
+def test_executables_bare_headers_and_polyglots_are_refused(engine, content, exception,  # noqa: F811
+                                                            reason):
+    before = len(load_frames(engine).events)
+    with pytest.raises(ValidationError, match=reason):
+        plan(engine, file=File("piece.pdf", content), format_exception=exception)
+    assert len(load_frames(engine).events) == before
+
+
+def test_unknown_lot_or_operation_and_another_issuers_index(engine):  # noqa: F811
+    with pytest.raises(ValidationError, match="Opération « NOPE » inconnue"):
+        deposit(engine, actor("contractor"), operation_code="NOPE", title="Plan de façade nord",
+                folder_code="plans-execution", discipline="MEN", file=PDF)
+    with pytest.raises(ValidationError, match="Lot « 99 » inconnu"):
+        deposit(engine, actor("contractor"), operation_code=OP, lot_code="99",
+                title="Plan de façade nord", folder_code="plans-execution", discipline="MEN",
+                file=PDF)
+    doc, _ = plan(engine)
+    with pytest.raises(PermissionDenied, match="Seul l'émetteur"):
+        new_version(engine, actor("moe"), doc, PDF)  # the MOE may not index the contractor's

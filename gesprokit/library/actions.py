@@ -185,6 +185,14 @@ def deposit(engine: Engine, actor: Actor, *, operation_code: str, title: str,
     now = (now or datetime.now()).replace(microsecond=0)
     with engine.begin() as conn:
         install_folders(conn)
+        if not conn.execute(select(schema.Operation.code).where(
+                schema.Operation.code == operation_code)).first():
+            raise ValidationError(f"Opération « {operation_code} » inconnue.")
+        if lot_code is not None and not conn.execute(select(schema.Lot.code).where(
+                schema.Lot.operation_code == operation_code,
+                schema.Lot.code == lot_code)).first():
+            raise ValidationError(f"Lot « {lot_code} » inconnu dans l'opération "
+                                  f"« {operation_code} ».")
         if folder_code not in DEFAULT_FOLDERS and not conn.execute(select(
                 schema.Folder.folder_code).where(schema.Folder.folder_code == folder_code)).first():
             raise ValidationError(f"Dossier « {folder_code} » inconnu.")
@@ -227,7 +235,7 @@ def new_version(engine: Engine, actor: Actor, document_id: str, file: File, *,
             raise ValidationError(f"Document « {document_id} » inconnu.")
         document = dict(document)
         if not rights(conn, actor, document["folder_code"])[1] or (
-                actor.role == "contractor" and actor.company_code != document["issuer_code"]):
+                actor.company_code != document["issuer_code"]):
             raise PermissionDenied("Seul l'émetteur du document en dépose un nouvel indice.")
         last = conn.execute(select(func.max(schema.DocumentVersion.index_number)).where(
             schema.DocumentVersion.document_id == document_id)).scalar()
