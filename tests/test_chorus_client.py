@@ -482,3 +482,82 @@ def test_cli_structure(engine, server, capsys, monkeypatch):
         "code service ou engagement ; services actifs : DIR-TRAVAUX")
     assert main(["chorus", "structure", MAL, "--db", str(engine.url)]) == 1
     assert "Paramètre MOA de la structure" in capsys.readouterr().err
+
+
+def _client_on(handler, clock=None, timeout_s: float = 2.0):
+    """A client whose HTTP answers come from `handler` (no network), with a fake clock."""
+    import httpx
+
+    from gesprokit.chorus.piste import PisteClient, PisteConfig
+
+    config = PisteConfig(client_id="id", client_secret="secret-du-client", login="tech",
+                         password="mot-de-passe-technique", oauth_url="http://pisteloc/token",
+                         api_url="http://pisteloc", timeout_s=timeout_s, retries=0)
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    return PisteClient(config, http=http, sleep=lambda _s: None,
+                       clock=clock or (lambda: 0.0))
+
+
+def _token(request):
+    import httpx
+
+    if request.url.path == "/token":
+        return httpx.Response(200, json={"access_token": "jeton-secret", "expires_in": 3600})
+    return None
+
+
+def test_a_server_that_drips_its_answer_is_cut_at_the_overall_deadline():
+    import httpx
+
+    from gesprokit.chorus.piste import ChorusUnavailable
+
+    now = [0.0]
+
+    class Drip(httpx.SyncByteStream):
+        def __iter__(self):
+            for _ in range(100):  # a byte every 0.5 s: each read is quick, the whole is not
+                now[0] += 0.5
+                yield b" "
+
+    def handler(request):
+        return _token(request) or httpx.Response(200, stream=Drip())
+    client = _client_on(handler, clock=lambda: now[0], timeout_s=2.0)
+    with pytest.raises(ChorusUnavailable, match="ne répond pas"):
+        client.call("structures/v1/rechercher", {})
+    assert now[0] < 4  # stopped soon after the 2 s deadline, not after 50 s
+
+
+def test_malformed_or_huge_answers_are_french_errors():
+    import httpx
+
+    from gesprokit.chorus.piste import MAX_RESPONSE_BYTES, ChorusError
+
+    answers = {"/cpro/a": httpx.Response(200, content=b"<html>pas du JSON</html>"),
+               "/cpro/b": httpx.Response(200, json=[1, 2, 3]),
+               "/cpro/structures/v1/consulter": httpx.Response(200, json={"codeRetour": 0}),
+               "/cpro/c": httpx.Response(200, content=b"{" + b" " * (MAX_RESPONSE_BYTES + 1))}
+    client = _client_on(lambda r: _token(r) or answers[r.url.path])
+    for service, reason in (("a", "réponse illisible"), ("b", "réponse illisible"),
+                            ("c", "réponse trop volumineuse")):
+        with pytest.raises(ChorusError, match=reason):
+            client.call(service, {})
+    with pytest.raises(ChorusError, match="réponse sans « parametres »"):
+        client.structure_parameters(12)
+    bad_token = _client_on(lambda r: httpx.Response(200, json={"token": "?"}))
+    with pytest.raises(ChorusError, match="serveur de jetons illisible"):
+        bad_token.call("a", {})
+
+
+def test_a_secret_echoed_by_the_server_never_reaches_the_message():
+    import httpx
+
+    from gesprokit.chorus.piste import ChorusError
+
+    def handler(request):
+        if request.url.path == "/token":
+            return httpx.Response(401, json={"error_description": "client_secret "
+                                             "secret-du-client refusé"})
+        return httpx.Response(500)
+    with pytest.raises(ChorusError) as caught:
+        _client_on(handler).call("a", {})
+    assert "secret-du-client" not in str(caught.value) and "***" in str(caught.value)

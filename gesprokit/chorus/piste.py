@@ -30,6 +30,7 @@ SANDBOX = {"oauth": "https://sandbox-oauth.piste.gouv.fr/api/oauth/token",
            "api": "https://sandbox-api.piste.gouv.fr"}
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 TOKEN_MARGIN_S = 60  # fetch a new token this long before the current one expires
+MAX_RESPONSE_BYTES = 20 * 2**20  # no Chorus answer comes near: a bigger one is refused
 
 
 class ChorusError(GesprokitError):
@@ -117,11 +118,29 @@ class PisteClient:
 
     # --- transport ---------------------------------------------------------------------------
 
+    def _send(self, url: str, what: str, **kwargs) -> httpx.Response:
+        """One POST, read whole within `timeout_s` overall (a server that drips its answer
+        does not hold the call) and at most MAX_RESPONSE_BYTES."""
+        deadline = self._clock() + self.config.timeout_s
+        with self._http.stream("POST", url, **kwargs) as streamed:
+            chunks, size = [], 0
+            for chunk in streamed.iter_bytes():
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise ChorusError(what, None, "réponse trop volumineuse (plus de "
+                                      f"{MAX_RESPONSE_BYTES // 2**20} Mio)",
+                                      streamed.status_code)
+                if self._clock() > deadline:
+                    raise httpx.ReadTimeout(f"plus de {self.config.timeout_s:g} s")
+                chunks.append(chunk)
+            return httpx.Response(streamed.status_code, headers=streamed.headers,
+                                  content=b"".join(chunks), request=streamed.request)
+
     def _post(self, url: str, what: str, **kwargs) -> httpx.Response:
         """POST with retries on network errors, 429 and 5xx (exponential backoff)."""
         for attempt in range(self.config.retries + 1):
             try:
-                response = self._http.post(url, **kwargs)
+                response = self._send(url, what, **kwargs)
             except httpx.TransportError as exc:
                 log.warning("%s : erreur réseau (%s), essai %d", what, type(exc).__name__,
                             attempt + 1)
@@ -142,11 +161,19 @@ class PisteClient:
             "grant_type": "client_credentials", "client_id": self.config.client_id,
             "client_secret": self.config.client_secret, "scope": "openid"})
         if response.status_code != 200:
-            raise ChorusError("jeton PISTE", None, _error_label(response),
+            raise ChorusError("jeton PISTE", None, self._scrub(_error_label(response)),
                               response.status_code)
-        body = response.json()
-        self._token = body["access_token"]
-        self._token_expires = self._clock() + float(body.get("expires_in", 3600))
+        body = _json_object(response)
+        token = body.get("access_token")
+        try:
+            lifetime = float(body.get("expires_in", 3600))
+        except (TypeError, ValueError):
+            lifetime = -1.0
+        if not isinstance(token, str) or not token or lifetime <= 0:
+            raise ChorusError("jeton PISTE", None, "réponse du serveur de jetons illisible",
+                              response.status_code)
+        self._token = token
+        self._token_expires = self._clock() + lifetime
         log.info("jeton PISTE obtenu (valable %s s)", body.get("expires_in"))
         return self._token
 
@@ -166,14 +193,22 @@ class PisteClient:
             self._token = None
             response = self._post(url, service, json=payload, headers=self._headers())
         log.info("%s : HTTP %d", service, response.status_code)
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        code = body.get("codeRetour") if isinstance(body, dict) else None
+        body = _json_object(response)
+        code = body.get("codeRetour")
         if response.status_code >= 400 or (code not in (None, 0)):
-            raise ChorusError(service, code, _error_label(response, body), response.status_code)
+            raise ChorusError(service, code, self._scrub(_error_label(response, body)),
+                              response.status_code)
+        if not body and response.content:
+            raise ChorusError(service, None, "réponse illisible (pas un objet JSON)",
+                              response.status_code)
         return body
+
+    def _scrub(self, text: str) -> str:
+        """A server's message with any of our secrets it echoed masked."""
+        for secret in (self.config.client_secret, self.config.password, self._token):
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
 
     # --- services ----------------------------------------------------------------------------
 
@@ -190,8 +225,9 @@ class PisteClient:
 
     def structure_parameters(self, structure_id: int) -> dict:
         """``structures/v1/consulter``: the structure's compulsory references."""
-        return self.call("structures/v1/consulter",
-                         {"idStructureCPP": structure_id, "codeLangue": "fr"})["parametres"]
+        return _required(self.call("structures/v1/consulter",
+                                   {"idStructureCPP": structure_id, "codeLangue": "fr"}),
+                         "parametres", "structures/v1/consulter")
 
     def structure_services(self, structure_id: int) -> list[dict]:
         """``structures/v1/rechercher/services``: every service of the structure."""
@@ -202,10 +238,11 @@ class PisteClient:
 
     def add_file(self, name: str, content: bytes, mime: str = "application/pdf") -> int:
         """``transverses/v1/ajouter/fichier``: upload an attachment, returns its id."""
-        return self.call("transverses/v1/ajouter/fichier", {
+        return _required(self.call("transverses/v1/ajouter/fichier", {
             "pieceJointeFichier": base64.b64encode(content).decode("ascii"),
             "pieceJointeNom": name, "pieceJointeTypeMime": mime,
-            "pieceJointeExtension": name.rsplit(".", 1)[-1].upper()})["pieceJointeId"]
+            "pieceJointeExtension": name.rsplit(".", 1)[-1].upper()}), "pieceJointeId",
+            "transverses/v1/ajouter/fichier")
 
     def submit(self, invoice: dict) -> dict:
         """``factures/v1/soumettre``: deposit a piece keyed by its frame; returns
@@ -224,6 +261,22 @@ class PisteClient:
             "roleUtilisateur": role,
             "rechercheFactureTravaux": {"pageResultatDemandee": page,
                                         "nbResultatsParPage": per_page}})
+
+
+def _json_object(response: httpx.Response) -> dict:
+    """The answer's JSON object, or {} (not JSON, or JSON but not an object)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _required(body: dict, key: str, service: str):
+    """`body[key]`, or a French ChorusError naming what the answer lacks."""
+    if key not in body:
+        raise ChorusError(service, body.get("codeRetour"), f"réponse sans « {key} »", 200)
+    return body[key]
 
 
 def _error_label(response: httpx.Response, body: dict | None = None) -> str:
