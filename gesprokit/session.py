@@ -12,10 +12,10 @@ from datetime import datetime
 from functools import cache
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from gesprokit import throttle, workflow
-from gesprokit.accounts import check_password, hash_password
+from gesprokit.accounts import check_password, hash_password, needs_rehash
 from gesprokit.db import get_engine, reading
 from gesprokit.ledger import Ledger, ledger_from_frames
 from gesprokit.schema import User
@@ -146,4 +146,10 @@ def connect(db_url: str | Engine | None, email: str, password: str,
         raise AuthenticationFailed("Adresse électronique ou mot de passe incorrect.")
     if recent_failures:
         throttle.clear_failures(engine, key)
-    return Session(engine, found[0], found[1])
+    stored = found[1]
+    if needs_rehash(stored):  # made at an older cost: redone now that the password is known
+        stored = hash_password(password)
+        with engine.begin() as conn:
+            conn.execute(update(User).where(User.email == found[0].email).values(
+                password_hash=stored))
+    return Session(engine, found[0], stored)

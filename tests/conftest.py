@@ -17,6 +17,15 @@ SAMPLE = ROOT / "data"
 PG_ENV = "GESPROKIT_TEST_POSTGRES_URL"
 
 
+@pytest.fixture(autouse=True)
+def quick_password_hashes(monkeypatch):
+    """Accounts made by the tests hash at a low scrypt cost (hundreds of them are made);
+    the production cost is checked by its own test (test_accounts_hash_at_owasp_cost)."""
+    from gesprokit import accounts
+
+    monkeypatch.setattr(accounts, "SCRYPT", {"n": 2**10, "r": 8, "p": 1})
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'test.db'}"

@@ -397,3 +397,24 @@ def test_login_is_throttled_after_five_wrong_passwords(url, engine):  # noqa: F8
     assert connect(engine, "AMO@amo.fr ", PASSWORD, now=later).actor.email == "amo@amo.fr"
     with pytest.raises(AuthenticationFailed, match="mot de passe incorrect"):
         connect(engine, "amo@amo.fr", "encore-faux", now=later)
+
+
+def test_accounts_hash_at_owasp_cost_and_old_hashes_are_redone(engine, monkeypatch):  # noqa: F811
+    from gesprokit import accounts
+    from gesprokit.session import connect
+
+    monkeypatch.setattr(accounts, "SCRYPT", dict(accounts.DEFAULT_SCRYPT))
+    assert accounts.DEFAULT_SCRYPT == {"n": 2**17, "r": 8, "p": 1}
+    strong = accounts.hash_password("un mot de passe")
+    assert strong.startswith("scrypt$131072$8$1$")
+    assert accounts.check_password("un mot de passe", strong)
+    # an account hashed at the old cost (2^14) still logs in, and its hash is redone
+    old = accounts.hash_password(PASSWORD, {"n": 2**14, "r": 8, "p": 1})
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE app_user SET password_hash = :h WHERE email = 'amo@amo.fr'"),
+                     {"h": old})
+    connect(engine, "amo@amo.fr", PASSWORD)
+    with engine.connect() as conn:
+        redone = conn.execute(text("SELECT password_hash FROM app_user WHERE email = "
+                                   "'amo@amo.fr'")).scalar()
+    assert redone.startswith("scrypt$131072$8$1$") and accounts.check_password(PASSWORD, redone)
