@@ -175,7 +175,7 @@ def cmd_notify(args) -> int:
 def cmd_serve(args) -> int:
     from gesprokit.serve import serve
 
-    return serve(args.db, args.port, args.demo)
+    return serve(args.db, args.port, args.demo, tuple(args.host_name or ()))
 
 
 def cmd_demo(args) -> int:
@@ -294,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8866)
     p.add_argument("--demo", action="store_true",
                    help="remplir une base vide avec l'opération et les comptes de démonstration")
+    p.add_argument("--host-name", action="append",
+                   help="nom public admis dans l'en-tête Host (derrière un mandataire inverse ; "
+                        "répétable)")
     p.set_defaults(func=cmd_serve)
 
     from gesprokit.chorus.cli import add_commands as add_chorus_commands

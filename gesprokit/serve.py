@@ -22,14 +22,22 @@ APP_NOTEBOOK = NOTEBOOKS / "gesprokit.ipynb"
 NOTEBOOK_EXTRAS = "pip install -e '.[notebooks]'"
 
 
-def voila_command(port: int, notebook: Path = APP_NOTEBOOK) -> list[str]:
+def voila_command(port: int, notebook: Path = APP_NOTEBOOK,
+                  host_names: tuple[str, ...] = ()) -> list[str]:
     """Voilà on 127.0.0.1 serving `notebook` alone, with preheated kernels (imports and an
-    empty login form only) and idle kernels culled (a page view keeps ~190 MiB)."""
+    empty login form only) and idle kernels culled (a page view keeps ~190 MiB).
+
+    Requests must name this machine (127.0.0.1, localhost) or one of `host_names` (the
+    public name a reverse proxy forwards) in their Host header: a page of another site that
+    resolves its own name to 127.0.0.1 (DNS rebinding) gets 403. XSRF checks stay on."""
+    settings = {"allow_remote_access": False,
+                "local_hostnames": ["localhost", *host_names]}
     return [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}",
             "--Voila.ip=127.0.0.1", "--preheat_kernel=True",
             "--VoilaConfiguration.default_pool_size=2",
             "--MappingKernelManager.cull_idle_timeout=600",
-            "--MappingKernelManager.cull_interval=60"]
+            "--MappingKernelManager.cull_interval=60",
+            f"--Voila.tornado_settings={settings!r}"]
 
 
 def missing_extras() -> str | None:
@@ -84,7 +92,7 @@ def account_count(url: str) -> int:
     return int(count)
 
 
-def serve(db: str | None, port: int, demo: bool) -> int:
+def serve(db: str | None, port: int, demo: bool, host_names: tuple[str, ...] = ()) -> int:
     """Check what the server needs, say it in French, then run Voilà until Ctrl-C."""
     import os
 
@@ -116,6 +124,6 @@ def serve(db: str | None, port: int, demo: bool) -> int:
     sys.stderr.flush()
     # Voilà takes this process's place: Ctrl-C and a stop signal reach the server itself,
     # which then shuts its kernels down (a child server would outlive a stopped parent).
-    command = voila_command(port)
+    command = voila_command(port, host_names=host_names)
     os.execve(command[0], command, {**os.environ, "GESPROKIT_DB": url})
     return 0  # not reached

@@ -359,3 +359,17 @@ def test_each_scope_shows_what_the_ledger_says(server, browser):
     page = open_as(browser, server["base"], "audit@chmv.fr", "Audit")
     page.get_by_text(f"{len(ledger)} situations recalculées").wait_for(timeout=60_000)
     close(page)
+
+
+def test_a_foreign_host_is_refused(server):
+    """DNS rebinding: a page of another site whose name resolves to 127.0.0.1 sends its own
+    name as Host; the server answers 403 to it, and serves its own names."""
+    port = server["base"].rsplit(":", 1)[1]
+    for host, expected in (("evil.example", 403), (f"evil.example:{port}", 403),
+                           (f"127.0.0.1:{port}", 200), (f"localhost:{port}", 200)):
+        request = urllib.request.Request(server["base"] + "/", headers={"Host": host})
+        try:
+            status = urllib.request.urlopen(request, timeout=30).status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        assert status == expected, (host, status)

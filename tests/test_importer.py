@@ -154,7 +154,7 @@ def test_a_csv_saved_by_french_excel_imports_with_its_accents(sqlite_engine, tmp
 
 
 @pytest.mark.parametrize(("file", "content", "reason"), [
-    ("progress.csv", b"", "progress.csv: fichier sans aucune ligne de données"),
+    ("progress.csv", b"", "progress.csv: fichier vide : la ligne d'en-têtes manque"),
     ("operation.csv", None, "operation.csv: fichier sans aucune ligne de données"),
     ("dpgf/CHMV-EHPAD-L05.xlsx", b"ceci n'est pas un classeur",
      "dpgf/CHMV-EHPAD-L05.xlsx: ce n'est pas un classeur Excel .xlsx"),

@@ -89,8 +89,16 @@ def _parse_rows(pf: ParsedFolder, name: str, fields: list[Field], path: Path,
     return rows
 
 
+# an operation, its companies and contracts are the import; situations may come later
+MUST_HAVE_ROWS = ("operation", "companies", "contracts")
+
+
 def _read(pf: ParsedFolder, path: Path, display: str) -> list | None:
-    """The file's raw rows; None (and the reason as a problem) when it cannot be read."""
+    """The file's raw rows; None (and the reason as a problem) when it cannot be read or
+    is empty, header line included (an empty required file is an error, not « nothing »)."""
+    if not path.read_bytes().strip():
+        pf.problem(None, None, "fichier vide : la ligne d'en-têtes manque", file=display)
+        return None
     try:
         return read_rows(path)
     except UnreadableFile as exc:
@@ -111,7 +119,7 @@ def parse_folder(folder: str | Path) -> ParsedFolder:
         if path is not None:
             raw = _read(pf, path, path.name)
             rows = _parse_rows(pf, name, fields, path, raw or [], path.name)
-            if raw == [] and name in REQUIRED_FILES:
+            if raw == [] and name in MUST_HAVE_ROWS:
                 pf.problem(None, None, "fichier sans aucune ligne de données", file=path.name)
         elif name == "price_lines" and (folder / "dpgf").is_dir():
             for xlsx in sorted((folder / "dpgf").glob("*.xlsx")):
