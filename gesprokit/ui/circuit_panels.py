@@ -410,8 +410,8 @@ class ContractorPanel(SituationPanel):
 
     def widget(self) -> w.Widget:
         return w.VBox([w.HTML(f"<h4>{self.title}</h4>"), self.contract,
-                       w.HBox([self.month, self.create]), self.queue, self.detail,
-                       self.message])
+                       w.HBox([self.month, self.create]), self.queue, self.message,
+                       self.detail])
 
     def on_create(self, _button=None):
         return guarded(lambda: self.session.create_situation(
