@@ -177,3 +177,25 @@ def test_unreadable_files_are_french_problems_and_nothing_is_written(
     assert any(str(p).startswith(reason) for p in caught.value.problems), [
         str(p) for p in caught.value.problems][:5]
     assert count_rows(sqlite_engine) == 0
+
+
+@pytest.mark.parametrize(("file", "column", "value", "reason"), [
+    ("price_index.csv", "value", "9" * 40, "valeur d'index invalide"),
+    ("contracts.csv", "initial_total_ht", "92233720368547758,08", "au-delà de"),
+    ("progress.csv", "pct", "9" * 40, "hors limites"),
+])
+def test_numbers_past_the_limits_are_problems_not_overflows(sqlite_engine, tmp_path, file,
+                                                            column, value, reason):
+    """Found by the fuzz test: an index of 10^40 overflowed deep inside pandas."""
+    folder = tmp_path / "op"
+    shutil.copytree(SAMPLE, folder)
+    with (folder / file).open(encoding="utf-8") as fh:
+        header = fh.readline().strip().split(";")
+    if column not in header:
+        pytest.fail(f"{column} absent de {file} : {header}")
+    line = edit_csv(folder / file, 1, column, value)
+    with pytest.raises(ImportRejected) as caught:
+        import_folder(folder, sqlite_engine)
+    assert any(str(p).startswith(f"{file}:{line}:{column}: ") and reason in str(p)
+               for p in caught.value.problems), [str(p) for p in caught.value.problems][:3]
+    assert count_rows(sqlite_engine) == 0

@@ -10,7 +10,8 @@ from typing import Any
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.fr import siret as stdnum_siret
 
-from gesprokit.money import parse_cents, parse_decimal, parse_percent_bp
+from gesprokit.inputs import MAX_AMOUNT_CENTS
+from gesprokit.money import format_eur, parse_cents, parse_decimal, parse_percent_bp
 from gesprokit.months import parse_date, parse_datetime, parse_month
 
 Parser = Callable[[str], Any]
@@ -58,6 +59,8 @@ def cents(allow_negative: bool = False) -> Parser:
         value = parse_cents(s)
         if value < 0 and not allow_negative:
             raise ValueError(f"montant négatif « {s} »")
+        if abs(value) > MAX_AMOUNT_CENTS:
+            raise ValueError(f"montant « {s} » au-delà de {format_eur(MAX_AMOUNT_CENTS)}")
         return value
     return parse
 
@@ -84,11 +87,15 @@ def fraction_bp(s: str) -> int:
     return int(bp)
 
 
+MAX_INDEX_E4 = 10**6 * 10_000  # an index of a million: far above any published one
+
+
 def index_e4(s: str) -> int:
     """An index value (e.g. ``131,4``) -> value × 10 000, exactly."""
     value = parse_decimal(s) * 10_000
-    if value != value.to_integral_value() or value <= 0:
-        raise ValueError(f"valeur d'index invalide « {s} » (positive, au plus 4 décimales)")
+    if value != value.to_integral_value() or not 0 < value <= MAX_INDEX_E4:
+        raise ValueError(f"valeur d'index invalide « {s} » (positive, au plus 4 décimales, "
+                         f"au plus {MAX_INDEX_E4 // 10_000})")
     return int(value)
 
 

@@ -48,6 +48,9 @@ class ParsedFolder:
                                      row["_line"] if row else None, column, reason))
 
 
+MAX_STORED_INT = 10**15  # any integer the schema stores stays far inside 64 bits
+
+
 def _parse_rows(pf: ParsedFolder, name: str, fields: list[Field], path: Path,
                 raw_rows, display: str, extra: dict | None = None) -> list[Row]:
     known = {fl.column for fl in fields}
@@ -78,7 +81,10 @@ def _parse_rows(pf: ParsedFolder, name: str, fields: list[Field], path: Path,
                 row[fl.key] = fl.default
                 continue
             try:
-                row[fl.key] = fl.parse(cell)
+                row[fl.key] = value = fl.parse(cell)
+                if isinstance(value, int) and not isinstance(value, bool) and \
+                        abs(value) > MAX_STORED_INT:
+                    raise ValueError(f"nombre hors limites « {cell} »")
             except ValueError as exc:
                 pf.problem(row, fl.column, str(exc))
                 ok = False
