@@ -180,12 +180,18 @@ def _load(conn: Connection, contract_id: str, n: int | None) -> tuple[dict, dict
     return dict(contract), dict(situation) if situation else None
 
 
+MAX_SITUATIONS = 10_000  # monthly situations: centuries of them
+
+
 def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
          body: Callable[[_Context], dict], *, now: datetime | None,
          expected_version: int | None, comment: str | None = None,
          files: list[File] | None = None, document: str | None = None) -> dict:
     """The frame every situation action runs in (see the module docstring); `document`
     is the kind of PDF the action produces (gesprokit.documents), stored with its hash."""
+    n = inputs.whole_number(n, "Numéro de situation", 1, MAX_SITUATIONS)
+    if expected_version is not None:
+        expected_version = inputs.whole_number(expected_version, "Version", 1, 10**9)
     now = (now or datetime.now()).replace(microsecond=0)
     t = TRANSITIONS[action]
     with engine.begin() as conn:

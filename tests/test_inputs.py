@@ -61,3 +61,15 @@ def test_a_duplicate_subcontract_is_a_french_refusal(engine):  # noqa: F811
         workflow.record_guarantee(engine, amo, L05, "G-1", "gapd", 0, date(2026, 6, 1),
                                   "Banque", now=T)
     assert dump(engine) == before
+
+
+@pytest.mark.parametrize(("n", "message"), [
+    (10**30, "Numéro de situation : 1{30} hors des bornes"),
+    (1.0, "Numéro de situation : nombre entier attendu"),
+    (True, "Numéro de situation : nombre entier attendu"),
+])
+def test_a_situation_number_out_of_reason_is_a_french_refusal(engine, n, message):  # noqa: F811
+    before = dump(engine)
+    with pytest.raises(ValidationError, match=message.replace("{30}", "0" * 30)):
+        workflow.submit(engine, actor("contractor"), L05, n, now=T)
+    assert dump(engine) == before
