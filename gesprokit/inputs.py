@@ -4,6 +4,8 @@ names the field, whether the value came from a page, the command line or Python.
 
 from __future__ import annotations
 
+import numbers
+
 from gesprokit.workflow_errors import ValidationError
 
 MAX_AMOUNT_CENTS = 10**12  # 10 milliards d'euros: far above any works contract
@@ -12,8 +14,9 @@ MAX_DAYS = 3650  # ten years of delay
 
 def whole_number(value, field: str, low: int, high: int) -> int:
     """`value` as an int within [low, high]; True, 1.5, « 3 » or 10**20 are refused."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValidationError(f"{field} : nombre entier attendu, pas « {value} ».")
+    value = int(value)  # a numpy integer read from a frame is one too
     if not low <= value <= high:
         raise ValidationError(f"{field} : {value} hors des bornes admises ({low} à {high}).")
     return value
@@ -23,8 +26,9 @@ def amount(value, field: str) -> int:
     """A positive amount in cents, at most MAX_AMOUNT_CENTS (said in euros)."""
     from gesprokit.money import format_eur
 
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValidationError(f"{field} : montant en centimes entiers attendu, pas « {value} ».")
+    value = int(value)
     if not 1 <= value <= MAX_AMOUNT_CENTS:
         raise ValidationError(f"{field} : montant positif attendu, au plus "
                               f"{format_eur(MAX_AMOUNT_CENTS)} (reçu {format_eur(value)}).")
