@@ -199,3 +199,36 @@ def test_numbers_past_the_limits_are_problems_not_overflows(sqlite_engine, tmp_p
     assert any(str(p).startswith(f"{file}:{line}:{column}: ") and reason in str(p)
                for p in caught.value.problems), [str(p) for p in caught.value.problems][:3]
     assert count_rows(sqlite_engine) == 0
+
+
+def test_a_zero_amount_where_the_schema_wants_more_is_a_problem(sqlite_engine, tmp_path):
+    """Found by the fuzz test: a subcontract of 0 € reached the database's CHECK."""
+    folder = tmp_path / "op"
+    shutil.copytree(SAMPLE, folder)
+    line = edit_csv(folder / "subcontracts.csv", 1, "amount", "0")
+    with pytest.raises(ImportRejected) as caught:
+        import_folder(folder, sqlite_engine)
+    assert f"subcontracts.csv:{line}:amount: montant nul « 0 » : un montant positif est attendu" \
+        in [str(p) for p in caught.value.problems]
+    assert count_rows(sqlite_engine) == 0
+
+
+def test_a_rule_only_the_database_knows_is_still_a_french_problem(sqlite_engine, tmp_path,
+                                                                   monkeypatch):
+    """Safety net: were a check missing, the database's refusal becomes a French problem
+    naming the file, and nothing is written."""
+    from gesprokit.importer import fields as f
+    from gesprokit.importer.tables import TABLES
+
+    lenient = [fl if fl.column != "amount" else
+               type(fl)(fl.column, f.cents(), target=fl.target) for fl in TABLES["subcontracts"]]
+    monkeypatch.setitem(TABLES, "subcontracts", lenient)
+    folder = tmp_path / "op"
+    shutil.copytree(SAMPLE, folder)
+    edit_csv(folder / "subcontracts.csv", 1, "amount", "0")
+    with pytest.raises(ImportRejected) as caught:
+        import_folder(folder, sqlite_engine)
+    assert [str(p) for p in caught.value.problems] == [
+        "subcontracts.csv: une ligne enfreint une règle de la base (valeur nulle, négative ou "
+        "en double) ; rien n'a été importé"]
+    assert count_rows(sqlite_engine) == 0

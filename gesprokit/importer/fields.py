@@ -54,11 +54,14 @@ def integer(lo: int | None = None, hi: int | None = None) -> Parser:
     return parse
 
 
-def cents(allow_negative: bool = False) -> Parser:
+def cents(allow_negative: bool = False, positive: bool = False) -> Parser:
+    """Euros -> cents; `positive`: zero refused too (the schema wants > 0)."""
     def parse(s: str) -> int:
         value = parse_cents(s)
         if value < 0 and not allow_negative:
             raise ValueError(f"montant négatif « {s} »")
+        if positive and value <= 0:
+            raise ValueError(f"montant nul « {s} » : un montant positif est attendu")
         if abs(value) > MAX_AMOUNT_CENTS:
             raise ValueError(f"montant « {s} » au-delà de {format_eur(MAX_AMOUNT_CENTS)}")
         return value

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from gesprokit import schema
 from gesprokit.audit import append_events
@@ -521,7 +522,16 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
             columns = [c.key for c in table.__table__.columns
                        if not (c.primary_key and c.autoincrement is True)]
             if rows:
-                conn.execute(insert(table), _clean(rows, columns))
+                try:
+                    conn.execute(insert(table), _clean(rows, columns))
+                except IntegrityError:
+                    # a rule the checks above missed: the database refuses; said in French,
+                    # with the file it came from, and nothing is written
+                    source = rows[0].get("_file", table.__tablename__)
+                    raise ImportRejected([Problem(source, None, None,
+                                                  "une ligne enfreint une règle de la base "
+                                                  "(valeur nulle, négative ou en double) ; "
+                                                  "rien n'a été importé")]) from None
             written[table.__tablename__] = len(rows)
         append_events(conn, _import_events(t, now or datetime.now()))
     return written

@@ -35,7 +35,7 @@ TABLES: dict[str, list[Field]] = {
         Field("contract_id", f.text(30)), Field("lot_code", f.text(10)),
         Field("lot_name", f.text(200)), Field("company_code", f.text(20)),
         Field("title", f.text(200)), Field("notified_on", f.day),
-        Field("initial_total_ht", f.cents()),
+        Field("initial_total_ht", f.cents(positive=True)),
         Field("vat_rate", f.percent_bp(10_000), required=False, default=2000,
               target="vat_rate_bp"),
         Field("retention_rate", f.percent_bp(500), required=False, default=500,
@@ -78,7 +78,8 @@ TABLES: dict[str, list[Field]] = {
     "subcontracts": [
         Field("subcontract_id", f.text(30)), Field("contract_id", f.text(30)),
         Field("company_code", f.text(20)), Field("scope", f.text(300)),
-        Field("amount", f.cents(), target="amount_cents"), Field("accepted_on", f.day),
+        Field("amount", f.cents(positive=True), target="amount_cents"),
+        Field("accepted_on", f.day),
         Field("direct_payment", f.boolean, required=False, default=True),
     ],
     "situations": [
@@ -97,12 +98,12 @@ TABLES: dict[str, list[Field]] = {
         Field("contract_id", f.text(30)), Field("n", f.integer(1)),
         Field("kind", f.choice(ADJUSTMENT_KIND)),
         Field("days", f.integer(1), required=False),
-        Field("amount", f.cents(), required=False, target="amount_cents"),
+        Field("amount", f.cents(positive=True), required=False, target="amount_cents"),
         Field("reason", f.text(1000)),
     ],
     "guarantees": [
         Field("guarantee_id", f.text(30)), Field("contract_id", f.text(30)),
-        Field("kind", f.choice(GUARANTEE_KIND)), Field("amount", f.cents(),
+        Field("kind", f.choice(GUARANTEE_KIND)), Field("amount", f.cents(positive=True),
                                                        target="amount_cents"),
         Field("received_on", f.day), Field("issuer", f.text(200)),
     ],
