@@ -58,6 +58,12 @@ def codes_in(values: pd.Series, categories: pd.Index) -> np.ndarray:
     return categories.get_indexer(values).astype("int64")
 
 
+def line_cum(amount_cents, pct_bp):
+    """A line's cumulative amount at `pct_bp`: round_half_up(amount × pct_bp / 10 000), the
+    one rule for line amounts (ints or arrays; the entry grid uses it too)."""
+    return mul_div_half_up(amount_cents, pct_bp, BP)
+
+
 def line_amounts(progress: pd.DataFrame, price_lines: pd.DataFrame) -> pd.DataFrame:
     """Cumulative amount of each entered line: round_half_up(amount × pct_bp / 10 000).
 
@@ -85,10 +91,10 @@ def line_amounts(progress: pd.DataFrame, price_lines: pd.DataFrame) -> pd.DataFr
     order = _sorting(line_key * span + n)  # each line's entries in situation order
     amount = price_lines["amount_cents"].to_numpy(dtype="int64")[position][order]
     pct = progress["pct_bp"].to_numpy(dtype="int64")[order]
-    line_cum = mul_div_half_up(amount, pct, BP)
+    cum = line_cum(amount, pct)
     key = line_key[order]
     first_of_line = np.r_[True, key[1:] != key[:-1]]
-    previous = np.r_[0, line_cum[:-1]]
+    previous = np.r_[0, cum[:-1]]
     previous[first_of_line] = 0
     # then ordered by contract, situation and line
     back = _sorting(((p_contract * span + n) * width + p_line)[order])  # in line order
@@ -96,7 +102,7 @@ def line_amounts(progress: pd.DataFrame, price_lines: pd.DataFrame) -> pd.DataFr
     return pd.DataFrame({
         "contract_id": contracts[p_contract[final]], "n": n[final],
         "line_no": line_nos[p_line[final]], "amount_cents": amount[back], "pct_bp": pct[back],
-        "line_cum": line_cum[back], "line_month": (line_cum - previous)[back],
+        "line_cum": cum[back], "line_month": (cum - previous)[back],
         "subcontract_id": price_lines["subcontract_id"].to_numpy()[position][final]})
 
 

@@ -219,3 +219,20 @@ def test_a_stale_tab_cannot_overwrite_another(engine):  # noqa: F811
                                  "AND line_no = '05.04'"), {"c": L05}).scalar() == 9550
     second.reload(keep=(L05, 7))  # « Actualiser »: the tab now shows the saved figure
     assert second.grid.inputs["05.04"].value == "95,50"
+
+
+def test_the_grid_differences_are_the_ledgers_to_the_cent():
+    """A line of 0,03 € from 50 % to 83,33 %: the ledger rounds each cumulative amount
+    (0,015 → 0,02 € and 0,024999 → 0,02 €), so the month adds nothing; rounding the
+    difference instead (0,009999 → 0,01 €) would show a cent the ledger never pays."""
+    import pandas as pd
+
+    from gesprokit.ui.circuit_panels import PercentGrid
+
+    lines = pd.DataFrame({"line_no": ["01"], "label": ["Petit poste"], "amount_cents": [3],
+                          "current_bp": [5000], "reference_bp": [5000]})
+    grid = PercentGrid(lines, "Précédent", with_comment=False)
+    grid.inputs["01"].value = "83,33"
+    assert "+33,33\xa0% (0,00\xa0€)" in grid.diffs["01"].value
+    assert "travaux cumulés saisis : 0,02\xa0€ HT" in grid.totals.value
+    assert "écart avec « Précédent » : 0,00\xa0€ HT" in grid.totals.value

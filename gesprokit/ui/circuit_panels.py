@@ -16,8 +16,8 @@ import pandas as pd
 from gesprokit.circuit import RETURN_REASONS, STATE_LABELS
 from gesprokit.delays import compute_delays
 from gesprokit.errors import GesprokitError
-from gesprokit.ledger import ledger_from_frames
-from gesprokit.money import format_eur, format_pct_bp, mul_div_half_up
+from gesprokit.ledger import ledger_from_frames, line_cum
+from gesprokit.money import format_eur, format_pct_bp
 from gesprokit.months import format_date_fr
 from gesprokit.notifications import inbox
 from gesprokit.session import Session
@@ -341,9 +341,11 @@ class PercentGrid:
             return "<span style='color:#b03a2e'>illisible</span>"
         delta = value - r.reference_bp
         sign = "+" if delta > 0 else ""
+        # the money difference is the ledger's: each % gives its own rounded line amount
+        money = line_cum(r.amount_cents, value) - line_cum(r.amount_cents, r.reference_bp)
         return "" if delta == 0 else (
             f"<b style='color:#b03a2e'>{sign}{format_pct_bp(delta)} "
-            f"({sign}{format_eur(mul_div_half_up(r.amount_cents, delta, 10_000))})</b>")
+            f"({'+' if money > 0 else ''}{format_eur(money)})</b>")
 
     def _typed(self, line: str, text: str) -> None:
         self.texts[line] = text
@@ -357,8 +359,8 @@ class PercentGrid:
         for r in self.lines.itertuples():
             value = self._value(r.line_no)
             value = r.reference_bp if value is None else value
-            cum += mul_div_half_up(r.amount_cents, value, 10_000)
-            delta += mul_div_half_up(r.amount_cents, value - r.reference_bp, 10_000)
+            cum += line_cum(r.amount_cents, value)
+            delta += line_cum(r.amount_cents, value) - line_cum(r.amount_cents, r.reference_bp)
         self.totals.value = (f"<p><b>{len(self.lines)} postes – travaux cumulés saisis : "
                              f"{format_eur(cum)} HT – écart avec « {esc(self.reference)} » : "
                              f"{format_eur(delta)} HT</b></p>")
