@@ -101,11 +101,7 @@ MUST_HAVE_ROWS = ("operation", "companies", "contracts")
 
 
 def _read(pf: ParsedFolder, path: Path, display: str) -> list | None:
-    """The file's raw rows; None (and the reason as a problem) when it cannot be read or
-    is empty, header line included (an empty required file is an error, not « nothing »)."""
-    if not path.read_bytes().strip():
-        pf.problem(None, None, "fichier vide : la ligne d'en-têtes manque", file=display)
-        return None
+    """The file's raw rows; None (and the reason as a problem) when it cannot be read."""
     try:
         return read_rows(path)
     except UnreadableFile as exc:

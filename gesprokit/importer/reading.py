@@ -34,6 +34,8 @@ def _text(path: Path) -> str:
 
 def _csv_rows(path: Path) -> Iterator[RawRow]:
     text = _text(path)
+    if not text.strip():  # not even the header line: an empty file is an error
+        raise UnreadableFile("fichier vide : la ligne d'en-têtes manque")
     header_line = text.split("\n", 1)[0]
     delimiter = max(";,\t", key=header_line.count)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -66,6 +68,8 @@ def _cell_text(value) -> str:
 
 
 def _xlsx_rows(path: Path) -> Iterator[RawRow]:
+    if path.stat().st_size == 0:
+        raise UnreadableFile("fichier vide : la ligne d'en-têtes manque")
     try:
         with zipfile.ZipFile(path) as archive:
             expanded = sum(info.file_size for info in archive.infolist())
