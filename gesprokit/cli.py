@@ -73,14 +73,10 @@ def cmd_ledger(args) -> int:
 
 
 def cmd_delays(args) -> int:
-    from gesprokit.delays import compute_delays
+    from gesprokit.report_data import ledger_and_delays
 
     engine = get_engine(args.db)
-    frames = load_frames(engine)
-    as_of = _as_of(args.as_of) or datetime.now()
-    ledger = ledger_from_frames(frames, as_of=as_of)
-    delays = compute_delays(frames.situations, frames.contracts, frames.operations,
-                            ledger.situations, frames.ecb_rates, frames.events, as_of=as_of)
+    _ledger, delays = ledger_and_delays(load_frames(engine), _as_of(args.as_of) or datetime.now())
     for col in ("received_at", "paid_at"):
         delays[col] = delays[col].dt.strftime("%Y-%m-%dT%H:%M:%S")
     delays["deadline_on"] = delays["deadline_on"].dt.strftime("%Y-%m-%d")

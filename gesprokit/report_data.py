@@ -59,11 +59,18 @@ def build_report_data(engine: Engine, operation: str | None = None,
     return report_data_from_frames(load_frames(engine, contract_ids), as_of)
 
 
-def report_data_from_frames(frames: Frames, as_of: datetime | None = None) -> ReportData:
-    """What the reports show for frames already read (e.g. a session's own scope)."""
-    as_of = pd.Timestamp(as_of or datetime.now())
+def ledger_and_delays(frames: Frames, as_of: datetime) -> tuple[Ledger, pd.DataFrame]:
+    """The ledger at `as_of` and the payment delays measured on it (unpaid ones at
+    `as_of`): what every delays view starts from."""
     ledger = ledger_from_frames(frames, as_of=as_of)
     delays = compute_delays(frames.situations, frames.contracts, frames.operations,
                             ledger.situations, frames.ecb_rates, frames.events, as_of=as_of)
+    return ledger, delays
+
+
+def report_data_from_frames(frames: Frames, as_of: datetime | None = None) -> ReportData:
+    """What the reports show for frames already read (e.g. a session's own scope)."""
+    as_of = pd.Timestamp(as_of or datetime.now())
+    ledger, delays = ledger_and_delays(frames, as_of)
     return ReportData(frames=frames, ledger=ledger, delays=delays,
                       synthesis=synthesis(frames, ledger, delays), as_of=as_of)

@@ -14,12 +14,12 @@ import ipywidgets as w
 import pandas as pd
 
 from gesprokit.circuit import RETURN_REASONS, STATE_LABELS
-from gesprokit.delays import compute_delays
 from gesprokit.errors import GesprokitError
-from gesprokit.ledger import ledger_from_frames, line_cum
+from gesprokit.ledger import line_cum
 from gesprokit.money import format_eur, format_pct_bp
 from gesprokit.months import format_date_fr
 from gesprokit.notifications import inbox
+from gesprokit.report_data import ledger_and_delays
 from gesprokit.session import Session
 from gesprokit.statement import creditor_sentence, preview, statement_rows
 from gesprokit.timeline import situation_timeline
@@ -90,10 +90,7 @@ class SituationPanel:
         s = s[s["status"].isin(self.statuses)]
         if s.empty:
             return s
-        when = self.now or datetime.now()
-        ledger = ledger_from_frames(frames, as_of=when)
-        delays = compute_delays(frames.situations, frames.contracts, frames.operations,
-                                ledger.situations, frames.ecb_rates, frames.events, as_of=when)
+        _ledger, delays = ledger_and_delays(frames, self.now or datetime.now())
         s = s.merge(delays[["contract_id", "n", "deadline_on", "late_days"]],
                     on=["contract_id", "n"], how="left")
         return self.order(s)

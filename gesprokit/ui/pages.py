@@ -15,11 +15,9 @@ import ipywidgets as w
 
 from gesprokit.audit import verify_chain
 from gesprokit.circuit import ROLE_LABELS
-from gesprokit.delays import compute_delays
-from gesprokit.ledger import ledger_from_frames
 from gesprokit.money import format_eur
 from gesprokit.months import format_date_fr
-from gesprokit.report_data import report_data_from_frames
+from gesprokit.report_data import ledger_and_delays, report_data_from_frames
 from gesprokit.session import Session
 from gesprokit.statement_audit import statement_differences
 from gesprokit.summary import french_view, plot_s_curve, s_curve
@@ -77,9 +75,7 @@ class DelaysPage:
     def __init__(self, session: Session, as_of: date):
         frames = session.frames()
         when = end_of_day(as_of)
-        ledger = ledger_from_frames(frames, as_of=when)
-        delays = compute_delays(frames.situations, frames.contracts, frames.operations,
-                                ledger.situations, frames.ecb_rates, frames.events, as_of=when)
+        _ledger, delays = ledger_and_delays(frames, when)
         self.delays = enrich(delays, frames.contracts, frames.companies, frames.lots)
         self.as_of = when
 
