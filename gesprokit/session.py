@@ -19,7 +19,7 @@ from gesprokit.accounts import check_password, hash_password, needs_rehash
 from gesprokit.db import get_engine, reading
 from gesprokit.ledger import Ledger, ledger_from_frames
 from gesprokit.schema import User
-from gesprokit.store import Frames, load_frames
+from gesprokit.store import Frames, load_frames, restrict_to_contracts
 from gesprokit.workflow import Actor
 from gesprokit.workflow_errors import AuthenticationFailed
 
@@ -76,12 +76,8 @@ class Session:
         self.touch()
         frames = load_frames(self.engine)
         keep = self.visible_contracts(frames)
-        own = set(self.visible_contracts(frames)) if self.actor.role == "contractor" else set()
-        for name in ("contracts", "price_lines", "situations", "progress", "adjustments",
-                     "guarantees", "subcontracts", "amendments", "revision_terms",
-                     "payment_statements"):
-            df = getattr(frames, name)
-            setattr(frames, name, df[df["contract_id"].isin(keep)].reset_index(drop=True))
+        own = set(keep) if self.actor.role == "contractor" else set()
+        frames = restrict_to_contracts(frames, keep)
         sits = frames.situations
         hidden = sits[(sits["status"] == "draft") & ~sits["contract_id"].isin(own)]
         if len(hidden):

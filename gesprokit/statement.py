@@ -7,12 +7,10 @@ from the ledger only.
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 
 from gesprokit.ledger import ledger_from_frames
-from gesprokit.store import Frames
+from gesprokit.store import Frames, restrict_to_contracts
 
 # (label, ledger column, sign): what the état d'acompte lists, in its order
 STATEMENT_LINES = [
@@ -58,22 +56,11 @@ def creditor_sentence(net_month: int) -> str | None:
             f"de {format_eur(-net_month)} TTC (rien n'est payé à l'entreprise ce mois-ci).")
 
 
-def contract_frames(frames: Frames, contract_id: str) -> Frames:
-    """The frames restricted to one contract (shared reference tables kept whole)."""
-    out = {}
-    for field in dataclasses.fields(frames):
-        df = getattr(frames, field.name)
-        if "contract_id" in df.columns and field.name != "events":
-            df = df[df["contract_id"] == contract_id].reset_index(drop=True)
-        out[field.name] = df
-    return Frames(**out)
-
-
 def preview(frames: Frames, contract_id: str, n: int, pcts: dict[str, int] | None = None,
             adjustments: list[dict] | None = None, as_of=None) -> pd.DataFrame:
     """The contract's ledger rows as they would be with `pcts` (line -> cumulative bp) entered
     on situation `n` and `adjustments` (kind, days, amount_cents, reason) added to it."""
-    mine = contract_frames(frames, contract_id)
+    mine = restrict_to_contracts(frames, [contract_id])
     if pcts:
         progress = mine.progress
         keep = ~((progress["n"] == n) & progress["line_no"].isin(list(pcts)))

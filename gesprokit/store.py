@@ -156,3 +156,16 @@ def load_frames(bind: Engine | Connection, contract_ids: list[str] | None = None
     """Read every table (or only the given contracts' rows) into :class:`Frames`."""
     return Frames(**{name: read_table(bind, model.__table__, contract_ids)
                      for name, model in FRAME_TABLES.items()})
+
+
+def restrict_to_contracts(frames: Frames, contract_ids) -> Frames:
+    """The frames with only these contracts' rows, as :func:`load_frames` would read them;
+    the journal stays whole (its chain is checked end to end), shared tables too."""
+    keep = set(contract_ids)
+    out = {}
+    for name in FRAME_TABLES:
+        df = getattr(frames, name)
+        if name != "events" and "contract_id" in df.columns:
+            df = df[df["contract_id"].isin(keep)].reset_index(drop=True)
+        out[name] = df
+    return Frames(**out)
