@@ -12,11 +12,17 @@ MAX_AMOUNT_CENTS = 10**12  # 10 milliards d'euros: far above any works contract
 MAX_DAYS = 3650  # ten years of delay
 
 
+def _integer(value, field: str, what: str) -> int:
+    """`value` as a Python int (a numpy integer read from a frame is one too); True, 1.5
+    or « 3 » refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValidationError(f"{field} : {what} attendu, pas « {value} ».")
+    return int(value)
+
+
 def whole_number(value, field: str, low: int, high: int) -> int:
     """`value` as an int within [low, high]; True, 1.5, « 3 » or 10**20 are refused."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValidationError(f"{field} : nombre entier attendu, pas « {value} ».")
-    value = int(value)  # a numpy integer read from a frame is one too
+    value = _integer(value, field, "nombre entier")
     if not low <= value <= high:
         raise ValidationError(f"{field} : {value} hors des bornes admises ({low} à {high}).")
     return value
@@ -26,9 +32,7 @@ def amount(value, field: str) -> int:
     """A positive amount in cents, at most MAX_AMOUNT_CENTS (said in euros)."""
     from gesprokit.money import format_eur
 
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValidationError(f"{field} : montant en centimes entiers attendu, pas « {value} ».")
-    value = int(value)
+    value = _integer(value, field, "montant en centimes entiers")
     if not 1 <= value <= MAX_AMOUNT_CENTS:
         raise ValidationError(f"{field} : montant positif attendu, au plus "
                               f"{format_eur(MAX_AMOUNT_CENTS)} (reçu {format_eur(value)}).")

@@ -49,18 +49,16 @@ def _detail(event, line_labels: dict[str, str]) -> str:
 
 
 def situation_timeline(events: pd.DataFrame, contract_id: str, n: int,
-                       price_lines: pd.DataFrame | None = None,
-                       names: dict[str, str] | None = None) -> pd.DataFrame:
+                       price_lines: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per event of the situation, oldest first (``TIMELINE_COLUMNS``, French text):
     corrections with their justification, comments, return reasons, missing pieces."""
-    names = names or {}
     labels = {}
     if price_lines is not None:
         mine = price_lines[price_lines["contract_id"] == contract_id]
         labels = dict(zip(mine["line_no"], mine["label"], strict=True))
     own = events[(events["contract_id"] == contract_id) & (events["n"] == n)]
     rows = [[format_date_fr(e.at) + pd.Timestamp(e.at).strftime(" %H:%M"),
-             names.get(e.actor, e.actor), ROLE_LABELS.get(e.role, e.role),
+             e.actor, ROLE_LABELS.get(e.role, e.role),
              ACTION_LABELS.get(e.action, e.action), _detail(e, labels)]
             for e in own.sort_values("event_id").itertuples()]
     return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
