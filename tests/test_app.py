@@ -418,3 +418,39 @@ def test_accounts_hash_at_owasp_cost_and_old_hashes_are_redone(engine, monkeypat
         redone = conn.execute(text("SELECT password_hash FROM app_user WHERE email = "
                                    "'amo@amo.fr'")).scalar()
     assert redone.startswith("scrypt$131072$8$1$") and accounts.check_password(PASSWORD, redone)
+
+
+def exported(table_widget) -> list[tuple]:
+    """The rows of a table's « Exporter en Excel » file, read back with openpyxl."""
+    import base64
+    import io
+
+    from openpyxl import load_workbook
+
+    link = table_widget.children[0].value
+    data = base64.b64decode(re.search(r"base64,([^']+)'", link).group(1))
+    return list(load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))
+
+
+def test_the_documents_page_speaks_french_and_keeps_to_what_the_user_may_read(tmp_path):
+    from gesprokit.serve import prepare_demo
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    prepare_demo(url)  # the sample, its library and the demonstration accounts
+    app = App(url, watch_idle=False)
+    app.login.email.value, app.login.password.value = "alu@mal.fr", "demo-gesprokit"
+    assert app.login.login() is not None
+    app.nav.value = "documents"
+    page = app.page
+    assert page.form.lot.label == "(aucun)"  # the empty choice is named, not blank
+    shown = html.unescape(" ".join(texts(app.content)))
+    assert "plans-execution" not in shown and "comptes-rendus" not in shown
+    tables = [c for c in page.widget().children if isinstance(c, w.VBox) and c.children
+              and "Exporter en Excel" in c.children[0].value]
+    documents, visas, turnaround = (exported(t) for t in tables)
+    assert documents[0] == ("Identifiant", "Titre", "Dossier", "Indice", "Déposé le")
+    assert {r[2] for r in documents[1:]} >= {"Plans et notes d'exécution des entreprises"}
+    readable = {r[0] for r in documents[1:]}
+    assert {r[0] for r in visas[1:]} <= readable  # no visa on a document it may not read
+    # medians in French (5,5 days), never « 5.5 »
+    assert {r[2] for r in turnaround[1:]} == {"5,5", "14,5"}

@@ -37,7 +37,7 @@ class DepositForm:
         self.discipline = w.Dropdown(description="Spécialité", style=style, layout=layout,
                                      options=[(f"{k} – {v}", k) for k, v in DISCIPLINES.items()])
         self.lot = w.Dropdown(description="Lot", style=style, layout=layout,
-                              options=[("(aucun)", None)] + [(f"{c} – {n}", c) for c, n in lots])
+                              options=[("(aucun)", "")] + [(f"{c} – {n}", c) for c, n in lots])
         self.upload = w.FileUpload(description="Fichier", accept=".pdf", multiple=False)
         self.exception = w.Text(description="Exception au PDF", style=style, layout=layout,
                                 placeholder="justification si le fichier n'est pas un PDF")
@@ -65,7 +65,7 @@ class DepositForm:
             doc, index = deposit(
                 self.engine, self.actor, operation_code=self.operation_code,
                 title=self.title.value, folder_code=self.folder.value,
-                discipline=self.discipline.value, file=file, lot_code=self.lot.value,
+                discipline=self.discipline.value, file=file, lot_code=self.lot.value or None,
                 description=self.description.value or None,
                 format_exception=self.exception.value or None,
                 recipients=[r for r in self.recipients.value.split(",") if r.strip()],

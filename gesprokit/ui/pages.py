@@ -15,7 +15,7 @@ import ipywidgets as w
 
 from gesprokit.audit import verify_chain
 from gesprokit.circuit import ROLE_LABELS
-from gesprokit.money import format_eur
+from gesprokit.money import format_eur, format_number
 from gesprokit.months import format_date_fr
 from gesprokit.report_data import ledger_and_delays, report_data_from_frames
 from gesprokit.session import Session
@@ -191,19 +191,27 @@ class DocumentsPage:
         self.as_of = as_of
 
     def widget(self) -> w.Widget:
+        from gesprokit.library.actions import DEFAULT_FOLDERS
+
+        folder = {code: label for code, (label, *_) in DEFAULT_FOLDERS.items()}
         docs = self.documents.assign(
-            deposited_at=self.documents["deposited_at"].map(format_date_fr))[
+            deposited_at=self.documents["deposited_at"].map(format_date_fr),
+            folder_code=self.documents["folder_code"].map(lambda c: folder.get(c, c)))[
             ["document_id", "title", "folder_code", "revision_index", "deposited_at"]].rename(
             columns={"document_id": "Identifiant", "title": "Titre", "folder_code": "Dossier",
                      "revision_index": "Indice", "deposited_at": "Déposé le"})
-        queue = self.queue.assign(due_on=self.queue["due_on"].map(format_date_fr),
+        # the visas awaited on the documents this user may read, and no other
+        readable = self.queue[self.queue["document_id"].isin(self.documents["document_id"])]
+        queue = readable.assign(due_on=readable["due_on"].map(format_date_fr),
                                   reviewer_role=self.queue["reviewer_role"].map(ROLE_LABELS))
         queue = queue.rename(columns={
             "document_id": "Identifiant", "title": "Titre", "issuer_code": "Émetteur",
             "revision_index": "Indice", "reviewer_role": "Relecteur", "due_on": "Échéance",
             "days_late": "Jours de retard"})
         turnaround = self.turnaround.assign(
-            reviewer_role=self.turnaround["reviewer_role"].map(ROLE_LABELS)).rename(columns={
+            reviewer_role=self.turnaround["reviewer_role"].map(ROLE_LABELS),
+            median_days=self.turnaround["median_days"].map(lambda d: format_number(d, 1))
+        ).rename(columns={
                 "reviewer_role": "Relecteur", "visas": "Visas rendus",
                 "median_days": "Délai médian (jours)", "late": "Rendus en retard"})
         items = []
