@@ -44,7 +44,7 @@ def prepare_base(folder: Path) -> str:
     write_portfolio(engine, p)
     contract = p.contracts.iloc[0]
     create_user(engine, GRID_ACCOUNT, "Grille", contract["company_code"], "contractor",
-                DEMO_PASSWORD)
+                DEMO_PASSWORD, operations=[contract["operation_code"]])
     actor = Actor(GRID_ACCOUNT, "contractor", contract["company_code"])
     last = p.situations[p.situations["contract_id"] == contract["contract_id"]]["month"].max()
     year, month = int(last[:4]), int(last[5:])

@@ -1,14 +1,19 @@
-"""The audit log: append-only events chained by SHA-256."""
+"""The audit log: append-only events chained by SHA-256, each signed with the journal's key
+and sealing the state it leaves (see gesprokit.journal and gesprokit.seals)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
+from gesprokit import journal, seals
 from gesprokit.schema import Event
 
 GENESIS = "0" * 64
@@ -16,9 +21,15 @@ HASHED_FIELDS = ("at", "actor", "role", "action", "contract_id", "n", "before", 
                  "comment", "attachments", "prev_hash")
 
 
+PENDING_CHECKPOINT = "gesprokit_pending_checkpoint"
+
+
 def event_hash(fields: dict) -> str:
-    """SHA-256 of an event's canonical JSON (its fields and the previous hash)."""
+    """SHA-256 of an event's canonical JSON (its fields, its seal when it has one, and the
+    previous hash)."""
     payload = {k: fields.get(k) for k in HASHED_FIELDS}
+    if fields.get("seal") is not None:
+        payload["seal"] = fields["seal"]
     if isinstance(payload["at"], datetime):
         payload["at"] = payload["at"].isoformat(timespec="seconds")
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
@@ -36,22 +47,64 @@ def last_hash(conn: Connection) -> str:
     return row[0] if row else GENESIS
 
 
-def chain_events(events: list[dict], prev_hash: str) -> list[dict]:
-    """Give each event its `prev_hash` and `hash`, in order."""
+def chain_events(events: list[dict], prev_hash: str, key: bytes | None = None) -> list[dict]:
+    """Give each event its `prev_hash`, `hash` and (with the journal's key) `mac`, in order."""
     chained = []
     for ev in events:
-        ev = {k: ev.get(k) for k in HASHED_FIELDS if k != "prev_hash"}
+        ev = {k: ev.get(k) for k in (*HASHED_FIELDS, "seal") if k != "prev_hash"}
         ev["at"] = ev["at"].replace(microsecond=0)
         ev["prev_hash"] = prev_hash
         ev["hash"] = prev_hash = event_hash(ev)
+        ev["mac"] = journal.mac(key, ev["hash"]) if key is not None else None
         chained.append(ev)
     return chained
 
 
-def append_events(conn: Connection, events: list[dict]) -> None:
-    """Append events (dicts with the event fields) to the chain, in the caller's transaction."""
-    if events:
-        conn.execute(insert(Event), chain_events(events, last_hash(conn)))
+def append_events(conn: Connection, events: list[dict],
+                  sealed: Iterable[tuple] = ()) -> None:
+    """Append events (dicts with the event fields) to the chain, in the caller's transaction,
+    after the writes they record: the last one seals the `sealed` groups as they now stand.
+
+    Inside :func:`writing`, the newest event becomes the journal's checkpoint once the
+    transaction is committed."""
+    if not events:
+        return
+    events = [dict(ev) for ev in events]
+    keys = list(sealed)
+    if keys:
+        events[-1]["seal"] = json.dumps(seals.digests(conn, keys), sort_keys=True)
+    prev = last_hash(conn)
+    if prev == GENESIS:  # a new journal opens with its own random name: two bases never
+        # share a first event, so each one's checkpoints are its own
+        events.insert(0, {"at": events[0]["at"], "actor": "gesprokit", "role": "admin",
+                          "action": "open_journal",
+                          "after": json.dumps({"journal_id": str(uuid.uuid4())})})
+    chained = chain_events(events, prev, journal.journal_key())
+    conn.execute(insert(Event), chained)
+    if PENDING_CHECKPOINT in conn.info:
+        first = chained[0]["hash"] if prev == GENESIS else conn.execute(
+            select(Event.hash).order_by(Event.event_id).limit(1)).scalar()
+        newest = conn.execute(select(func.max(Event.event_id))).scalar()
+        known = journal.read_checkpoints(conn.engine).get(first)
+        lost = known is not None and conn.execute(select(Event.event_id).where(
+            Event.hash == known["hash"])).first() is None
+        conn.info[PENDING_CHECKPOINT] = (first, chained[-1]["hash"], newest,
+                                         known if lost else None)
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """``engine.begin()`` for a write that appends events: once committed, its newest event is
+    recorded as the journal's checkpoint outside the base (gesprokit.journal)."""
+    pending = None
+    with engine.begin() as conn:
+        conn.info[PENDING_CHECKPOINT] = None
+        try:
+            yield conn
+        finally:
+            pending = conn.info.pop(PENDING_CHECKPOINT, None)
+    if pending is not None:
+        journal.record_checkpoint(engine, *pending)
 
 
 def event_payload(text) -> dict:
@@ -69,23 +122,20 @@ def verify_chain(events: pd.DataFrame) -> list[str]:
     """Check every event's hash and link, in order; French description of each break.
 
     `events` is the ``event`` table as a frame (see gesprokit.store). An edited
-    event no longer matches its hash; a deleted or inserted one breaks the link.
+    event no longer matches its hash; a deleted or inserted one breaks the link. (The
+    signatures, checkpoint, seals and files: gesprokit.integrity.verify.)
     """
-    problems = []
-    expected_prev = GENESIS
+    from gesprokit.integrity import check_chain
+
+    rows = []
     for ev in events.sort_values("event_id").to_dict("records"):
-        fields = {k: (None if _missing(ev.get(k)) else ev.get(k)) for k in HASHED_FIELDS}
-        if fields["n"] is not None:
-            fields["n"] = int(fields["n"])
-        fields["at"] = ev["at"].to_pydatetime() if hasattr(ev["at"], "to_pydatetime") else ev["at"]
-        if ev["prev_hash"] != expected_prev:
-            problems.append(f"événement n°{ev['event_id']} : lien rompu avec l'événement "
-                            "précédent (supprimé ou inséré)")
-        if event_hash(fields) != ev["hash"]:
-            problems.append(f"événement n°{ev['event_id']} : contenu modifié après coup "
-                            "(empreinte différente)")
-        expected_prev = ev["hash"]
-    return problems
+        row = {k: (None if _missing(v) else v) for k, v in ev.items()}
+        if row.get("n") is not None:
+            row["n"] = int(row["n"])
+        if hasattr(row["at"], "to_pydatetime"):
+            row["at"] = row["at"].to_pydatetime()
+        rows.append(row)
+    return check_chain(rows, None)
 
 
 def _missing(value) -> bool:

@@ -89,4 +89,9 @@ ACTION_LABELS = {
     "visa": "donner un visa", "acknowledge": "accuser réception",
     "remind_readers": "relancer les lecteurs", "chorus_deposit": "déposer dans Chorus Pro",
     "chorus_status": "statut Chorus Pro", "chorus_structure": "structure Chorus Pro",
+    "open_journal": "ouverture du journal", "grant": "accorder une opération",
+    "revoke": "retirer une opération", "disable_user": "désactiver un compte",
+    "enable_user": "réactiver un compte", "reset_password": "réinitialiser un mot de passe",
+    "set_password": "changer son mot de passe",
+    "rehash_password": "renforcer l'empreinte du mot de passe",
 }

@@ -119,18 +119,25 @@ def cmd_export(args) -> int:
 
 
 def cmd_audit_verify(args) -> int:
-    from gesprokit.audit import verify_chain
-    from gesprokit.store import read_table
+    from gesprokit.integrity import verify
 
-    events = read_table(get_engine(args.db), schema.Event.__table__)
-    problems = verify_chain(events)
-    if problems:
-        print(f"Journal altéré : premier lien rompu — {problems[0]}", file=sys.stderr)
-        for problem in problems[1:]:
+    result = verify(get_engine(args.db))
+    if result.problems:
+        print(f"Journal altéré : {len(result.problems)} anomalie(s) — {result.problems[0]}",
+              file=sys.stderr)
+        for problem in result.problems[1:]:
             print(problem, file=sys.stderr)
         return 1
-    print(f"Journal intègre : {len(events)} événements, chaîne vérifiée.")
+    print(f"Journal intègre : {result.events} événements signés et chaînés, point de contrôle "
+          f"retrouvé, {result.groups} ensembles de données conformes à leur dernier événement, "
+          f"{result.attachments} pièces ré-empreintées.")
     return 0
+
+
+def _admin_actor() -> str:
+    import getpass
+
+    return f"console ({getpass.getuser()})"
 
 
 def cmd_user_add(args) -> int:
@@ -143,11 +150,79 @@ def cmd_user_add(args) -> int:
         "Mot de passe : ")
     try:
         create_user(get_engine(args.db), args.email, args.name, args.company, args.role,
-                    password)
+                    password, actor=_admin_actor(), operations=args.operation or ())
     except GesprokitError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print(f"Compte créé : {args.email.lower()} ({args.role}, {args.company})")
+    granted = ", ".join(sorted(set(args.operation or ()))) or "aucune opération"
+    print(f"Compte créé : {args.email.strip().lower()} ({args.role}, {args.company}) ; "
+          f"opérations : {granted}")
+    return 0
+
+
+def cmd_user_admin(args) -> int:
+    """grant, revoke, disable, enable, reset: one audited change of an account."""
+    from gesprokit import accounts
+    from gesprokit.errors import GesprokitError
+
+    engine = get_engine(args.db)
+    actor = _admin_actor()
+    try:
+        if args.user_command == "grant":
+            done = accounts.grant(engine, args.email, args.operation, actor)
+            print(f"Opération {args.operation} accordée à {args.email}" if done else
+                  f"{args.email} avait déjà l'opération {args.operation}")
+        elif args.user_command == "revoke":
+            done = accounts.revoke(engine, args.email, args.operation, actor)
+            print(f"Opération {args.operation} retirée à {args.email}" if done else
+                  f"{args.email} n'avait pas l'opération {args.operation}")
+        elif args.user_command in ("disable", "enable"):
+            done = accounts.set_disabled(engine, args.email, args.user_command == "disable",
+                                         actor)
+            state = "désactivé" if args.user_command == "disable" else "réactivé"
+            print(f"Compte {args.email} {state}" if done else f"Compte {args.email} déjà {state}")
+        else:
+            return _reset(engine, args, actor)
+    except GesprokitError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
+def _reset(engine, args, actor: str) -> int:
+    from gesprokit.accounts import start_password_reset
+    from gesprokit.password_reset import send_reset_code
+
+    code = start_password_reset(engine, args.email, actor)
+    if args.smtp:
+        host, _, port = args.smtp.partition(":")
+        send_reset_code(args.email, code, host, int(port or 25), args.sender)
+        print(f"Code de réinitialisation envoyé à {args.email} (valable 24 heures).")
+    else:
+        print(f"Code de réinitialisation de {args.email}, valable 24 heures, à transmettre à "
+              f"la personne par un canal sûr : {code}")
+    return 0
+
+
+def cmd_user_password(args) -> int:
+    """The user sets a new password with the one-time code received."""
+    import getpass
+
+    from gesprokit.accounts import finish_password_reset
+    from gesprokit.errors import GesprokitError
+
+    if args.stdin:
+        code = sys.stdin.readline().strip()
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        code = getpass.getpass("Code reçu : ")
+        password = getpass.getpass("Nouveau mot de passe : ")
+    try:
+        finish_password_reset(get_engine(args.db), args.email, code, password)
+    except GesprokitError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"Mot de passe de {args.email} changé.")
     return 0
 
 
@@ -266,10 +341,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True)
     p.add_argument("--company", required=True, help="code de l'entreprise")
     p.add_argument("--role", required=True)
+    p.add_argument("--operation", action="append",
+                   help="opération où le compte peut agir (répétable)")
     p.add_argument("--password-stdin", action="store_true",
                    help="lire le mot de passe sur l'entrée standard")
     p.add_argument("--db", help=db_help)
     p.set_defaults(func=cmd_user_add)
+    for name, text in (("grant", "accorder une opération à un compte"),
+                       ("revoke", "retirer une opération à un compte")):
+        p = users.add_parser(name, help=text)
+        p.add_argument("email")
+        p.add_argument("--operation", required=True)
+        p.add_argument("--db", help=db_help)
+        p.set_defaults(func=cmd_user_admin)
+    for name, text in (("disable", "désactiver un compte (sessions ouvertes refusées)"),
+                       ("enable", "réactiver un compte")):
+        p = users.add_parser(name, help=text)
+        p.add_argument("email")
+        p.add_argument("--db", help=db_help)
+        p.set_defaults(func=cmd_user_admin)
+    p = users.add_parser("reset", help="code de réinitialisation du mot de passe (courriel)")
+    p.add_argument("email")
+    p.add_argument("--smtp", help="serveur SMTP hôte:port (sans lui, le code est affiché)")
+    p.add_argument("--sender", default="gesprokit@localhost")
+    p.add_argument("--db", help=db_help)
+    p.set_defaults(func=cmd_user_admin)
+    p = users.add_parser("password", help="choisir un nouveau mot de passe avec le code reçu")
+    p.add_argument("email")
+    p.add_argument("--stdin", action="store_true",
+                   help="lire le code puis le mot de passe sur l'entrée standard")
+    p.add_argument("--db", help=db_help)
+    p.set_defaults(func=cmd_user_password)
 
     p = sub.add_parser("notify", help="envoyer les notifications en attente (et relancer)")
     p.add_argument("--smtp", default="127.0.0.1:25", help="serveur SMTP hôte:port")
@@ -281,7 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("audit", help="vérifications d'audit")
     audit = p.add_subparsers(dest="audit_command", required=True)
-    p = audit.add_parser("verify", help="vérifier la chaîne d'empreintes du journal")
+    p = audit.add_parser("verify", help="vérifier le journal : chaîne, signatures, point de "
+                                        "contrôle, état des tables et pièces")
     p.add_argument("--db", help=db_help)
     p.set_defaults(func=cmd_audit_verify)
 

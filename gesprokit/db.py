@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
 from gesprokit.schema import Base
@@ -76,4 +76,22 @@ def get_engine(url: str | None = None, create: bool = True) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
     if create:
         Base.metadata.create_all(engine)
+        add_missing_columns(engine)
     return engine
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add to a base made by an older version the nullable columns its tables lack (the only
+    kind of change the schema makes to an existing table); returns ``table.column`` added."""
+    inspector = inspect(engine)
+    added = []
+    for table in Base.metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+            added.append(f"{table.name}.{column.name}")
+    return added

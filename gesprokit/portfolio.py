@@ -6,14 +6,18 @@ or written to a database."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, insert
 
 from gesprokit import schema
+from gesprokit.audit import append_events, writing
 from gesprokit.sample_operation import make_siret
+from gesprokit.seals import SEALED, keys_of_rows
 
 BUYER_KINDS = np.array(["health", "local", "state", "public_company"])
 STEP_DAYS = {"submitted_at": 0, "verified_at": 3, "moe_at": 6, "amo_at": 10, "moa_at": 15}
@@ -113,8 +117,10 @@ def portfolio(progress_rows: int, lines: int = 25, months: int = 20,
 
 
 def write_portfolio(engine: Engine, p: Portfolio, chunk: int = 50_000) -> None:
-    """Insert the portfolio (PostgreSQL: COPY, the fast path for millions of rows)."""
-    with engine.begin() as conn:
+    """Insert the portfolio (PostgreSQL: COPY, the fast path for millions of rows), with one
+    journal event sealing what it wrote, as an import does."""
+    sealed: set = set()
+    with writing(engine) as conn:
         for model, df in p.tables():
             df = df[[c.name for c in model.__table__.columns]]
             if engine.dialect.name == "postgresql":
@@ -128,3 +134,11 @@ def write_portfolio(engine: Engine, p: Portfolio, chunk: int = 50_000) -> None:
             records = df.astype(object).where(df.notna(), None).to_dict("records")
             for start in range(0, len(records), chunk):
                 conn.execute(insert(model), records[start:start + chunk])
+        for model, df in p.tables():
+            group_columns = SEALED.get(model.__tablename__, ("", ()))[1]
+            sealed |= keys_of_rows(model.__tablename__,
+                                   df[list(group_columns)].drop_duplicates().to_dict("records"))
+        append_events(conn, [{"at": datetime.now(), "actor": "portfolio", "role": "admin",
+                              "action": "import", "after": json.dumps(
+                                  {model.__tablename__: len(df) for model, df in p.tables()},
+                                  sort_keys=True)}], sealed=sealed)

@@ -437,15 +437,17 @@ DEMO_ACCOUNTS = [  # email, name, company, role
     ("direction@chmv.fr", "Pierre Garnier", "CHMV", "moa"),
     ("comptable@treso.fr", "Hélène Roux", "TRESO", "treasury"),
     ("audit@chmv.fr", "Marc Petit", "CHMV", "auditor"),
+    ("admin@chmv.fr", "Sandrine Blanc", "CHMV", "admin"),
 ]
 
 
 def seed_demo_accounts(engine, only_missing: bool = False) -> list[str]:
-    """The demonstration accounts (one per role), password DEMO_PASSWORD; with
-    `only_missing`, those whose e-mail has no account yet. Returns the e-mails created."""
+    """The demonstration accounts (one per role), password DEMO_PASSWORD, granted the sample
+    operation; with `only_missing`, those whose e-mail has no account yet (the existing ones
+    get the operation if they lack it). Returns the e-mails created."""
     from sqlalchemy import select
 
-    from gesprokit.accounts import create_user
+    from gesprokit.accounts import create_user, grant
     from gesprokit.schema import User
 
     existing = set()
@@ -456,8 +458,10 @@ def seed_demo_accounts(engine, only_missing: bool = False) -> list[str]:
     for email, name, company, role in DEMO_ACCOUNTS:
         if email not in existing:
             create_user(engine, email, name, company, role, DEMO_PASSWORD,
-                        now=datetime(2025, 3, 3, 9, 0))
+                        now=datetime(2025, 3, 3, 9, 0), operations=[OPERATION_CODE])
             created.append(email)
+        else:
+            grant(engine, email, OPERATION_CODE)
     return created
 
 
@@ -479,7 +483,8 @@ def seed_library(engine) -> None:
 
     def who(email: str) -> Actor:
         _, name, company, role = next(a for a in DEMO_ACCOUNTS if a[0] == email)
-        return Actor(email=email, role=role, company_code=company, name=name)
+        return Actor(email=email, role=role, company_code=company, name=name,
+                     operations=frozenset({OPERATION_CODE}))
 
     def at(month: int, day: int) -> datetime:
         return datetime(2026, month, day, 10, 0)

@@ -70,6 +70,28 @@ class User(Base):
     company_code: Mapped[str] = mapped_column(ForeignKey("company.code"))
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str | None] = mapped_column(String(300))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class OperationGrant(Base):
+    """An operation an account may act in (its role and company come from the account)."""
+
+    __tablename__ = "operation_grant"
+    email: Mapped[str] = mapped_column(ForeignKey("app_user.email"), primary_key=True)
+    operation_code: Mapped[str] = mapped_column(ForeignKey("operation.code"), primary_key=True)
+    granted_at: Mapped[datetime] = mapped_column(DateTime)
+    granted_by: Mapped[str] = mapped_column(String(200))
+
+
+class PasswordReset(Base):
+    """A one-time password-reset code: only its SHA-256 is kept, with its expiry."""
+
+    __tablename__ = "password_reset"
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(ForeignKey("app_user.email"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class LoginFailure(Base):
@@ -444,8 +466,10 @@ class Event(Base):
     after: Mapped[str | None] = mapped_column(Text)
     comment: Mapped[str | None] = mapped_column(Text)
     attachments: Mapped[str | None] = mapped_column(Text)
+    seal: Mapped[str | None] = mapped_column(Text)  # digests of the state it left (JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    mac: Mapped[str | None] = mapped_column(String(64))  # HMAC of `hash`, key outside the base
 
 
 MOA_MODES = ("avec_moa", "exclusivement_moa", "sans_moa")

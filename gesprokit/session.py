@@ -1,7 +1,9 @@
 """A logged-in session: every read and action goes through it, with the user's rights.
 
-A contractor sees only its own contracts; a situation still in draft is seen
-only by its contractor; an auditor reads everything and writes nothing.
+An account sees and acts only within the operations it is granted; within them a
+contractor or co-contractor sees its company's contracts, a subcontractor the contracts it
+is declared on, the other roles every contract. A situation still in draft is seen only by
+its contractor; an auditor reads and writes nothing; an administrator manages accounts.
 """
 
 from __future__ import annotations
@@ -12,17 +14,18 @@ from datetime import datetime
 from functools import cache
 
 import pandas as pd
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 
 from gesprokit import throttle, workflow
-from gesprokit.accounts import check_password, hash_password, needs_rehash
+from gesprokit.accounts import check_password, hash_password, needs_rehash, record_rehash
 from gesprokit.db import get_engine, reading
 from gesprokit.ledger import Ledger, ledger_from_frames
-from gesprokit.schema import User
+from gesprokit.schema import OperationGrant, Subcontract, User
 from gesprokit.store import Frames, load_frames, restrict_to_contracts
 from gesprokit.workflow import Actor
 from gesprokit.workflow_errors import AuthenticationFailed
 
+ADMIN_ACTIONS = ("create_user", "grant", "revoke", "set_disabled", "start_password_reset")
 ACTIONS = ("create_situation", "enter_progress", "submit", "verify", "issue", "accept",
            "return_to_moe", "record_guarantee", "declare_subcontract", "validate", "interrupt",
            "resume", "pay")
@@ -48,6 +51,19 @@ class Session:
         run.__name__ = name
         return run
 
+    def administer(self, name: str, *args, **kwargs):
+        """Run an account administration of gesprokit.accounts (grant, revoke, set_disabled,
+        start_password_reset, create_user) as this administrator; refused to other roles."""
+        from gesprokit import accounts
+        from gesprokit.workflow_errors import PermissionDenied
+
+        if name not in ADMIN_ACTIONS:
+            raise PermissionDenied(f"Administration « {name} » inconnue.")
+        self.check_account()
+        if self.actor.role != "admin":
+            raise PermissionDenied("Réservé à l'administrateur des comptes.")
+        return getattr(accounts, name)(self.engine, *args, actor=self.actor.email, **kwargs)
+
     def touch(self) -> None:
         """Note that the user just did something (for the idle expiry)."""
         self.last_used = self._clock()
@@ -63,12 +79,23 @@ class Session:
         if found is None or found[0] != self.actor or (
                 self._password_hash is not None and found[1] != self._password_hash):
             raise AuthenticationFailed("Votre compte a changé depuis la connexion (rôle, "
-                                       "entreprise ou mot de passe) : reconnectez-vous.")
+                                       "entreprise, opérations ou mot de passe) : "
+                                       "reconnectez-vous.")
 
     def visible_contracts(self, frames: Frames) -> list[str]:
+        """The contracts this account may read (see the module docstring)."""
         contracts = frames.contracts
-        if self.actor.role == "contractor":
+        if self.actor.operations is not None:
+            contracts = contracts[contracts["operation_code"].isin(self.actor.operations)]
+        if self.actor.role in ("contractor", "cocontractor"):
             contracts = contracts[contracts["company_code"] == self.actor.company_code]
+        elif self.actor.role == "subcontractor":
+            with reading(self.engine).connect() as conn:
+                mine = set(conn.execute(select(Subcontract.contract_id).where(
+                    Subcontract.company_code == self.actor.company_code)).scalars())
+            contracts = contracts[contracts["contract_id"].isin(mine)]
+        elif self.actor.role == "admin":
+            contracts = contracts.iloc[0:0]
         return contracts["contract_id"].tolist()
 
     def frames(self) -> Frames:
@@ -78,6 +105,14 @@ class Session:
         keep = self.visible_contracts(frames)
         own = set(keep) if self.actor.role == "contractor" else set()
         frames = restrict_to_contracts(frames, keep)
+        frames.events = frames.events[frames.events["contract_id"].isin(keep)
+                                      ].reset_index(drop=True)
+        if self.actor.operations is not None:
+            ops = frames.operations
+            frames.operations = ops[ops["code"].isin(self.actor.operations)
+                                    ].reset_index(drop=True)
+            frames.lots = frames.lots[frames.lots["operation_code"].isin(self.actor.operations)
+                                      ].reset_index(drop=True)
         sits = frames.situations
         hidden = sits[(sits["status"] == "draft") & ~sits["contract_id"].isin(own)]
         if len(hidden):
@@ -103,22 +138,28 @@ class Session:
         sit = frames.situations[(frames.situations["contract_id"] == contract_id)
                                 & (frames.situations["n"] == n)]
         if sit.empty:
-            return workflow.refusal(self.actor, action, "draft" if n is None else None, company)
+            return workflow.refusal(self.actor, action, "draft" if n is None else None, company,
+                                    operation=contract["operation_code"].iloc[0]
+                                    if len(contract) else None)
         row = sit.iloc[0]
+        operation = contract["operation_code"].iloc[0] if len(contract) else None
         return workflow.refusal(self.actor, action, row["status"], company,
-                                pd.notna(row["interrupted_at"]), pd.notna(row["resumed_at"]))
+                                pd.notna(row["interrupted_at"]), pd.notna(row["resumed_at"]),
+                                operation=operation)
 
 
 def account(engine: Engine, email: str) -> tuple[Actor, str | None] | None:
-    """The actor of the account with this e-mail (case and spaces ignored) and its password
-    hash, or None."""
+    """The actor of the enabled account with this e-mail (case and spaces ignored), with the
+    operations it is granted, and its password hash; None when unknown or disabled."""
     with reading(engine).connect() as conn:
-        user = conn.execute(select(User).where(User.email == email.strip().lower())
+        user = conn.execute(select(User).where(User.email == str(email).strip().lower())
                             ).mappings().first()
-    if user is None:
-        return None
+        if user is None or user["disabled_at"] is not None:
+            return None
+        operations = frozenset(conn.execute(select(OperationGrant.operation_code).where(
+            OperationGrant.email == user["email"])).scalars())
     return (Actor(email=user["email"], role=user["role"], company_code=user["company_code"],
-                  name=user["name"]), user["password_hash"])
+                  name=user["name"], operations=operations), user["password_hash"])
 
 
 @cache
@@ -145,7 +186,5 @@ def connect(db_url: str | Engine | None, email: str, password: str,
     stored = found[1]
     if needs_rehash(stored):  # made at an older cost: redone now that the password is known
         stored = hash_password(password)
-        with engine.begin() as conn:
-            conn.execute(update(User).where(User.email == found[0].email).values(
-                password_hash=stored))
+        record_rehash(engine, found[0].email, stored, now)
     return Session(engine, found[0], stored)

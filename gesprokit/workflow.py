@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from gesprokit import inputs, schema
-from gesprokit.audit import append_events
+from gesprokit.audit import append_events, writing
 from gesprokit.circuit import (
     AMOUNT_REASON,
     RETURN_REASONS,
@@ -60,6 +60,17 @@ class Actor:
     role: str
     company_code: str
     name: str = ""
+    # the operations the account is granted; None for the application's own actors (import,
+    # Chorus Pro's status feed), which are not accounts
+    operations: frozenset[str] | None = None
+
+
+def out_of_scope(actor: Actor, operation: str | None) -> PermissionDenied | None:
+    """The refusal for an account acting on an operation it is not granted (None: granted)."""
+    if actor.operations is None or operation is None or operation in actor.operations:
+        return None
+    return PermissionDenied(f"Votre compte n'a pas de droit sur l'opération « {operation} » : "
+                            "demandez-le à l'administrateur.")
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,7 @@ class File:
 
 
 def refusal(actor: Actor, action: str, status: str | None, contract_company: str | None,
-            interrupted: bool = False, resumed: bool = False
+            interrupted: bool = False, resumed: bool = False, *, operation: str | None = None
             ) -> PermissionDenied | InvalidTransition | None:
     """Why `actor` may not do `action` on a situation in `status`: the error the action
     would raise (not raised here), or None when it is allowed.
@@ -91,6 +102,9 @@ def refusal(actor: Actor, action: str, status: str | None, contract_company: str
                                 f"« {ROLE_LABELS.get(actor.role, actor.role)} »).")
     if actor.role == "contractor" and contract_company != actor.company_code:
         return PermissionDenied("Ce marché n'est pas celui de votre entreprise.")
+    scope = out_of_scope(actor, operation)
+    if scope:
+        return scope
     if status is None:
         return InvalidTransition("Situation inconnue.")
     if status not in t.from_states:
@@ -194,11 +208,12 @@ def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
         expected_version = inputs.whole_number(expected_version, "Version", 1, 10**9)
     now = (now or datetime.now()).replace(microsecond=0)
     t = TRANSITIONS[action]
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         contract, situation = _load(conn, contract_id, n)
         refused = refusal(actor, action, situation["status"], contract["company_code"],
                           situation["interrupted_at"] is not None,
-                          situation["resumed_at"] is not None)
+                          situation["resumed_at"] is not None,
+                          operation=contract["operation_code"])
         if refused:
             raise refused
         version = situation["version"]
@@ -233,7 +248,8 @@ def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
         append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
                               "action": action, "contract_id": contract_id, "n": n,
                               "before": _json(before), "after": _json(after),
-                              "comment": comment, "attachments": _json(hashes or None)}])
+                              "comment": comment, "attachments": _json(hashes or None)}],
+                      sealed=[("situation", contract_id, n)])
     return after
 
 
@@ -333,9 +349,10 @@ def create_situation(engine: Engine, actor: Actor, contract_id: str, month: str,
     month = _valid_month(month)
     now = (now or datetime.now()).replace(microsecond=0)
     with _same_record_race("Cette situation vient d'être ouverte par un autre utilisateur : "
-                           "actualisez la page."), engine.begin() as conn:
+                           "actualisez la page."), writing(engine) as conn:
         contract, _ = _load(conn, contract_id, None)
-        refused = refusal(actor, "enter_progress", "draft", contract["company_code"])
+        refused = refusal(actor, "enter_progress", "draft", contract["company_code"],
+                          operation=contract["operation_code"])
         if refused:
             raise refused
         last = conn.execute(select(schema.Situation).where(
@@ -353,7 +370,8 @@ def create_situation(engine: Engine, actor: Actor, contract_id: str, month: str,
                                                      status="draft", version=1))
         append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
                               "action": "create", "contract_id": contract_id, "n": n,
-                              "after": _json({"status": "draft", "month": month})}])
+                              "after": _json({"status": "draft", "month": month})}],
+                      sealed=[("situation", contract_id, n)])
     return n
 
 
@@ -463,15 +481,18 @@ def _contract_action(engine: Engine, actor: Actor, contract_id: str, role: str, 
                      write: Callable[[Connection], dict], now: datetime | None) -> dict:
     now = (now or datetime.now()).replace(microsecond=0)
     with _same_record_race("Cet enregistrement vient d'être fait par un autre utilisateur : "
-                           "actualisez la page."), engine.begin() as conn:
+                           "actualisez la page."), writing(engine) as conn:
         contract, _ = _load(conn, contract_id, None)
         if actor.role != role:
             raise PermissionDenied(f"Action réservée au rôle « {ROLE_LABELS[role]} » (vous "
                                    f"êtes « {ROLE_LABELS.get(actor.role, actor.role)} »).")
+        refused = out_of_scope(actor, contract["operation_code"])
+        if refused:
+            raise refused
         after = write(conn)
         append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
                               "action": action, "contract_id": contract["contract_id"],
-                              "after": _json(after)}])
+                              "after": _json(after)}], sealed=[("contract", contract_id)])
     return after
 
 

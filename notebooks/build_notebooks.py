@@ -95,8 +95,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from gesprokit.audit import verify_chain
 from gesprokit.db import get_engine
+from gesprokit.integrity import verify
 from gesprokit.report_data import build_report_data
 from gesprokit.statement_audit import statement_differences
 from gesprokit.ui.common import open_database
@@ -122,9 +122,9 @@ else:
     print(f"{len(differences)} écart(s) entre les montants validés et le recalcul :")
     display(differences_view(differences))"""),
     ("md", "## Intégrité du journal"),
-    ("code", """broken = verify_chain(data.frames.events)
-print(f"Journal intègre : {len(data.frames.events)} événements, chaîne vérifiée."
-      if not broken else "\\n".join(broken))"""),
+    ("code", """result = verify(engine)  # chaîne, signatures, point de contrôle, tables, pièces
+print("Journal intègre : événements signés et chaînés, point de contrôle retrouvé, tables et "
+      "pièces conformes au journal." if result.intact else "\\n".join(result.problems))"""),
     ("md", "## Classeur Excel"),
     ("code", """path = Path(WORKBOOK or Path(tempfile.mkdtemp()) / "audit.xlsx")
 write_workbook(data, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from gesprokit.db import get_engine
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data"
 PG_ENV = "GESPROKIT_TEST_POSTGRES_URL"
+# The journal's key and checkpoints live in a folder of the test run, never in the home folder
+# of whoever runs the tests; served kernels, notebooks and commands inherit it.
+os.environ["GESPROKIT_SECRETS_DIR"] = tempfile.mkdtemp(prefix="gesprokit-secrets-")
 
 
 @pytest.fixture(autouse=True)

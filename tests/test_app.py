@@ -74,6 +74,7 @@ def test_each_role_sees_its_own_pages(url):
                 "documents"],
         "treasury": ["accueil", "delais", "synthese", "documents"],
         "auditor": ["accueil", "delais", "synthese", "audit", "documents"],
+        "admin": ["accueil", "administration"],
     }
     for key, pages in expected.items():
         app = app_for(url)
@@ -82,7 +83,7 @@ def test_each_role_sees_its_own_pages(url):
         header = " ".join(texts(app.root.children[0]))
         # French role labels, never the codes
         assert re.search(r"\((Entreprise titulaire|OPC / BET|Maître d'œuvre|AMO|Maître "
-                         r"d'ouvrage|Comptable|Auditeur),", header), header
+                         r"d'ouvrage|Comptable|Auditeur|Administrateur),", header), header
         for _, key_page in app.nav.options[1:]:
             app.nav.value = key_page
             assert app.message.value == "", (key, key_page, app.message.value)
@@ -454,3 +455,61 @@ def test_the_documents_page_speaks_french_and_keeps_to_what_the_user_may_read(tm
     assert {r[0] for r in visas[1:]} <= readable  # no visa on a document it may not read
     # medians in French (5,5 days), never « 5.5 »
     assert {r[2] for r in turnaround[1:]} == {"5,5", "14,5"}
+
+
+def test_the_audit_page_verifies_the_whole_journal(url, engine):  # noqa: F811
+    page = _page(url, "auditor", "audit")
+    result = page.on_verify()
+    assert result.intact and "Journal intègre" in page.verdict.value
+    with engine.begin() as conn:  # a validated figure changed behind the application
+        conn.execute(text("UPDATE payment_statement SET net_month = net_month + 1 "
+                          "WHERE contract_id = :c AND n = 2"), {"c": L05})
+    page.on_verify()
+    shown = html.unescape(page.verdict.value)
+    assert "Journal altéré : 1 anomalie(s)" in shown
+    assert f"situation n°2 du marché {L05} : modifié hors de l'application" in shown
+
+
+def test_the_admin_page_acts_in_the_administrators_name(url, engine):  # noqa: F811
+    verifier = app_for(url)
+    log_in(verifier, "verifier")
+    page = _page(url, "admin", "administration")
+    shown = " ".join(texts(page.widget()))
+    assert "OPC / BET" in shown and "CHMV-EHPAD" in shown and "verifier" not in shown
+    page.account.value, page.operation.value = USERS["verifier"][0], "CHMV-EHPAD"
+    page.act("revoke")
+    assert "Opération CHMV-EHPAD retirée à opc@opc.fr" in page.message.value
+    verifier.nav.value = "verification"  # the open session is refused at once
+    assert verifier.session is None and "reconnectez-vous" in html.unescape(
+        verifier.notice.value)
+    page.act("revoke")
+    assert "Rien à changer" in html.unescape(page.message.value)
+    page.act("grant")
+    page.act("reset")
+    code = html.unescape(page.message.value).rsplit(" ", 1)[-1].split("<")[0]
+    login = app_for(url).login
+    login.email.value, login.code.value = USERS["verifier"][0], code
+    login.new_password.value, login.new_password_again.value = "nouveau-secret", "autre"
+    assert login.reset_password() is False and "diffèrent" in html.unescape(login.message.value)
+    login.code.value = code
+    login.new_password.value = login.new_password_again.value = "nouveau-secret"
+    assert login.reset_password() is True
+    assert log_in(app_for(url), "verifier", "nouveau-secret") is not None
+    page.new_email.value, page.new_name.value = "nouvelle@opc.fr", "Nouvelle"
+    page.new_company.value, page.new_role.value = "OPC", "verifier"
+    page.new_operations.value = ("CHMV-EHPAD",)
+    page.create()
+    assert "Compte créé. Code de réinitialisation de nouvelle@opc.fr" in html.unescape(
+        page.message.value)
+    with engine.connect() as conn:
+        actors = conn.execute(text("SELECT action, actor FROM event WHERE action IN ("
+                                   "'grant', 'revoke', 'reset_password', 'create_user', "
+                                   "'set_password') AND actor != 'admin' ORDER BY event_id")
+                              ).all()
+    assert actors == [("revoke", "admin@chmv.fr"), ("grant", "admin@chmv.fr"),
+                      ("reset_password", "admin@chmv.fr"), ("set_password", "opc@opc.fr"),
+                      ("create_user", "admin@chmv.fr"), ("reset_password", "admin@chmv.fr")]
+    other = app_for(url)
+    log_in(other, "moa")
+    with pytest.raises(Exception, match="administrateur"):
+        other.session.administer("grant", "opc@opc.fr", "CHMV-EHPAD")

@@ -327,7 +327,8 @@ def test_cli_check_lists_the_problems(engine, capsys):
     from gesprokit.accounts import create_user
     from gesprokit.cli import main
 
-    create_user(engine, "direction@ch.fr", "Direction", "CHMV", "moa", "mot-de-passe-solide")
+    create_user(engine, "direction@ch.fr", "Direction", "CHMV", "moa", "mot-de-passe-solide",
+                operations=["CHMV-EHPAD"])
     month_with_bonus(engine, validate=False)
     url = str(engine.url)
     assert main(["chorus", "check", L05, "A19", "EAV-L05-07", "--n", "7", "--as",
@@ -347,7 +348,8 @@ def test_chorus_panel_deposits_each_actors_piece(engine, server):
     from gesprokit.ui.chorus_panel import ChorusPanel
 
     for who in (CONTRACTOR, MOE, MOA):
-        create_user(engine, who.email, who.email, who.company_code, who.role, "mot-de-passe-1")
+        create_user(engine, who.email, who.email, who.company_code, who.role, "mot-de-passe-1",
+                    operations=["CHMV-EHPAD"])
     month_with_bonus(engine)
 
     def panel(who: Actor) -> ChorusPanel:
@@ -391,7 +393,8 @@ def test_chorus_panel_without_configuration_says_so(engine, monkeypatch):
 
     for key in ("CLIENT_ID", "CLIENT_SECRET", "LOGIN", "PASSWORD"):
         monkeypatch.delenv(f"GESPROKIT_PISTE_{key}", raising=False)
-    create_user(engine, CONTRACTOR.email, "Alu", "MAL", "contractor", "mot-de-passe-1")
+    create_user(engine, CONTRACTOR.email, "Alu", "MAL", "contractor", "mot-de-passe-1",
+                operations=["CHMV-EHPAD"])
     month_with_bonus(engine, validate=False)
     contractor = ChorusPanel(connect(engine, CONTRACTOR.email, "mot-de-passe-1"), at(12, 15))
     contractor.queue.value = (L05, 7)
@@ -434,7 +437,8 @@ def test_chorus_panel_takes_the_signed_pdf_of_an_imported_situation(engine):
     from gesprokit.session import connect
     from gesprokit.ui.chorus_panel import ChorusPanel
 
-    create_user(engine, MOA.email, "Direction", "CHMV", "moa", "mot-de-passe-1")
+    create_user(engine, MOA.email, "Direction", "CHMV", "moa", "mot-de-passe-1",
+                operations=["CHMV-EHPAD"])
     panel = ChorusPanel(connect(engine, MOA.email, "mot-de-passe-1"), at(12, 15))
     panel.queue.value = ("CHMV-EHPAD-L11", 9)
     assert "joindre le PDF signé" in panel.problems.value

@@ -45,14 +45,14 @@ def test_audit_verify_finds_an_edited_event(sqlite_url, sqlite_engine, capsys):
 
     import_folder(SAMPLE, sqlite_engine)
     assert main(["audit", "verify", "--db", sqlite_url]) == 0
-    assert "Journal intègre : 542 événements" in capsys.readouterr().out
+    assert "Journal intègre : 543 événements" in capsys.readouterr().out  # + its opening
     with sqlite_engine.begin() as conn:
         conn.execute(text("UPDATE event SET at = '2025-05-01 00:00:00' WHERE event_id = 12"))
         conn.execute(text("DELETE FROM event WHERE event_id = 40"))
     assert main(["audit", "verify", "--db", sqlite_url]) == 1
     err = capsys.readouterr().err
     assert err.splitlines() == [
-        "Journal altéré : premier lien rompu — événement n°12 : contenu modifié après coup "
+        "Journal altéré : 2 anomalie(s) — événement n°12 : contenu modifié après coup "
         "(empreinte différente)",
         "événement n°41 : lien rompu avec l'événement précédent (supprimé ou inséré)"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 
 import pytest
@@ -39,11 +40,15 @@ def test_sample_imports_cleanly(sqlite_engine):
     assert frames.contracts["initial_total_ht"].dtype == "int64"
     # price lines come from one DPGF workbook per contract
     assert frames.price_lines.groupby("contract_id").size().min() >= 2
-    # every dated step became an event, plus the import itself
+    # the journal opens, every dated step became an event, plus the import itself (which
+    # seals everything imported)
     steps = frames.situations[["submitted_at", "verified_at", "moe_at", "amo_at", "moa_at",
                                "paid_at", "interrupted_at", "resumed_at"]].notna().sum().sum()
-    assert len(frames.events) == steps + 1
+    assert len(frames.events) == 1 + steps + 1
+    assert frames.events["action"].iloc[0] == "open_journal"
     assert frames.events["action"].iloc[-1] == "import"
+    sealed = json.loads(frames.events["seal"].iloc[-1])
+    assert len([k for k in sealed if k.startswith("situation|")]) == len(frames.situations)
 
 
 @pytest.fixture

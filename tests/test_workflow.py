@@ -31,6 +31,7 @@ from gesprokit.workflow_errors import (
     ValidationError,
 )
 
+OPERATION = "CHMV-EHPAD"
 L05 = "CHMV-EHPAD-L05"  # Menuiseries Alu Lyonnaises: 6 situations, all paid
 PASSWORD = "mot-de-passe-solide"
 USERS = {
@@ -42,10 +43,10 @@ USERS = {
 }
 
 
-def actor(key: str) -> Actor:
+def actor(key: str, operations: frozenset[str] | None = None) -> Actor:
     email, company = USERS[key]
     role = "contractor" if key == "other_contractor" else key
-    return Actor(email=email, role=role, company_code=company)
+    return Actor(email=email, role=role, company_code=company, operations=operations)
 
 
 def pdf_bytes(text_line: str = "Constat contradictoire") -> bytes:
@@ -69,7 +70,8 @@ def engine(sqlite_engine):
     import_folder(SAMPLE, sqlite_engine, now=datetime(2026, 6, 1))
     for key, (email, company) in USERS.items():
         role = "contractor" if key == "other_contractor" else key
-        create_user(sqlite_engine, email, key, company, role, PASSWORD, now=datetime(2026, 6, 1))
+        create_user(sqlite_engine, email, key, company, role, PASSWORD, now=datetime(2026, 6, 1),
+                    operations=[OPERATION])
     return sqlite_engine
 
 
@@ -291,16 +293,19 @@ def dump(path) -> list[str]:
 
 @pytest.mark.parametrize("state", STEPS_TO)
 def test_permission_matrix(state, state_files, tmp_path):
-    """Every role × action × state × own/other company: forbidden cases raise and change
-    nothing; allowed ones succeed."""
-    who_list = [(k, actor(k)) for k in USERS]
+    """Every role × action × state × own/other company × granted/other operation: forbidden
+    cases raise and change nothing; allowed ones succeed."""
+    granted, elsewhere = frozenset({OPERATION}), frozenset({"AUTRE-OPERATION"})
+    who_list = [(k, scope, actor(k, ops)) for k in USERS
+                for scope, ops in (("granted", granted), ("elsewhere", elsewhere))]
     checked = 0
     for action, (role, states) in ALLOWED.items():
-        for key, who in who_list:
-            path = tmp_path / f"{action}-{key}.db"
+        for key, scope, who in who_list:
+            path = tmp_path / f"{action}-{key}-{scope}.db"
             shutil.copy(state_files[state], path)
             eng = get_engine(f"sqlite:///{path}", create=False)
-            allowed = who.role == role and state in states and key != "other_contractor"
+            allowed = (who.role == role and state in states and key != "other_contractor"
+                       and scope == "granted")
             before = dump(path)
             if allowed:
                 call(action, eng, who)
@@ -308,11 +313,11 @@ def test_permission_matrix(state, state_files, tmp_path):
             else:
                 with pytest.raises((PermissionDenied, InvalidTransition)):
                     call(action, eng, who)
-                assert dump(path) == before, (action, key, state)
+                assert dump(path) == before, (action, key, scope, state)
             eng.dispose()
             path.unlink()
             checked += 1
-    assert checked == len(ALLOWED) * len(USERS)
+    assert checked == len(ALLOWED) * len(USERS) * 2
 
 
 def test_circuit_documents_are_stored_with_their_hash(engine):

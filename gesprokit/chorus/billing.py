@@ -22,7 +22,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from gesprokit import schema
-from gesprokit.audit import append_events
+from gesprokit.audit import append_events, writing
 from gesprokit.chorus.checker import (
     Amounts,
     AttachedFile,
@@ -40,7 +40,8 @@ from gesprokit.chorus.frames import (
 from gesprokit.chorus.piste import PisteClient
 from gesprokit.chorus.structures import Structure
 from gesprokit.errors import GesprokitError
-from gesprokit.workflow import Actor, File, pay, produced_document
+from gesprokit.workflow import Actor, File, out_of_scope, pay, produced_document
+from gesprokit.workflow_errors import PermissionDenied
 
 log = logging.getLogger("gesprokit.chorus")
 
@@ -159,6 +160,12 @@ def prepare(conn: Connection, actor: Actor, contract_id: str, frame: str, number
     """The draft of a piece as the database knows it, and the problems the database alone
     reveals (situation not at the step yet, missing document, unknown contract role)."""
     ctx = _context(conn, contract_id)
+    refused = out_of_scope(actor, ctx.contract["operation_code"])
+    if refused:
+        raise refused
+    if actor.role in ("contractor", "cocontractor") and \
+            ctx.contract["company_code"] != actor.company_code:
+        raise PermissionDenied("Ce marché n'est pas celui de votre entreprise.")
     key = file_key(n)
     kind = "final" if n is None else "acompte"
     extra: list[str] = []
@@ -273,7 +280,7 @@ def deposit(engine: Engine, client: PisteClient, actor: Actor, contract_id: str,
     status = answer.get("statutFacture", "DEPOSEE")
     at = datetime.fromisoformat(answer["dateDepot"]) if answer.get("dateDepot") else now
     a = draft.amounts
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         piece_id = conn.execute(insert(schema.ChorusPiece).values(
             contract_id=contract_id, file_key=file_key(n), frame=frame,
             number=draft.number.strip(), depositor_siret=draft.depositor_siret,
@@ -289,7 +296,8 @@ def deposit(engine: Engine, client: PisteClient, actor: Actor, contract_id: str,
                               "after": json.dumps({"frame": frame, "number": draft.number,
                                                    "chorus_id": answer["identifiantFactureCPP"],
                                                    "amount_to_pay": a.to_pay},
-                                                  sort_keys=True)}])
+                                                  sort_keys=True)}],
+                      sealed=[("piece", piece_id)])
     log.info("dépôt %s %s n°%s : facture Chorus %s", contract_id, frame, draft.number,
              answer["identifiantFactureCPP"])
     return {"piece_id": piece_id, "chorus_id": answer["identifiantFactureCPP"],
@@ -308,7 +316,7 @@ def poll(engine: Engine, client: PisteClient, now: datetime | None = None) -> li
         answer = client.history(int(piece.chorus_id))
         history = sorted((datetime.fromisoformat(h["dateHeureChangementStatut"]), h["statutCode"])
                          for h in answer.get("historiquesDesStatuts", []))
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             known = set(conn.execute(select(schema.ChorusStatus.at, schema.ChorusStatus.status)
                                      .where(schema.ChorusStatus.piece_id == piece.piece_id)))
             fresh = [(at, s) for at, s in history if (at, s) not in known]
@@ -325,7 +333,8 @@ def poll(engine: Engine, client: PisteClient, now: datetime | None = None) -> li
                                   "action": "chorus_status", "contract_id": piece.contract_id,
                                   "n": n, "before": json.dumps({"status": piece.status}),
                                   "after": json.dumps({"status": last, "frame": piece.frame,
-                                                       "at": last_at.isoformat()})}])
+                                                       "at": last_at.isoformat()})}],
+                          sealed=[("piece", piece.piece_id)])
         changes.append({"contract_id": piece.contract_id, "file_key": piece.file_key,
                         "frame": piece.frame, "number": piece.number, "from": piece.status,
                         "to": last, "at": last_at, "effect": deadline_effect(last)})
@@ -387,7 +396,7 @@ def refresh_structure(engine: Engine, client: PisteClient, siret: str,
     params = client.structure_parameters(found["idStructureCPP"])
     services = sorted({s["codeService"] for s in client.structure_services(
         found["idStructureCPP"]) if s.get("estActif", True)})
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         known = _structure(conn, siret)
         mode = moa_mode or (known.moa_mode if known else None)
         if mode not in ("avec_moa", "exclusivement_moa", "sans_moa"):
@@ -419,5 +428,6 @@ def refresh_structure(engine: Engine, client: PisteClient, siret: str,
                               "action": "chorus_structure",
                               "after": json.dumps({"siret": siret, **row,
                                                    "services": services},
-                                                  ensure_ascii=False, sort_keys=True)}])
+                                                  ensure_ascii=False, sort_keys=True)}],
+                      sealed=[("structure", siret)])
         return _structure(conn, siret)

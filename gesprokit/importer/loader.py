@@ -19,12 +19,13 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from gesprokit import schema
-from gesprokit.audit import append_events
+from gesprokit.audit import append_events, writing
 from gesprokit.circuit import STEP_ACTIONS, STEPS, status_after_steps
 from gesprokit.errors import ImportRejected, Problem
 from gesprokit.importer.fields import Field, fraction_bp
 from gesprokit.importer.reading import UnreadableFile, find_table, read_rows
 from gesprokit.importer.tables import REQUIRED_FILES, TABLES
+from gesprokit.seals import keys_of_rows
 
 Row = dict  # parsed values plus "_line" and "_file"
 
@@ -423,6 +424,7 @@ def _skip_known_reference_rows(conn, pf: ParsedFolder) -> None:
             elif known[k] != row[value]:
                 pf.problem(row, value, "valeur différente de celle déjà enregistrée dans la base")
         pf.tables[name] = fresh
+    _skip_known_companies(conn, pf)
     columns = [c for c in schema.ChorusStructure.__table__.columns]
     known_structures = {r.siret: tuple(r) for r in conn.execute(select(*columns))}
     fresh = []
@@ -435,6 +437,29 @@ def _skip_known_reference_rows(conn, pf: ParsedFolder) -> None:
     pf.tables["chorus_structures"] = fresh
     pf.tables["chorus_services"] = [s for s in pf.tables["chorus_services"]
                                     if s["siret"] not in known_structures]
+
+
+def _skip_known_companies(conn, pf: ParsedFolder) -> None:
+    """A company already known (the same contractor on another operation) is kept as it is
+    when the folder describes it alike; a different description or a SIRET known under
+    another code is refused."""
+    columns = ("code", "name", "siret", "is_sme", "city")
+    known = {r.code: tuple(r) for r in conn.execute(select(
+        *(getattr(schema.Company, c) for c in columns)))}
+    by_siret = {row[2]: code for code, row in known.items()}
+    fresh = []
+    for row in pf.tables["companies"]:
+        same = known.get(row["code"])
+        if same is None:
+            other = by_siret.get(row["siret"])
+            if other is not None:
+                pf.problem(row, "siret", f"SIRET déjà enregistré pour l'entreprise « {other} »")
+            else:
+                fresh.append(row)
+        elif same != tuple(row.get(c) for c in columns):
+            pf.problem(row, "code", "entreprise déjà enregistrée avec d'autres données (nom, "
+                                    "SIRET, PME ou ville) : reprendre celles de la base")
+    pf.tables["companies"] = fresh
 
 
 def _validated_statements(plan, all_indices: list[Row], conn) -> list[dict]:
@@ -476,7 +501,7 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
     """
     pf = parse_folder(folder)
     t = pf.tables
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         if t.get("operation"):
             code = t["operation"][0]["code"]
             if conn.execute(select(schema.Operation.code).where(
@@ -529,5 +554,6 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
                                                   "(valeur nulle, négative ou en double) ; "
                                                   "rien n'a été importé")]) from None
             written[table.__tablename__] = len(rows)
-        append_events(conn, _import_events(t, now or datetime.now()))
+        sealed = set().union(*(keys_of_rows(table.__tablename__, rows) for table, rows in plan))
+        append_events(conn, _import_events(t, now or datetime.now()), sealed=sealed)
     return written

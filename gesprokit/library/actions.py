@@ -12,7 +12,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from gesprokit import schema
-from gesprokit.audit import append_events
+from gesprokit.audit import append_events, writing
 from gesprokit.library.identifiers import (
     DISCIPLINES,
     InvalidIdentifier,
@@ -22,7 +22,7 @@ from gesprokit.library.identifiers import (
     next_index,
     validate,
 )
-from gesprokit.workflow import Actor, File, store_attachment
+from gesprokit.workflow import Actor, File, out_of_scope, store_attachment
 from gesprokit.workflow_errors import InvalidTransition, PermissionDenied, ValidationError
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -101,11 +101,32 @@ def safe_file_name(name: str) -> str:
 
 def _event(conn: Connection, actor: Actor, action: str, now: datetime, after: dict,
            comment: str | None = None, hashes: list[str] | None = None) -> None:
+    """The action's event, sealing its document (and the folders, which a first deposit
+    creates)."""
+    folders = conn.execute(select(schema.Folder.folder_code)).scalars()
     append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
                           "action": action, "after": json.dumps(after, ensure_ascii=False,
                                                                 sort_keys=True),
                           "comment": comment,
-                          "attachments": json.dumps(hashes) if hashes else None}])
+                          "attachments": json.dumps(hashes) if hashes else None}],
+                  sealed=[("document", after["document_id"]),
+                          *(("folder", f) for f in folders)])
+
+
+def _in_scope(actor: Actor, operation_code: str) -> None:
+    refused = out_of_scope(actor, operation_code)
+    if refused:
+        raise refused
+
+
+def _document(conn: Connection, actor: Actor, document_id: str) -> dict:
+    """The document, refused in French when unknown or outside the actor's operations."""
+    document = conn.execute(select(schema.Document).where(
+        schema.Document.document_id == document_id)).mappings().first()
+    if document is None:
+        raise ValidationError(f"Document « {document_id} » inconnu.")
+    _in_scope(actor, document["operation_code"])
+    return dict(document)
 
 
 def _add_version(conn: Connection, actor: Actor, document: dict, index: str, file: File,
@@ -183,11 +204,12 @@ def deposit(engine: Engine, actor: Actor, *, operation_code: str, title: str,
             now: datetime | None = None) -> tuple[str, str]:
     """Deposit a new document (first version); returns (identifier, index)."""
     now = (now or datetime.now()).replace(microsecond=0)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         install_folders(conn)
         if not conn.execute(select(schema.Operation.code).where(
                 schema.Operation.code == operation_code)).first():
             raise ValidationError(f"Opération « {operation_code} » inconnue.")
+        _in_scope(actor, operation_code)
         if lot_code is not None and not conn.execute(select(schema.Lot.code).where(
                 schema.Lot.operation_code == operation_code,
                 schema.Lot.code == lot_code)).first():
@@ -228,12 +250,8 @@ def new_version(engine: Engine, actor: Actor, document_id: str, file: File, *,
                 now: datetime | None = None) -> str:
     """A new version keeps every field of the document but its description and index."""
     now = (now or datetime.now()).replace(microsecond=0)
-    with engine.begin() as conn:
-        document = conn.execute(select(schema.Document).where(
-            schema.Document.document_id == document_id)).mappings().first()
-        if document is None:
-            raise ValidationError(f"Document « {document_id} » inconnu.")
-        document = dict(document)
+    with writing(engine) as conn:
+        document = _document(conn, actor, document_id)
         if not rights(conn, actor, document["folder_code"])[1] or (
                 actor.company_code != document["issuer_code"]):
             raise PermissionDenied("Seul l'émetteur du document en dépose un nouvel indice.")
@@ -256,7 +274,8 @@ def give_visa(engine: Engine, actor: Actor, document_id: str, revision_index: st
         raise ValidationError(f"Visa « {status} » inconnu ({', '.join(VISA_STATUSES)}).")
     if status in ("VAO", "REF") and not (observations or "").strip():
         raise ValidationError("Un visa avec observations ou un refus exige ses observations.")
-    with engine.begin() as conn:
+    with writing(engine) as conn:
+        _document(conn, actor, document_id)
         visa = conn.execute(select(schema.Visa).where(
             schema.Visa.document_id == document_id, schema.Visa.revision_index == revision_index,
             schema.Visa.reviewer_role == actor.role)).mappings().first()
@@ -279,7 +298,8 @@ def acknowledge(engine: Engine, actor: Actor, document_id: str, revision_index: 
                 now: datetime | None = None) -> None:
     """A recipient acknowledges receipt of a meeting report."""
     now = (now or datetime.now()).replace(microsecond=0)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
+        _document(conn, actor, document_id)
         row = conn.execute(select(schema.Distribution).where(
             schema.Distribution.document_id == document_id,
             schema.Distribution.revision_index == revision_index,
@@ -301,6 +321,7 @@ def read_receipts(engine: Engine, actor: Actor, document_id: str) -> pd.DataFram
     if actor.role not in ("moa", "moe", "auditor"):
         raise PermissionDenied("Les accusés de réception sont suivis par le MOA et le MOE.")
     with engine.connect() as conn:
+        _document(conn, actor, document_id)
         rows = conn.execute(select(schema.Distribution).where(
             schema.Distribution.document_id == document_id).order_by(
             schema.Distribution.revision_index, schema.Distribution.recipient)).mappings().all()
@@ -314,9 +335,8 @@ def remind_unread(engine: Engine, actor: Actor, document_id: str, revision_index
     now = (now or datetime.now()).replace(microsecond=0)
     if actor.role not in ("moa", "moe"):
         raise PermissionDenied("Seuls le MOA et le MOE relancent les destinataires.")
-    with engine.begin() as conn:
-        document = dict(conn.execute(select(schema.Document).where(
-            schema.Document.document_id == document_id)).mappings().one())
+    with writing(engine) as conn:
+        document = _document(conn, actor, document_id)
         unread = conn.execute(select(schema.Distribution.recipient).where(
             schema.Distribution.document_id == document_id,
             schema.Distribution.revision_index == revision_index,
@@ -339,10 +359,7 @@ def read_document(engine: Engine, actor: Actor, document_id: str,
                   revision_index: str | None = None) -> bytes:
     """The file of a version (the last one by default), if the actor may read its folder."""
     with engine.connect() as conn:
-        document = conn.execute(select(schema.Document).where(
-            schema.Document.document_id == document_id)).mappings().first()
-        if document is None:
-            raise ValidationError(f"Document « {document_id} » inconnu.")
+        document = _document(conn, actor, document_id)
         if not rights(conn, actor, document["folder_code"])[0]:
             raise PermissionDenied(f"Vous n'avez pas accès au dossier « "
                                    f"{document['folder_code']} ».")

@@ -16,6 +16,8 @@ from gesprokit.workflow import Actor
 def documents(engine: Engine, actor: Actor) -> pd.DataFrame:
     """Each document the actor may read, with its last index and deposit date."""
     docs = read_table(engine, schema.Document.__table__)
+    if actor.operations is not None:
+        docs = docs[docs["operation_code"].isin(actor.operations)]
     versions = read_table(engine, schema.DocumentVersion.__table__)
     with engine.connect() as conn:
         readable = {f for f in docs["folder_code"].unique() if rights(conn, actor, f)[0]}

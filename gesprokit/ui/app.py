@@ -81,6 +81,9 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("documents", "Documents et visas",
              "déposer un document, documents lisibles, visas attendus", EVERY_ROLE,
              _page("pages.DocumentsPage", "both")),
+    PageSpec("administration", "Administration",
+             "comptes, opérations accordées, désactivation, codes de réinitialisation",
+             ("admin",), _page("admin.AdminPage", "now")),
 )
 HOME = "accueil"
 

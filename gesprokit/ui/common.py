@@ -102,6 +102,21 @@ class LoginForm:
         self.button = w.Button(description="Se connecter", button_style="primary")
         self.message = w.HTML()
         self.button.on_click(self.login)
+        # a password reset: the one-time code the administrator sent, a new password twice
+        self.code = w.Text(description="Code reçu", style=STYLE, layout=w.Layout(width="420px"))
+        self.new_password = w.Password(description="Nouveau mot de passe", style=STYLE,
+                                       layout=w.Layout(width="420px"))
+        self.new_password_again = w.Password(description="Confirmer", style=STYLE,
+                                             layout=w.Layout(width="420px"))
+        self.reset_button = w.Button(description="Changer le mot de passe")
+        self.reset_button.on_click(self.reset_password)
+        self.reset_box = w.VBox([w.HTML("<p>Saisissez votre adresse électronique ci-dessus, le "
+                                        "code reçu et votre nouveau mot de passe.</p>"),
+                                 self.code, self.new_password, self.new_password_again,
+                                 self.reset_button], layout=w.Layout(display="none"))
+        self.reset_toggle = w.Button(description="J'ai reçu un code de réinitialisation",
+                                     button_style="", layout=w.Layout(width="auto"))
+        self.reset_toggle.on_click(self._toggle_reset)
 
     @property
     def engine(self) -> Engine:
@@ -125,9 +140,30 @@ class LoginForm:
         self.on_login(session)
         return session
 
+    def _toggle_reset(self, _button=None) -> None:
+        shown = self.reset_box.layout.display != "none"
+        self.reset_box.layout.display = "none" if shown else "flex"
+
+    def reset_password(self, _button=None) -> bool:
+        """Set a new password with the code received; nothing is read before the click."""
+        from gesprokit.accounts import finish_password_reset
+
+        def run():
+            if self.new_password.value != self.new_password_again.value:
+                raise GesprokitError("Nouveau mot de passe : les deux saisies diffèrent.")
+            finish_password_reset(self.engine, self.email.value, self.code.value,
+                                  self.new_password.value)
+        done = guarded(lambda: run() or True, self.message,
+                       "Mot de passe changé : connectez-vous avec le nouveau.")
+        for field in (self.code, self.new_password, self.new_password_again):
+            field.value = ""
+        if done:
+            self.reset_box.layout.display = "none"
+        return bool(done)
+
     def widget(self) -> w.Widget:
         return w.VBox([w.HTML("<h3>Connexion</h3>"), self.email, self.password, self.button,
-                       self.message])
+                       self.message, self.reset_toggle, self.reset_box])
 
 
 def who_html(session: Session) -> str:

@@ -1,0 +1,276 @@
+"""``gesprokit audit verify`` detects each tamper: on the journal (edited, deleted, inserted,
+re-chained, forged, truncated, replaced), on the state tables outside it (progress, validated
+figures, status, penalty, price line, guarantee, account role, password hash, grant), on the
+stored files; and says nothing on an untouched base."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+from datetime import datetime
+
+import pytest
+from conftest import SAMPLE
+from sqlalchemy import select, text
+
+from gesprokit import journal, schema, workflow
+from gesprokit.accounts import create_user
+from gesprokit.audit import chain_events, event_hash
+from gesprokit.cli import main
+from gesprokit.db import get_engine
+from gesprokit.importer import import_folder
+from gesprokit.integrity import verify
+from gesprokit.library.actions import deposit
+from gesprokit.sample_operation import sample_pdf
+from gesprokit.workflow import Actor, File
+
+OP = "CHMV-EHPAD"
+L05 = f"{OP}-L05"
+ACTORS = {role: Actor(email, role, company, operations=frozenset({OP}))
+          for role, email, company in (
+              ("contractor", "alu@mal.fr", "MAL"), ("verifier", "opc@opc.fr", "OPC"),
+              ("moe", "archi@arc.fr", "ARC"), ("amo", "amo@amo.fr", "AMO"),
+              ("moa", "direction@chmv.fr", "CHMV"), ("treasury", "comptable@treso.fr", "TRESO"))}
+
+
+def at(day: int) -> datetime:
+    return datetime(2026, 7, day, 10, 0)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """The sample, its accounts, a month of L05 through payment (with its PDFs), a deposited
+    document: a base whose journal proves everything."""
+    folder = tmp_path_factory.mktemp("integrity")
+    engine = get_engine(f"sqlite:///{folder / 'base.db'}")
+    import_folder(SAMPLE, engine, now=datetime(2026, 6, 1))
+    for role, who in ACTORS.items():
+        create_user(engine, who.email, who.email, who.company_code, role, "mot-de-passe-1",
+                    operations=[OP])
+    a = ACTORS
+    workflow.create_situation(engine, a["contractor"], L05, "2026-06", now=at(1))
+    workflow.enter_progress(engine, a["contractor"], L05, 7, {"05.04": 10_000}, now=at(1))
+    workflow.submit(engine, a["contractor"], L05, 7, now=at(2))
+    workflow.verify(engine, a["verifier"], L05, 7, now=at(3))
+    workflow.issue(engine, a["moe"], L05, 7, now=at(4))
+    workflow.accept(engine, a["amo"], L05, 7, now=at(5))
+    workflow.validate(engine, a["moa"], L05, 7, now=at(6))
+    workflow.pay(engine, a["treasury"], L05, 7, now=at(7))
+    deposit(engine, a["contractor"], operation_code=OP, title="Carnet de détails des seuils",
+            folder_code="plans-execution", discipline="MEN",
+            file=File("seuils.pdf", sample_pdf("Seuils")), now=at(8))
+    engine.dispose()
+    return folder / "base.db"
+
+
+@pytest.fixture
+def copy(base, tmp_path):
+    """A copy of the base at another address, with its checkpoint carried along."""
+    path = tmp_path / "copy.db"
+    shutil.copy(base, path)
+    original, engine = get_engine(f"sqlite:///{base}"), get_engine(f"sqlite:///{path}")
+    target = journal.checkpoint_path(engine)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(journal.checkpoint_path(original), target)
+    original.dispose()
+    yield engine
+    engine.dispose()
+
+
+def sql(engine, *statements: str, **params) -> None:
+    """Statements run straight on the file, foreign keys off: what someone holding the base
+    (not the application) can do."""
+    with sqlite3.connect(engine.url.database) as con:
+        con.execute("PRAGMA foreign_keys = OFF")
+        for statement in statements:
+            con.execute(statement, params)
+
+
+def problems(engine, capsys) -> str:
+    """Run the command as an auditor would; its exit code must say 'tampered'."""
+    assert main(["audit", "verify", "--db", str(engine.url)]) == 1
+    return capsys.readouterr().err
+
+
+def last_event_id(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT max(event_id) FROM event")).scalar()
+
+
+def test_an_untouched_base_verifies(copy, capsys):
+    assert main(["audit", "verify", "--db", str(copy.url)]) == 0
+    out = capsys.readouterr().out
+    result = verify(copy)
+    assert result.problems == [] and result.events > 540 and result.attachments == 4
+    assert f"Journal intègre : {result.events} événements signés et chaînés" in out
+
+
+def test_editing_an_event(copy, capsys):
+    sql(copy, "UPDATE event SET at = '2025-05-01 00:00:00' WHERE event_id = 12")
+    assert "événement n°12 : contenu modifié après coup" in problems(copy, capsys)
+
+
+def test_deleting_an_event_in_the_middle(copy, capsys):
+    sql(copy, "DELETE FROM event WHERE event_id = 40")
+    assert "événement n°41 : lien rompu" in problems(copy, capsys)
+
+
+def test_inserting_an_event_in_the_middle(copy, capsys):
+    sql(copy, "UPDATE event SET event_id = event_id + 1000 WHERE event_id > 100",
+        "UPDATE event SET event_id = event_id - 999 WHERE event_id > 1000")
+    with copy.begin() as conn:
+        row = dict(conn.execute(text("SELECT * FROM event WHERE event_id = 100")).mappings().one())
+        row.update(event_id=101, comment="inséré")
+        conn.execute(text("INSERT INTO event VALUES (:event_id, :at, :actor, :role, :action, "
+                          ":contract_id, :n, :before, :after, :comment, :attachments, :seal, "
+                          ":prev_hash, :hash || 'x', :mac)"), row)
+    assert "lien rompu" in problems(copy, capsys)
+
+
+def test_deleting_the_last_events(copy, capsys):
+    newest = last_event_id(copy)
+    sql(copy, f"DELETE FROM event WHERE event_id > {newest - 3}")
+    err = problems(copy, capsys)
+    assert f"journal tronqué : l'événement n°{newest}" in err
+
+
+def test_truncation_stays_visible_after_a_later_action(copy, capsys):
+    """Events deleted, then a legitimate action writes a new checkpoint: the lost one is
+    kept, so the truncation is still reported."""
+    newest = last_event_id(copy)
+    sql(copy, f"DELETE FROM event WHERE event_id = {newest}")
+    deposit(copy, ACTORS["contractor"], operation_code=OP, title="Notice des garde-corps",
+            folder_code="plans-execution", discipline="MEN",
+            file=File("gc.pdf", sample_pdf("GC")), now=at(9))
+    assert f"point de contrôle disparu : l'événement n°{newest}" in problems(copy, capsys)
+
+
+def rechain(engine, edit) -> None:
+    """Rewrite the whole journal with `edit` applied, every hash recomputed (as an attacker
+    without the key can), signatures left as they were."""
+    with engine.begin() as conn:
+        rows = [dict(r) for r in conn.execute(text("SELECT * FROM event ORDER BY event_id"))
+                .mappings()]
+        prev = "0" * 64
+        for row in rows:
+            edit(row)
+            row["at"] = datetime.fromisoformat(str(row["at"]))
+            row["prev_hash"] = prev
+            row["hash"] = prev = event_hash(row)
+            conn.execute(text("UPDATE event SET actor = :actor, comment = :comment, "
+                              "prev_hash = :prev_hash, hash = :hash WHERE event_id = :event_id"),
+                         row)
+
+
+def test_editing_an_event_and_recomputing_every_hash(copy, capsys):
+    def edit(row):
+        if row["action"] == "validate":
+            row["actor"] = "quelqu-un@ailleurs.fr"
+    rechain(copy, edit)
+    assert verify_chain_only(copy) == []  # the plain chain is fooled …
+    assert "signature invalide" in problems(copy, capsys)  # … the key is not
+
+
+def verify_chain_only(engine) -> list[str]:
+    from gesprokit.audit import verify_chain
+    from gesprokit.store import read_table
+
+    return verify_chain(read_table(engine, schema.Event.__table__))
+
+
+def test_appending_a_forged_validate_event(copy, capsys):
+    with copy.begin() as conn:
+        prev = conn.execute(text("SELECT hash FROM event ORDER BY event_id DESC LIMIT 1")).scalar()
+        forged = chain_events([{"at": at(20), "actor": "direction@chmv.fr", "role": "moa",
+                                "action": "validate", "contract_id": L05, "n": 6}], prev,
+                              key=b"not the journal key")
+        conn.execute(schema.Event.__table__.insert(), forged)
+    assert "signature invalide" in problems(copy, capsys)
+
+
+def test_an_unsigned_event(copy, capsys):
+    sql(copy, f"UPDATE event SET mac = NULL WHERE event_id = {last_event_id(copy)}")
+    assert "non signé" in problems(copy, capsys)
+
+
+@pytest.mark.parametrize("statement, expected", [
+    ("UPDATE progress SET pct_bp = 9000 WHERE contract_id = :c AND n = 7 AND line_no = '05.04'",
+     "situation n°7 du marché CHMV-EHPAD-L05 : modifié hors de l'application"),
+    ("UPDATE payment_statement SET net_month = net_month + 100000 WHERE contract_id = :c "
+     "AND n = 7", "situation n°7 du marché CHMV-EHPAD-L05 : modifié"),
+    ("UPDATE situation SET status = 'validated', paid_at = NULL WHERE contract_id = :c AND n = 7",
+     "situation n°7 du marché CHMV-EHPAD-L05 : modifié"),
+    ("UPDATE adjustment SET days = 2 WHERE contract_id = :c AND n = 4",
+     "situation n°4 du marché CHMV-EHPAD-L05 : modifié"),
+    ("UPDATE price_line SET amount_cents = amount_cents + 1 WHERE contract_id = :c "
+     "AND line_no = '05.04'", "marché CHMV-EHPAD-L05 : modifié"),
+    ("UPDATE guarantee SET amount_cents = 1 WHERE contract_id = :c",
+     "marché CHMV-EHPAD-L05 : modifié"),
+    ("UPDATE app_user SET role = 'moa' WHERE email = 'alu@mal.fr'",
+     "compte alu@mal.fr : modifié"),
+    ("UPDATE app_user SET password_hash = 'scrypt$1024$8$1$00$00' WHERE email = 'alu@mal.fr'",
+     "compte alu@mal.fr : modifié"),
+    ("INSERT INTO operation_grant VALUES ('alu@mal.fr', 'CHMV-EHPAD-BIS', '2026-07-01', 'x')",
+     "compte alu@mal.fr : modifié"),
+    ("DELETE FROM progress WHERE contract_id = :c AND n = 3",
+     "situation n°3 du marché CHMV-EHPAD-L05 : modifié"),
+    ("INSERT INTO ecb_rate VALUES ('2027-01-01', 1)", "taux de la BCE : modifié"),
+])
+def test_state_changed_outside_the_application(copy, capsys, statement, expected):
+    sql(copy, statement, c=L05)
+    assert expected in problems(copy, capsys)
+
+
+def test_rows_added_without_any_event(copy, capsys):
+    sql(copy, "INSERT INTO app_user (email, name, company_code, role) VALUES "
+              "('intrus@x.fr', 'Intrus', 'CHMV', 'moa')")
+    assert "compte intrus@x.fr : lignes présentes sans aucun événement" in problems(copy, capsys)
+
+
+def test_a_stored_pdf_replaced(copy, capsys):
+    with copy.begin() as conn:
+        sha, name = conn.execute(select(schema.Attachment.sha256, schema.Attachment.name)
+                                 ).first()
+        conn.execute(text("UPDATE attachment SET content = :c WHERE sha256 = :s"),
+                     {"c": sample_pdf("Autre contenu"), "s": sha})
+    assert f"pièce « {name} » : contenu remplacé" in problems(copy, capsys)
+
+
+def test_a_stored_pdf_removed(copy, capsys):
+    with copy.connect() as conn:
+        sha = conn.execute(text("SELECT sha256 FROM document_version")).scalar()
+    sql(copy, "DELETE FROM attachment WHERE sha256 = :s", s=sha)
+    assert f"pièce {sha[:12]}… citée par le journal ou un document : introuvable" in \
+        problems(copy, capsys)
+
+
+def test_the_base_replaced_by_another_journal(copy, capsys, tmp_path):
+    other = get_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    import_folder(SAMPLE, other, now=datetime(2026, 6, 2))
+    other.dispose()
+    copy.dispose()
+    shutil.copy(tmp_path / "other.db", copy.url.database)
+    assert "la base a été remplacée par un autre journal" in problems(copy, capsys)
+
+
+def test_the_journal_emptied(copy, capsys):
+    sql(copy, "DELETE FROM event")
+    assert "journal vidé" in problems(copy, capsys)
+
+
+def test_a_forged_checkpoint(copy, capsys):
+    path = journal.checkpoint_path(copy)
+    data = json.loads(path.read_text())
+    for entry in data.values():
+        entry["hash"] = hashlib.sha256(b"x").hexdigest()
+    path.write_text(json.dumps(data))
+    err = problems(copy, capsys)
+    assert "point de contrôle falsifié" in err
+
+
+def test_without_the_key_nothing_is_called_intact(copy, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("GESPROKIT_SECRETS_DIR", str(tmp_path / "ailleurs"))
+    err = problems(copy, capsys)
+    assert "clé du journal introuvable" in err and "aucun point de contrôle" in err
