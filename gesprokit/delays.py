@@ -13,7 +13,7 @@ which interest starts + 8 points, simple interest on the TTC amount paid, per
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,9 @@ from gesprokit.money import BP, mul_div_half_up
 from gesprokit.months import half_year_start
 
 DEADLINE_DAYS = {"state": 30, "local": 30, "health": 50, "public_company": 60}
+BUYER_LABELS = {"state": "l'État et ses établissements", "local": "une collectivité territoriale",
+                "health": "un établissement public de santé",
+                "public_company": "une entreprise publique"}
 LATE_RATE_MARGIN_BP = 800
 RECOVERY_INDEMNITY_CENTS = 4_000
 MOE_LIMIT_DAYS = 7
@@ -35,6 +38,42 @@ DELAY_COLUMNS = [
     "late_interest", "recovery_indemnity", *[c for c, _, _ in ACTOR_STEPS],
     "moe_limit_breached", "returns_count", "return_reasons",
 ]
+
+
+def deadline_days(buyer_kind: str, override=None) -> int:
+    """The payment deadline of a buyer (R2192-10/11): the legal one, or the contract's when it
+    is shorter (a longer one is refused on entry and never applied)."""
+    legal = DEADLINE_DAYS[buyer_kind]
+    if override is None or pd.isna(override):
+        return legal
+    return min(int(override), legal)
+
+
+def longer_deadline_problem(buyer_kind: str, override) -> str | None:
+    """The French refusal of a contractual deadline longer than the legal one, or None."""
+    if override is None or pd.isna(override) or buyer_kind not in DEADLINE_DAYS:
+        return None
+    legal = DEADLINE_DAYS[buyer_kind]
+    if int(override) <= legal:
+        return None
+    return (f"délai de paiement de {int(override)} jours plus long que le délai légal de "
+            f"{legal} jours pour {BUYER_LABELS[buyer_kind]} (R2192-10/11) : un marché peut "
+            "seulement le raccourcir")
+
+
+def first_deadline(received: datetime, days: int) -> date:
+    """The last day of the payment deadline before any interruption."""
+    return received.date() + timedelta(days=int(days))
+
+
+def late_interruption_problem(received: datetime, interrupted: datetime, days: int) -> str | None:
+    """The French refusal of an interruption made after the deadline expired (R2192-27: it is
+    only possible while the delay runs; days already late stay late), or None."""
+    deadline = first_deadline(received, days)
+    if interrupted.date() <= deadline:
+        return None
+    return (f"le délai de paiement a expiré le {deadline:%d/%m/%Y} : il ne peut plus être "
+            "interrompu (R2192-27), les jours de retard sont acquis")
 
 
 def _day(s: pd.Series) -> pd.Series:
@@ -99,13 +138,17 @@ def compute_delays(situations: pd.DataFrame, contracts: pd.DataFrame,
     out["received_at"] = s["submitted_at"].astype("datetime64[us]")
     out["paid_at"] = s["paid_at"].astype("datetime64[us]")
     out["amount_due_ttc"] = s["net_month"].fillna(0).astype("int64")
-    out["deadline_days"] = s["deadline_days_override"].fillna(
-        s["buyer_kind"].map(DEADLINE_DAYS)).astype("int64")
+    legal = s["buyer_kind"].map(DEADLINE_DAYS)
+    out["deadline_days"] = np.minimum(s["deadline_days_override"].fillna(legal),
+                                      legal).astype("int64")
 
     received, paid = _day(s["submitted_at"]), _day(s["paid_at"])
-    interrupted, resumed = _day(s["interrupted_at"]), _day(s["resumed_at"])
     end = paid.fillna(as_of)
     plain = received + pd.to_timedelta(out["deadline_days"], unit="D")
+    # an interruption counts only while the deadline runs: after it, days late stay late
+    in_time = _day(s["interrupted_at"]) <= plain
+    interrupted = _day(s["interrupted_at"]).where(in_time)
+    resumed = _day(s["resumed_at"]).where(in_time)
     remaining = out["deadline_days"] - _days(interrupted, received).fillna(0).astype("int64")
     new_delay = np.maximum(remaining, INTERRUPTION_MIN_DAYS)
     after_resume = resumed + pd.to_timedelta(new_delay, unit="D")
@@ -125,7 +168,9 @@ def compute_delays(situations: pd.DataFrame, contracts: pd.DataFrame,
         out.loc[has, "late_interest"] = mul_div_half_up(
             due[has] * out.loc[has, "late_rate_bp"].astype("int64"), late[has], BP * 365)
     out["late_interest"] = out["late_interest"].astype("int64")
-    out["recovery_indemnity"] = np.where(late > 0, RECOVERY_INDEMNITY_CENTS, 0).astype("int64")
+    # interest and the 40 € only on an amount actually due (R2192-31..36)
+    out["recovery_indemnity"] = np.where((late > 0) & (due > 0), RECOVERY_INDEMNITY_CENTS,
+                                         0).astype("int64")
 
     for col, start_step, end_step in ACTOR_STEPS:
         begin, stop = _day(s[start_step]), _day(s[end_step])

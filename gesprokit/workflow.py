@@ -39,6 +39,7 @@ from gesprokit.circuit import (
     STATE_LABELS,
     TRANSITIONS,
 )
+from gesprokit.contract_rules import before_amendment_problem
 from gesprokit.file_checks import check_file
 from gesprokit.months import parse_month
 from gesprokit.notifications import notify_next
@@ -280,6 +281,8 @@ def _write_progress(ctx: _Context, pcts: dict[str, int], comments: dict[str, str
     current = {r.line_no: r.pct_bp for r in conn.execute(select(schema.Progress).where(
         schema.Progress.contract_id == cid, schema.Progress.n == n))}
     previous = _previous_pct(conn, cid, n)
+    signed = dict(conn.execute(select(schema.Amendment.amendment_no, schema.Amendment.signed_on)
+                               .where(schema.Amendment.contract_id == cid)).all())
     comments = {k: v.strip() for k, v in (comments or {}).items()
                 if isinstance(v, str) and v.strip()}  # a blank comment justifies nothing
     problems = []
@@ -295,6 +298,11 @@ def _write_progress(ctx: _Context, pcts: dict[str, int], comments: dict[str, str
         elif pct < previous.get(line_no, 0) and not (comments.get(line_no) or require_reason):
             problems.append(f"ligne {line_no} : avancement en baisse "
                             f"({previous[line_no] / 100:g} % → {pct / 100:g} %) sans justification")
+        elif line.amendment_no in signed:
+            early = before_amendment_problem(line.amendment_no, signed[line.amendment_no],
+                                             ctx.situation["month"], pct)
+            if early:
+                problems.append(f"ligne {line_no} : {early}")
     if problems:
         raise ValidationError("Avancement refusé : " + " ; ".join(problems) + ".")
     before, after, updates, inserts = {}, {}, [], []
@@ -577,8 +585,17 @@ def interrupt(engine: Engine, actor: Actor, contract_id: str, n: int,
     pieces = [p.strip() for p in missing_pieces if p and p.strip()]
 
     def body(ctx: _Context) -> dict:
+        from gesprokit.delays import deadline_days, late_interruption_problem
+
         if not pieces:
             raise ValidationError("L'interruption doit lister les pièces manquantes.")
+        operation = ctx.conn.execute(select(
+            schema.Operation.buyer_kind, schema.Operation.deadline_days_override).where(
+            schema.Operation.code == ctx.contract["operation_code"])).one()
+        late = late_interruption_problem(ctx.situation["submitted_at"], ctx.now,
+                                         deadline_days(*operation))
+        if late:
+            raise InvalidTransition(late[0].upper() + late[1:] + ".")
         return {"situation": {"interruption_reason": " ; ".join(pieces)},
                 "after": {"missing_pieces": pieces}}
     return _run(engine, actor, "interrupt", contract_id, n, body, now=now,

@@ -125,7 +125,7 @@ def test_monthly_file_deposit_status_and_payment(engine, server, client):
     server.state.set_status(result["chorus_id"], "SUSPENDUE", at(14, 9))
     changes = billing.poll(engine, client, now=at(14, 18))
     a19_change = next(c for c in changes if c["frame"] == "A19")
-    assert (a19_change["to"], a19_change["effect"]) == ("SUSPENDUE", "interruption")
+    assert (a19_change["to"], a19_change["effect"]) == ("SUSPENDUE", "suspension")
     assert billing.poll(engine, client, now=at(14, 19)) == []  # nothing new
     server.state.set_status(result["chorus_id"], "COMPLETEE", at(16, 9))
     server.state.set_status(result["chorus_id"], "MISE_EN_PAIEMENT", at(28, 11))

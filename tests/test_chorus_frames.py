@@ -92,7 +92,7 @@ def test_a_refusal_stops_the_file_and_a_new_deposit_starts_over():
 def test_status_effects_on_the_payment_deadline():
     assert [deadline_effect(s) for s in ("REJETEE", "REFUSEE_MOE", "SUSPENDUE", "A_RECYCLER",
                                          "MISE_EN_PAIEMENT", "COMPLETEE", "DEPOSEE")] == [
-        "arret", "arret", "interruption", "recyclage", "paiement", None, None]
+        "arret", "arret", "suspension", "recyclage", "paiement", None, None]
 
 
 def test_tacit_procedure_dates():

@@ -158,3 +158,37 @@ def test_top_causes_of_returns_come_from_the_workflow(tmp_path):
         {"reason_code": "SOUS_TRAITANT",
          "label": "déclaration de sous-traitant ou paiement direct à régulariser", "returns": 1}]
     engine.dispose()
+
+
+def test_an_interruption_after_the_deadline_does_not_erase_the_lateness():
+    """Health buyer, 50 days: received 10 January 2025, deadline 1 March. Interrupted on day
+    58 (9 March), resumed 20 March, paid 2 April: the interruption came too late and is
+    ignored, so 32 days are late (2 March → 2 April), at 3,15 % + 8 = 11,15 %."""
+    steps = {"submitted_at": "2025-01-10 09:00", "interrupted_at": "2025-03-09 10:00",
+             "resumed_at": "2025-03-20 10:00", "paid_at": "2025-04-02 09:00"}
+    d = delays_for(steps, 1_000_000)
+    assert d["deadline_on"] == pd.Timestamp("2025-03-01")
+    assert d["interrupted_days"] == 0
+    assert d["late_days"] == 32
+    assert d["late_interest"] == interest("10000", "11.15", 32) == 9_775  # 97,75 €
+    assert d["recovery_indemnity"] == 4_000
+    # on the deadline day itself the delay still runs: the interruption counts
+    on_time = delays_for({**steps, "interrupted_at": "2025-03-01 18:00"}, 1_000_000)
+    assert on_time["deadline_on"] == pd.Timestamp("2025-03-20") + pd.Timedelta(days=30)
+    assert on_time["late_days"] == 0
+
+
+def test_a_longer_contractual_deadline_is_never_applied():
+    """A State buyer (30 days) whose operation says 45: 30 days apply."""
+    d = delays_for({"submitted_at": "2025-01-02 09:00", "paid_at": "2025-02-22 09:00"},
+                   1_000_000, kind="state", override=45)
+    assert d["deadline_days"] == 30 and d["deadline_on"] == pd.Timestamp("2025-02-01")
+    assert d["late_days"] == 21
+
+
+@pytest.mark.parametrize("net", [0, -815_000])
+def test_no_interest_nor_indemnity_without_an_amount_due(net):
+    d = delays_for({"submitted_at": "2025-01-02 09:00", "paid_at": "2025-03-15 09:00"}, net,
+                   kind="state")
+    assert d["late_days"] == 42
+    assert d["late_interest"] == 0 and d["recovery_indemnity"] == 0

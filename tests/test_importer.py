@@ -237,3 +237,47 @@ def test_a_rule_only_the_database_knows_is_still_a_french_problem(sqlite_engine,
         "subcontracts.csv: une ligne enfreint une règle de la base (valeur nulle, négative ou "
         "en double) ; rien n'a été importé"]
     assert count_rows(sqlite_engine) == 0
+
+
+def test_a_longer_deadline_and_a_late_interruption_are_refused(tmp_path, sqlite_engine):
+    """The sample's buyer is a health establishment (50 days). Its operation set to 55 days,
+    and the L09 situation received on 26 February 2026 (deadline 17 April) interrupted on
+    18 April: both refused, nothing written."""
+    folder = tmp_path / "data"
+    shutil.copytree(SAMPLE, folder)
+    op_line = edit_csv(folder / "operation.csv", 1, "deadline_days", "55")
+    with (folder / "situations.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))
+    index = next(i for i, r in enumerate(rows) if r[:2] == ["CHMV-EHPAD-L09", "2"])
+    sit_line = edit_csv(folder / "situations.csv", index, "interrupted_at", "2026-04-18 09:00:00")
+    edit_csv(folder / "situations.csv", index, "resumed_at", "2026-04-20 09:00:00")
+    with pytest.raises(ImportRejected) as caught:
+        import_folder(folder, sqlite_engine)
+    assert sorted(str(p) for p in caught.value.problems) == [
+        f"operation.csv:{op_line}:deadline_days: délai de paiement de 55 jours plus long que "
+        "le délai légal de 50 jours pour un établissement public de santé (R2192-10/11) : un "
+        "marché peut seulement le raccourcir",
+        f"situations.csv:{sit_line}:interrupted_at: le délai de paiement a expiré le "
+        "17/04/2026 : il ne peut plus être interrompu (R2192-27), les jours de retard sont "
+        "acquis"]
+    assert count_rows(sqlite_engine) == 0
+
+
+def test_progress_on_an_amendment_line_before_its_signature_is_refused(tmp_path,
+                                                                       sqlite_engine):
+    """L06's amendment signed on 15 June 2026 instead of 20 April: its lines carry 1 % in the
+    May 2026 situation (n°5 is June: allowed, n°4 is May: refused; AV1.02 is 0 % in May)."""
+    folder = tmp_path / "data"
+    shutil.copytree(SAMPLE, folder)
+    edit_csv(folder / "amendments.csv", 1, "signed_on", "2026-06-15")
+    with (folder / "progress.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))
+    refused = [i + 1 for i, r in enumerate(rows)
+               if r[0] == "CHMV-EHPAD-L06" and r[2].startswith("AV1") and r[1] == "4"
+               and r[3] != "0"]
+    assert len(refused) == 1
+    with pytest.raises(ImportRejected) as caught:
+        import_folder(folder, sqlite_engine)
+    assert [str(p) for p in caught.value.problems] == [
+        f"progress.csv:{refused[0]}:pct: ligne de l'avenant n°1, signé le 15/06/2026 : pas "
+        "d'avancement avant sa signature (situation de 05/2026)"]

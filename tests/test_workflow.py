@@ -195,6 +195,42 @@ def test_interruption_only_once(engine):
     assert s["interruption_reason"] == "Attestation URSSAF de moins de 6 mois"
 
 
+def test_no_interruption_once_the_deadline_has_passed(engine):
+    """The sample's buyer is a health establishment: 50 days from the receipt on 1 July 2026
+    (10:00), i.e. until 20 August. On 21 August the interruption is refused and nothing
+    changes; on 20 August it is still possible."""
+    workflow.create_situation(engine, actor("contractor"), L05, "2026-06", now=T0)
+    workflow.submit(engine, actor("contractor"), L05, 7, now=at(1))
+    before = workflow.count_events(engine)
+    with pytest.raises(InvalidTransition, match="expiré le 20/08/2026 : il ne peut plus être "
+                                                "interrompu"):
+        workflow.interrupt(engine, actor("moa"), L05, 7, ["Attestation"],
+                           now=datetime(2026, 8, 21, 8, 0))
+    assert workflow.count_events(engine) == before
+    assert situation(engine)["interrupted_at"] is None
+    workflow.interrupt(engine, actor("moa"), L05, 7, ["Attestation"],
+                       now=datetime(2026, 8, 20, 17, 0))
+    assert str(situation(engine)["interrupted_at"]).startswith("2026-08-20 17:00")
+
+
+def test_no_progress_on_an_amendment_line_before_its_signature(engine):
+    """An amendment of L05 signed on 10 July 2026: its line stays at 0 % in the June 2026
+    situation; in the July one it may progress."""
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO amendment VALUES (:c, 1, '2026-07-10', 500000, "
+                          "'Avenant 1 – brise-soleil')"), {"c": L05})
+        conn.execute(text("INSERT INTO price_line (contract_id, line_no, label, amount_cents, "
+                          "may_exceed, amendment_no) VALUES (:c, 'AV1.01', 'Brise-soleil', "
+                          "500000, 0, 1)"), {"c": L05})
+    workflow.create_situation(engine, actor("contractor"), L05, "2026-06", now=T0)
+    with pytest.raises(ValidationError, match="ligne AV1.01 : ligne de l'avenant n°1, signé le "
+                                              "10/07/2026 : pas d'avancement avant sa "
+                                              "signature \\(situation de 06/2026\\)"):
+        workflow.enter_progress(engine, actor("contractor"), L05, 7, {"AV1.01": 2_000},
+                                now=T0)
+    workflow.enter_progress(engine, actor("contractor"), L05, 7, {"AV1.01": 0}, now=T0)
+
+
 def test_stale_version_is_refused(engine):
     workflow.create_situation(engine, actor("contractor"), L05, "2026-06", now=T0)
     version = situation(engine)["version"]

@@ -93,7 +93,9 @@ PAID = {"MISE_EN_PAIEMENT"}
 FINAL = STOPPED | PAID  # polling stops there
 EFFECTS = {
     "arret": "dossier arrêté : un nouveau dépôt, sous un nouveau numéro, ouvre un nouveau délai",
-    "interruption": "délai de paiement interrompu jusqu'à la remise des pièces (COMPLETEE)",
+    "suspension": "pièce suspendue, à compléter (COMPLETEE) ; le délai de paiement court "
+                  "toujours : seul l'ordonnateur l'interrompt, une fois, avant son échéance "
+                  "(R2192-27)",
     "recyclage": "données d'acheminement à corriger ; même numéro, le délai court toujours",
     "paiement": "mise en paiement : date de paiement du délai global",
 }
@@ -104,12 +106,12 @@ def deadline_effect(status: str) -> str | None:
     :data:`EFFECTS`), or None when it has none.
 
     >>> deadline_effect("SUSPENDUE"), deadline_effect("MISE_A_DISPOSITION")
-    ('interruption', None)
+    ('suspension', None)
     """
     if status in STOPPED:
         return "arret"
     if status in SUSPENDED:
-        return "interruption"
+        return "suspension"
     if status in TO_RECYCLE:
         return "recyclage"
     if status in PAID:

@@ -21,6 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from gesprokit import schema
 from gesprokit.audit import append_events, writing
 from gesprokit.circuit import STEP_ACTIONS, STEPS, status_after_steps
+from gesprokit.contract_rules import before_amendment_problem
+from gesprokit.delays import (
+    DEADLINE_DAYS,
+    deadline_days,
+    late_interruption_problem,
+    longer_deadline_problem,
+)
 from gesprokit.errors import ImportRejected, Problem
 from gesprokit.importer.fields import Field, fraction_bp
 from gesprokit.importer.reading import UnreadableFile, find_table, read_rows
@@ -185,6 +192,10 @@ def _check(pf: ParsedFolder) -> None:  # noqa: C901 - one pass of cross-table ru
     if len(ops) > 1:
         for row in ops[1:]:
             pf.problem(row, None, "une seule opération par dossier")
+    for row in ops:
+        longer = longer_deadline_problem(row.get("buyer_kind"), row.get("deadline_days_override"))
+        if longer:
+            pf.problem(row, "deadline_days", longer)
     companies = pf.known("companies",
                          _unique(pf, "companies", ("code",), "code entreprise"), "code")
     _unique(pf, "companies", ("siret",), "SIRET")
@@ -242,7 +253,7 @@ def _check(pf: ParsedFolder) -> None:  # noqa: C901 - one pass of cross-table ru
     _check_billing(pf, contract_ids)
     lines = _check_price_lines(pf, contracts, amendments, subcontracts)
     situations = _check_situations(pf, contracts)
-    _check_progress(pf, lines, situations)
+    _check_progress(pf, lines, situations, amendments)
     for adj in t["adjustments"]:
         if (adj["contract_id"], adj["n"]) not in situations:
             pf.problem(adj, "n", f"situation {adj['contract_id']} n°{adj['n']} inconnue")
@@ -318,6 +329,10 @@ def _check_price_lines(pf, contracts, amendments, subcontracts) -> dict:
 
 def _check_situations(pf, contracts) -> dict:
     situations = _unique(pf, "situations", ("contract_id", "n"), "situation")
+    operation = pf.tables["operation"][0] if len(pf.tables["operation"]) == 1 else None
+    days = None
+    if operation and operation.get("buyer_kind") in DEADLINE_DAYS:
+        days = deadline_days(operation["buyer_kind"], operation.get("deadline_days_override"))
     per_contract = defaultdict(list)
     known_ids = pf.known("contracts", contracts, "contract_id")
     for s in pf.tables["situations"]:
@@ -338,6 +353,10 @@ def _check_situations(pf, contracts) -> dict:
         if s["interrupted_at"] is not None:
             if s["submitted_at"] is None or s["interrupted_at"] < s["submitted_at"]:
                 pf.problem(s, "interrupted_at", "interruption avant la réception de la demande")
+            elif days is not None:
+                late = late_interruption_problem(s["submitted_at"], s["interrupted_at"], days)
+                if late:
+                    pf.problem(s, "interrupted_at", late)
             if s["resumed_at"] is not None and s["resumed_at"] < s["interrupted_at"]:
                 pf.problem(s, "resumed_at", "reprise antérieure à l'interruption")
             if not s["interruption_reason"]:
@@ -361,7 +380,7 @@ def _check_situations(pf, contracts) -> dict:
     return situations
 
 
-def _check_progress(pf, lines, situations) -> None:
+def _check_progress(pf, lines, situations, amendments) -> None:
     rows = pf.tables["progress"]
     seen = set()
     last_pct: dict = {}
@@ -380,6 +399,13 @@ def _check_progress(pf, lines, situations) -> None:
             continue
         if p["pct_bp"] > 10_000 and not line["may_exceed"]:
             pf.problem(p, "pct", "avancement supérieur à 100 % sur une ligne qui ne l'autorise pas")
+        amendment = amendments.get((p["contract_id"], line.get("amendment_no")))
+        situation = situations.get((p["contract_id"], p["n"]))
+        if amendment is not None and situation is not None:
+            early = before_amendment_problem(amendment["amendment_no"], amendment["signed_on"],
+                                             situation["month"], p["pct_bp"])
+            if early:
+                pf.problem(p, "pct", early)
         prev = last_pct.get((p["contract_id"], p["line_no"]))
         if prev is not None and p["pct_bp"] < prev and not p["comment"]:
             pf.problem(p, "comment", "avancement en baisse : une justification est obligatoire")
