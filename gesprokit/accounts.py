@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -58,6 +59,18 @@ def _check_new_password(password: str) -> None:
         raise GesprokitError(f"mot de passe trop court ({MIN_PASSWORD} caractères au moins)")
 
 
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _valid_email(email) -> str:
+    """The e-mail in lower case, or a French error: an account is reached by e-mail."""
+    text = str(email or "").strip().lower()
+    if not EMAIL.fullmatch(text) or len(text) > 200:
+        raise GesprokitError(f"adresse électronique invalide « {text} » (attendu par exemple "
+                             "prenom.nom@entreprise.fr)")
+    return text
+
+
 def _audited(conn: Connection, email: str, action: str, actor: str, now: datetime,
              after: dict) -> None:
     append_events(conn, [{"at": now, "actor": actor, "role": "admin", "action": action,
@@ -92,7 +105,10 @@ def create_user(engine: Engine, email: str, name: str, company_code: str, role: 
     if role not in ROLES:
         raise GesprokitError(f"rôle « {role} » inconnu (rôles : {', '.join(ROLES)})")
     _check_new_password(password)
-    email = email.strip().lower()
+    email = _valid_email(email)
+    if not isinstance(name, str) or not name.strip():
+        raise GesprokitError("nom de la personne obligatoire")
+    name = name.strip()
     now = (now or datetime.now()).replace(microsecond=0)
     with writing(engine) as conn:
         if conn.execute(select(Company.code).where(Company.code == company_code)).first() is None:

@@ -79,7 +79,7 @@ def append_events(conn: Connection, events: list[dict],
         events.insert(0, {"at": events[0]["at"], "actor": "gesprokit", "role": "admin",
                           "action": "open_journal",
                           "after": json.dumps({"journal_id": str(uuid.uuid4())})})
-    chained = chain_events(events, prev, journal.journal_key())
+    chained = chain_events(events, prev, _signing_key(conn, prev))
     conn.execute(insert(Event), chained)
     if PENDING_CHECKPOINT in conn.info:
         first = chained[0]["hash"] if prev == GENESIS else conn.execute(
@@ -90,6 +90,23 @@ def append_events(conn: Connection, events: list[dict],
             Event.hash == known["hash"])).first() is None
         conn.info[PENDING_CHECKPOINT] = (first, chained[-1]["hash"], newest,
                                          known if lost else None)
+
+
+def _signing_key(conn: Connection, prev: str) -> bytes:
+    """The journal's key; never a new one for a journal that already holds signed events
+    (a command run with another secrets folder would sign with a key nobody can check)."""
+    key = journal.journal_key(create=False)
+    if key is not None:
+        return key
+    if prev != GENESIS and conn.execute(select(Event.event_id).where(
+            Event.mac.is_not(None)).limit(1)).first() is not None:
+        from gesprokit.errors import GesprokitError
+
+        raise GesprokitError(
+            f"clé du journal introuvable ({journal.key_path()}) alors que cette base a un "
+            "journal signé : lancez la commande avec le même GESPROKIT_SECRETS_DIR que le "
+            "serveur ; rien n'a été enregistré")
+    return journal.journal_key(create=True)
 
 
 @contextmanager

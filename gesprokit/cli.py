@@ -24,6 +24,8 @@ def _write_frame(df: pd.DataFrame, fmt: str, out: str | None) -> None:
         text = df.to_csv(index=False)
     elif fmt == "json":
         text = df.to_json(orient="records", force_ascii=False, indent=1) + "\n"
+    elif df.empty:
+        text = "Aucune situation : rien à afficher.\n"
     else:
         with pd.option_context("display.max_rows", None, "display.max_columns", None,
                                "display.width", 250):
@@ -154,9 +156,11 @@ def cmd_user_add(args) -> int:
     except GesprokitError as exc:
         print(exc, file=sys.stderr)
         return 2
-    granted = ", ".join(sorted(set(args.operation or ()))) or "aucune opération"
-    print(f"Compte créé : {args.email.strip().lower()} ({args.role}, {args.company}) ; "
-          f"opérations : {granted}")
+    from gesprokit.circuit import ROLE_LABELS
+
+    granted = ", ".join(sorted({o.strip() for o in args.operation or ()})) or "aucune opération"
+    print(f"Compte créé : {args.email.strip().lower()} ({ROLE_LABELS[args.role]}, "
+          f"{args.company}) ; opérations : {granted}")
     return 0
 
 
@@ -191,16 +195,21 @@ def cmd_user_admin(args) -> int:
 
 def _reset(engine, args, actor: str) -> int:
     from gesprokit.accounts import start_password_reset
+    from gesprokit.errors import GesprokitError
     from gesprokit.password_reset import send_reset_code
 
     code = start_password_reset(engine, args.email, actor)
     if args.smtp:
         host, _, port = args.smtp.partition(":")
-        send_reset_code(args.email, code, host, int(port or 25), args.sender)
-        print(f"Code de réinitialisation envoyé à {args.email} (valable 24 heures).")
-    else:
-        print(f"Code de réinitialisation de {args.email}, valable 24 heures, à transmettre à "
-              f"la personne par un canal sûr : {code}")
+        try:
+            send_reset_code(args.email, code, host, int(port or 25), args.sender)
+        except (GesprokitError, ValueError):
+            print(f"Courriel non envoyé (serveur {args.smtp} injoignable).", file=sys.stderr)
+        else:
+            print(f"Code de réinitialisation envoyé à {args.email} (valable 24 heures).")
+            return 0
+    print(f"Code de réinitialisation de {args.email}, valable 24 heures, à transmettre à "
+          f"la personne par un canal sûr : {code}")
     return 0
 
 

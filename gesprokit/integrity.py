@@ -44,7 +44,7 @@ def _event_rows(conn) -> list[dict]:
 
 def check_chain(events: list[dict], key: bytes | None) -> list[str]:
     """Hash, link and signature of every event, in order."""
-    problems = []
+    problems, bad_signatures = [], []
     expected_prev = GENESIS
     for ev in events:
         label = f"événement n°{ev['event_id']}"
@@ -57,10 +57,14 @@ def check_chain(events: list[dict], key: bytes | None) -> list[str]:
             if not ev.get("mac"):
                 problems.append(f"{label} : non signé (écrit hors de l'application)")
             elif ev["mac"] != journal.mac(key, ev["hash"]):
-                problems.append(f"{label} : signature invalide (événement forgé ou "
-                                "réécrit sans la clé du journal)")
+                bad_signatures.append(f"{label} : signature invalide (événement forgé ou "
+                                      "réécrit sans la clé du journal)")
         expected_prev = ev["hash"]
-    return problems
+    signed = sum(1 for ev in events if ev.get("mac"))
+    if len(bad_signatures) > 1 and len(bad_signatures) == signed:
+        return [*problems, f"aucune des {signed} signatures ne correspond : la clé du journal "
+                           f"({journal.key_path()}) n'est pas celle de cette base"]
+    return problems + bad_signatures
 
 
 def check_checkpoint(engine: Engine, events: list[dict], key: bytes | None) -> list[str]:

@@ -115,6 +115,8 @@ def _sorting(key: np.ndarray) -> np.ndarray:
 
 def _sum_by_situation(frame: pd.DataFrame, value: str, sit: pd.DataFrame) -> pd.Series:
     """Sum of `value` per (contract_id, n), aligned on `sit` (0 where absent)."""
+    if sit.empty:
+        return pd.Series([], index=sit.index, dtype="int64")
     contracts = pd.Index(sit["contract_id"].unique())
     width = int(max(sit["n"].max(), frame["n"].max() if len(frame) else 0)) + 1
     sit_key = codes_in(sit["contract_id"], contracts) * width + sit["n"].to_numpy("int64")

@@ -41,6 +41,7 @@ SEALED: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "company": ("company", ("code",), ()),
     "app_user": ("account", ("email",), ()),
     "operation_grant": ("account", ("email",), ()),
+    "password_reset": ("account", ("email",), ()),
     "price_index": ("index", ("index_code",), ()),
     "ecb_rate": ("ecb", (), ()),
     "chorus_structure": ("structure", ("siret",), ()),
@@ -78,7 +79,7 @@ def key_label(text: str) -> str:
 
 def _canonical(value):
     if isinstance(value, datetime):
-        return value.replace(microsecond=0).isoformat()
+        return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bool):

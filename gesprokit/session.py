@@ -62,6 +62,9 @@ class Session:
         self.check_account()
         if self.actor.role != "admin":
             raise PermissionDenied("Réservé à l'administrateur des comptes.")
+        if name == "set_disabled" and args and str(args[0]).strip().lower() == self.actor.email:
+            raise PermissionDenied("Un administrateur ne désactive pas son propre compte : "
+                                   "demandez-le à un autre administrateur.")
         return getattr(accounts, name)(self.engine, *args, actor=self.actor.email, **kwargs)
 
     def touch(self) -> None:
@@ -99,8 +102,9 @@ class Session:
         return contracts["contract_id"].tolist()
 
     def frames(self) -> Frames:
-        """The tables this user may read (drafts of others removed)."""
-        self.touch()
+        """The tables this user may read (drafts of others removed); refused at once, like an
+        action, when the account changed since the login."""
+        self.check_account()
         frames = load_frames(self.engine)
         keep = self.visible_contracts(frames)
         own = set(keep) if self.actor.role == "contractor" else set()
@@ -119,8 +123,8 @@ class Session:
             keys = set(zip(hidden["contract_id"], hidden["n"], strict=True))
             for name in ("situations", "progress", "adjustments"):
                 df = getattr(frames, name)
-                mask = [(c, n) not in keys for c, n in zip(df["contract_id"], df["n"],
-                                                           strict=True)]
+                mask = pd.Series([(c, n) not in keys for c, n in zip(
+                    df["contract_id"], df["n"], strict=True)], index=df.index, dtype=bool)
                 setattr(frames, name, df[mask].reset_index(drop=True))
         return frames
 
@@ -134,7 +138,12 @@ class Session:
         """The error `action` would raise now (None: allowed), for a button's state."""
         frames = self.frames()
         contract = frames.contracts[frames.contracts["contract_id"] == contract_id]
-        company = contract["company_code"].iloc[0] if len(contract) else None
+        if contract.empty:
+            from gesprokit.workflow_errors import PermissionDenied
+
+            return PermissionDenied(f"Le marché « {contract_id} » n'est pas dans votre "
+                                    "périmètre (opérations accordées à votre compte).")
+        company = contract["company_code"].iloc[0]
         sit = frames.situations[(frames.situations["contract_id"] == contract_id)
                                 & (frames.situations["n"] == n)]
         if sit.empty:
@@ -173,6 +182,8 @@ def connect(db_url: str | Engine | None, email: str, password: str,
     (also while too many wrong passwords were just typed for this e-mail)."""
     engine = db_url if isinstance(db_url, Engine) else get_engine(db_url)
     now = now or datetime.now()
+    if not isinstance(password, str) or not isinstance(email, str):
+        raise AuthenticationFailed("Adresse électronique ou mot de passe incorrect.")
     key = str(email).strip().lower()
     recent_failures = throttle.check_allowed(engine, key, now)
     found = account(engine, email)

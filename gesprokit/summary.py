@@ -66,12 +66,10 @@ def s_curve(ledger_situations: pd.DataFrame, contracts: pd.DataFrame,
     """Cumulative works of the whole operation per month vs its contract amount and, when a
     planning is given (``contract_id, month, pct_bp``), vs the planned works (cents)."""
     totals = contract_totals(contracts, amendments)
-    ords = month_ordinal(ledger_situations["month"])
-    first, last = int(ords.min()), int(ords.max())
+    ords = month_ordinal(ledger_situations["month"]).tolist()
     if planned is not None and len(planned):
-        plan_ords = month_ordinal(planned["month"])
-        first, last = min(first, int(plan_ords.min())), max(last, int(plan_ords.max()))
-    months = list(range(first, last + 1))
+        ords += month_ordinal(planned["month"]).tolist()
+    months = list(range(int(min(ords)), int(max(ords)) + 1)) if ords else []
     ids = contracts["contract_id"]
     curve = pd.DataFrame({"month": ordinal_to_month(months).values,
                           "works_cum": _monthly_sum(ledger_situations, "works_cum", ids,
@@ -89,6 +87,14 @@ def plot_s_curve(curve: pd.DataFrame, title: str, path: str | Path | None = None
     """Line chart of cumulative works against the contract amount, French labels."""
     fig = Figure(figsize=(9, 4.5))
     ax = fig.subplots()
+    if curve.empty:  # a base being filled in: no situation nor planning yet
+        ax.set_title(title)
+        ax.text(0.5, 0.5, "Aucune situation ni planning à tracer pour l'instant.",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        if path is not None:
+            fig.savefig(path, dpi=110)
+        return fig
     euros = curve["works_cum"] / 100
     ax.plot(curve["month"], euros, marker="o", color="#1f5f8b", label="Travaux cumulés HT")
     if "planned_cum" in curve:

@@ -101,11 +101,11 @@ def refusal(actor: Actor, action: str, status: str | None, contract_company: str
         return PermissionDenied(f"Action « {t.label} » réservée au rôle "
                                 f"« {ROLE_LABELS[t.role]} » (vous êtes "
                                 f"« {ROLE_LABELS.get(actor.role, actor.role)} »).")
-    if actor.role == "contractor" and contract_company != actor.company_code:
-        return PermissionDenied("Ce marché n'est pas celui de votre entreprise.")
     scope = out_of_scope(actor, operation)
     if scope:
         return scope
+    if actor.role == "contractor" and contract_company != actor.company_code:
+        return PermissionDenied("Ce marché n'est pas celui de votre entreprise.")
     if status is None:
         return InvalidTransition("Situation inconnue.")
     if status not in t.from_states:

@@ -383,7 +383,7 @@ def test_chorus_panel_deposits_each_actors_piece(engine, server):
     with PisteClient(config_for(server)) as client:
         billing.poll(engine, client, now=at(14, 10))
     moa.check()
-    assert "délai de paiement interrompu" in moa.file.value
+    assert "pièce suspendue, à compléter" in moa.file.value
 
 
 def test_chorus_panel_without_configuration_says_so(engine, monkeypatch):

@@ -72,7 +72,7 @@ def test_wrong_frame_order_role_or_circuit_is_reported():
         "cadre A19 déposé hors de son tour : le dossier attend A15 (état d'acompte du maître "
         "d'œuvre)"]
     assert frame_problems("acompte", "A15", "contractor", a4) == [
-        "le cadre A15 se dépose par le rôle « moe », pas « contractor »"]
+        "le cadre A15 se dépose par le rôle « Maître d'œuvre », pas « Entreprise titulaire »"]
     problems = frame_problems("acompte", "A7", "contractor", a4)
     assert problems[0].startswith("cadre A7 (projet de décompte final) hors du circuit")
     # a subcontractor's monthly demand does not go in the titulaire's file

@@ -68,7 +68,7 @@ def test_user_add_and_login(sqlite_url, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("un-mot-de-passe\n"))
     assert main(["user", "add", "Opc@OPC.fr", "--name", "Claire Martin", "--company", "OPC",
                  "--role", "verifier", "--password-stdin", "--db", sqlite_url]) == 0
-    assert "Compte créé : opc@opc.fr (verifier, OPC)" in capsys.readouterr().out
+    assert "Compte créé : opc@opc.fr (OPC / BET, OPC)" in capsys.readouterr().out
     assert connect(sqlite_url, "opc@opc.fr", "un-mot-de-passe").actor.role == "verifier"
     monkeypatch.setattr("sys.stdin", io.StringIO("court\n"))
     assert main(["user", "add", "x@opc.fr", "--name", "X", "--company", "OPC",

@@ -217,6 +217,12 @@ def test_an_unsigned_event(copy, capsys):
     ("DELETE FROM progress WHERE contract_id = :c AND n = 3",
      "situation n°3 du marché CHMV-EHPAD-L05 : modifié"),
     ("INSERT INTO ecb_rate VALUES ('2027-01-01', 1)", "taux de la BCE : modifié"),
+    # a reset code planted to take over the owner's account
+    ("INSERT INTO password_reset VALUES ('" + hashlib.sha256(b"pirate").hexdigest() + "', "
+     "'direction@chmv.fr', '2026-01-01 00:00:00', '2099-01-01 00:00:00', NULL)",
+     "compte direction@chmv.fr : modifié"),
+    ("UPDATE visa SET status = 'VSO'", "document CHMV-EHPAD-MAL-MEN-0001 : modifié"),
+    ("UPDATE folder_right SET can_write = 1", "dossier comptes-rendus : modifié"),
 ])
 def test_state_changed_outside_the_application(copy, capsys, statement, expected):
     sql(copy, statement, c=L05)
@@ -274,3 +280,41 @@ def test_without_the_key_nothing_is_called_intact(copy, capsys, monkeypatch, tmp
     monkeypatch.setenv("GESPROKIT_SECRETS_DIR", str(tmp_path / "ailleurs"))
     err = problems(copy, capsys)
     assert "clé du journal introuvable" in err and "aucun point de contrôle" in err
+
+
+def test_opening_the_documents_page_writes_nothing(base, tmp_path):
+    """A page that only shows must not change the base (a fresh base has no folder yet)."""
+    from gesprokit.session import connect
+    from gesprokit.ui.pages import DocumentsPage
+
+    engine = get_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    import_folder(SAMPLE, engine, now=datetime(2026, 6, 1))
+    create_user(engine, "alu@mal.fr", "Alu", "MAL", "contractor", "mot-de-passe-1",
+                operations=[OP])
+    page = DocumentsPage(connect(engine, "alu@mal.fr", "mot-de-passe-1"), at(1).date())
+    page.widget()
+    assert [v for _, v in page.form.folder.options] == ["plans-execution"]
+    assert verify(engine).problems == []
+
+
+def test_no_new_key_for_a_signed_journal(copy, monkeypatch, tmp_path):
+    """A command run with another secrets folder refuses to sign instead of making a key
+    that would make every later event unverifiable; nothing is written."""
+    from gesprokit.errors import GesprokitError
+
+    before = last_event_id(copy)
+    monkeypatch.setenv("GESPROKIT_SECRETS_DIR", str(tmp_path / "autre-dossier"))
+    with pytest.raises(GesprokitError, match="clé du journal introuvable .* journal signé"):
+        workflow.create_situation(copy, ACTORS["contractor"], L05, "2026-07", now=at(20))
+    assert last_event_id(copy) == before
+    assert not (tmp_path / "autre-dossier" / "journal.key").exists()
+
+
+def test_a_wrong_key_is_said_once(copy, capsys, monkeypatch, tmp_path):
+    folder = tmp_path / "autre-dossier"
+    folder.mkdir()
+    (folder / "journal.key").write_text("00" * 32)
+    monkeypatch.setenv("GESPROKIT_SECRETS_DIR", str(folder))
+    err = problems(copy, capsys)
+    assert "aucune des" in err and "n'est pas celle de cette base" in err
+    assert "signature invalide" not in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 
 import pytest
@@ -195,7 +196,7 @@ def test_deposit_form_calls_the_action_and_shows_its_message(engine):  # noqa: F
     form.title.value = "Plan de calepinage ind C"
     form.discipline.value = "MEN"
     assert form.submit() is None
-    assert "Refusé : Le titre ne doit pas contenir d'indice" in form.message.value
+    assert "Le titre ne doit pas contenir d'indice" in html.unescape(form.message.value)
     form.title.value = "Plan de calepinage des vitrages du hall"
     assert form.submit() == ("CHMV-EHPAD-MAL-MEN-0001", "A")
     assert "Déposé : CHMV-EHPAD-MAL-MEN-0001, indice A." in form.message.value

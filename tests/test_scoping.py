@@ -15,7 +15,7 @@ import pytest
 from conftest import SAMPLE
 from sqlalchemy import select, text
 
-from gesprokit import accounts, schema
+from gesprokit import accounts, schema, workflow
 from gesprokit.cli import main
 from gesprokit.errors import GesprokitError
 from gesprokit.importer import import_folder
@@ -244,3 +244,46 @@ def test_chorus_check_as_an_account_of_another_operation_is_refused(engine, caps
     assert main(["chorus", "check", f"{OP_A}-L05", "A19", "EAV-L05-06", "--n", "6", "--as",
                  "moa-b@chmv.fr", "--db", url]) == 2
     assert "opération « CHMV-EHPAD »" in capsys.readouterr().err
+
+
+def test_open_pages_stop_reading_and_acting_once_the_account_changes(engine):
+    """A page opened before a revocation neither reads nor deposits afterwards."""
+    from gesprokit.sample_operation import sample_pdf
+    from gesprokit.ui.pages import DocumentsPage
+
+    session = connect(engine, "alu@mal.fr", PASSWORD)
+    page = DocumentsPage(session, T0.date(), now=T0)
+    form = page.form
+    content = sample_pdf("Plan")
+    form.upload.value = ({"name": "plan.pdf", "type": "application/pdf", "size": len(content),
+                          "content": memoryview(content), "last_modified": T0},)
+    form.title.value, form.discipline.value = "Plan de calepinage du hall", "MEN"
+    accounts.revoke(engine, "alu@mal.fr", OP_A)
+    before = dump(engine)
+    assert form.submit() is None and "reconnectez-vous" in form.message.value
+    assert dump(engine) == before
+    with pytest.raises(AuthenticationFailed):
+        session.frames()
+
+
+def test_an_account_needs_a_real_address_and_a_name(engine):
+    for email, name in (("  ", "Quelqu'un"), ("pas un courriel", "Quelqu'un"),
+                        ("ok@opc.fr", " ")):
+        with pytest.raises(GesprokitError):
+            accounts.create_user(engine, email, name, "OPC", "verifier", PASSWORD)
+    with pytest.raises(AuthenticationFailed):
+        connect(engine, "alu@mal.fr", None)
+
+
+def test_an_administrator_does_not_disable_itself(engine):
+    admin = connect(engine, "admin@chmv.fr", PASSWORD)
+    with pytest.raises(PermissionDenied, match="propre compte"):
+        admin.administer("set_disabled", "admin@chmv.fr", True)
+    assert admin.administer("set_disabled", "nobody@opc.fr", True) is True
+
+
+def test_the_refusal_names_the_operation_before_the_company(engine):
+    alu = connect(engine, "alu@mal.fr", PASSWORD)
+    assert "n'est pas dans votre périmètre" in str(alu.refusal("submit", f"{OP_B}-L05", 1))
+    assert "opération « CHMV-SMR2 »" in str(workflow.refusal(
+        alu.actor, "submit", "draft", "MAL", operation=OP_B))  # MAL's contract, elsewhere

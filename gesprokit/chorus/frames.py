@@ -168,8 +168,11 @@ def frame_problems(kind: str, frame: str, role: str, pieces: list[Piece],
         wanted = " ou ".join(f"{f} ({FRAMES[f].label})" for f in expected)
         problems.append(f"cadre {frame} déposé hors de son tour : le dossier attend {wanted}")
     if FRAMES[frame].role != role:
-        problems.append(f"le cadre {frame} se dépose par le rôle « {FRAMES[frame].role} », "
-                        f"pas « {role} »")
+        from gesprokit.circuit import ROLE_LABELS
+
+        problems.append(f"le cadre {frame} se dépose par le rôle « "
+                        f"{ROLE_LABELS.get(FRAMES[frame].role, FRAMES[frame].role)} », pas « "
+                        f"{ROLE_LABELS.get(role, role)} »")
     if frame in expected and on is not None:
         problems += _tacit_problems(frame, live_pieces(pieces), on)
     return problems

@@ -72,6 +72,15 @@ def rights(conn: Connection, actor: Actor, folder_code: str) -> tuple[bool, bool
     return any(r["can_read"] for r in rows), any(r["can_write"] for r in rows)
 
 
+def writable_folders(conn: Connection, actor: Actor) -> list[str]:
+    """The default folders the actor may deposit in, read without writing anything (before
+    the first deposit creates them, from their default rights)."""
+    if conn.execute(select(schema.Folder.folder_code).limit(1)).first() is None:
+        return [code for code, (_, _, writers) in DEFAULT_FOLDERS.items()
+                if actor.role in writers]
+    return [code for code in DEFAULT_FOLDERS if rights(conn, actor, code)[1]]
+
+
 def check_title(conn: Connection, title: str) -> str:
     """A meaningful title: no revision index, no issuer name, no date (they are fields)."""
     title = " ".join(title.split())

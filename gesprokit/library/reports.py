@@ -40,9 +40,14 @@ def visa_queue(engine: Engine, as_of: datetime) -> pd.DataFrame:
                                                         ).reset_index(drop=True)
 
 
-def visa_turnaround(engine: Engine) -> pd.DataFrame:
-    """Per reviewer: visas given, median days from deposit to visa, visas given late."""
+def visa_turnaround(engine: Engine, operations=None) -> pd.DataFrame:
+    """Per reviewer: visas given, median days from deposit to visa, visas given late (on the
+    documents of `operations` only, when given)."""
     visas = read_table(engine, schema.Visa.__table__)
+    if operations is not None:
+        docs = read_table(engine, schema.Document.__table__)
+        visas = visas[visas["document_id"].isin(
+            docs.loc[docs["operation_code"].isin(operations), "document_id"])]
     versions = read_table(engine, schema.DocumentVersion.__table__)
     given = visas[visas["given_at"].notna()].merge(
         versions[["document_id", "revision_index", "deposited_at"]],

@@ -106,18 +106,24 @@ class AdminPage:
                        lambda _r: self._reload())
 
     def _reset(self, email: str) -> str:
-        """Make a reset code and e-mail it ($GESPROKIT_SMTP), else show it to transmit."""
+        """Make a reset code and e-mail it ($GESPROKIT_SMTP); shown to transmit by hand when
+        no server is set or the e-mail could not leave."""
+        from gesprokit.errors import GesprokitError
         from gesprokit.password_reset import send_reset_code
 
         code = self.session.administer("start_password_reset", email, now=self.now)
+        by_hand = (f"Code de réinitialisation de {email}, valable 24 heures, à transmettre par "
+                   f"un canal sûr : {code}")
         smtp = os.environ.get("GESPROKIT_SMTP")
-        if smtp:
-            host, _, port = smtp.partition(":")
+        if not smtp:
+            return by_hand
+        host, _, port = smtp.partition(":")
+        try:
             send_reset_code(email, code, host, int(port or 25),
                             os.environ.get("GESPROKIT_SENDER", "gesprokit@localhost"))
-            return f"Code de réinitialisation envoyé à {email} (valable 24 heures)."
-        return (f"Code de réinitialisation de {email}, valable 24 heures, à transmettre par "
-                f"un canal sûr : {code}")
+        except (GesprokitError, ValueError):
+            return f"Courriel non envoyé (serveur {smtp} injoignable). " + by_hand
+        return f"Code de réinitialisation envoyé à {email} (valable 24 heures)."
 
     def create(self) -> object:
         """A new account with the operations chosen; its first password is set by the person

@@ -84,6 +84,7 @@ class ChorusPanel:
         if self.selected is None:
             return []
         cid, n = self.selected
+        self.session.check_account()
         problems = billing.check(self.session.engine, self.session.actor, cid, self.frame,
                                  self.number.value, n=n, files=uploaded_files(self.upload),
                                  on=(self.now or datetime.now()).date())
@@ -118,6 +119,7 @@ class ChorusPanel:
         cid, n = self.selected
 
         def action():
+            self.session.check_account()
             try:
                 client = self.client_factory()
             except GesprokitError as exc:

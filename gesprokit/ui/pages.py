@@ -105,6 +105,11 @@ def differences_view(differences):
                                "difference": "Écart"})
 
 
+# problems of the journal as a whole or of shared reference data, which any auditor may read
+SHARED_PROBLEMS = ("événement", "journal", "point de contrôle", "clé", "aucun", "indice",
+                   "taux de la BCE", "fichier des points")
+
+
 class AuditPage:
     """Recomputed états d'acompte against the validated figures, the journal's integrity,
     and the auditor's workbook, for one contract or all of the user's scope."""
@@ -149,10 +154,10 @@ class AuditPage:
         shown, hidden = [], 0
         for problem in result.problems:
             named = re.findall(r"marché (\S+)", problem)
-            if named and not set(named) <= visible:
-                hidden += 1
-            else:
+            if (set(named) <= visible) if named else problem.startswith(SHARED_PROBLEMS):
                 shown.append(problem)
+            else:  # an account, a document, a contract… outside the user's scope
+                hidden += 1
         if result.intact:
             text = (f"<p><b>Journal intègre</b> : {result.events} événements signés et chaînés, "
                     f"point de contrôle retrouvé, {result.groups} ensembles de données "
@@ -160,8 +165,8 @@ class AuditPage:
                     "ré-empreintées.</p>")
         else:
             items = "".join(f"<li>{esc(p)}</li>" for p in shown)
-            more = (f"<li>{hidden} anomalie(s) sur des marchés hors de vos opérations</li>"
-                    if hidden else "")
+            more = (f"<li>{hidden} anomalie(s) hors de votre périmètre (à examiner par "
+                    "l'administrateur avec « gesprokit audit verify »)</li>" if hidden else "")
             text = (f"<p style='color:#b03a2e'><b>Journal altéré : {len(result.problems)} "
                     f"anomalie(s)</b></p><ul>{items}{more}</ul>")
         self.verdict.value = text
@@ -220,11 +225,12 @@ class DocumentsPage:
         self.session = session
         engine, actor = session.engine, session.actor
         operations = session.frames().operations
-        self.form = (DepositForm(engine, actor, operations["code"].iloc[0], now=now)
+        self.form = (DepositForm(engine, actor, list(operations["code"]), now=now,
+                                 check_account=session.check_account)
                      if len(operations) else None)
         self.documents = documents(engine, actor)
         self.queue = visa_queue(engine, end_of_day(as_of))
-        self.turnaround = visa_turnaround(engine)
+        self.turnaround = visa_turnaround(engine, actor.operations)
         self.as_of = as_of
 
     def widget(self) -> w.Widget:
