@@ -69,6 +69,63 @@ def _same_figures(p, con, size: int) -> None:
     assert all(ours[k] == v for k, v in loop.items())
 
 
+def every_rule(p) -> dict:
+    """The same portfolio with every rule at work: revisable prices (one index, its last two
+    months not yet published), a penalty by days and a bonus per contract, a guarantee and a
+    direct-paid subcontract on the first line of each contract."""
+    import pandas as pd
+
+    contracts = p.contracts.assign(price_form="revisable", revision_fixed_bp=1250,
+                                   revision_base_month=p.situations["month"].min(),
+                                   advance_cents=p.contracts["initial_total_ht"] // 20)
+    months = sorted(p.situations["month"].unique())
+    index = pd.DataFrame({"index_code": "BT01", "month": months[:-2],
+                          "value_e4": [1_300_000 + 1_500 * i for i in range(len(months) - 2)],
+                          "published_on": [pd.Timestamp(m + "-01") + pd.Timedelta(days=75)
+                                           for m in months[:-2]]})
+    index["published_on"] = index["published_on"].astype("datetime64[us]")
+    terms = pd.DataFrame({"contract_id": p.contracts["contract_id"], "index_code": "BT01",
+                          "weight_bp": 8750})
+    ids = p.contracts["contract_id"]
+    adjustments = pd.concat([
+        pd.DataFrame({"contract_id": ids, "n": 2, "kind": "penalty", "days": 12,
+                      "amount_cents": pd.NA, "reason": "retard"}),
+        pd.DataFrame({"contract_id": ids, "n": 3, "kind": "bonus", "days": pd.NA,
+                      "amount_cents": 150_000, "reason": "prime"})], ignore_index=True)
+    adjustments = adjustments.astype({"days": "Int64", "amount_cents": "Int64"})
+    guarantees = pd.DataFrame({"contract_id": ids, "amount_cents": 2_000_000,
+                               "received_on": pd.Timestamp(months[0] + "-15")})
+    guarantees["received_on"] = guarantees["received_on"].astype("datetime64[us]")
+    subcontracts = pd.DataFrame({"subcontract_id": "ST-" + ids, "contract_id": ids,
+                                 "amount_cents": 5_000_000, "direct_payment": True})
+    first = p.price_lines.groupby("contract_id").head(1).index
+    price_lines = p.price_lines.copy()
+    price_lines["subcontract_id"] = None
+    price_lines.loc[first, "subcontract_id"] = "ST-" + price_lines.loc[first, "contract_id"]
+    return dict(contracts=contracts, price_lines=price_lines, situations=p.situations,
+                progress=p.progress, adjustments=adjustments, guarantees=guarantees,
+                subcontracts=subcontracts, revision_terms=terms, price_index=index)
+
+
+def run_every_rule(sizes: list[int], runs: int) -> None:
+    """The full ledger on data exercising every rule, against the fixed-price-only ledger
+    of the same rows (the ratio shows what the rules cost)."""
+    print(f"\n{'lignes':>10} {'prix fermes (s)':>16} {'toutes règles (s)':>18} {'ratio':>7}")
+    for size in sizes:
+        p = portfolio(size)
+        fixed_t = median_time(partial(compute_ledger, p.contracts, p.price_lines,
+                                      p.situations, p.progress), runs)
+        kwargs = every_rule(p)
+        ledger = compute_ledger(**kwargs).situations
+        assert ledger["revision_cum"].ne(0).any() and ledger["penalty_cum"].gt(0).any()
+        assert ledger["revision_provisional"].any() and ledger["direct_payment_cum"].gt(0).any()
+        rules_t = median_time(partial(compute_ledger, **kwargs), runs)
+        print(f"{len(p.progress):>10} {fixed_t:>16.3f} {rules_t:>18.3f} "
+              f"{rules_t / fixed_t:>6.1f}×")
+    print("toutes règles : prix révisables (indice provisoire sur les deux derniers mois), "
+          "pénalités, primes, garanties, avance, sous-traitance en paiement direct.")
+
+
 def run(sizes: list[int], runs: int) -> None:
     print(f"\n{'lignes':>10} {'ledger (s)':>11} {'boucle Python':>14} {'ratio':>7} "
           f"{'DuckDB cumuls':>14} {'ratio':>7} {'cumuls seuls':>13} {'ratio':>7}")
@@ -92,3 +149,4 @@ def run(sizes: list[int], runs: int) -> None:
     print("ratios : temps de la référence / temps de gesprokit (> 1 : gesprokit plus rapide) ;"
           "\nboucle Python mesurée sur au plus 100 000 lignes puis extrapolée ; DuckDB et "
           "« cumuls seuls » ne calculent que les travaux cumulés.")
+    run_every_rule(sizes, runs)

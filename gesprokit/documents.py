@@ -18,8 +18,13 @@ from fpdf import FPDF
 
 from gesprokit.ledger import Ledger
 from gesprokit.money import format_eur, format_pct_bp
-from gesprokit.months import format_date_fr
-from gesprokit.statement import creditor_sentence, statement_rows
+from gesprokit.months import format_date_fr, format_month_fr
+from gesprokit.statement import (
+    creditor_sentence,
+    penalty_terms,
+    retention_terms,
+    statement_rows,
+)
 from gesprokit.store import Frames
 from gesprokit.timeline import situation_timeline
 
@@ -112,7 +117,7 @@ def render(kind: str, frames: Frames, ledger: Ledger, contract_id: str, n: int,
     _facts(pdf, [
         ("Opération", operation["name"]), ("Maître d'ouvrage", operation["buyer_name"]),
         ("Marché", f"{contract_id} – {contract['title']}"), ("Titulaire", company),
-        ("Situation", f"n°{n} – mois de {situation['month']}"),
+        ("Situation", f"n°{n} – {format_month_fr(situation['month'])}"),
         ("Établi le", format_date_fr(when)),
     ])
     # every line at its last entered % (a line left out keeps its previous one)
@@ -167,9 +172,10 @@ def _annexes(pdf: _Pdf, frames: Frames, ledger: Ledger, contract_id: str, n: int
                  .replace(".", ","), "oui" if r.revision_provisional else "non",
                  format_eur(r.revision_cum)] for r in rev.itertuples()], (30, 40, 30, 40))
     row = ledger.situations.query("contract_id == @contract_id and n == @n").iloc[0]
+    contract = frames.contracts.query("contract_id == @contract_id").iloc[0]
     guarantees = frames.guarantees.query("contract_id == @contract_id")
     _section(pdf, "Annexe 2 – Retenue de garantie")
-    _table(pdf, ["", "Montant"], [["Retenue cumulée (5 % du TTC, moins les garanties)",
+    _table(pdf, ["", "Montant"], [[f"Retenue cumulée ({retention_terms(contract)})",
                                    format_eur(row["retention_cum"])]]
            + [[f"Garantie {g.kind.upper()} {g.guarantee_id} reçue le "
                f"{format_date_fr(g.received_on)}", format_eur(g.amount_cents)]
@@ -182,7 +188,7 @@ def _annexes(pdf: _Pdf, frames: Frames, ledger: Ledger, contract_id: str, n: int
                  f"{int(a.days)} jours" if pd.notna(a.days) else format_eur(a.amount_cents),
                  a.reason] for a in adj.itertuples()], (20, 20, 30, 110), text_columns=4)
         pdf.multi_cell(0, 5, f"Pénalités retenues à ce jour : {format_eur(row['penalty_cum'])} "
-                             "(plafond 10 % du marché HT ; exonération jusqu'à 1 000 € HT).")
+                             f"({penalty_terms(contract)}).")
 
 
 def _history(pdf: _Pdf, frames: Frames, contract_id: str, n: int) -> None:

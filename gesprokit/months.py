@@ -83,3 +83,12 @@ def format_date_fr(value) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return ""
     return pd.Timestamp(value).strftime("%d/%m/%Y")
+
+
+MONTH_NAMES = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+               "septembre", "octobre", "novembre", "décembre")
+
+
+def format_month_fr(month: str) -> str:
+    """``2026-03`` → ``mars 2026``."""
+    return f"{MONTH_NAMES[int(month[5:7]) - 1]} {month[:4]}"

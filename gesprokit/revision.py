@@ -115,7 +115,9 @@ def compute_revision(sit: pd.DataFrame, contracts: pd.DataFrame, terms: pd.DataF
     # Definitive revision of each situation's own month (when all its indices exist).
     own = s[["contract_id", "n", "pos", "month_ord", "works_month"]].merge(t, on="contract_id")
     own = own.merge(values, on=["index_code", "month_ord"], how="left")
-    complete = own.groupby(["contract_id", "n"])["value_e4"].transform(lambda v: v.notna().all())
+    # a month is definitive when every index of its formula is known (vectorised: no Python
+    # call per situation)
+    complete = own["value_e4"].notna().groupby([own["contract_id"], own["n"]]).transform("all")
     own_ok = own[complete]
     s["r_def"] = 0
     if not own_ok.empty:

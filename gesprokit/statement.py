@@ -46,6 +46,28 @@ def statement_rows(situations: pd.DataFrame, row: pd.Series,
     return out
 
 
+def _percent(bp: int) -> str:
+    from gesprokit.money import format_number
+
+    return format_number(int(bp) / 100, 2).rstrip("0").rstrip(",") + " %"
+
+
+def retention_terms(contract) -> str:
+    """The contract's retention as the état states it: « 5 % du TTC, moins les garanties »."""
+    base = "du HT" if contract["retention_base"] == "ht" else "du TTC"
+    return f"{_percent(contract['retention_rate_bp'])} {base}, moins les garanties"
+
+
+def penalty_terms(contract) -> str:
+    """The contract's penalty clause: daily rate, cap and waiver, from its own settings."""
+    from gesprokit.money import format_eur, format_number
+
+    denominator = format_number(int(contract["penalty_denominator"]), 0)
+    return (f"1/{denominator} du montant du marché HT par jour ; "
+            f"plafond {_percent(contract['penalty_cap_bp'])} du marché HT ; non appliquées "
+            f"jusqu'à {format_eur(int(contract['penalty_waiver_cents']))} HT")
+
+
 def creditor_sentence(net_month: int) -> str | None:
     """The sentence a statement carries when this month's net is zero or negative."""
     if net_month > 0:

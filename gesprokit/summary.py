@@ -33,7 +33,8 @@ def contract_summary(ledger_situations: pd.DataFrame, contracts: pd.DataFrame,
     df = df.merge(last[["contract_id", "n", "month", *amounts]], on="contract_id", how="left")
     for col in amounts:
         df[col] = df[col].fillna(0).astype("int64")
-    df["pct_done_bp"] = (df["works_cum"] * 10_000 // df["contract_total_ht"]).astype("int64")
+    total = df["contract_total_ht"].where(df["contract_total_ht"] > 0)
+    df["pct_done_bp"] = (df["works_cum"] * 10_000 // total).fillna(0).astype("int64")
     return df.sort_values(["lot_code", "contract_id"]).reset_index(drop=True)
 
 
@@ -41,7 +42,7 @@ def format_summary(summary: pd.DataFrame) -> str:
     """The per-contract summary as a French text table with a total line."""
     rows = []
     for r in summary.itertuples():
-        rows.append(f"Lot {r.lot_code} {r.company[:34]:<34} {format_eur(r.initial_total_ht):>18}"
+        rows.append(f"Lot {r.lot_code} {r.company[:34]:<34} {format_eur(r.contract_total_ht):>18}"
                     f" {format_eur(r.works_cum):>18} {format_number(r.pct_done_bp / 100, 1):>7} %"
                     f" {format_eur(r.due_cum):>18}")
     head = (f"{'Lot / entreprise':<41} {'Marché HT':>18} {'Travaux cumulés HT':>18} "

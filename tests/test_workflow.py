@@ -371,3 +371,48 @@ def test_circuit_documents_are_stored_with_their_hash(engine):
         assert doc.name == f"{kind}-{L05}-n7.pdf"
         assert doc.content.startswith(b"%PDF-") and doc.size == len(doc.content) > 10_000
         assert hashlib.sha256(doc.content).hexdigest() == digest
+
+
+def test_the_etat_states_the_contracts_own_settings(engine, tmp_path):
+    """L05 set to a 3,5 % retention on the HT, penalties of 1/2 000 per day capped at 7,5 %
+    and waived up to 500 €: the état's annexes say exactly that."""
+    import shutil
+    import subprocess
+
+    from gesprokit.documents import render
+    from gesprokit.ledger import ledger_from_frames
+    from gesprokit.store import load_frames
+
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE contract SET retention_rate_bp = 350, retention_base = 'ht', "
+                          "penalty_denominator = 2000, penalty_cap_bp = 750, "
+                          "penalty_waiver_cents = 50000 WHERE contract_id = :c"), {"c": L05})
+    frames = load_frames(engine)
+    pdf = tmp_path / "etat.pdf"
+    pdf.write_bytes(render("etat", frames, ledger_from_frames(frames), L05, 4,
+                           datetime(2026, 7, 1)))
+    if shutil.which("pdftotext") is None:
+        pytest.fail("pdftotext absent : apt-get install poppler-utils")
+    words = " ".join(subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                                    capture_output=True, text=True).stdout.split())
+    assert "Retenue cumulée (3,5 % du HT, moins les garanties)" in words
+    assert ("1/2 000 du montant du marché HT par jour ; plafond 7,5 % du marché HT ; non "
+            "appliquées jusqu'à 500,00 € HT") in words.replace("\u202f", " ")
+
+
+def test_the_summary_rows_carry_the_amendments(engine, capsys):
+    """L06's row shows its initial 739 600,00 € plus its amendment of 24 850,00 €, so that
+    the rows add up to the printed total."""
+    from gesprokit.store import load_frames
+    from gesprokit.summary import contract_summary, format_summary
+
+    frames = load_frames(engine)
+    summary = contract_summary(frames.situations.assign(works_cum=0, revision_cum=0, due_cum=0,
+                                                        retention_cum=0, penalty_cum=0,
+                                                        advance_repaid_cum=0),
+                               frames.contracts, frames.amendments, frames.companies)
+    text_table = format_summary(summary)
+    row = next(line for line in text_table.splitlines() if line.startswith("Lot 06"))
+    assert "764\u202f450,00\xa0€" in row
+    assert summary["contract_total_ht"].sum() == frames.contracts["initial_total_ht"].sum() \
+        + 2_485_000
