@@ -58,6 +58,7 @@ class AdminPage:
             "reset": w.Button(description="Réinitialiser le mot de passe", icon="key"),
         }
         for name, button in self.buttons.items():
+            button.layout = w.Layout(width="fit-content")  # the whole label, never cut
             button.on_click(lambda _b, name=name: self.act(name))
         self.new_email = w.Text(description="Adresse électronique", style=STYLE,
                                 layout=w.Layout(width="420px"))

@@ -108,14 +108,15 @@ class LoginForm:
                                        layout=w.Layout(width="420px"))
         self.new_password_again = w.Password(description="Confirmer", style=STYLE,
                                              layout=w.Layout(width="420px"))
-        self.reset_button = w.Button(description="Changer le mot de passe")
+        self.reset_button = w.Button(description="Changer le mot de passe",
+                                     layout=w.Layout(width="fit-content"))
         self.reset_button.on_click(self.reset_password)
         self.reset_box = w.VBox([w.HTML("<p>Saisissez votre adresse électronique ci-dessus, le "
                                         "code reçu et votre nouveau mot de passe.</p>"),
                                  self.code, self.new_password, self.new_password_again,
                                  self.reset_button], layout=w.Layout(display="none"))
         self.reset_toggle = w.Button(description="J'ai reçu un code de réinitialisation",
-                                     button_style="", layout=w.Layout(width="auto"))
+                                     button_style="", layout=w.Layout(width="fit-content"))
         self.reset_toggle.on_click(self._toggle_reset)
 
     @property

@@ -130,7 +130,7 @@ class AuditPage:
         self.button.on_click(self.on_workbook)
         self.session = session
         self.verify_button = w.Button(description="Vérifier l'intégrité du journal",
-                                      icon="shield", layout=w.Layout(width="auto"))
+                                      icon="shield", layout=w.Layout(width="fit-content"))
         self.verify_button.on_click(self.on_verify)
         self.verdict = w.HTML("<p>Chaîne d'empreintes, signatures, point de contrôle, état des "
                               "tables et pièces jointes, sur toute la base.</p>")
