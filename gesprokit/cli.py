@@ -235,6 +235,46 @@ def cmd_user_password(args) -> int:
     return 0
 
 
+def cmd_reference_import(args) -> int:
+    """gesprokit index|ecb import FILE: one audited event, all or nothing."""
+    from gesprokit.errors import ImportRejected
+    from gesprokit.importer.reference import import_reference
+
+    kind = "index" if args.command == "index" else "ecb"
+    try:
+        done = import_reference(args.file, get_engine(args.db), kind,
+                                actor=_admin_actor())
+    except ImportRejected as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problème(s) : rien n'a été importé.", file=sys.stderr)
+        return 2
+    if kind == "index":
+        print(f"{done['added']} publication(s) d'index ajoutée(s), {done['known']} déjà "
+              "connue(s).")
+    else:
+        print(f"{done['added']} taux BCE ajouté(s), {done['known']} déjà connu(s).")
+    return 0
+
+
+def cmd_index_list(args) -> int:
+    from gesprokit.importer.reference import index_publications
+    from gesprokit.money import format_number
+
+    df = index_publications(get_engine(args.db))
+    if args.index:
+        df = df[df["index_code"] == args.index]
+    if df.empty:
+        print("Aucune publication d'index.")
+        return 0
+    print(f"{'Index':<10} {'Mois':<8} {'Valeur':>10} {'Publié le':<11} ")
+    for r in df.itertuples():
+        value = format_number(r.value_e4 / 10_000, 4)
+        note = "correction" if r.correction else ""
+        print(f"{r.index_code:<10} {r.month:<8} {value:>10} {r.published_on:%d/%m/%Y}  {note}")
+    return 0
+
+
 def cmd_notify(args) -> int:
     from gesprokit.notifications import remind, send_notifications
 
@@ -381,6 +421,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lire le code puis le mot de passe sur l'entrée standard")
     p.add_argument("--db", help=db_help)
     p.set_defaults(func=cmd_user_password)
+
+    p = sub.add_parser("index", help="publications d'index (révision des prix)")
+    index = p.add_subparsers(dest="index_command", required=True)
+    p = index.add_parser("import", help="ajouter les publications d'un fichier "
+                                        "(index_code;month;value;published_on)")
+    p.add_argument("file")
+    p.add_argument("--db", help=db_help)
+    p.set_defaults(func=cmd_reference_import)
+    p = index.add_parser("list", help="publications enregistrées, corrections comprises")
+    p.add_argument("--index", help="un seul index (ex. BT01)")
+    p.add_argument("--db", help=db_help)
+    p.set_defaults(func=cmd_index_list)
+    p = sub.add_parser("ecb", help="taux directeurs de la BCE (intérêts moratoires)")
+    ecb = p.add_subparsers(dest="ecb_command", required=True)
+    p = ecb.add_parser("import", help="ajouter les taux d'un fichier (effective_on;rate)")
+    p.add_argument("file")
+    p.add_argument("--db", help=db_help)
+    p.set_defaults(func=cmd_reference_import)
 
     p = sub.add_parser("notify", help="envoyer les notifications en attente (et relancer)")
     p.add_argument("--smtp", default="127.0.0.1:25", help="serveur SMTP hôte:port")

@@ -77,7 +77,30 @@ def get_engine(url: str | None = None, create: bool = True) -> Engine:
     if create:
         Base.metadata.create_all(engine)
         add_missing_columns(engine)
+        widen_price_index_key(engine)
     return engine
+
+
+def widen_price_index_key(engine: Engine) -> bool:
+    """A base made before index corrections were kept has one row per index and month: its
+    key gains the publication date (rows unchanged). Returns whether it was done."""
+    key = inspect(engine).get_pk_constraint("price_index")["constrained_columns"]
+    if "published_on" in key:
+        return False
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            name = inspect(conn).get_pk_constraint("price_index")["name"]
+            conn.exec_driver_sql(f"ALTER TABLE price_index DROP CONSTRAINT {name}")
+            conn.exec_driver_sql("ALTER TABLE price_index ADD PRIMARY KEY "
+                                 "(index_code, month, published_on)")
+        else:
+            conn.exec_driver_sql("ALTER TABLE price_index RENAME TO price_index_old")
+            Base.metadata.tables["price_index"].create(conn)
+            conn.exec_driver_sql("INSERT INTO price_index (index_code, month, value_e4, "
+                                 "published_on) SELECT index_code, month, value_e4, "
+                                 "published_on FROM price_index_old")
+            conn.exec_driver_sql("DROP TABLE price_index_old")
+    return True
 
 
 def add_missing_columns(engine: Engine) -> list[str]:

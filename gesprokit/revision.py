@@ -64,9 +64,49 @@ def _revision_amount(works: pd.Series, coef_scaled: pd.Series, scale: pd.Series)
                            scale.astype("int64"))
 
 
+def index_as_known(price_index: pd.DataFrame, when=None) -> pd.DataFrame:
+    """One row per index and month: the date the month was first published, and its value as
+    known at `when` (the latest publication on or before it; None: every publication). A
+    corrected value is a later publication of the same month, never an overwrite."""
+    pub = price_index
+    if when is not None:
+        pub = pub[pub["published_on"] <= when]
+    pub = pub.sort_values(["index_code", "month", "published_on"], kind="stable")
+    grouped = pub.groupby(["index_code", "month"], sort=False)
+    first = grouped.head(1).reset_index(drop=True)
+    latest = grouped.tail(1).reset_index(drop=True)
+    return first.assign(value_e4=latest["value_e4"].to_numpy())
+
+
 def compute_revision(sit: pd.DataFrame, contracts: pd.DataFrame, terms: pd.DataFrame,
                      price_index: pd.DataFrame) -> pd.DataFrame:
-    """Cumulative revision per situation.
+    """Cumulative revision per situation, each with the index values known on its
+    ``known_on``: a value corrected after a situation was established does not change that
+    situation; the next situations recompute every month with the corrected value (the
+    cumulative revision heals itself, as for a provisional month)."""
+    ordered = price_index.sort_values(["index_code", "month", "published_on"], kind="stable")
+    later = ordered.duplicated(["index_code", "month"], keep="first")
+    if not later.any():
+        return _compute_revision(sit, contracts, terms, price_index)
+    # the situations are grouped by the corrections known on their date: one computation
+    # per group, every first publication included (the months known is decided by date)
+    dates = np.sort(ordered.loc[later, "published_on"].unique())
+    cut = np.searchsorted(dates, sit["known_on"].to_numpy(dtype=dates.dtype), side="right")
+    parts = []
+    for k in np.unique(cut):
+        group = sit[cut == k]
+        known = ~later if k == 0 else ~later | (ordered["published_on"] <= dates[k - 1])
+        view = index_as_known(ordered[known])
+        mates = sit[sit["contract_id"].isin(group["contract_id"])]
+        out = _compute_revision(mates, contracts, terms, view)
+        parts.append(out.merge(group[["contract_id", "n"]], on=["contract_id", "n"]))
+    return pd.concat(parts, ignore_index=True).sort_values(["contract_id", "n"]
+                                                           ).reset_index(drop=True)
+
+
+def _compute_revision(sit: pd.DataFrame, contracts: pd.DataFrame, terms: pd.DataFrame,
+                      price_index: pd.DataFrame) -> pd.DataFrame:
+    """Cumulative revision per situation (one value per index and month).
 
     `sit`: ``contract_id, n, month, works_month, known_on`` (one row per
     situation). Returns ``contract_id, n, revision_cum, revision_provisional,

@@ -293,10 +293,11 @@ class PriceIndex(Base):
         CheckConstraint("value_e4 > 0", name="ck_index_value"),
         CheckConstraint(MONTH_CHECK.format(col="month"), name="ck_index_month"),
     )
+    # one row per publication: a corrected value is a later publication of the same month
     index_code: Mapped[str] = mapped_column(String(20), primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     value_e4: Mapped[int] = mapped_column(BigInteger)
-    published_on: Mapped[date] = mapped_column(Date)
+    published_on: Mapped[date] = mapped_column(Date, primary_key=True)
 
 
 class EcbRate(Base):

@@ -133,6 +133,45 @@ def test_revision_provisional_then_definitive():
     assert check_ledger(led) == [] and check_ledger(final) == []
 
 
+def test_a_corrected_index_is_a_new_publication_followed_by_later_situations():
+    """I(2025-01) first published 104,0 on 15 March, corrected to 104,8 on 10 April.
+    n=2 (20 March) used 104,0 and stays as it was; n=3 (1 May) recomputes January with the
+    corrected 104,8 (provisional → corrected → definitive)."""
+    c = frame([contract_row(total=20_000_000, price_form="revisable", revision_fixed_bp=1250,
+                            revision_base_month="2024-10", retention_rate_bp=0)])
+    terms = frame([dict(contract_id="C1", index_code="BT01", weight_bp=8750)])
+    first = index_rows({
+        "2024-10": ("100.0", "2024-12-15"), "2024-11": ("101.0", "2025-01-15"),
+        "2024-12": ("102.0", "2025-02-14"), "2025-01": ("104.0", "2025-03-15"),
+        "2025-02": ("103.0", "2025-04-15")})
+    correction = index_rows({"2025-01": ("104.8", "2025-04-10")})
+    idx = pd.concat([first, correction], ignore_index=True)
+    sits = frame(situations("C1", ["2025-01", "2025-02", "2025-03"],
+                            ["2025-02-05", "2025-03-20", "2025-05-01"]))
+    prog = progress("C1", [(1, "1", 5000), (2, "1", 7500), (3, "1", 8500)])
+    led = compute_ledger(c, lines("C1", {"1": 20_000_000}), sits, prog, revision_terms=terms,
+                         price_index=idx)
+
+    def coef(i: str) -> Decimal:
+        return half_up(Decimal("0.125") + Decimal("0.875") * Decimal(i) / Decimal("100"),
+                       "0.0001")
+
+    w1, w2, w3 = Decimal("100000"), Decimal("50000"), Decimal("20000")
+    rev2 = half_up(w1 * (coef("104.0") - 1), "0.01") + half_up(w2 * (coef("104.0") - 1), "0.01")
+    rev3 = (half_up(w1 * (coef("104.8") - 1), "0.01") + half_up(w2 * (coef("103.0") - 1), "0.01")
+            + half_up(w3 * (coef("103.0") - 1), "0.01"))
+    assert coef("104.8") == Decimal("1.0420")
+    assert row(led, 2)["revision_cum"] == cents(rev2) == 350_000 + 175_000
+    assert row(led, 3)["revision_cum"] == cents(rev3) == 420_000 + 131_500 + 52_600
+    assert row(led, 3)["revision_month"] == cents(rev3 - rev2)
+    # the same base before the correction gives the first value everywhere
+    before = compute_ledger(c, lines("C1", {"1": 20_000_000}), sits, prog,
+                            revision_terms=terms, price_index=first)
+    assert row(before, 2)["revision_cum"] == cents(rev2)
+    assert row(before, 3)["revision_cum"] == 350_000 + 131_500 + 52_600
+    assert check_ledger(led) == []
+
+
 def test_multi_index_coefficient_is_exact():
     # C = 0,15 + 0,5 × BT01/BT01₀ + 0,35 × BT40/BT40₀, 4 decimals, half-up.
     rows = frame([

@@ -215,7 +215,9 @@ def _check(pf: ParsedFolder) -> None:  # noqa: C901 - one pass of cross-table ru
         terms_by_contract[c["contract_id"]] = _revision_terms(pf, c)
     t["revision_terms"] = [term for terms in terms_by_contract.values() for term in terms]
 
-    indices = _unique(pf, "price_index", ("index_code", "month"), "valeur d'index")
+    # a month may be published again (a corrected value): one row per publication date
+    _unique(pf, "price_index", ("index_code", "month", "published_on"), "publication d'index")
+    indices = {(row["index_code"], row["month"]) for row in t["price_index"]}
     for row in t["price_index"]:
         if row["published_on"].strftime("%Y-%m") <= row["month"]:
             pf.problem(row, "published_on", "publication antérieure à la fin du mois de l'index")
@@ -435,9 +437,10 @@ def _import_events(t: dict, now: datetime) -> list[dict]:
 def _skip_known_reference_rows(conn, pf: ParsedFolder) -> None:
     """Index values, ECB rates and Chorus structures are shared by operations: keep new rows,
     refuse conflicts."""
-    for name, table, key, value in (
-        ("price_index", schema.PriceIndex, ("index_code", "month"), "value_e4"),
-        ("ecb_rates", schema.EcbRate, ("effective_on",), "rate_bp"),
+    for name, table, key, value, column in (
+        ("price_index", schema.PriceIndex, ("index_code", "month", "published_on"),
+         "value_e4", "value"),
+        ("ecb_rates", schema.EcbRate, ("effective_on",), "rate_bp", "rate"),
     ):
         cols = [getattr(table, k) for k in key]
         known = {tuple(r[:-1]): r[-1]
@@ -448,7 +451,20 @@ def _skip_known_reference_rows(conn, pf: ParsedFolder) -> None:
             if k not in known:
                 fresh.append(row)
             elif known[k] != row[value]:
-                pf.problem(row, value, "valeur différente de celle déjà enregistrée dans la base")
+                pf.problem(row, column, "valeur différente de celle déjà enregistrée dans la base "
+                                       "pour la même date (une correction est une nouvelle "
+                                       "publication, à sa date)")
+        if name == "price_index":
+            latest: dict = {}
+            for index_code, month, published_on in known:
+                latest[(index_code, month)] = max(published_on,
+                                                  latest.get((index_code, month), published_on))
+            for row in fresh:
+                last = latest.get((row["index_code"], row["month"]))
+                if last is not None and row["published_on"] < last:
+                    pf.problem(row, "published_on", "publication antérieure à celle du "
+                                                    f"{last:%d/%m/%Y} déjà enregistrée : une "
+                                                    "correction ne remonte pas le temps")
         pf.tables[name] = fresh
     _skip_known_companies(conn, pf)
     columns = [c for c in schema.ChorusStructure.__table__.columns]
