@@ -266,21 +266,33 @@ def _retention(sit, per_sit, guarantees) -> pd.Series:
 
 def _direct_payments(sit, lines, subcontracts) -> pd.Series:
     """Part of the works paid directly to accepted subcontractors (HT, initial prices),
-    never more than the declared subcontract amount."""
+    never more than the declared subcontract amount; the work of a month that ended before
+    the subcontractor's acceptance is the contractor's (paid to it, not directly)."""
     subs = subcontracts[subcontracts["direct_payment"]]
     sub_lines = lines[lines["subcontract_id"].isin(subs["subcontract_id"])]
     if sub_lines.empty:
         return pd.Series(0, index=sit.index, dtype="int64")
     per = sub_lines.groupby(["contract_id", "subcontract_id", "n"])["line_month"].sum()
-    grid = sit[["contract_id", "n"]].merge(
-        subs[["contract_id", "subcontract_id", "amount_cents"]], on="contract_id")
-    grid = grid.merge(per.rename("month").reset_index(),
+    sub_cols = ["contract_id", "subcontract_id", "amount_cents"]
+    if "accepted_on" in subs.columns:
+        sub_cols.append("accepted_on")
+    grid = sit[["contract_id", "n", "month"]].merge(subs[sub_cols], on="contract_id")
+    grid = grid.merge(per.rename("work").reset_index(),
                       on=["contract_id", "subcontract_id", "n"], how="left")
-    grid["month"] = grid["month"].fillna(0).astype("int64")
+    work = grid.pop("work").fillna(0).astype("int64")
+    if "accepted_on" in grid.columns:
+        work = work.where(_month_ends(grid["month"]) >= grid["accepted_on"], 0)
+    grid["month"] = work
     grid = grid.sort_values(["contract_id", "subcontract_id", "n"])
     grid["cum"] = grid.groupby(["contract_id", "subcontract_id"])["month"].cumsum()
     grid["cum"] = np.minimum(grid["cum"], grid["amount_cents"]).clip(lower=0)
     return _sum_by_situation(grid, "cum", sit)
+
+
+def _month_ends(months: pd.Series) -> pd.Series:
+    """The last day of each ``AAAA-MM`` month, as datetime64."""
+    starts = pd.to_datetime(months + "-01")
+    return (starts + pd.offsets.MonthEnd(0)).astype("datetime64[us]")
 
 
 def check_ledger(ledger: Ledger) -> list[str]:

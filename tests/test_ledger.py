@@ -358,3 +358,26 @@ def test_s_curve_planned_against_actual():
     # planned: 20 % of 100 000 €; then 50 % of 100 000 € + 10 % of (50 000 + 10 000) €
     assert curve["planned_cum"].tolist() == [2_000_000, 5_600_000, 5_600_000]
     assert curve["contract_total_ht"].iloc[0] == 16_000_000
+
+
+def test_direct_payment_starts_with_the_subcontractors_acceptance():
+    """A 100 000 € line subcontracted (60 000 € declared, direct payment) to a subcontractor
+    accepted on 10 February 2025. January's 20 000 € of work came before the acceptance: the
+    contractor's. February adds 30 000 € (direct); March 40 000 € more, capped at the
+    60 000 € declared."""
+    c = frame([contract_row(total=20_000_000)])
+    subs = frame([dict(subcontract_id="ST1", contract_id="C1", amount_cents=6_000_000,
+                       direct_payment=True, accepted_on=pd.Timestamp("2025-02-10"))])
+    led = compute_ledger(c, lines("C1", {"1": 10_000_000, "2": 10_000_000}, **{"1": "ST1"}),
+                         frame(situations("C1", ["2025-01", "2025-02", "2025-03"])),
+                         progress("C1", [(1, "1", 2000), (2, "1", 5000), (3, "1", 9000)]),
+                         subcontracts=subs)
+    assert [row(led, n)["direct_payment_cum"] for n in (1, 2, 3)] == [
+        0, 3_000_000, 6_000_000]
+    accepted_earlier = subs.assign(accepted_on=pd.Timestamp("2024-12-20"))
+    led = compute_ledger(c, lines("C1", {"1": 10_000_000, "2": 10_000_000}, **{"1": "ST1"}),
+                         frame(situations("C1", ["2025-01", "2025-02", "2025-03"])),
+                         progress("C1", [(1, "1", 2000), (2, "1", 5000), (3, "1", 9000)]),
+                         subcontracts=accepted_earlier)
+    assert [row(led, n)["direct_payment_cum"] for n in (1, 2, 3)] == [
+        2_000_000, 5_000_000, 6_000_000]
