@@ -94,5 +94,6 @@ ACTION_LABELS = {
     "enable_user": "réactiver un compte", "reset_password": "réinitialiser un mot de passe",
     "set_password": "changer son mot de passe",
     "rehash_password": "renforcer l'empreinte du mot de passe",
-    "index_import": "publier des index", "ecb_import": "publier des taux de la BCE",
+    "pay_advance": "payer l'avance", "index_import": "publier des index",
+    "ecb_import": "publier des taux de la BCE",
 }

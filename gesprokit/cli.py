@@ -396,17 +396,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lire le mot de passe sur l'entrée standard")
     p.add_argument("--db", help=db_help)
     p.set_defaults(func=cmd_user_add)
-    for name, text in (("grant", "accorder une opération à un compte"),
-                       ("revoke", "retirer une opération à un compte")):
+    for name, text, on_operation in (
+            ("grant", "accorder une opération à un compte", True),
+            ("revoke", "retirer une opération à un compte", True),
+            ("disable", "désactiver un compte (sessions ouvertes refusées)", False),
+            ("enable", "réactiver un compte", False)):
         p = users.add_parser(name, help=text)
         p.add_argument("email")
-        p.add_argument("--operation", required=True)
-        p.add_argument("--db", help=db_help)
-        p.set_defaults(func=cmd_user_admin)
-    for name, text in (("disable", "désactiver un compte (sessions ouvertes refusées)"),
-                       ("enable", "réactiver un compte")):
-        p = users.add_parser(name, help=text)
-        p.add_argument("email")
+        if on_operation:
+            p.add_argument("--operation", required=True)
         p.add_argument("--db", help=db_help)
         p.set_defaults(func=cmd_user_admin)
     p = users.add_parser("reset", help="code de réinitialisation du mot de passe (courriel)")

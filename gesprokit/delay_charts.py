@@ -17,7 +17,8 @@ ACTOR_COLORS = ["#8fb8de", "#1f5f8b", "#f2b134", "#b03a2e", "#5b8c5a"]
 
 
 def _label(delays: pd.DataFrame) -> pd.Series:
-    return delays["contract_id"].str.split("-").str[-1] + " n°" + delays["n"].astype(str)
+    which = (" n°" + delays["n"].astype(str)).where(delays["payment"] != "avance", " avance")
+    return delays["contract_id"].str.split("-").str[-1] + which
 
 
 MAX_BARS = 40  # beyond this, one bar per situation is unreadable: one per contract instead

@@ -33,7 +33,8 @@ ACTOR_STEPS = [("days_verifier", "submitted_at", "verified_at"),
                ("days_moe", "verified_at", "moe_at"), ("days_amo", "moe_at", "amo_at"),
                ("days_moa", "amo_at", "moa_at"), ("days_treasury", "moa_at", "paid_at")]
 DELAY_COLUMNS = [
-    "contract_id", "n", "month", "received_at", "paid_at", "amount_due_ttc", "deadline_days",
+    "contract_id", "n", "payment", "month", "received_at", "paid_at", "amount_due_ttc",
+    "deadline_days",
     "interrupted_days", "deadline_on", "elapsed_days", "late_days", "late_rate_bp",
     "late_interest", "recovery_indemnity", *[c for c, _, _ in ACTOR_STEPS],
     "moe_limit_breached", "returns_count", "return_reasons",
@@ -181,7 +182,53 @@ def compute_delays(situations: pd.DataFrame, contracts: pd.DataFrame,
     out = out.merge(_returns(events), on=["contract_id", "n"], how="left")
     out["returns_count"] = out["returns_count"].fillna(0).astype("int64")
     out["return_reasons"] = out["return_reasons"].fillna("").astype(str)
+    out["payment"] = "acompte"
+    advances = _advance_delays(contracts, operations, ecb_rates, as_of)
+    if not advances.empty:
+        out = pd.concat([advances, out[DELAY_COLUMNS]], ignore_index=True).sort_values(
+            ["contract_id", "n"], kind="stable").reset_index(drop=True)
     return out[DELAY_COLUMNS]
+
+
+def _advance_delays(contracts: pd.DataFrame, operations: pd.DataFrame,
+                    ecb_rates: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """One row (n = 0, payment « avance ») per contract with an advance: its deadline runs
+    from the date the contract sets (else its notification), without a payment request
+    (R2192-24); late interest and the 40 € as for any payment."""
+    if "advance_due_from" not in contracts.columns:
+        return pd.DataFrame(columns=DELAY_COLUMNS)
+    c = contracts[contracts["advance_cents"] > 0].merge(
+        operations[["code", "buyer_kind", "deadline_days_override"]].rename(
+            columns={"code": "operation_code"}), on="operation_code")
+    if c.empty:
+        return pd.DataFrame(columns=DELAY_COLUMNS)
+    start = _day(c["advance_due_from"].fillna(c["notified_on"]))
+    legal = c["buyer_kind"].map(DEADLINE_DAYS)
+    days = np.minimum(c["deadline_days_override"].fillna(legal), legal).astype("int64")
+    paid = _day(c["advance_paid_at"])
+    end = paid.fillna(as_of)
+    deadline = (start + pd.to_timedelta(days, unit="D")).astype("datetime64[us]")
+    late = _days(end, deadline).fillna(0).clip(lower=0).astype("int64")
+    rate = ecb_rate_on(half_year_start(deadline + pd.Timedelta(days=1)), ecb_rates)
+    amount = c["advance_cents"].astype("int64")
+    interest = pd.Series(0, index=c.index, dtype="int64")
+    has = (late > 0) & rate.notna()
+    if has.any():
+        interest[has] = mul_div_half_up(amount[has] * (rate[has].astype("int64")
+                                                       + LATE_RATE_MARGIN_BP),
+                                        late[has], BP * 365)
+    out = pd.DataFrame({
+        "contract_id": c["contract_id"], "n": 0, "payment": "avance",
+        "month": start.dt.strftime("%Y-%m"), "received_at": start,
+        "paid_at": c["advance_paid_at"].astype("datetime64[us]"), "amount_due_ttc": amount,
+        "deadline_days": days, "interrupted_days": 0, "deadline_on": deadline,
+        "elapsed_days": _days(end, start).astype("int64"), "late_days": late,
+        "late_rate_bp": (rate + LATE_RATE_MARGIN_BP).where(late > 0).astype("Int64"),
+        "late_interest": interest,
+        "recovery_indemnity": np.where(late > 0, RECOVERY_INDEMNITY_CENTS, 0).astype("int64"),
+        **{col: 0 for col, _, _ in ACTOR_STEPS}, "moe_limit_breached": False,
+        "returns_count": 0, "return_reasons": ""})
+    return out[DELAY_COLUMNS].reset_index(drop=True)
 
 
 def forecast(delays_as_of: pd.DataFrame) -> pd.DataFrame:
@@ -192,6 +239,7 @@ def forecast(delays_as_of: pd.DataFrame) -> pd.DataFrame:
 
 def actor_shares(delays: pd.DataFrame) -> pd.Series:
     """Share (bp) of the legal delay consumed by each actor, over the given situations."""
+    delays = delays[delays["payment"] == "acompte"]  # the advance passes through no actor
     total = int(delays["deadline_days"].sum())
     cols = [c for c, _, _ in ACTOR_STEPS]
     if total == 0:
@@ -204,7 +252,9 @@ def portfolio_summary(delays: pd.DataFrame) -> dict:
     paid = delays[delays["paid_at"].notna()]
     late = paid[paid["late_days"] > 0]
     return {
-        "situations": len(delays), "paid": len(paid), "late": len(late),
+        "situations": int((delays["payment"] == "acompte").sum()),
+        "advances": int((delays["payment"] == "avance").sum()),
+        "paid": len(paid), "late": len(late),
         "late_rate_bp": int(len(late) * BP // len(paid)) if len(paid) else 0,
         "late_interest": int(delays["late_interest"].sum()),
         "recovery_indemnity": int(delays["recovery_indemnity"].sum()),

@@ -122,7 +122,7 @@ def write_portfolio(engine: Engine, p: Portfolio, chunk: int = 50_000) -> None:
     sealed: set = set()
     with writing(engine) as conn:
         for model, df in p.tables():
-            df = df[[c.name for c in model.__table__.columns]]
+            df = df.reindex(columns=[c.name for c in model.__table__.columns])
             if engine.dialect.name == "postgresql":
                 cols = ", ".join(df.columns)
                 raw = conn.connection.driver_connection

@@ -248,6 +248,8 @@ def write_sample(folder: str | Path) -> Path:
             "20", "5", "ttc", _euros(advance_cents) if advance else "",
             "revisable" if revisable else "firm", "0.125" if revisable else "",
             "BT01" if revisable else "", "2024-11" if revisable else "",
+            # the advance is paid from the notification: L02 on time, L09 13 days late
+            {"02": "2025-04-10 10:00:00", "09": "2025-05-05 10:00:00"}.get(lot, ""),
         ])
         wb = Workbook()
         ws = wb.active
@@ -312,7 +314,8 @@ def write_sample(folder: str | Path) -> Path:
     _write_csv(folder / "contracts.csv",
                ["contract_id", "lot_code", "lot_name", "company_code", "title", "notified_on",
                 "initial_total_ht", "vat_rate", "retention_rate", "retention_base", "advance",
-                "price_form", "revision_fixed_part", "revision_indices", "revision_base_month"],
+                "price_form", "revision_fixed_part", "revision_indices", "revision_base_month",
+                "advance_paid_at"],
                contracts)
     _write_csv(folder / "amendments.csv",
                ["contract_id", "amendment_no", "signed_on", "amount", "label"],

@@ -147,6 +147,10 @@ class Contract(Base):
     penalty_denominator: Mapped[int] = mapped_column(Integer, default=3000)
     penalty_cap_bp: Mapped[int] = mapped_column(Integer, default=1000)
     penalty_waiver_cents: Mapped[int] = mapped_column(BigInteger, default=100_000)
+    # the advance is paid without a payment request: its deadline runs from the date the
+    # contract sets (None: the notification), and its payment is recorded by the treasury
+    advance_due_from: Mapped[date | None] = mapped_column(Date)
+    advance_paid_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class RevisionTerm(Base):

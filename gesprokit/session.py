@@ -28,7 +28,7 @@ from gesprokit.workflow_errors import AuthenticationFailed
 ADMIN_ACTIONS = ("create_user", "grant", "revoke", "set_disabled", "start_password_reset")
 ACTIONS = ("create_situation", "enter_progress", "submit", "verify", "issue", "accept",
            "return_to_moe", "record_guarantee", "declare_subcontract", "validate", "interrupt",
-           "resume", "pay")
+           "resume", "pay", "pay_advance")
 
 
 class Session:

@@ -102,7 +102,8 @@ RETENTIONS = [
     Col("reasons", "Motifs (pénalités, primes)", width=60),
 ]
 DELAYS = [
-    Col("contract_id", "Marché", width=17), Col("n", "N°", "int", 5), Col("month", "Mois", width=9),
+    Col("contract_id", "Marché", width=17), Col("payment", "Paiement", width=9),
+    Col("n", "N°", "int", 5), Col("month", "Mois", width=9),
     Col("received_at", "Reçue le", "datetime", 16), Col("paid_at", "Payée le", "datetime", 16),
     Col("amount_due_ttc", "Montant TTC", "money", 15, True),
     Col("deadline_days", "Délai (jours)", "int", 8),

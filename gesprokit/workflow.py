@@ -616,6 +616,27 @@ def pay(engine: Engine, actor: Actor, contract_id: str, n: int, *,
                 expected_version=expected_version)
 
 
+def pay_advance(engine: Engine, actor: Actor, contract_id: str, *,
+                now: datetime | None = None) -> dict:
+    """Treasury records the payment of the contract's advance (paid without a payment
+    request; its deadline runs from the date the contract sets, see gesprokit.delays)."""
+    paid_at = (now or datetime.now()).replace(microsecond=0)
+
+    def write(conn: Connection) -> dict:
+        contract = conn.execute(select(schema.Contract.advance_cents,
+                                       schema.Contract.advance_paid_at).where(
+            schema.Contract.contract_id == contract_id)).one()
+        if not contract.advance_cents:
+            raise ValidationError(f"Le marché {contract_id} ne prévoit pas d'avance.")
+        if contract.advance_paid_at is not None:
+            raise InvalidTransition(f"L'avance du marché {contract_id} est déjà payée (le "
+                                    f"{contract.advance_paid_at:%d/%m/%Y}).")
+        conn.execute(update(schema.Contract).where(
+            schema.Contract.contract_id == contract_id).values(advance_paid_at=paid_at))
+        return {"advance_paid_at": paid_at.isoformat(), "advance_cents": contract.advance_cents}
+    return _contract_action(engine, actor, contract_id, "treasury", "pay_advance", write, now)
+
+
 def count_events(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(schema.Event)).scalar()

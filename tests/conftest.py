@@ -99,3 +99,20 @@ def situations(contract_id: str, months: list[str], moe_at: list[str] | None = N
     moe_at = moe_at or [f"{m}-28" for m in months]
     return [dict(contract_id=contract_id, n=i, month=m, moe_at=pd.Timestamp(d))
             for i, (m, d) in enumerate(zip(months, moe_at, strict=True), start=1)]
+
+
+def copy_base(base: Path, target: Path):
+    """An engine on a copy of the SQLite base `base` at `target`, its journal checkpoint
+    carried along (the checkpoint is filed under the base's address)."""
+    import shutil
+
+    from gesprokit import journal
+
+    shutil.copy(base, target)
+    original, engine = get_engine(f"sqlite:///{base}"), get_engine(f"sqlite:///{target}")
+    source = journal.checkpoint_path(original)
+    if source.exists():
+        journal.checkpoint_path(engine).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, journal.checkpoint_path(engine))
+    original.dispose()
+    return engine

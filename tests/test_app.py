@@ -111,10 +111,11 @@ def test_the_delays_page_shows_what_the_command_line_computes(url, engine):  # n
     cli = compute_delays(frames.situations, frames.contracts, frames.operations,
                          ledger.situations, frames.ecb_rates, frames.events, as_of=as_of)
     shown = " ".join(texts(page_delays))
-    assert f"{len(cli)} situations reçues" in shown
+    situations = int((cli["payment"] == "acompte").sum())
+    assert f"{situations} situations reçues et 2 avance(s)" in shown
     assert f"{len(cli)} lignes" in shown  # the whole table, not pandas' first and last rows
     page = app.page
-    assert len(page.delays) == len(cli) == 91
+    assert len(page.delays) == len(cli) == 93 and situations == 91
     assert int(page.delays["late_interest"].sum()) == int(cli["late_interest"].sum())
     assert int(page.delays["recovery_indemnity"].sum()) == int(
         cli["recovery_indemnity"].sum())

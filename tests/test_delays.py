@@ -192,3 +192,22 @@ def test_no_interest_nor_indemnity_without_an_amount_due(net):
                    kind="state")
     assert d["late_days"] == 42
     assert d["late_interest"] == 0 and d["recovery_indemnity"] == 0
+
+
+def test_the_advance_has_its_own_deadline_from_the_notification(sample_delays):
+    """L09's advance (10 % of 848 800 € HT × 1,2 = 101 856,00 €), notified on 3 March 2025,
+    health buyer: due by 22 April, paid on 5 May: 13 days late. Interest starts on 23 April:
+    ECB rate on 1 January 2025 (3,15 %) + 8 = 11,15 %."""
+    advance = sample_delays[(sample_delays["contract_id"] == "CHMV-EHPAD-L09")
+                            & (sample_delays["payment"] == "avance")].iloc[0]
+    assert advance["n"] == 0 and advance["amount_due_ttc"] == 10_185_600
+    assert advance["deadline_on"] == pd.Timestamp("2025-04-22")
+    assert advance["late_days"] == 13 and advance["late_rate_bp"] == 1115
+    assert advance["late_interest"] == interest("101856", "11.15", 13) == 40_449  # 404,49 €
+    assert advance["recovery_indemnity"] == 4_000
+    on_time = sample_delays[(sample_delays["contract_id"] == "CHMV-EHPAD-L02")
+                            & (sample_delays["payment"] == "avance")].iloc[0]
+    assert on_time["late_days"] == 0 and on_time["late_interest"] == 0
+    # the advance passes through no actor: the shares are those of the situations alone
+    shares = actor_shares(sample_delays)
+    assert shares.equals(actor_shares(sample_delays[sample_delays["payment"] == "acompte"]))

@@ -40,7 +40,8 @@ def test_filters_select_and_refresh(delays, capsys):
     board.widget()
     assert len(board.selection()) == len(delays)
     # every block follows the filters: the whole table is there, not pandas' first rows
-    assert "91 lignes" in counts(board)[-1]  # « Toutes les situations retenues »
+    # « Toutes les situations retenues »: the 91 situations and the 2 advances
+    assert "93 lignes" in counts(board)[-1]
     board.show_charts()
     charts = board.body.children[-1].children
     assert len(charts) == 3 and all(bytes(c.value[:4]) == b"\x89PNG" for c in charts)
@@ -50,7 +51,7 @@ def test_filters_select_and_refresh(delays, capsys):
     assert f"{expected} lignes" in counts(board)[-1]
     board.lot.value = "02 – Gros œuvre – Maçonnerie"
     assert set(board.selection()["contract_id"]) == {"CHMV-EHPAD-L02"}
-    assert len(board.selection()) == 11
+    assert len(board.selection()) == 12  # its 11 situations and its advance
     board.only_late.value = True
     assert board.selection()["n"].tolist() == [5]  # the MOA held it 24 extra days
     board.company.value = "TP Ligérien"  # lot and company exclude each other
@@ -60,7 +61,8 @@ def test_filters_select_and_refresh(delays, capsys):
 
 def test_french_table_formats(delays):
     late = french_table(delays[(delays["late_days"] > 0) & delays["paid_at"].notna()])
-    assert list(late["Lot"].str[:2]) == ["02", "06"]
+    assert list(late["Lot"].str[:2]) == ["02", "06", "09"]
+    assert list(late["Paiement"]) == ["situation n°5", "situation n°2", "avance"]
     row = late.iloc[0]
     assert row["Reçue le"] == "29/08/2025" and row["Date limite"] == "18/10/2025"
     # 384 980,42 € × 10,15 % × 11 / 365 = 1 177,62 €
@@ -72,9 +74,9 @@ def test_cli_delays_json(sqlite_url, capsys):
     capsys.readouterr()
     assert main(["delays", "--db", sqlite_url, "--as-of", "2026-11-23", "--format", "json"]) == 0
     records = json.loads(capsys.readouterr().out)
-    assert len(records) == 91
+    assert len(records) == 93  # 91 situations, 2 advances (n = 0)
     late = [r for r in records if r["late_days"] > 0]
     assert {(r["contract_id"][-3:], r["n"]) for r in late} == {
-        ("L01", 18), ("L02", 5), ("L06", 2), ("L10", 9), ("L11", 9)}
+        ("L01", 18), ("L02", 5), ("L06", 2), ("L10", 9), ("L11", 9), ("L09", 0)}
     assert all(r["recovery_indemnity"] == 4000 for r in late)
     assert records[0]["deadline_on"] == "2025-06-19"

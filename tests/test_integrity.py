@@ -12,7 +12,7 @@ import sqlite3
 from datetime import datetime
 
 import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, copy_base
 from sqlalchemy import select, text
 
 from gesprokit import journal, schema, workflow
@@ -68,13 +68,7 @@ def base(tmp_path_factory):
 @pytest.fixture
 def copy(base, tmp_path):
     """A copy of the base at another address, with its checkpoint carried along."""
-    path = tmp_path / "copy.db"
-    shutil.copy(base, path)
-    original, engine = get_engine(f"sqlite:///{base}"), get_engine(f"sqlite:///{path}")
-    target = journal.checkpoint_path(engine)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(journal.checkpoint_path(original), target)
-    original.dispose()
+    engine = copy_base(base, tmp_path / "copy.db")
     yield engine
     engine.dispose()
 

@@ -82,26 +82,33 @@ def index_rows(values: dict[str, tuple[str, str]], code: str = "BT01") -> pd.Dat
                        published_on=pd.Timestamp(p)) for m, (v, p) in values.items()])
 
 
+REVISABLE = dict(total=20_000_000, price_form="revisable", revision_fixed_bp=1250,
+                 revision_base_month="2024-10", retention_rate_bp=0)
+BT01_TERM = [dict(contract_id="C1", index_code="BT01", weight_bp=8750)]
+THREE_MONTHS = (["2025-01", "2025-02", "2025-03"], ["2025-02-05", "2025-03-20", "2025-05-01"])
+THREE_ENTRIES = [(1, "1", 5000), (2, "1", 7500), (3, "1", 8500)]
+
+
+def bt01_coef(i: str) -> Decimal:
+    """Cn = 0,125 + 0,875 × I / 100,0, four decimals, half up (by hand)."""
+    return half_up(Decimal("0.125") + Decimal("0.875") * Decimal(i) / Decimal("100"), "0.0001")
+
+
 def test_revision_provisional_then_definitive():
     """Cn = 0,125 + 0,875 × I(m)/I(m0); provisional with the last published index, healed later."""
-    c = frame([contract_row(total=20_000_000, price_form="revisable", revision_fixed_bp=1250,
-                            revision_base_month="2024-10", retention_rate_bp=0)])
-    terms = frame([dict(contract_id="C1", index_code="BT01", weight_bp=8750)])
+    c = frame([contract_row(**REVISABLE)])
+    terms = frame(BT01_TERM)
     idx = index_rows({
         "2024-10": ("100.0", "2024-12-15"), "2024-11": ("101.0", "2025-01-15"),
         "2024-12": ("102.0", "2025-02-14"), "2025-01": ("104.0", "2025-03-15"),
         "2025-02": ("103.0", "2025-04-15"), "2025-03": ("105.0", "2025-05-15"),
     })
-    sits = frame(situations("C1", ["2025-01", "2025-02", "2025-03"],
-                            ["2025-02-05", "2025-03-20", "2025-05-01"]))
-    prog = progress("C1", [(1, "1", 5000), (2, "1", 7500), (3, "1", 8500)])
+    sits = frame(situations("C1", *THREE_MONTHS))
+    prog = progress("C1", THREE_ENTRIES)
     led = compute_ledger(c, lines("C1", {"1": 20_000_000}), sits, prog, revision_terms=terms,
                          price_index=idx)
 
-    def coef(i: str) -> Decimal:
-        return half_up(Decimal("0.125") + Decimal("0.875") * Decimal(i) / Decimal("100"),
-                       "0.0001")
-
+    coef = bt01_coef
     w1, w2, w3 = Decimal("100000"), Decimal("50000"), Decimal("20000")
     # n=1 (5 Feb 2025): I(2025-01) unknown, last published is 2024-12 = 102,0 — wait, it was
     # published 14 Feb: on 5 Feb the last published is 2024-11 = 101,0.
@@ -137,25 +144,20 @@ def test_a_corrected_index_is_a_new_publication_followed_by_later_situations():
     """I(2025-01) first published 104,0 on 15 March, corrected to 104,8 on 10 April.
     n=2 (20 March) used 104,0 and stays as it was; n=3 (1 May) recomputes January with the
     corrected 104,8 (provisional → corrected → definitive)."""
-    c = frame([contract_row(total=20_000_000, price_form="revisable", revision_fixed_bp=1250,
-                            revision_base_month="2024-10", retention_rate_bp=0)])
-    terms = frame([dict(contract_id="C1", index_code="BT01", weight_bp=8750)])
+    c = frame([contract_row(**REVISABLE)])
+    terms = frame(BT01_TERM)
     first = index_rows({
         "2024-10": ("100.0", "2024-12-15"), "2024-11": ("101.0", "2025-01-15"),
         "2024-12": ("102.0", "2025-02-14"), "2025-01": ("104.0", "2025-03-15"),
         "2025-02": ("103.0", "2025-04-15")})
     correction = index_rows({"2025-01": ("104.8", "2025-04-10")})
     idx = pd.concat([first, correction], ignore_index=True)
-    sits = frame(situations("C1", ["2025-01", "2025-02", "2025-03"],
-                            ["2025-02-05", "2025-03-20", "2025-05-01"]))
-    prog = progress("C1", [(1, "1", 5000), (2, "1", 7500), (3, "1", 8500)])
+    sits = frame(situations("C1", *THREE_MONTHS))
+    prog = progress("C1", THREE_ENTRIES)
     led = compute_ledger(c, lines("C1", {"1": 20_000_000}), sits, prog, revision_terms=terms,
                          price_index=idx)
 
-    def coef(i: str) -> Decimal:
-        return half_up(Decimal("0.125") + Decimal("0.875") * Decimal(i) / Decimal("100"),
-                       "0.0001")
-
+    coef = bt01_coef
     w1, w2, w3 = Decimal("100000"), Decimal("50000"), Decimal("20000")
     rev2 = half_up(w1 * (coef("104.0") - 1), "0.01") + half_up(w2 * (coef("104.0") - 1), "0.01")
     rev3 = (half_up(w1 * (coef("104.8") - 1), "0.01") + half_up(w2 * (coef("103.0") - 1), "0.01")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, copy_base
 from sqlalchemy import select, text
 
 from gesprokit import accounts, schema, workflow
@@ -79,11 +79,7 @@ def base(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def engine(base, tmp_path):
-    from gesprokit.db import get_engine
-
-    path = tmp_path / "copy.db"
-    shutil.copy(base, path)
-    eng = get_engine(f"sqlite:///{path}")
+    eng = copy_base(base, tmp_path / "copy.db")
     yield eng
     eng.dispose()
 

@@ -416,3 +416,26 @@ def test_the_summary_rows_carry_the_amendments(engine, capsys):
     assert "764\u202f450,00\xa0€" in row
     assert summary["contract_total_ht"].sum() == frames.contracts["initial_total_ht"].sum() \
         + 2_485_000
+
+
+def test_the_treasury_records_the_advance_payment(engine):
+    """L02 has an advance, imported as paid on 10 April 2025: paying it again is refused;
+    L05 has none; only the treasury pays. L09's payment date cleared, the treasury records
+    it through its session, once, as a sealed event."""
+    from gesprokit.integrity import verify
+    from gesprokit.session import connect
+
+    with pytest.raises(InvalidTransition, match="déjà payée \\(le 10/04/2025\\)"):
+        workflow.pay_advance(engine, actor("treasury"), "CHMV-EHPAD-L02", now=at(1))
+    with pytest.raises(ValidationError, match="ne prévoit pas d'avance"):
+        workflow.pay_advance(engine, actor("treasury"), L05, now=at(1))
+    with pytest.raises(PermissionDenied):
+        workflow.pay_advance(engine, actor("moa"), "CHMV-EHPAD-L02", now=at(1))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE contract SET advance_paid_at = NULL "
+                          "WHERE contract_id = 'CHMV-EHPAD-L09'"))
+    treasury = connect(engine, USERS["treasury"][0], PASSWORD)
+    assert treasury.pay_advance("CHMV-EHPAD-L09", now=at(2))["advance_cents"] == 10_185_600
+    with pytest.raises(InvalidTransition, match="déjà payée"):
+        treasury.pay_advance("CHMV-EHPAD-L09", now=at(3))
+    assert verify(engine).problems == []  # the action sealed the contract as it left it

@@ -46,6 +46,8 @@ TABLES: dict[str, list[Field]] = {
               target="advance_start_bp"),
         Field("advance_end", f.percent_bp(10_000), required=False, default=8000,
               target="advance_end_bp"),
+        Field("advance_due_from", f.day, required=False),
+        Field("advance_paid_at", f.timestamp, required=False),
         Field("price_form", f.choice(PRICE_FORM), required=False, default="firm"),
         Field("revision_fixed_part", f.fraction_bp, required=False, default=0,
               target="revision_fixed_bp"),

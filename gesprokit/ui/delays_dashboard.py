@@ -18,7 +18,7 @@ from gesprokit.ui.tables import chart, table
 
 ALL = "Tous"
 TABLE_COLUMNS = {
-    "lot": "Lot", "company": "Entreprise", "n": "N°", "month": "Mois",
+    "lot": "Lot", "company": "Entreprise", "payment": "Paiement", "month": "Mois",
     "received_at": "Reçue le", "deadline_on": "Date limite", "paid_at": "Payée le",
     "elapsed_days": "Jours écoulés", "late_days": "Jours de retard",
     "late_interest": "Intérêts moratoires", "recovery_indemnity": "Indemnité forfaitaire",
@@ -41,6 +41,8 @@ def enrich(delays: pd.DataFrame, contracts: pd.DataFrame, companies: pd.DataFram
 def french_table(delays: pd.DataFrame) -> pd.DataFrame:
     """The delays as people read them: French dates and amounts, French headers."""
     t = delays[list(TABLE_COLUMNS)].copy()
+    t["payment"] = ["avance" if p == "avance" else f"situation n°{n}"
+                    for p, n in zip(delays["payment"], delays["n"], strict=True)]
     for col in ("received_at", "deadline_on", "paid_at"):
         t[col] = t[col].map(format_date_fr)
     for col in ("late_interest", "recovery_indemnity", "amount_due_ttc"):
@@ -54,10 +56,11 @@ def headline(delays: pd.DataFrame) -> str:
     shares = actor_shares(delays)
     parts = ", ".join(f"{delay_charts.ACTOR_LABELS[k]} {format_pct_bp(v)}"
                       for k, v in shares.items())
-    return (f"{s['situations']} situations reçues, {s['paid']} payées dont {s['late']} en "
-            f"retard ({format_pct_bp(s['late_rate_bp'])}) ; {s['open']} en attente de "
-            f"paiement. Intérêts moratoires : {format_eur(s['late_interest'])}, indemnités "
-            f"forfaitaires : {format_eur(s['recovery_indemnity'])}. Part du délai "
+    advances = f" et {s['advances']} avance(s)" if s["advances"] else ""
+    return (f"{s['situations']} situations reçues{advances}, {s['paid']} paiements faits dont "
+            f"{s['late']} en retard ({format_pct_bp(s['late_rate_bp'])}) ; {s['open']} en "
+            f"attente de paiement. Intérêts moratoires : {format_eur(s['late_interest'])}, "
+            f"indemnités forfaitaires : {format_eur(s['recovery_indemnity'])}. Part du délai "
             f"réglementaire consommée : {parts}.")
 
 
