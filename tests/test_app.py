@@ -8,6 +8,7 @@ import re
 from datetime import date, datetime, timedelta
 
 import ipywidgets as w
+import pandas as pd
 import pytest
 from sqlalchemy import text
 from test_workflow import L05, PASSWORD, USERS, engine  # noqa: F401 - fixture
@@ -72,7 +73,7 @@ def test_each_role_sees_its_own_pages(url):
         "amo": ["accueil", "acceptation", "delais", "synthese", "audit", "documents"],
         "moa": ["accueil", "validation", "chorus", "delais", "synthese", "audit",
                 "documents"],
-        "treasury": ["accueil", "delais", "synthese", "documents"],
+        "treasury": ["accueil", "paiements", "delais", "synthese", "documents"],
         "auditor": ["accueil", "delais", "synthese", "audit", "documents"],
         "admin": ["accueil", "administration"],
     }
@@ -514,3 +515,33 @@ def test_the_admin_page_acts_in_the_administrators_name(url, engine):  # noqa: F
     log_in(other, "moa")
     with pytest.raises(Exception, match="administrateur"):
         other.session.administer("grant", "opc@opc.fr", "CHMV-EHPAD")
+
+
+def test_the_treasury_pays_from_its_page(url, engine):  # noqa: F811
+    """The validated état of L11 n°9 and L09's advance (its payment date cleared) are listed
+    with their deadline; each payment is recorded in the treasurer's name, once."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE contract SET advance_paid_at = NULL "
+                          "WHERE contract_id = 'CHMV-EHPAD-L09'"))
+    page = _page(url, "treasury", "paiements")
+    assert [v[:2] for _, v in page.situation.options] == [("CHMV-EHPAD-L11", 9)]
+    assert [v for _, v in page.advance.options] == ["CHMV-EHPAD-L09"]
+    shown = " ".join(texts(page.widget()))
+    assert "situation n°9" in shown and "101\u202f856,00\xa0€" in shown  # the advance, TTC
+    assert page.advances["deadline_on"].iloc[0] == pd.Timestamp("2025-04-22")
+    assert page.advances["days_left"].iloc[0] < 0  # shown « (en retard) »
+    page.pay()
+    assert "Mise en paiement enregistrée : CHMV-EHPAD-L11, situation n°9." in html.unescape(
+        page.message.value)
+    page.pay_advance()
+    assert "Paiement de l'avance enregistré : CHMV-EHPAD-L09." in html.unescape(
+        page.message.value)
+    assert page.situation.options == () and page.advance.options == ()
+    with engine.connect() as conn:
+        status = conn.execute(text("SELECT status FROM situation WHERE contract_id = "
+                                   "'CHMV-EHPAD-L11' AND n = 9")).scalar()
+        actors = conn.execute(text("SELECT action, actor FROM event WHERE action IN "
+                                   "('pay', 'pay_advance') AND actor != 'import'")).all()
+    assert status == "paid"
+    assert sorted(actors) == [("pay", "comptable@treso.fr"), ("pay_advance",
+                                                              "comptable@treso.fr")]

@@ -1,0 +1,101 @@
+"""The treasury's page: what is to be paid — validated états and contract advances — with
+their payment deadline, and the recording of each payment in the treasurer's name."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import ipywidgets as w
+import pandas as pd
+
+from gesprokit.money import format_eur
+from gesprokit.months import format_date_fr, format_month_fr
+from gesprokit.report_data import ledger_and_delays
+from gesprokit.session import Session
+from gesprokit.ui.common import STYLE, guarded
+from gesprokit.ui.tables import table
+
+
+def _to_pay(frames, delays: pd.DataFrame, today: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(validated situations not paid, advances not paid), each with its deadline."""
+    sits = frames.situations[frames.situations["status"] == "validated"]
+    due = delays[delays["payment"] == "acompte"].merge(
+        sits[["contract_id", "n", "version"]], on=["contract_id", "n"])
+    advances = delays[(delays["payment"] == "avance") & delays["paid_at"].isna()]
+    out = []
+    for df in (due, advances):
+        days = (df["deadline_on"] - pd.Timestamp(today)).dt.days
+        out.append(df.assign(days_left=days).sort_values("deadline_on").reset_index(drop=True))
+    return out[0], out[1]
+
+
+def _view(df: pd.DataFrame, advance: bool) -> pd.DataFrame:
+    return pd.DataFrame({
+        "Marché": df["contract_id"],
+        "Paiement": "avance" if advance else df["n"].map(lambda n: f"situation n°{n}"),
+        "Mois": df["month"].map(format_month_fr),
+        "Montant TTC": df["amount_due_ttc"].map(format_eur),
+        "Date limite": df["deadline_on"].map(format_date_fr),
+        "Jours restants": df["days_left"].map(
+            lambda d: f"{d} (en retard)" if d < 0 else str(d)),
+    })
+
+
+class TreasuryPage:
+    """Two lists (états validés, avances), a choice and one button each."""
+
+    def __init__(self, session: Session, now: datetime | None = None):
+        self.session, self.now = session, now
+        self.message = w.HTML()
+        self.body = w.VBox()
+        self._load()
+
+    def _load(self) -> None:
+        today = (self.now or datetime.now()).date()
+        frames = self.session.frames()
+        _, delays = ledger_and_delays(frames, pd.Timestamp(self.now or datetime.now()))
+        self.due, self.advances = _to_pay(frames, delays, today)
+        self.situation = w.Dropdown(description="État validé", style=STYLE,
+                                    layout=w.Layout(width="520px"), options=[
+            (f"{r.contract_id} – situation n°{r.n} – {format_eur(r.amount_due_ttc)}",
+             (r.contract_id, int(r.n), int(r.version))) for r in self.due.itertuples()])
+        self.advance = w.Dropdown(description="Avance", style=STYLE,
+                                  layout=w.Layout(width="520px"), options=[
+            (f"{r.contract_id} – {format_eur(r.amount_due_ttc)}", r.contract_id)
+            for r in self.advances.itertuples()])
+        pay = w.Button(description="Enregistrer la mise en paiement", button_style="primary",
+                       layout=w.Layout(width="fit-content"), disabled=self.due.empty)
+        pay_advance = w.Button(description="Enregistrer le paiement de l'avance",
+                               button_style="primary", layout=w.Layout(width="fit-content"),
+                               disabled=self.advances.empty)
+        pay.on_click(lambda _b: self.pay())
+        pay_advance.on_click(lambda _b: self.pay_advance())
+        self.body.children = [
+            w.HTML("<h4>États d'acompte validés à payer</h4>"),
+            table(_view(self.due, False), "a-payer",
+                  empty="Aucun état validé en attente de paiement."),
+            w.HBox([self.situation, pay]),
+            w.HTML("<h4>Avances à payer (sans demande de paiement)</h4>"),
+            table(_view(self.advances, True), "avances",
+                  empty="Aucune avance en attente de paiement."),
+            w.HBox([self.advance, pay_advance])]
+
+    def pay(self):
+        """The mise en paiement of the chosen état, at the version shown."""
+        if self.situation.value is None:
+            return None
+        cid, n, version = self.situation.value
+        return guarded(lambda: self.session.pay(cid, n, expected_version=version,
+                                                now=self.now), self.message,
+                       f"Mise en paiement enregistrée : {cid}, situation n°{n}.",
+                       lambda _r: self._load())
+
+    def pay_advance(self):
+        if self.advance.value is None:
+            return None
+        cid = self.advance.value
+        return guarded(lambda: self.session.pay_advance(cid, now=self.now), self.message,
+                       f"Paiement de l'avance enregistré : {cid}.", lambda _r: self._load())
+
+    def widget(self) -> w.Widget:
+        return w.VBox([self.body, self.message])
