@@ -208,7 +208,7 @@ def compute_ledger(contracts: pd.DataFrame, price_lines: pd.DataFrame,
     sit["retention_cum"] = _retention(sit, per_sit, guarantees)
     sit["due_cum"] = (sit["total_ttc_cum"] - sit["penalty_cum"] - sit["advance_repaid_cum"]
                       - sit["retention_cum"])
-    sit["direct_payment_cum"] = _direct_payments(sit, lines, subcontracts)
+    sit["direct_payment_cum"] = _direct_payments(sit, lines, subcontracts, per_sit)
     sit["previous_due_cum"] = sit.groupby("contract_id")["due_cum"].shift(1, fill_value=0)
     sit["net_month"] = sit["due_cum"] - sit["previous_due_cum"]
     for col in MONEY_COLUMNS:
@@ -264,10 +264,11 @@ def _retention(sit, per_sit, guarantees) -> pd.Series:
     return (gross - covered).clip(lower=0).astype("int64")
 
 
-def _direct_payments(sit, lines, subcontracts) -> pd.Series:
+def _direct_payments(sit, lines, subcontracts, per_sit) -> pd.Series:
     """Part of the works paid directly to accepted subcontractors (HT, initial prices),
-    never more than the declared subcontract amount; the work of a month that ended before
-    the subcontractor's acceptance is the contractor's (paid to it, not directly)."""
+    never more than the declared subcontract amount, less the retention on that share
+    (withheld from the subcontractor, not from the contractor); the work of a month that
+    ended before the subcontractor's acceptance is the contractor's (paid to it)."""
     subs = subcontracts[subcontracts["direct_payment"]]
     sub_lines = lines[lines["subcontract_id"].isin(subs["subcontract_id"])]
     if sub_lines.empty:
@@ -286,6 +287,10 @@ def _direct_payments(sit, lines, subcontracts) -> pd.Series:
     grid = grid.sort_values(["contract_id", "subcontract_id", "n"])
     grid["cum"] = grid.groupby(["contract_id", "subcontract_id"])["month"].cumsum()
     grid["cum"] = np.minimum(grid["cum"], grid["amount_cents"]).clip(lower=0)
+    rates = dict(zip(sit["contract_id"], per_sit["retention_rate_bp"].astype("int64"),
+                     strict=True))
+    rate = grid["contract_id"].map(rates).astype("int64")
+    grid["cum"] = grid["cum"] - mul_div_half_up(grid["cum"], rate, BP)
     return _sum_by_situation(grid, "cum", sit)
 
 

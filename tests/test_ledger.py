@@ -297,8 +297,13 @@ def test_direct_payment_to_subcontractor_capped_by_declaration():
     sits = frame(situations("C1", ["2025-01", "2025-02"]))
     led = compute_ledger(c, lns, sits, progress("C1", [(1, "1", 1000), (1, "2", 5000),
                                                       (2, "2", 10000)]), subcontracts=subs)
-    assert row(led, 1)["direct_payment_cum"] == 5_000_000  # 50 % of the sub's 100 000 € line
-    assert row(led, 2)["direct_payment_cum"] == 9_000_000  # never above the DC4's 90 000 €
+    # 50 % of the sub's 100 000 € line, less the 5 % retention on its share (2 500 €)
+    assert row(led, 1)["direct_payment_cum"] == 5_000_000 - 250_000
+    # never above the DC4's 90 000 €, less its retention (4 500 €)
+    assert row(led, 2)["direct_payment_cum"] == 9_000_000 - 450_000
+    # the retention withheld on the whole is unchanged: 5 % of the TTC
+    assert row(led, 2)["retention_cum"] == cents(Decimal("120000") * Decimal("1.2")
+                                                 * Decimal("0.05"))
 
 
 def test_amendment_raises_the_penalty_base_from_its_signature():
@@ -375,11 +380,11 @@ def test_direct_payment_starts_with_the_subcontractors_acceptance():
                          progress("C1", [(1, "1", 2000), (2, "1", 5000), (3, "1", 9000)]),
                          subcontracts=subs)
     assert [row(led, n)["direct_payment_cum"] for n in (1, 2, 3)] == [
-        0, 3_000_000, 6_000_000]
+        0, 3_000_000 - 150_000, 6_000_000 - 300_000]  # less the 5 % retention on the share
     accepted_earlier = subs.assign(accepted_on=pd.Timestamp("2024-12-20"))
     led = compute_ledger(c, lines("C1", {"1": 10_000_000, "2": 10_000_000}, **{"1": "ST1"}),
                          frame(situations("C1", ["2025-01", "2025-02", "2025-03"])),
                          progress("C1", [(1, "1", 2000), (2, "1", 5000), (3, "1", 9000)]),
                          subcontracts=accepted_earlier)
     assert [row(led, n)["direct_payment_cum"] for n in (1, 2, 3)] == [
-        2_000_000, 5_000_000, 6_000_000]
+        2_000_000 - 100_000, 5_000_000 - 250_000, 6_000_000 - 300_000]

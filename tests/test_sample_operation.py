@@ -52,7 +52,8 @@ def test_sample_exercises_every_rule(sqlite_engine):
     assert go["revision_cum"] > 0
     assert go["advance_repaid_cum"] == frames.contracts.set_index("contract_id").loc[
         "CHMV-EHPAD-L02", "advance_cents"]
-    assert go["direct_payment_cum"] == 18_600_000
+    # the 186 000 € of piles, less the 5 % retention on the subcontractor's share
+    assert go["direct_payment_cum"] == 18_600_000 - 930_000
     # Plâtrerie: the amendment's lines are paid on top of the initial DPGF
     assert last(ledger, "06")["works_cum"] == 73_960_000 + 2_485_000
     # a downward correction gives a negative line month
