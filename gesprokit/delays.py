@@ -127,10 +127,8 @@ def compute_delays(situations: pd.DataFrame, contracts: pd.DataFrame,
     its ``late_interest`` is what would be owed then. Amounts in cents.
     """
     as_of = pd.Timestamp(as_of or datetime.now()).normalize()
-    s = situations[situations["submitted_at"].notna()].merge(
-        contracts[["contract_id", "operation_code"]], on="contract_id").merge(
-        operations[["code", "buyer_kind", "deadline_days_override"]].rename(
-            columns={"code": "operation_code"}), on="operation_code")
+    s = _with_buyer(situations[situations["submitted_at"].notna()].merge(
+        contracts[["contract_id", "operation_code"]], on="contract_id"), operations)
     s = s.merge(ledger_situations[["contract_id", "n", "net_month"]], on=["contract_id", "n"],
                 how="left")
     s = s.sort_values(["contract_id", "n"]).reset_index(drop=True)
@@ -139,9 +137,7 @@ def compute_delays(situations: pd.DataFrame, contracts: pd.DataFrame,
     out["received_at"] = s["submitted_at"].astype("datetime64[us]")
     out["paid_at"] = s["paid_at"].astype("datetime64[us]")
     out["amount_due_ttc"] = s["net_month"].fillna(0).astype("int64")
-    legal = s["buyer_kind"].map(DEADLINE_DAYS)
-    out["deadline_days"] = np.minimum(s["deadline_days_override"].fillna(legal),
-                                      legal).astype("int64")
+    out["deadline_days"] = _deadline_days(s)
 
     received, paid = _day(s["submitted_at"]), _day(s["paid_at"])
     end = paid.fillna(as_of)
@@ -157,21 +153,7 @@ def compute_delays(situations: pd.DataFrame, contracts: pd.DataFrame,
     resume_or_now = resumed.fillna(end)
     out["interrupted_days"] = _days(resume_or_now, interrupted).fillna(0).astype("int64")
     out["elapsed_days"] = _days(end, received).astype("int64")
-    late = _days(end, out["deadline_on"]).fillna(0).clip(lower=0).astype("int64")
-    out["late_days"] = late
-    start = half_year_start(out["deadline_on"] + pd.Timedelta(days=1))
-    rate = ecb_rate_on(start, ecb_rates)
-    out["late_rate_bp"] = (rate + LATE_RATE_MARGIN_BP).where(late > 0).astype("Int64")
-    due = out["amount_due_ttc"].clip(lower=0)
-    out["late_interest"] = 0
-    has = (late > 0) & rate.notna()
-    if has.any():
-        out.loc[has, "late_interest"] = mul_div_half_up(
-            due[has] * out.loc[has, "late_rate_bp"].astype("int64"), late[has], BP * 365)
-    out["late_interest"] = out["late_interest"].astype("int64")
-    # interest and the 40 € only on an amount actually due (R2192-31..36)
-    out["recovery_indemnity"] = np.where((late > 0) & (due > 0), RECOVERY_INDEMNITY_CENTS,
-                                         0).astype("int64")
+    out = out.join(_late_charges(out["deadline_on"], end, out["amount_due_ttc"], ecb_rates))
 
     for col, start_step, end_step in ACTOR_STEPS:
         begin, stop = _day(s[start_step]), _day(s[end_step])
@@ -197,38 +179,57 @@ def _advance_delays(contracts: pd.DataFrame, operations: pd.DataFrame,
     (R2192-24); late interest and the 40 € as for any payment."""
     if "advance_due_from" not in contracts.columns:
         return pd.DataFrame(columns=DELAY_COLUMNS)
-    c = contracts[contracts["advance_cents"] > 0].merge(
-        operations[["code", "buyer_kind", "deadline_days_override"]].rename(
-            columns={"code": "operation_code"}), on="operation_code")
+    c = _with_buyer(contracts[contracts["advance_cents"] > 0], operations).reset_index(
+        drop=True)
     if c.empty:
         return pd.DataFrame(columns=DELAY_COLUMNS)
     start = _day(c["advance_due_from"].fillna(c["notified_on"]))
-    legal = c["buyer_kind"].map(DEADLINE_DAYS)
-    days = np.minimum(c["deadline_days_override"].fillna(legal), legal).astype("int64")
-    paid = _day(c["advance_paid_at"])
-    end = paid.fillna(as_of)
+    days = _deadline_days(c)
+    end = _day(c["advance_paid_at"]).fillna(as_of)
     deadline = (start + pd.to_timedelta(days, unit="D")).astype("datetime64[us]")
-    late = _days(end, deadline).fillna(0).clip(lower=0).astype("int64")
-    rate = ecb_rate_on(half_year_start(deadline + pd.Timedelta(days=1)), ecb_rates)
     amount = c["advance_cents"].astype("int64")
-    interest = pd.Series(0, index=c.index, dtype="int64")
-    has = (late > 0) & rate.notna()
-    if has.any():
-        interest[has] = mul_div_half_up(amount[has] * (rate[has].astype("int64")
-                                                       + LATE_RATE_MARGIN_BP),
-                                        late[has], BP * 365)
     out = pd.DataFrame({
         "contract_id": c["contract_id"], "n": 0, "payment": "avance",
         "month": start.dt.strftime("%Y-%m"), "received_at": start,
         "paid_at": c["advance_paid_at"].astype("datetime64[us]"), "amount_due_ttc": amount,
         "deadline_days": days, "interrupted_days": 0, "deadline_on": deadline,
-        "elapsed_days": _days(end, start).astype("int64"), "late_days": late,
-        "late_rate_bp": (rate + LATE_RATE_MARGIN_BP).where(late > 0).astype("Int64"),
-        "late_interest": interest,
-        "recovery_indemnity": np.where(late > 0, RECOVERY_INDEMNITY_CENTS, 0).astype("int64"),
+        "elapsed_days": _days(end, start).astype("int64"),
         **{col: 0 for col, _, _ in ACTOR_STEPS}, "moe_limit_breached": False,
         "returns_count": 0, "return_reasons": ""})
+    out = out.join(_late_charges(deadline, end, amount, ecb_rates))
     return out[DELAY_COLUMNS].reset_index(drop=True)
+
+
+def _with_buyer(frame: pd.DataFrame, operations: pd.DataFrame) -> pd.DataFrame:
+    """`frame` (with an ``operation_code``) plus its buyer's kind and contractual deadline."""
+    return frame.merge(operations[["code", "buyer_kind", "deadline_days_override"]].rename(
+        columns={"code": "operation_code"}), on="operation_code")
+
+
+def _deadline_days(frame: pd.DataFrame) -> pd.Series:
+    """:func:`deadline_days` of each row (the legal one, or a shorter contractual one)."""
+    legal = frame["buyer_kind"].map(DEADLINE_DAYS)
+    return np.minimum(frame["deadline_days_override"].fillna(legal), legal).astype("int64")
+
+
+def _late_charges(deadline_on: pd.Series, end: pd.Series, amount: pd.Series,
+                  ecb_rates: pd.DataFrame) -> pd.DataFrame:
+    """Days late at `end`, the rate (ECB of the half-year in which interest starts + 8
+    points), simple interest per 365 days, and the 40 €: interest and indemnity only on an
+    amount actually due (R2192-31..36). One rule for every payment."""
+    late = _days(end, deadline_on).fillna(0).clip(lower=0).astype("int64")
+    rate = ecb_rate_on(half_year_start(deadline_on + pd.Timedelta(days=1)), ecb_rates)
+    rate_bp = (rate + LATE_RATE_MARGIN_BP).where(late > 0).astype("Int64")
+    due = amount.clip(lower=0).astype("int64")
+    interest = pd.Series(0, index=late.index, dtype="int64")
+    has = (late > 0) & rate.notna()
+    if has.any():
+        interest[has] = mul_div_half_up(due[has] * rate_bp[has].astype("int64"), late[has],
+                                        BP * 365)
+    indemnity = np.where((late > 0) & (due > 0), RECOVERY_INDEMNITY_CENTS, 0).astype("int64")
+    return pd.DataFrame({"late_days": late, "late_rate_bp": rate_bp,
+                         "late_interest": interest, "recovery_indemnity": indemnity},
+                        index=late.index)
 
 
 def forecast(delays_as_of: pd.DataFrame) -> pd.DataFrame:
