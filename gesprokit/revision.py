@@ -64,15 +64,11 @@ def _revision_amount(works: pd.Series, coef_scaled: pd.Series, scale: pd.Series)
                            scale.astype("int64"))
 
 
-def index_as_known(price_index: pd.DataFrame, when=None) -> pd.DataFrame:
-    """One row per index and month: the date the month was first published, and its value as
-    known at `when` (the latest publication on or before it; None: every publication). A
-    corrected value is a later publication of the same month, never an overwrite."""
-    pub = price_index
-    if when is not None:
-        pub = pub[pub["published_on"] <= when]
-    pub = pub.sort_values(["index_code", "month", "published_on"], kind="stable")
-    grouped = pub.groupby(["index_code", "month"], sort=False)
+def _index_as_known(publications: pd.DataFrame) -> pd.DataFrame:
+    """One row per index and month of `publications` (sorted by index, month and date): the
+    date the month was first published, with its latest value. A corrected value is a later
+    publication of the same month, never an overwrite."""
+    grouped = publications.groupby(["index_code", "month"], sort=False)
     first = grouped.head(1).reset_index(drop=True)
     latest = grouped.tail(1).reset_index(drop=True)
     return first.assign(value_e4=latest["value_e4"].to_numpy())
@@ -96,7 +92,7 @@ def compute_revision(sit: pd.DataFrame, contracts: pd.DataFrame, terms: pd.DataF
     for k in np.unique(cut):
         group = sit[cut == k]
         known = ~later if k == 0 else ~later | (ordered["published_on"] <= dates[k - 1])
-        view = index_as_known(ordered[known])
+        view = _index_as_known(ordered[known])
         mates = sit[sit["contract_id"].isin(group["contract_id"])]
         out = _compute_revision(mates, contracts, terms, view)
         parts.append(out.merge(group[["contract_id", "n"]], on=["contract_id", "n"]))
