@@ -20,7 +20,7 @@ from gesprokit import throttle, workflow
 from gesprokit.accounts import check_password, hash_password, needs_rehash, record_rehash
 from gesprokit.db import get_engine, reading
 from gesprokit.ledger import Ledger, ledger_from_frames
-from gesprokit.schema import OperationGrant, Subcontract, User
+from gesprokit.schema import OperationGrant, User
 from gesprokit.store import Frames, load_frames, restrict_to_contracts
 from gesprokit.workflow import Actor
 from gesprokit.workflow_errors import AuthenticationFailed
@@ -93,9 +93,8 @@ class Session:
         if self.actor.role in ("contractor", "cocontractor"):
             contracts = contracts[contracts["company_code"] == self.actor.company_code]
         elif self.actor.role == "subcontractor":
-            with reading(self.engine).connect() as conn:
-                mine = set(conn.execute(select(Subcontract.contract_id).where(
-                    Subcontract.company_code == self.actor.company_code)).scalars())
+            subs = frames.subcontracts
+            mine = subs.loc[subs["company_code"] == self.actor.company_code, "contract_id"]
             contracts = contracts[contracts["contract_id"].isin(mine)]
         elif self.actor.role == "admin":
             contracts = contracts.iloc[0:0]

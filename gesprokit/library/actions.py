@@ -49,17 +49,21 @@ _DATE = re.compile(rf"\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b|\b\d{{4}}-\d{{2}
 _INDEX = re.compile(r"\b(?:ind(?:ice)?|r[ée]v(?:ision)?)\.?\s*[A-Z]{1,2}\b", re.IGNORECASE)
 
 
-def install_folders(conn: Connection) -> None:
-    """Create the default folders and their rights where they do not exist yet."""
+def install_folders(conn: Connection) -> list[str]:
+    """Create the default folders and their rights where they do not exist yet; returns the
+    folders created (the action's event seals them)."""
     known = set(conn.execute(select(schema.Folder.folder_code)).scalars())
+    created = []
     for code, (name, readers, writers) in DEFAULT_FOLDERS.items():
         if code in known:
             continue
+        created.append(code)
         conn.execute(insert(schema.Folder).values(folder_code=code, name=name))
         roles = set(readers) | set(writers)
         conn.execute(insert(schema.FolderRight), [
             dict(folder_code=code, role=r, company_code="*", can_read=r in readers,
                  can_write=r in writers) for r in sorted(roles)])
+    return created
 
 
 def rights(conn: Connection, actor: Actor, folder_code: str) -> tuple[bool, bool]:
@@ -109,10 +113,9 @@ def safe_file_name(name: str) -> str:
 
 
 def _event(conn: Connection, actor: Actor, action: str, now: datetime, after: dict,
-           comment: str | None = None, hashes: list[str] | None = None) -> None:
-    """The action's event, sealing its document (and the folders, which a first deposit
-    creates)."""
-    folders = conn.execute(select(schema.Folder.folder_code)).scalars()
+           comment: str | None = None, hashes: list[str] | None = None,
+           folders: list[str] = ()) -> None:
+    """The action's event, sealing its document (and the folders it created, if any)."""
     append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
                           "action": action, "after": json.dumps(after, ensure_ascii=False,
                                                                 sort_keys=True),
@@ -214,7 +217,7 @@ def deposit(engine: Engine, actor: Actor, *, operation_code: str, title: str,
     """Deposit a new document (first version); returns (identifier, index)."""
     now = (now or datetime.now()).replace(microsecond=0)
     with writing(engine) as conn:
-        install_folders(conn)
+        created_folders = install_folders(conn)
         if not conn.execute(select(schema.Operation.code).where(
                 schema.Operation.code == operation_code)).first():
             raise ValidationError(f"Opération « {operation_code} » inconnue.")
@@ -249,7 +252,7 @@ def deposit(engine: Engine, actor: Actor, *, operation_code: str, title: str,
                            recipients, now)
         _event(conn, actor, "deposit", now, {"document_id": document_id, "index": index,
                                              "folder": folder_code, "title": clean_title},
-               description, [sha])
+               description, [sha], created_folders)
     return document_id, index
 
 
