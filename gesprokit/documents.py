@@ -159,7 +159,7 @@ def render(kind: str, frames: Frames, ledger: Ledger, contract_id: str, n: int,
 def _decompte_rows(ledger: Ledger, row: pd.Series, prov: str) -> list[list[str]]:
     rows = [[label, format_eur(cum), format_eur(old), format_eur(month)]
             for label, cum, old, month in statement_rows(ledger.situations, row, prov)]
-    return rows + [["dont paiement direct aux sous-traitants (HT, leur retenue déduite)",
+    return rows + [["dont paiement direct (HT, retenue déduite)",
                     format_eur(row["direct_payment_cum"]), "", ""]]
 
 

@@ -631,8 +631,13 @@ def pay_advance(engine: Engine, actor: Actor, contract_id: str, *,
         if contract.advance_paid_at is not None:
             raise InvalidTransition(f"L'avance du marché {contract_id} est déjà payée (le "
                                     f"{contract.advance_paid_at:%d/%m/%Y}).")
-        conn.execute(update(schema.Contract).where(
-            schema.Contract.contract_id == contract_id).values(advance_paid_at=paid_at))
+        # guarded on the value read: of two treasurers at once, the second one changes nothing
+        done = conn.execute(update(schema.Contract).where(
+            schema.Contract.contract_id == contract_id,
+            schema.Contract.advance_paid_at.is_(None)).values(advance_paid_at=paid_at))
+        if done.rowcount != 1:
+            raise StaleState(f"L'avance du marché {contract_id} vient d'être payée par un autre "
+                             "utilisateur : actualisez la page.")
         return {"advance_paid_at": paid_at.isoformat(), "advance_cents": contract.advance_cents}
     return _contract_action(engine, actor, contract_id, "treasury", "pay_advance", write, now)
 

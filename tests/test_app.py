@@ -529,7 +529,7 @@ def test_the_treasury_pays_from_its_page(url, engine):  # noqa: F811
     shown = " ".join(texts(page.widget()))
     assert "situation n°9" in shown and "101\u202f856,00\xa0€" in shown  # the advance, TTC
     assert page.advances["deadline_on"].iloc[0] == pd.Timestamp("2025-04-22")
-    assert page.advances["days_left"].iloc[0] < 0  # shown « (en retard) »
+    assert page.advances["days_left"].iloc[0] < 0  # shown « en retard de … jour(s) »
     page.pay()
     assert "Mise en paiement enregistrée : CHMV-EHPAD-L11, situation n°9." in html.unescape(
         page.message.value)

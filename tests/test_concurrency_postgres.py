@@ -102,3 +102,16 @@ def test_concurrent_creation_ends_in_french_not_in_a_driver_error(postgres_engin
                             ).scalar() == 1
         assert conn.execute(text("SELECT count(*) FROM guarantee WHERE guarantee_id = "
                                  "'G-MEME'")).scalar() == 1
+    # an advance paid by several treasurers at once: one payment, one event, French refusals
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE contract SET advance_paid_at = NULL "
+                          "WHERE contract_id = 'CHMV-EHPAD-L09'"))
+    results = race(lambda i: workflow.pay_advance(
+        engine, actor("treasury"), "CHMV-EHPAD-L09", now=datetime(2026, 11, 21, 10, i)),
+        THREADS)
+    assert sum(not isinstance(r, Exception) for r in results) == 1, results
+    assert all(isinstance(r, (StaleState, InvalidTransition)) for r in results
+               if isinstance(r, Exception)), results
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM event WHERE action = 'pay_advance'")
+                            ).scalar() == 1

@@ -37,7 +37,7 @@ def _view(df: pd.DataFrame, advance: bool) -> pd.DataFrame:
         "Montant TTC": df["amount_due_ttc"].map(format_eur),
         "Date limite": df["deadline_on"].map(format_date_fr),
         "Jours restants": df["days_left"].map(
-            lambda d: f"{d} (en retard)" if d < 0 else str(d)),
+            lambda d: f"en retard de {-d} jour(s)" if d < 0 else str(d)),
     })
 
 
