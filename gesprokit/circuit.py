@@ -96,4 +96,15 @@ ACTION_LABELS = {
     "rehash_password": "renforcer l'empreinte du mot de passe",
     "pay_advance": "payer l'avance", "index_import": "publier des index",
     "ecb_import": "publier des taux de la BCE",
+    "request_direct_payment": "demander un paiement direct",
+    "decide_direct_payment": "accepter ou refuser un paiement direct",
+    "pay_direct_payment": "payer un sous-traitant", "pay_subcontract_advance":
+    "payer l'avance d'un sous-traitant",
+    "record_reception": "prononcer la réception", "lift_reserves": "lever les réserves",
+    "extend_guarantee": "prolonger le délai de garantie",
+    "submit_final": "transmettre le projet de décompte final",
+    "settle_final": "établir le décompte final", "sign_general": "signer le décompte général",
+    "answer_general": "signer le décompte général (titulaire)",
+    "notify_tacit": "notifier le projet de décompte général (procédure tacite)",
+    "pay_solde": "payer le solde", "release_retention": "rembourser la retenue de garantie",
 }

@@ -86,6 +86,70 @@ def cmd_delays(args) -> int:
     return 0
 
 
+def cmd_final(args) -> int:
+    """gesprokit final CONTRACT_ID: the décompte général (as signed by the MOA, else as it
+    stands), the état du solde's récapitulation or the definitive revision, in cents."""
+    import json
+
+    from gesprokit.end_of_contract import account_of, final_state
+    from gesprokit.errors import GesprokitError
+    from gesprokit.money import format_eur
+
+    engine = get_engine(args.db)
+    as_of = _as_of(args.as_of) or datetime.now()
+    try:
+        account = account_of(engine, args.contract_id, as_of)
+    except GesprokitError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    frames = load_frames(engine, [args.contract_id])
+    record = frames.final_accounts.iloc[0].to_dict()
+    reception = frames.receptions.iloc[0].to_dict() if len(frames.receptions) else None
+    state = final_state(record, reception, as_of.date())
+    if args.pdf:
+        from gesprokit.final_documents import document_kind, render_final
+
+        kind = document_kind(record)
+        Path(args.pdf).write_bytes(render_final(kind, frames, account, as_of, state.stage))
+        print(f"PDF écrit : {args.pdf}")
+        return 0
+    if args.part == "solde":
+        df = account.recap.rename(columns={"net": "amount"})[["kind", "n", "month", "amount"]]
+    elif args.part == "revision":
+        df = account.revision
+    else:
+        df = account.headings()
+        if isinstance(record.get("figures"), str):  # the figures the MOA signed
+            signed = json.loads(record["figures"])
+            df["amount"] = df["key"].map(signed).astype("int64")
+    if args.format == "table":
+        print(f"Marché {args.contract_id} – {state.stage}"
+              + (" – révision provisoire (index non publiés)" if account.provisional else ""))
+        df = _french_final(df, format_eur)
+    _write_frame(df, args.format, args.output)
+    return 0
+
+
+def _french_final(df: pd.DataFrame, format_eur) -> pd.DataFrame:
+    """A part of `gesprokit final` as people read it: French headers, euros."""
+    df = df.drop(columns=[c for c in ("key",) if c in df])
+    for col in ("amount", "works_month", "paid", "definitive", "difference"):
+        if col in df:
+            df[col] = df[col].map(format_eur)
+    for col in ("paid_coef", "definitive_coef"):
+        if col in df:
+            df[col] = df[col].map(lambda v: "" if pd.isna(v) else f"{v:.4f}".replace(".", ","))
+    if "month" in df:
+        from gesprokit.months import format_month_fr
+
+        df["month"] = df["month"].map(format_month_fr)
+    return df.rename(columns={
+        "label": "Rubrique", "amount": "Montant", "kind": "Nature", "n": "N°", "month": "Mois",
+        "works_month": "Travaux du mois HT", "paid_coef": "Coefficient payé",
+        "paid": "Révision payée", "definitive_coef": "Coefficient définitif",
+        "definitive": "Révision définitive", "difference": "Écart"})
+
+
 def _report_data(args):
     """What reports show for `--operation` (None, after printing why, when it is unknown)."""
     from gesprokit.report_data import build_report_data
@@ -243,7 +307,7 @@ def cmd_reference_import(args) -> int:
     kind = "index" if args.command == "index" else "ecb"
     try:
         done = import_reference(args.file, get_engine(args.db), kind,
-                                actor=_admin_actor())
+                                actor=_admin_actor(), code=getattr(args, "code", None))
     except ImportRejected as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -368,6 +432,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="fichier de sortie (défaut : sortie standard)")
     p.set_defaults(func=cmd_delays)
 
+    p = sub.add_parser("final", help="décompte général, état du solde et révision définitive "
+                                     "d'un marché")
+    p.add_argument("contract_id")
+    p.add_argument("--db", help=db_help)
+    p.add_argument("--part", choices=["general", "solde", "revision"], default="general",
+                   help="décompte général (défaut), récapitulation des acomptes et du solde, "
+                        "ou révision définitive mois par mois")
+    p.add_argument("--format", choices=["csv", "json", "table"], default="table")
+    p.add_argument("--as-of", help="date de calcul (AAAA-MM-JJ)")
+    p.add_argument("-o", "--output", help="fichier de sortie (défaut : sortie standard)")
+    p.add_argument("--pdf", help="écrire le document du décompte (projet de décompte final, "
+                                 "projet de décompte général ou décompte général) en PDF")
+    p.set_defaults(func=cmd_final)
+
     p = sub.add_parser("report", help="classeur Excel de l'auditeur")
     p.add_argument("--db", help=db_help)
     p.add_argument("--operation", help="code de l'opération (défaut : toutes)")
@@ -423,8 +501,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="publications d'index (révision des prix)")
     index = p.add_subparsers(dest="index_command", required=True)
     p = index.add_parser("import", help="ajouter les publications d'un fichier "
-                                        "(index_code;month;value;published_on)")
+                                        "(index_code;month;value;published_on, ou le fichier "
+                                        "de série téléchargé de l'INSEE)")
     p.add_argument("file")
+    p.add_argument("--code", help="code de l'index d'un fichier INSEE dont le libellé ne le "
+                                  "donne pas (ex. BT01)")
     p.add_argument("--db", help=db_help)
     p.set_defaults(func=cmd_reference_import)
     p = index.add_parser("list", help="publications enregistrées, corrections comprises")

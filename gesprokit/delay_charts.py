@@ -18,6 +18,7 @@ ACTOR_COLORS = ["#8fb8de", "#1f5f8b", "#f2b134", "#b03a2e", "#5b8c5a"]
 
 def _label(delays: pd.DataFrame) -> pd.Series:
     which = (" n°" + delays["n"].astype(str)).where(delays["payment"] != "avance", " avance")
+    which = which.where(delays["payment"] != "paiement direct", which + " ST")
     return delays["contract_id"].str.split("-").str[-1] + which
 
 

@@ -28,13 +28,14 @@ BUYER_LABELS = {"state": "l'État et ses établissements", "local": "une collect
 LATE_RATE_MARGIN_BP = 800
 RECOVERY_INDEMNITY_CENTS = 4_000
 MOE_LIMIT_DAYS = 7
+RETENTION_REFUND_DAYS = 30  # CCP R2191-35
 INTERRUPTION_MIN_DAYS = 30
 ACTOR_STEPS = [("days_verifier", "submitted_at", "verified_at"),
                ("days_moe", "verified_at", "moe_at"), ("days_amo", "moe_at", "amo_at"),
                ("days_moa", "amo_at", "moa_at"), ("days_treasury", "moa_at", "paid_at")]
 DELAY_COLUMNS = [
-    "contract_id", "n", "payment", "month", "received_at", "paid_at", "amount_due_ttc",
-    "deadline_days",
+    "contract_id", "n", "payment", "payee", "subcontract_id", "month", "received_at",
+    "paid_at", "amount_due_ttc", "deadline_days",
     "interrupted_days", "deadline_on", "elapsed_days", "late_days", "late_rate_bp",
     "late_interest", "recovery_indemnity", *[c for c, _, _ in ACTOR_STEPS],
     "moe_limit_breached", "returns_count", "return_reasons",
@@ -120,23 +121,38 @@ def _returns(events: pd.DataFrame | None) -> pd.DataFrame:
 def compute_delays(situations: pd.DataFrame, contracts: pd.DataFrame,
                    operations: pd.DataFrame, ledger_situations: pd.DataFrame,
                    ecb_rates: pd.DataFrame, events: pd.DataFrame | None = None,
-                   as_of: datetime | None = None) -> pd.DataFrame:
-    """The delays frame (DELAY_COLUMNS) of every received situation.
+                   as_of: datetime | None = None, *,
+                   direct_payments: pd.DataFrame | None = None,
+                   subcontracts: pd.DataFrame | None = None,
+                   requests: pd.DataFrame | None = None,
+                   receptions: pd.DataFrame | None = None,
+                   final_accounts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The delays frame (DELAY_COLUMNS): one row per payment and payee — each received
+    situation paid to the titulaire (less what its directly paid subcontractors get), each
+    advance, each accepted request of a directly paid subcontractor
+    (`direct_payments` from the ledger, `requests` the subcontractors' requests) and each
+    subcontractor's advance.
 
     An unpaid situation is measured as if paid on `as_of` (default: today):
     its ``late_interest`` is what would be owed then. Amounts in cents.
     """
     as_of = pd.Timestamp(as_of or datetime.now()).normalize()
+    known = [c for c in ("contract_id", "operation_code", "company_code") if c in contracts]
     s = _with_buyer(situations[situations["submitted_at"].notna()].merge(
-        contracts[["contract_id", "operation_code"]], on="contract_id"), operations)
+        contracts[known], on="contract_id"), operations)
     s = s.merge(ledger_situations[["contract_id", "n", "net_month"]], on=["contract_id", "n"],
                 how="left")
+    direct = _direct_by_situation(direct_payments)
+    s = s.merge(direct, on=["contract_id", "n"], how="left")
     s = s.sort_values(["contract_id", "n"]).reset_index(drop=True)
     out = pd.DataFrame({"contract_id": s["contract_id"], "n": s["n"].astype("int64"),
+                        "payee": s.get("company_code"), "subcontract_id": None,
                         "month": s["month"]})
     out["received_at"] = s["submitted_at"].astype("datetime64[us]")
     out["paid_at"] = s["paid_at"].astype("datetime64[us]")
-    out["amount_due_ttc"] = s["net_month"].fillna(0).astype("int64")
+    # the titulaire is paid the état's net less what goes directly to its subcontractors
+    out["amount_due_ttc"] = (s["net_month"].fillna(0)
+                             - s["direct_month"].fillna(0)).astype("int64")
     out["deadline_days"] = _deadline_days(s)
 
     received, paid = _day(s["submitted_at"]), _day(s["paid_at"])
@@ -165,11 +181,26 @@ def compute_delays(situations: pd.DataFrame, contracts: pd.DataFrame,
     out["returns_count"] = out["returns_count"].fillna(0).astype("int64")
     out["return_reasons"] = out["return_reasons"].fillna("").astype(str)
     out["payment"] = "acompte"
-    advances = _advance_delays(contracts, operations, ecb_rates, as_of)
-    if not advances.empty:
-        out = pd.concat([advances, out[DELAY_COLUMNS]], ignore_index=True).sort_values(
-            ["contract_id", "n"], kind="stable").reset_index(drop=True)
+    others = [_advance_delays(contracts, operations, ecb_rates, as_of),
+              _subcontractor_delays(contracts, operations, ecb_rates, as_of, situations,
+                                    direct_payments, subcontracts, requests),
+              _end_of_contract_delays(contracts, operations, ecb_rates, as_of, situations,
+                                      receptions, final_accounts)]
+    others = [o for o in others if not o.empty]
+    if others:
+        out = pd.concat([*others, out[DELAY_COLUMNS]], ignore_index=True).sort_values(
+            ["contract_id", "n", "payment"], kind="stable").reset_index(drop=True)
     return out[DELAY_COLUMNS]
+
+
+def _direct_by_situation(direct_payments: pd.DataFrame | None) -> pd.DataFrame:
+    """What a situation's état pays directly to subcontractors (``direct_month``)."""
+    if direct_payments is None or direct_payments.empty:
+        return pd.DataFrame({"contract_id": pd.Series([], dtype=str),
+                             "n": pd.Series([], dtype="int64"),
+                             "direct_month": pd.Series([], dtype="int64")})
+    return (direct_payments.groupby(["contract_id", "n"])["paid_month"].sum()
+            .rename("direct_month").reset_index())
 
 
 def _advance_delays(contracts: pd.DataFrame, operations: pd.DataFrame,
@@ -184,20 +215,115 @@ def _advance_delays(contracts: pd.DataFrame, operations: pd.DataFrame,
     if c.empty:
         return pd.DataFrame(columns=DELAY_COLUMNS)
     start = _day(c["advance_due_from"].fillna(c["notified_on"]))
-    days = _deadline_days(c)
-    end = _day(c["advance_paid_at"]).fillna(as_of)
+    return _direct_rows(c.assign(n=0, payment="avance", payee=c.get("company_code"),
+                                 month=start.dt.strftime("%Y-%m"), start=start,
+                                 paid=c["advance_paid_at"], amount=c["advance_cents"]),
+                        ecb_rates, as_of)
+
+
+def _subcontractor_delays(contracts, operations, ecb_rates, as_of, situations,
+                          direct_payments, subcontracts, requests) -> pd.DataFrame:
+    """The rows of directly paid subcontractors: each request the buyer knows accepted
+    (its delay runs from that acceptance, R2193-13 and the DGP rule for subcontractors),
+    for the amount the état pays it; and each subcontractor's own advance, from its
+    acceptance (R2193-17..21)."""
+    from gesprokit.direct_payment import known_acceptance
+
+    if subcontracts is None or subcontracts.empty:
+        return pd.DataFrame(columns=DELAY_COLUMNS)
+    c = _with_buyer(contracts[["contract_id", "operation_code"]], operations)
+    subs = subcontracts[subcontracts["direct_payment"]].merge(c, on="contract_id")
+    parts = []
+    if requests is not None and not requests.empty and direct_payments is not None:
+        r = requests.assign(start=known_acceptance(requests, as_of)).dropna(subset=["start"])
+        r = r.merge(subs[["subcontract_id", "company_code", "buyer_kind",
+                          "deadline_days_override"]], on="subcontract_id")
+        r = r.merge(direct_payments[["subcontract_id", "n", "paid_month"]],
+                    on=["subcontract_id", "n"], how="left")
+        r = r.merge(situations[["contract_id", "n", "month"]], on=["contract_id", "n"])
+        if not r.empty:
+            parts.append(_direct_rows(r.assign(
+                payment="paiement direct", payee=r["company_code"], start=_day(r["start"]),
+                paid=r["paid_at"], amount=r["paid_month"].fillna(0)), ecb_rates, as_of))
+    if "advance_cents" in subs.columns:
+        adv = subs[subs["advance_cents"].fillna(0) > 0]
+        if not adv.empty:
+            start = _day(adv["accepted_on"])
+            parts.append(_direct_rows(adv.assign(
+                n=0, payment="avance", payee=adv["company_code"],
+                month=start.dt.strftime("%Y-%m"), start=start, paid=adv["advance_paid_at"],
+                amount=adv["advance_cents"]), ecb_rates, as_of))
+    if not parts:
+        return pd.DataFrame(columns=DELAY_COLUMNS)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _end_of_contract_delays(contracts, operations, ecb_rates, as_of, situations, receptions,
+                            final_accounts) -> pd.DataFrame:
+    """The solde, due within the contract's deadline from the MOA's receipt of the DGD
+    (R2192-16; tacit procedure: from the day after the MOA's 10 days), for the amount of
+    the décompte général (the titulaire's projet in the tacit procedure); and the refund of
+    the retention still withheld, due 30 days after the délai de garantie or the réserves'
+    lifting (R2191-35). Each with late interest and the 40 € like any payment."""
+    from gesprokit.end_of_contract import final_state
+
+    if final_accounts is None or final_accounts.empty:
+        return pd.DataFrame(columns=DELAY_COLUMNS)
+    c = _with_buyer(contracts[["contract_id", "operation_code", "company_code"]], operations)
+    receptions = receptions.set_index("contract_id") if receptions is not None else None
+    last_n = situations.groupby("contract_id")["n"].max()
+    rows = []
+    for r in final_accounts.merge(c, on="contract_id").itertuples():
+        record = r._asdict()
+        reception = (receptions.loc[r.contract_id].to_dict()
+                     if receptions is not None and r.contract_id in receptions.index else None)
+        state = final_state(record, reception, as_of.date())
+        figures = r.figures if state.dgd_mode != "tacite" else r.claim_figures
+        if state.solde_from is None or not isinstance(figures, str):
+            continue
+        amounts = json.loads(figures)
+        base = dict(contract_id=r.contract_id, n=int(last_n.get(r.contract_id, 0)) + 1,
+                    payee=r.company_code, month=r.month, buyer_kind=r.buyer_kind,
+                    deadline_days_override=r.deadline_days_override)
+        rows.append({**base, "payment": "solde", "start": state.solde_from,
+                     "paid": r.solde_paid_at, "amount": amounts["solde"]})
+        if state.retention_due_on is not None and amounts.get("retention_cum", 0) > 0:
+            rows.append({**base, "payment": "retenue", "days": RETENTION_REFUND_DAYS,
+                         "start": state.retention_due_on - timedelta(
+                             days=RETENTION_REFUND_DAYS),
+                         "paid": r.retention_released_at, "amount": amounts["retention_cum"]})
+    if not rows:
+        return pd.DataFrame(columns=DELAY_COLUMNS)
+    frame = pd.DataFrame(rows)
+    frame["start"] = pd.to_datetime(frame["start"])
+    frame["paid"] = pd.to_datetime(frame["paid"])
+    return _direct_rows(frame, ecb_rates, as_of)
+
+
+def _direct_rows(rows: pd.DataFrame, ecb_rates: pd.DataFrame,
+                 as_of: pd.Timestamp) -> pd.DataFrame:
+    """Delay rows of payments that pass through no actor of the circuit (advances, direct
+    payments): `rows` has contract_id, n, payment, payee, month, start, paid, amount and the
+    buyer's kind; the deadline runs from ``start``, no interruption."""
+    rows = rows.reset_index(drop=True)
+    start = _day(rows["start"])
+    days = _deadline_days(rows)
+    if "days" in rows:  # a payment with its own deadline (the retention's 30 days)
+        days = rows["days"].fillna(days).astype("int64")
+    end = _day(rows["paid"]).fillna(as_of)
     deadline = (start + pd.to_timedelta(days, unit="D")).astype("datetime64[us]")
-    amount = c["advance_cents"].astype("int64")
+    amount = rows["amount"].astype("int64")
     out = pd.DataFrame({
-        "contract_id": c["contract_id"], "n": 0, "payment": "avance",
-        "month": start.dt.strftime("%Y-%m"), "received_at": start,
-        "paid_at": c["advance_paid_at"].astype("datetime64[us]"), "amount_due_ttc": amount,
-        "deadline_days": days, "interrupted_days": 0, "deadline_on": deadline,
-        "elapsed_days": _days(end, start).astype("int64"),
+        "contract_id": rows["contract_id"], "n": rows["n"].astype("int64"),
+        "payment": rows["payment"], "payee": rows["payee"],
+        "subcontract_id": rows.get("subcontract_id"), "month": rows["month"],
+        "received_at": start, "paid_at": pd.to_datetime(rows["paid"]).astype("datetime64[us]"),
+        "amount_due_ttc": amount, "deadline_days": days, "interrupted_days": 0,
+        "deadline_on": deadline, "elapsed_days": _days(end, start).astype("int64"),
         **{col: 0 for col, _, _ in ACTOR_STEPS}, "moe_limit_breached": False,
         "returns_count": 0, "return_reasons": ""})
     out = out.join(_late_charges(deadline, end, amount, ecb_rates))
-    return out[DELAY_COLUMNS].reset_index(drop=True)
+    return out[DELAY_COLUMNS]
 
 
 def _with_buyer(frame: pd.DataFrame, operations: pd.DataFrame) -> pd.DataFrame:
@@ -255,6 +381,7 @@ def portfolio_summary(delays: pd.DataFrame) -> dict:
     return {
         "situations": int((delays["payment"] == "acompte").sum()),
         "advances": int((delays["payment"] == "avance").sum()),
+        "direct_payments": int((delays["payment"] == "paiement direct").sum()),
         "paid": len(paid), "late": len(late),
         "late_rate_bp": int(len(late) * BP // len(paid)) if len(paid) else 0,
         "late_interest": int(delays["late_interest"].sum()),

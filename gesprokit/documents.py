@@ -164,9 +164,14 @@ def _decompte_rows(ledger: Ledger, row: pd.Series, prov: str) -> list[list[str]]
 
 
 def _annexes(pdf: _Pdf, frames: Frames, ledger: Ledger, contract_id: str, n: int) -> None:
+    numbers = iter(range(1, 10))
+
+    def annex(title: str) -> None:  # annexes numbered in the order they appear
+        _section(pdf, f"Annexe {next(numbers)} – {title}")
+
     rev = ledger.revisions.query("contract_id == @contract_id and n <= @n")
     if len(rev):
-        _section(pdf, "Annexe 1 – Révision des prix")
+        annex("Révision des prix")
         _table(pdf, ["Situation", "Coefficient Cn", "Provisoire", "Révision cumulée"],
                [[str(r.n), f"{int(r.revision_coef_scaled) / int(r.revision_coef_scale):.4f}"
                  .replace(".", ","), "oui" if r.revision_provisional else "non",
@@ -174,7 +179,7 @@ def _annexes(pdf: _Pdf, frames: Frames, ledger: Ledger, contract_id: str, n: int
     row = ledger.situations.query("contract_id == @contract_id and n == @n").iloc[0]
     contract = frames.contracts.query("contract_id == @contract_id").iloc[0]
     guarantees = frames.guarantees.query("contract_id == @contract_id")
-    _section(pdf, "Annexe 2 – Retenue de garantie")
+    annex("Retenue de garantie")
     _table(pdf, ["", "Montant"], [[f"Retenue cumulée ({retention_terms(contract)})",
                                    format_eur(row["retention_cum"])]]
            + [[f"Garantie {g.kind.upper()} {g.guarantee_id} reçue le "
@@ -182,13 +187,22 @@ def _annexes(pdf: _Pdf, frames: Frames, ledger: Ledger, contract_id: str, n: int
               for g in guarantees.itertuples()], (120, 40))
     adj = frames.adjustments.query("contract_id == @contract_id and n <= @n")
     if len(adj):
-        _section(pdf, "Annexe 3 – Pénalités et primes")
+        annex("Pénalités et primes")
         _table(pdf, ["Situation", "Nature", "Base", "Motif"],
                [[str(a.n), "Pénalité" if a.kind == "penalty" else "Prime",
                  f"{int(a.days)} jours" if pd.notna(a.days) else format_eur(a.amount_cents),
                  a.reason] for a in adj.itertuples()], (20, 20, 30, 110), text_columns=4)
         pdf.multi_cell(0, 5, f"Pénalités retenues à ce jour : {format_eur(row['penalty_cum'])} "
                              f"({penalty_terms(contract)}).")
+    direct = ledger.direct_payments.query("contract_id == @contract_id and n == @n")
+    if len(direct):
+        annex("Paiement direct des sous-traitants (HT, autoliquidation)")
+        _table(pdf, ["Sous-traité", "Travaux", "Révision", "Retenue", "Avance remb.",
+                     "Cumul payé", "Du mois"],
+               [[d.subcontract_id, format_eur(d.works_cum), format_eur(d.revision_cum),
+                 format_eur(d.retention_cum), format_eur(d.advance_repaid_cum),
+                 format_eur(d.paid_cum), format_eur(d.paid_month)]
+                for d in direct.itertuples()], (32, 26, 22, 22, 24, 28, 26), text_columns=1)
 
 
 def _history(pdf: _Pdf, frames: Frames, contract_id: str, n: int) -> None:

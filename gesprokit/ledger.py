@@ -30,6 +30,10 @@ MONEY_COLUMNS = [c for c in LEDGER_COLUMNS
                  if c not in ("contract_id", "n", "month", "revision_provisional")]
 LINE_COLUMNS = ["contract_id", "n", "line_no", "amount_cents", "pct_bp", "line_cum",
                 "line_month"]
+DIRECT_PAYMENT_COLUMNS = [
+    "contract_id", "n", "subcontract_id", "works_cum", "revision_cum", "retention_cum",
+    "advance_repaid_cum", "paid_cum", "paid_month"]
+_KEY_SEPARATOR = "\x1f"  # joins a contract and a subcontract into one revision key
 
 
 @dataclass
@@ -39,6 +43,16 @@ class Ledger:
     situations: pd.DataFrame  # LEDGER_COLUMNS
     lines: pd.DataFrame  # LINE_COLUMNS
     revisions: pd.DataFrame  # contract_id, n, revision_cum, coefficient, provisional flag
+    direct_payments: pd.DataFrame = None  # DIRECT_PAYMENT_COLUMNS, one row per payee and month
+
+    def __post_init__(self) -> None:
+        if self.direct_payments is None:
+            self.direct_payments = _no_direct_payment()
+
+
+def _no_direct_payment() -> pd.DataFrame:
+    return _empty_if_none(None, {c: str if c in ("contract_id", "subcontract_id") else "int64"
+                                 for c in DIRECT_PAYMENT_COLUMNS})
 
 
 def _empty_if_none(frame: pd.DataFrame | None, columns: dict) -> pd.DataFrame:
@@ -150,13 +164,16 @@ def compute_ledger(contracts: pd.DataFrame, price_lines: pd.DataFrame,
                    amendments: pd.DataFrame | None = None,
                    revision_terms: pd.DataFrame | None = None,
                    price_index: pd.DataFrame | None = None,
-                   as_of: datetime | None = None) -> Ledger:
+                   as_of: datetime | None = None,
+                   closing: dict[str, int] | None = None,
+                   subcontract_revision_terms: pd.DataFrame | None = None) -> Ledger:
     """Compute the décompte of every situation of every contract.
 
     Frames follow the store's columns (gesprokit.schema). The facts used for a
     situation (index values, guarantees, amendments) are those known on the
     date the MOE issued its état d'acompte (``moe_at``), or on `as_of` (default:
-    now) for a situation not issued yet.
+    now) for a situation not issued yet. `closing` maps a contract to its décompte final's
+    row: there the advance is repaid in full, whatever the works' progress (R2191-11).
     """
     as_of = pd.Timestamp(as_of or datetime.now())
     adjustments = _empty_if_none(adjustments, {"contract_id": str, "n": "int64", "kind": str,
@@ -204,18 +221,25 @@ def compute_ledger(contracts: pd.DataFrame, price_lines: pd.DataFrame,
     sit["vat_cum"] = mul_div_half_up(sit["total_ht_cum"], per_sit["vat_rate_bp"].astype("int64"),
                                      BP)
     sit["total_ttc_cum"] = sit["total_ht_cum"] + sit["vat_cum"]
-    sit["advance_repaid_cum"] = _advance_repaid(sit["works_cum"], per_sit)
-    sit["retention_cum"] = _retention(sit, per_sit, guarantees)
+    gross_retention, sit["retention_cum"] = _retention(sit, per_sit, guarantees)
+    closed = _closing_rows(sit, closing)
+    direct = _direct_payments(sit, lines, subcontracts, per_sit, contracts, revision_terms,
+                              price_index, gross_retention, closed, subcontract_revision_terms)
+    own_advance = _advance_repaid(sit["works_cum"], per_sit).where(
+        ~closed, per_sit["advance_cents"].astype("int64"))
+    sit["advance_repaid_cum"] = (own_advance
+                                 + _sum_by_situation(direct, "advance_repaid_cum", sit))
     sit["due_cum"] = (sit["total_ttc_cum"] - sit["penalty_cum"] - sit["advance_repaid_cum"]
                       - sit["retention_cum"])
-    sit["direct_payment_cum"] = _direct_payments(sit, lines, subcontracts, per_sit)
+    sit["direct_payment_cum"] = _sum_by_situation(direct, "paid_cum", sit)
     sit["previous_due_cum"] = sit.groupby("contract_id")["due_cum"].shift(1, fill_value=0)
     sit["net_month"] = sit["due_cum"] - sit["previous_due_cum"]
     for col in MONEY_COLUMNS:
         sit[col] = sit[col].astype("int64")
     sit["n"] = sit["n"].astype("int64")
     # line_amounts already orders the lines by contract, situation and line
-    return Ledger(situations=sit[LEDGER_COLUMNS], lines=lines[LINE_COLUMNS], revisions=rev)
+    return Ledger(situations=sit[LEDGER_COLUMNS], lines=lines[LINE_COLUMNS], revisions=rev,
+                  direct_payments=direct[DIRECT_PAYMENT_COLUMNS])
 
 
 def _penalties(sit, adjustments, per_sit, contract_total) -> pd.Series:
@@ -255,43 +279,111 @@ def _advance_repaid(works_cum: pd.Series, per_sit: pd.DataFrame) -> pd.Series:
     return out
 
 
-def _retention(sit, per_sit, guarantees) -> pd.Series:
-    """rate × cumulative TTC (or HT), less what guarantees recorded by then cover."""
+def _retention(sit, per_sit, guarantees) -> tuple[pd.Series, pd.Series]:
+    """(gross, withheld): rate × cumulative TTC (or HT), and that less what guarantees
+    recorded by then cover."""
     base = np.where(per_sit["retention_base"] == "ht", sit["total_ht_cum"], sit["total_ttc_cum"])
     gross = mul_div_half_up(pd.Series(base, index=sit.index, dtype="int64"),
                             per_sit["retention_rate_bp"].astype("int64"), BP)
     covered = _amount_by_date(sit, guarantees, "received_on")
-    return (gross - covered).clip(lower=0).astype("int64")
+    return gross, (gross - covered).clip(lower=0).astype("int64")
 
 
-def _direct_payments(sit, lines, subcontracts, per_sit) -> pd.Series:
-    """Part of the works paid directly to accepted subcontractors (HT, initial prices),
-    never more than the declared subcontract amount, less the retention on that share
-    (withheld from the subcontractor, not from the contractor); the work of a month that
-    ended before the subcontractor's acceptance is the contractor's (paid to it)."""
+def _closing_rows(sit: pd.DataFrame, closing: dict[str, int] | None) -> pd.Series:
+    """Whether each situation row is its contract's décompte final (see `closing`)."""
+    if not closing:
+        return pd.Series(False, index=sit.index)
+    return pd.Series([closing.get(c) == n for c, n in zip(sit["contract_id"], sit["n"],
+                                                           strict=True)], index=sit.index)
+
+
+def _direct_payments(sit, lines, subcontracts, per_sit, contracts, revision_terms,
+                     price_index, gross_retention, closed=None,
+                     own_terms=None) -> pd.DataFrame:
+    """What each accepted, directly paid subcontractor is owed, cumulatively, per situation
+    (DIRECT_PAYMENT_COLUMNS; HT, autoliquidation): its works at initial prices, never more
+    than the declared subcontract amount, the work of a month that ended before its
+    acceptance being the contractor's; revised month by month with the contract's formula,
+    or the subcontract's own when it has one (the same revision rule, healed the same way);
+    less its share of the
+    retention (rate × its HT, reduced in the proportion a guarantee reduces the contract's)
+    and its own advance's repayment. It is the part of ``due_cum`` paid to it."""
     subs = subcontracts[subcontracts["direct_payment"]]
     sub_lines = lines[lines["subcontract_id"].isin(subs["subcontract_id"])]
     if sub_lines.empty:
-        return pd.Series(0, index=sit.index, dtype="int64")
+        return _no_direct_payment()
     per = sub_lines.groupby(["contract_id", "subcontract_id", "n"])["line_month"].sum()
-    sub_cols = ["contract_id", "subcontract_id", "amount_cents"]
-    if "accepted_on" in subs.columns:
-        sub_cols.append("accepted_on")
-    grid = sit[["contract_id", "n", "month"]].merge(subs[sub_cols], on="contract_id")
+    sub_cols = [c for c in ("contract_id", "subcontract_id", "amount_cents", "accepted_on",
+                            "advance_cents") if c in subs.columns]
+    grid = sit[["contract_id", "n", "month", "known_on"]].assign(
+        gross=gross_retention, withheld=sit["retention_cum"],
+        closing=False if closed is None else closed).merge(subs[sub_cols], on="contract_id")
     grid = grid.merge(per.rename("work").reset_index(),
                       on=["contract_id", "subcontract_id", "n"], how="left")
     work = grid.pop("work").fillna(0).astype("int64")
     if "accepted_on" in grid.columns:
         work = work.where(_month_ends(grid["month"]) >= grid["accepted_on"], 0)
-    grid["month"] = work
-    grid = grid.sort_values(["contract_id", "subcontract_id", "n"])
-    grid["cum"] = grid.groupby(["contract_id", "subcontract_id"])["month"].cumsum()
-    grid["cum"] = np.minimum(grid["cum"], grid["amount_cents"]).clip(lower=0)
-    rates = dict(zip(sit["contract_id"], per_sit["retention_rate_bp"].astype("int64"),
-                     strict=True))
-    rate = grid["contract_id"].map(rates).astype("int64")
-    grid["cum"] = grid["cum"] - mul_div_half_up(grid["cum"], rate, BP)
-    return _sum_by_situation(grid, "cum", sit)
+    grid = grid.assign(work=work).sort_values(["contract_id", "subcontract_id", "n"],
+                                              kind="stable").reset_index(drop=True)
+    payee = grid.groupby(["contract_id", "subcontract_id"], sort=False)
+    grid["works_cum"] = np.minimum(payee["work"].cumsum(), grid["amount_cents"]).clip(lower=0)
+    grid["works_month"] = grid["works_cum"] - payee["works_cum"].shift(1, fill_value=0)
+    grid["revision_cum"] = _payee_revision(grid, subs, contracts, revision_terms, price_index,
+                                           own_terms)
+    terms = contracts.set_index("contract_id").loc[grid["contract_id"]].reset_index(drop=True)
+    own_ht = grid["works_cum"] + grid["revision_cum"]
+    share = mul_div_half_up(own_ht, terms["retention_rate_bp"].astype("int64"), BP)
+    reduced = grid["withheld"] < grid["gross"]
+    if reduced.any():  # a guarantee covers part of the retention: the share shrinks alike
+        share[reduced] = mul_div_half_up(share[reduced], grid.loc[reduced, "withheld"],
+                                         grid.loc[reduced, "gross"].clip(lower=1))
+    grid["retention_cum"] = share
+    advance = (grid["advance_cents"] if "advance_cents" in grid.columns
+               else pd.Series(0, index=grid.index)).fillna(0).astype("int64")
+    grid["advance_repaid_cum"] = _advance_repaid(grid["works_cum"], terms.assign(
+        initial_total_ht=grid["amount_cents"], advance_cents=advance)).where(
+        ~grid["closing"].astype(bool), advance)
+    grid["paid_cum"] = own_ht - grid["retention_cum"] - grid["advance_repaid_cum"]
+    grid["paid_month"] = grid["paid_cum"] - grid.groupby(
+        ["contract_id", "subcontract_id"], sort=False)["paid_cum"].shift(1, fill_value=0)
+    grid["n"] = grid["n"].astype("int64")
+    for col in DIRECT_PAYMENT_COLUMNS[3:]:
+        grid[col] = grid[col].astype("int64")
+    return grid[DIRECT_PAYMENT_COLUMNS]
+
+
+def _payee_revision(grid, subs, contracts, revision_terms, price_index,
+                    own_terms=None) -> pd.Series:
+    """The cumulative revision of each subcontractor's own works: the contract's revision
+    (:func:`compute_revision`) run with the subcontractor's works of each month, as if it
+    were a contract of its own under the contract's formula — or under the subcontract's
+    own formula (fixed part, base month, indices) when it has one."""
+    key = grid["contract_id"] + _KEY_SEPARATOR + grid["subcontract_id"]
+    pseudo = grid[["contract_id", "subcontract_id"]].assign(key=key).drop_duplicates("key")
+    own = pseudo.merge(contracts, on="contract_id").drop(columns="contract_id").rename(
+        columns={"key": "contract_id"})
+    terms = pseudo.merge(revision_terms, on="contract_id").drop(columns="contract_id").rename(
+        columns={"key": "contract_id"})
+    formula = subs[subs["revision_base_month"].notna()] if "revision_base_month" in subs \
+        else subs.iloc[0:0]
+    if len(formula) and own_terms is not None:
+        mine = own["subcontract_id"].isin(formula["subcontract_id"])
+        by_sub = formula.set_index("subcontract_id")
+        own.loc[mine, "price_form"] = "revisable"
+        own.loc[mine, "revision_fixed_bp"] = own.loc[mine, "subcontract_id"].map(
+            by_sub["revision_fixed_bp"].fillna(0)).astype("int64")
+        own.loc[mine, "revision_base_month"] = own.loc[mine, "subcontract_id"].map(
+            by_sub["revision_base_month"])
+        terms = pd.concat([
+            terms[~terms["subcontract_id"].isin(formula["subcontract_id"])],
+            pseudo.merge(own_terms[["subcontract_id", "index_code", "weight_bp"]],
+                         on="subcontract_id").drop(columns="contract_id").rename(
+                columns={"key": "contract_id"})], ignore_index=True)
+    rev = compute_revision(grid[["n", "month", "works_month", "known_on"]].assign(
+        contract_id=key), own, terms, price_index)
+    found = grid[["n"]].assign(contract_id=key).merge(
+        rev[["contract_id", "n", "revision_cum"]], on=["contract_id", "n"], how="left")
+    return found["revision_cum"].fillna(0).astype("int64")
 
 
 def _month_ends(months: pd.Series) -> pd.Series:
@@ -340,4 +432,5 @@ def ledger_from_frames(frames, as_of: datetime | None = None) -> Ledger:
         frames.contracts, frames.price_lines, frames.situations, frames.progress,
         adjustments=frames.adjustments, guarantees=frames.guarantees,
         subcontracts=frames.subcontracts, amendments=frames.amendments,
-        revision_terms=frames.revision_terms, price_index=frames.price_index, as_of=as_of)
+        revision_terms=frames.revision_terms, price_index=frames.price_index, as_of=as_of,
+        subcontract_revision_terms=getattr(frames, "subcontract_revision_terms", None))

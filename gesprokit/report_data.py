@@ -64,7 +64,12 @@ def ledger_and_delays(frames: Frames, as_of: datetime) -> tuple[Ledger, pd.DataF
     `as_of`): what every delays view starts from."""
     ledger = ledger_from_frames(frames, as_of=as_of)
     delays = compute_delays(frames.situations, frames.contracts, frames.operations,
-                            ledger.situations, frames.ecb_rates, frames.events, as_of=as_of)
+                            ledger.situations, frames.ecb_rates, frames.events, as_of=as_of,
+                            direct_payments=ledger.direct_payments,
+                            subcontracts=frames.subcontracts,
+                            requests=frames.direct_payment_requests,
+                            receptions=frames.receptions,
+                            final_accounts=frames.final_accounts)
     return ledger, delays
 
 

@@ -326,6 +326,17 @@ def write_sample(folder: str | Path) -> Path:
                 "accepted_on", "direct_payment"],
                [["ST-GO-PIEUX", f"{OPERATION_CODE}-L02", "FPV",
                  "Pieux forés tarière creuse (DC4 accepté)", "186000.00", "2025-03-28", "oui"]])
+    # the pile subcontractor's own requests: the first accepted by the titulaire, the second
+    # left unanswered (deemed accepted once its 15 days expired) and paid 8 days late, the third
+    # accepted and not paid yet
+    _write_csv(folder / "direct_payment_requests.csv",
+               ["subcontract_id", "n", "deposited_at", "decision", "decided_at", "reason",
+                "paid_at"],
+               [["ST-GO-PIEUX", 1, "2025-05-02 09:30:00", "acceptée", "2025-05-05 16:00:00", "",
+                 "2025-06-07 12:29:00"],
+                ["ST-GO-PIEUX", 2, "2025-05-30 11:00:00", "", "", "", "2025-08-12 10:00:00"],
+                ["ST-GO-PIEUX", 3, "2025-06-30 15:10:00", "acceptée", "2025-07-01 09:00:00",
+                 "", ""]])
     _write_csv(folder / "situations.csv",
                ["contract_id", "n", "month", "submitted_at", "verified_at", "moe_at", "amo_at",
                 "moa_at", "paid_at", "interrupted_at", "resumed_at", "interruption_reason"],

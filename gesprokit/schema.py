@@ -184,6 +184,51 @@ class Subcontract(Base):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     accepted_on: Mapped[date] = mapped_column(Date)
     direct_payment: Mapped[bool] = mapped_column(Boolean, default=True)
+    # the subcontractor's own advance (R2193-17..21), paid from the acceptance without a
+    # payment request and repaid from its direct payments like the titulaire's
+    advance_cents: Mapped[int | None] = mapped_column(BigInteger)
+    advance_paid_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # its own revision formula, when the subcontract has one (else the contract's): fixed
+    # part and base month here, the indices in subcontract_revision_term
+    revision_fixed_bp: Mapped[int | None] = mapped_column(Integer)
+    revision_base_month: Mapped[str | None] = mapped_column(String(7))
+
+
+class SubcontractRevisionTerm(Base):
+    """An index of a subcontract's own revision formula and its weight."""
+
+    __tablename__ = "subcontract_revision_term"
+    subcontract_id: Mapped[str] = mapped_column(ForeignKey("subcontract.subcontract_id"),
+                                                primary_key=True)
+    index_code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contract.contract_id"))
+    weight_bp: Mapped[int] = mapped_column(Integer)
+
+
+class DirectPaymentRequest(Base):
+    """A directly paid subcontractor's monthly payment request (the A10 piece): deposited by
+    the subcontractor, accepted or refused by the titulaire within 15 days (deemed accepted
+    after, R2193-12/13), then paid by the treasury; its payment delay runs from the
+    acceptance (express, or deemed on the 15th day)."""
+
+    __tablename__ = "direct_payment_request"
+    __table_args__ = (
+        ForeignKeyConstraint(["contract_id", "n"], ["situation.contract_id", "situation.n"]),
+        CheckConstraint("decision IS NULL OR decision IN ('accepted', 'refused')",
+                        name="ck_direct_payment_decision"),
+    )
+    subcontract_id: Mapped[str] = mapped_column(ForeignKey("subcontract.subcontract_id"),
+                                                primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contract.contract_id"))
+    deposited_at: Mapped[datetime] = mapped_column(DateTime)
+    deposited_by: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str | None] = mapped_column(Text)
+    decision: Mapped[str | None] = mapped_column(String(10))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class PriceLine(Base):
@@ -336,6 +381,65 @@ class PaymentStatement(Base):
 
 STATEMENT_COLUMNS = [c.name for c in PaymentStatement.__table__.columns
                      if c.name not in ("contract_id", "n", "validated_at")]
+
+
+class Reception(Base):
+    """The réception of a contract's works (CCAG-T art. 41): its date, its réserves and
+    their lifting, and the délai de garantie (1 year by default, art. 44.1) with its
+    extension."""
+
+    __tablename__ = "reception"
+    __table_args__ = (CheckConstraint("guarantee_until > received_on",
+                                      name="ck_reception_guarantee"),)
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contract.contract_id"),
+                                             primary_key=True)
+    received_on: Mapped[date] = mapped_column(Date)
+    reserves: Mapped[str | None] = mapped_column(Text)
+    reserves_lifted_on: Mapped[date | None] = mapped_column(Date)
+    guarantee_until: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class FinalAccountRecord(Base):
+    """A contract's end: the titulaire's projet de décompte final, the MOE's décompte final
+    and projet de décompte général, the MOA's signature, the titulaire's answer (or the tacit
+    procedure), the payment of the solde and the refund of the retention. The figures the
+    MOA signed are kept as signed (JSON of the décompte général's headings)."""
+
+    __tablename__ = "final_account"
+    contract_id: Mapped[str] = mapped_column(ForeignKey("contract.contract_id"),
+                                             primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime)
+    claimed_by: Mapped[str] = mapped_column(String(200))
+    claim_figures: Mapped[str | None] = mapped_column(Text)
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    settled_by: Mapped[str | None] = mapped_column(String(200))
+    adjustments: Mapped[str | None] = mapped_column(Text)
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    signed_by: Mapped[str | None] = mapped_column(String(200))
+    figures: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answer: Mapped[str | None] = mapped_column(String(10))
+    claim_text: Mapped[str | None] = mapped_column(Text)
+    disputed_cents: Mapped[int | None] = mapped_column(BigInteger)
+    tacit_at: Mapped[datetime | None] = mapped_column(DateTime)
+    solde_paid_at: Mapped[datetime | None] = mapped_column(DateTime)
+    retention_released_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class FinalProgress(Base):
+    """The final cumulative progress of a line: claimed by the titulaire, admitted by the
+    MOE (with its reason when it differs)."""
+
+    __tablename__ = "final_progress"
+    contract_id: Mapped[str] = mapped_column(ForeignKey("final_account.contract_id"),
+                                             primary_key=True)
+    line_no: Mapped[str] = mapped_column(String(20), primary_key=True)
+    claimed_bp: Mapped[int | None] = mapped_column(Integer)  # None: added by the MOE
+    admitted_bp: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
 
 
 class Notification(Base):
@@ -556,7 +660,8 @@ class ChorusStatus(Base):
 
 
 TABLES_IN_LOAD_ORDER = [
-    Operation, Company, User, Lot, Contract, RevisionTerm, Amendment, Subcontract, PriceLine,
+    Operation, Company, User, Lot, Contract, RevisionTerm, Amendment, Subcontract,
+    SubcontractRevisionTerm, PriceLine,
     Situation, Progress, Adjustment, Guarantee, PlannedProgress, PriceIndex, EcbRate,
-    PaymentStatement, ChorusStructure, ChorusService, BillingIdentity,
+    PaymentStatement, DirectPaymentRequest, ChorusStructure, ChorusService, BillingIdentity,
 ]

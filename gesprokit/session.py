@@ -29,6 +29,11 @@ ADMIN_ACTIONS = ("create_user", "grant", "revoke", "set_disabled", "start_passwo
 ACTIONS = ("create_situation", "enter_progress", "submit", "verify", "issue", "accept",
            "return_to_moe", "record_guarantee", "declare_subcontract", "validate", "interrupt",
            "resume", "pay", "pay_advance")
+DIRECT_PAYMENT_ACTIONS = ("request_direct_payment", "decide_direct_payment",
+                          "pay_direct_payment", "pay_subcontract_advance")
+END_OF_CONTRACT_ACTIONS = ("record_reception", "lift_reserves", "extend_guarantee",
+                           "submit_final", "settle_final", "sign_general", "answer_general",
+                           "notify_tacit", "pay_solde", "release_retention")
 
 
 class Session:
@@ -42,12 +47,18 @@ class Session:
         self._clock = clock
         self.last_used = clock()
         for name in ACTIONS:
-            setattr(self, name, self._action(name))
+            setattr(self, name, self._action(name, workflow))
+        from gesprokit import direct_payment, end_of_contract
 
-    def _action(self, name: str):
+        for name in DIRECT_PAYMENT_ACTIONS:
+            setattr(self, name, self._action(name, direct_payment))
+        for name in END_OF_CONTRACT_ACTIONS:
+            setattr(self, name, self._action(name, end_of_contract))
+
+    def _action(self, name: str, module):
         def run(*args, **kwargs):
             self.check_account()
-            return getattr(workflow, name)(self.engine, self.actor, *args, **kwargs)
+            return getattr(module, name)(self.engine, self.actor, *args, **kwargs)
         run.__name__ = name
         return run
 

@@ -24,11 +24,15 @@ FRAME_TABLES = {
     "operations": schema.Operation, "companies": schema.Company, "lots": schema.Lot,
     "contracts": schema.Contract, "revision_terms": schema.RevisionTerm,
     "amendments": schema.Amendment, "subcontracts": schema.Subcontract,
+    "subcontract_revision_terms": schema.SubcontractRevisionTerm,
     "price_lines": schema.PriceLine, "situations": schema.Situation,
     "progress": schema.Progress, "adjustments": schema.Adjustment,
     "guarantees": schema.Guarantee, "planned_progress": schema.PlannedProgress,
     "price_index": schema.PriceIndex,
     "ecb_rates": schema.EcbRate, "payment_statements": schema.PaymentStatement,
+    "direct_payment_requests": schema.DirectPaymentRequest,
+    "receptions": schema.Reception, "final_accounts": schema.FinalAccountRecord,
+    "final_progress": schema.FinalProgress,
     "events": schema.Event,
 }
 BULK_TABLES = {"progress", "price_line", "situation", "event"}
@@ -37,6 +41,8 @@ SQLITE_INFER_ROWS = "100000000"  # ADBC infers SQLite column types from the firs
 
 def typed_frame(df: pd.DataFrame, table: Table) -> pd.DataFrame:
     """Give `df` the dtypes of `table` (int64 or Int64, bool, datetime64, str)."""
+    if df.empty:
+        return _typed_empty(table, df.index)
     out = {}
     for col in table.columns:
         s = df[col.name] if col.name in df else pd.Series([], dtype=object)
@@ -51,6 +57,21 @@ def typed_frame(df: pd.DataFrame, table: Table) -> pd.DataFrame:
         else:
             out[col.name] = s.astype("str").where(s.notna(), None)
     return pd.DataFrame(out, index=df.index)
+
+
+def _typed_empty(table: Table, index: pd.Index) -> pd.DataFrame:
+    """:func:`typed_frame` of no row, without converting anything (many tables are empty
+    for one contract: their conversions were most of the cost of reading them)."""
+    def dtype(col):
+        if isinstance(col.type, (Integer, BigInteger)):
+            return "Int64" if col.nullable else "int64"
+        if isinstance(col.type, Boolean):
+            return bool
+        if isinstance(col.type, (Date, DateTime)):
+            return "datetime64[us]"
+        return "str"
+    return pd.DataFrame({c.name: pd.Series([], dtype=dtype(c)) for c in table.columns},
+                        index=index[:0])
 
 
 def _where(table: Table, contract_ids: list[str] | None) -> tuple[str, list]:
@@ -140,6 +161,7 @@ class Frames:
     revision_terms: pd.DataFrame
     amendments: pd.DataFrame
     subcontracts: pd.DataFrame
+    subcontract_revision_terms: pd.DataFrame
     price_lines: pd.DataFrame
     situations: pd.DataFrame
     progress: pd.DataFrame
@@ -149,6 +171,10 @@ class Frames:
     price_index: pd.DataFrame
     ecb_rates: pd.DataFrame
     payment_statements: pd.DataFrame
+    direct_payment_requests: pd.DataFrame
+    receptions: pd.DataFrame
+    final_accounts: pd.DataFrame
+    final_progress: pd.DataFrame
     events: pd.DataFrame
 
 

@@ -102,9 +102,10 @@ RETENTIONS = [
     Col("reasons", "Motifs (pénalités, primes)", width=60),
 ]
 DELAYS = [
-    Col("contract_id", "Marché", width=17), Col("payment", "Paiement", width=9),
-    Col("n", "N°", "int", 5), Col("month", "Mois", width=9),
-    Col("received_at", "Reçue le", "datetime", 16), Col("paid_at", "Payée le", "datetime", 16),
+    Col("contract_id", "Marché", width=17), Col("payment", "Paiement", width=14),
+    Col("payee", "Bénéficiaire", width=24), Col("n", "N°", "int", 5),
+    Col("month", "Mois", width=9), Col("received_at", "Reçue le", "datetime", 16),
+    Col("paid_at", "Payée le", "datetime", 16),
     Col("amount_due_ttc", "Montant TTC", "money", 15, True),
     Col("deadline_days", "Délai (jours)", "int", 8),
     Col("interrupted_days", "Interruption (jours)", "int", 10),
@@ -118,6 +119,10 @@ DELAYS = [
     Col("days_treasury", "Jours comptable", "int", 9),
     Col("moe_limit_breached", "MOE > 7 jours", "bool", 9),
     Col("returns_count", "Retours", "int", 7), Col("return_reasons", "Motifs de retour", width=20),
+]
+GENERAL = [
+    Col("contract_id", "Marché", width=17), Col("stage", "Étape", width=40),
+    Col("label", "Rubrique", width=40), Col("amount", "Montant", "money", 16),
 ]
 JOURNAL = [
     Col("event_id", "N°", "int", 7), Col("at", "Date", "datetime", 17),
@@ -251,7 +256,9 @@ def write_workbook(data: ReportData, path: str | Path, progress: bool = False) -
     w.table("Lignes", data.ledger.lines, LINES, progress=progress)
     w.table("Révisions", _revision_rows(data), REVISIONS)
     w.table("Retenues et pénalités", _retention_rows(data), RETENTIONS)
-    delays = data.delays
+    names = dict(zip(data.frames.companies["code"], data.frames.companies["name"], strict=True))
+    delays = data.delays.assign(payee=data.delays["payee"].map(names).fillna(
+        data.delays["payee"]))
     ws = w.table("Délais", delays, DELAYS)
     late_col = xl_col_to_name(next(i for i, c in enumerate(DELAYS) if c.key == "late_days"))
     ws.conditional_format(1, 0, max(len(delays), 1), len(DELAYS) - 1, {
@@ -259,10 +266,49 @@ def write_workbook(data: ReportData, path: str | Path, progress: bool = False) -
     journal = data.frames.events.sort_values("event_id").assign(
         role=lambda e: e["role"].map(lambda r: ROLE_LABELS.get(r, r)),
         action=lambda e: e["action"].map(lambda a: ACTION_LABELS.get(a, a)))
+    general = _general_rows(data)
+    ws = w.table("Décompte général", general, GENERAL)
+    ws.write(len(general) + 2, 0, "Sans procédure de fin de marché engagée : aucune ligne."
+             if general.empty else "Contrôle : avance + acomptes + solde = total TTC − "
+             "pénalités − retenue conservée, au centime.")
     w.table("Journal", journal, JOURNAL, progress=progress)
     _charts(w, data)
     w.book.close()
     return path
+
+
+def _general_rows(data: ReportData) -> pd.DataFrame:
+    """The décompte général of each contract whose end has begun (the figures the MOA
+    signed, else as they stand on the report's date), one row per heading, then the check
+    row « avance + acomptes + solde » that equals « total TTC − pénalités − retenue »."""
+    import json
+
+    from gesprokit.end_of_contract import account_from_frames, final_state
+
+    rows = []
+    frames = data.frames
+    for record in frames.final_accounts.to_dict("records"):
+        cid = record["contract_id"]
+        receptions = frames.receptions[frames.receptions["contract_id"] == cid]
+        reception = receptions.iloc[0].to_dict() if len(receptions) else None
+        state = final_state(record, reception, data.as_of.date())
+        heads = account_from_frames(frames, cid, data.as_of).headings()
+        text = record.get("figures") if state.dgd_mode != "tacite" else record.get(
+            "claim_figures")
+        if isinstance(text, str):
+            heads["amount"] = heads["key"].map(json.loads(text)).astype("int64")
+        amounts = dict(zip(heads["key"], heads["amount"], strict=True))
+        subs = frames.subcontracts
+        sub_advances = (subs.loc[subs["contract_id"] == cid, "advance_cents"].fillna(0).sum()
+                        if "advance_cents" in subs else 0)
+        advance = int(frames.contracts.set_index("contract_id").loc[cid, "advance_cents"]) \
+            + int(sub_advances)
+        rows += [{"contract_id": cid, "stage": state.stage, "label": r.label,
+                  "amount": int(r.amount)} for r in heads.itertuples()]
+        rows.append({"contract_id": cid, "stage": state.stage,
+                     "label": "Contrôle : avance + acomptes + solde",
+                     "amount": advance + amounts["acomptes"] + amounts["solde"]})
+    return pd.DataFrame(rows, columns=["contract_id", "stage", "label", "amount"])
 
 
 def _charts(w: _Writer, data: ReportData) -> None:

@@ -485,7 +485,7 @@ def return_to_moe(engine: Engine, actor: Actor, contract_id: str, n: int, reason
                 expected_version=expected_version, comment=comment, files=files)
 
 
-def _contract_action(engine: Engine, actor: Actor, contract_id: str, role: str, action: str,
+def contract_action(engine: Engine, actor: Actor, contract_id: str, role: str, action: str,
                      write: Callable[[Connection], dict], now: datetime | None) -> dict:
     now = (now or datetime.now()).replace(microsecond=0)
     with _same_record_race("Cet enregistrement vient d'être fait par un autre utilisateur : "
@@ -530,7 +530,7 @@ def record_guarantee(engine: Engine, actor: Actor, contract_id: str, guarantee_i
                    amount_cents=amount_cents, received_on=received_on, issuer=issuer.strip())
         conn.execute(insert(schema.Guarantee).values(**row))
         return row
-    return _contract_action(engine, actor, contract_id, "amo", "record_guarantee", write, now)
+    return contract_action(engine, actor, contract_id, "amo", "record_guarantee", write, now)
 
 
 def declare_subcontract(engine: Engine, actor: Actor, contract_id: str, subcontract_id: str,
@@ -553,7 +553,7 @@ def declare_subcontract(engine: Engine, actor: Actor, contract_id: str, subcontr
                    accepted_on=accepted_on, direct_payment=direct_payment)
         conn.execute(insert(schema.Subcontract).values(**row))
         return row
-    return _contract_action(engine, actor, contract_id, "amo", "declare_subcontract", write,
+    return contract_action(engine, actor, contract_id, "amo", "declare_subcontract", write,
                             now)
 
 
@@ -639,7 +639,7 @@ def pay_advance(engine: Engine, actor: Actor, contract_id: str, *,
             raise StaleState(f"L'avance du marché {contract_id} vient d'être payée par un autre "
                              "utilisateur : actualisez la page.")
         return {"advance_paid_at": paid_at.isoformat(), "advance_cents": contract.advance_cents}
-    return _contract_action(engine, actor, contract_id, "treasury", "pay_advance", write, now)
+    return contract_action(engine, actor, contract_id, "treasury", "pay_advance", write, now)
 
 
 def count_events(engine: Engine) -> int:

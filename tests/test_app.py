@@ -11,11 +11,11 @@ import ipywidgets as w
 import pandas as pd
 import pytest
 from sqlalchemy import text
-from test_workflow import L05, PASSWORD, USERS, engine  # noqa: F401 - fixture
+from test_workflow import L05, PASSWORD, USERS, engine, sample_base  # noqa: F401 - fixture
 
 from gesprokit.db import database_url
-from gesprokit.delays import compute_delays
 from gesprokit.ledger import ledger_from_frames
+from gesprokit.report_data import ledger_and_delays
 from gesprokit.store import load_frames
 from gesprokit.ui.app import HOME, App
 from gesprokit.ui.common import guarded
@@ -67,13 +67,17 @@ def test_nothing_is_read_before_the_login(tmp_path):
 
 def test_each_role_sees_its_own_pages(url):
     expected = {
-        "contractor": ["accueil", "situations", "chorus", "synthese", "documents"],
+        "contractor": ["accueil", "situations", "paiement-direct", "fin-de-marche", "chorus",
+                       "synthese", "documents"],
+        "subcontractor": ["accueil", "situations", "paiement-direct", "synthese", "documents"],
         "verifier": ["accueil", "verification", "synthese", "documents"],
-        "moe": ["accueil", "etats", "chorus", "synthese", "documents"],
-        "amo": ["accueil", "acceptation", "delais", "synthese", "audit", "documents"],
-        "moa": ["accueil", "validation", "chorus", "delais", "synthese", "audit",
+        "moe": ["accueil", "etats", "fin-de-marche", "chorus", "synthese", "documents"],
+        "amo": ["accueil", "acceptation", "fin-de-marche", "delais", "synthese", "audit",
                 "documents"],
-        "treasury": ["accueil", "paiements", "delais", "synthese", "documents"],
+        "moa": ["accueil", "validation", "fin-de-marche", "chorus", "delais", "synthese",
+                "audit", "documents"],
+        "treasury": ["accueil", "fin-de-marche", "paiements", "delais", "synthese",
+                     "documents"],
         "auditor": ["accueil", "delais", "synthese", "audit", "documents"],
         "admin": ["accueil", "administration"],
     }
@@ -84,7 +88,8 @@ def test_each_role_sees_its_own_pages(url):
         header = " ".join(texts(app.root.children[0]))
         # French role labels, never the codes
         assert re.search(r"\((Entreprise titulaire|OPC / BET|Maître d'œuvre|AMO|Maître "
-                         r"d'ouvrage|Comptable|Auditeur|Administrateur),", header), header
+                         r"d'ouvrage|Comptable|Auditeur|Administrateur|Sous-traitant),",
+                         header), header
         for _, key_page in app.nav.options[1:]:
             app.nav.value = key_page
             assert app.message.value == "", (key, key_page, app.message.value)
@@ -108,15 +113,14 @@ def test_the_delays_page_shows_what_the_command_line_computes(url, engine):  # n
     page_delays = app.content.children[1]
     frames = load_frames(engine)
     as_of = datetime(2026, 11, 23, 23, 59, 59, 999999)
-    ledger = ledger_from_frames(frames, as_of=as_of)
-    cli = compute_delays(frames.situations, frames.contracts, frames.operations,
-                         ledger.situations, frames.ecb_rates, frames.events, as_of=as_of)
+    _, cli = ledger_and_delays(frames, as_of)
     shown = " ".join(texts(page_delays))
     situations = int((cli["payment"] == "acompte").sum())
-    assert f"{situations} situations reçues et 2 avance(s)" in shown
+    assert (f"{situations} situations reçues, 2 avance(s) et 3 paiement(s) direct(s) de "
+            "sous-traitants") in shown
     assert f"{len(cli)} lignes" in shown  # the whole table, not pandas' first and last rows
     page = app.page
-    assert len(page.delays) == len(cli) == 93 and situations == 91
+    assert len(page.delays) == len(cli) == 96 and situations == 91
     assert int(page.delays["late_interest"].sum()) == int(cli["late_interest"].sum())
     assert int(page.delays["recovery_indemnity"].sum()) == int(
         cli["recovery_indemnity"].sum())
@@ -525,7 +529,7 @@ def test_the_treasury_pays_from_its_page(url, engine):  # noqa: F811
                           "WHERE contract_id = 'CHMV-EHPAD-L09'"))
     page = _page(url, "treasury", "paiements")
     assert [v[:2] for _, v in page.situation.options] == [("CHMV-EHPAD-L11", 9)]
-    assert [v for _, v in page.advance.options] == ["CHMV-EHPAD-L09"]
+    assert [v for _, v in page.advance.options] == [("CHMV-EHPAD-L09", None)]
     shown = " ".join(texts(page.widget()))
     assert "situation n°9" in shown and "101\u202f856,00\xa0€" in shown  # the advance, TTC
     assert page.advances["deadline_on"].iloc[0] == pd.Timestamp("2025-04-22")

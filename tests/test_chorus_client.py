@@ -18,6 +18,7 @@ from gesprokit.chorus.piste import ChorusError, ChorusUnavailable, PisteClient, 
 from gesprokit.delays import compute_delays
 from gesprokit.importer import import_folder
 from gesprokit.ledger import ledger_from_frames
+from gesprokit.money import format_eur
 from gesprokit.store import load_frames
 from gesprokit.workflow import Actor
 
@@ -292,11 +293,34 @@ def test_validated_pdf_export_for_deposit(engine, tmp_path):
 
 
 def test_final_file_through_the_tacit_procedure(engine, server, client):
+    import json
+    from datetime import date
+
+    from gesprokit import end_of_contract
     from gesprokit.workflow import File
 
-    solde = billing.Amounts(ht=1_000_000, vat=200_000, ttc=1_200_000, to_pay=1_200_000)
     pdf = File("projet-decompte-final-L05.pdf", b"%PDF-1.4 projet de decompte final")
     a7_at = datetime(2026, 8, 3, 9, 0)
+    # the A7 transmits the projet de décompte final recorded after the réception: an A7 of
+    # other amounts is refused before anything is sent
+    before = billing.check(engine, CONTRACTOR, L05, "A7", "PDF-L05", files=[pdf],
+                           amounts=billing.Amounts(100, 20, 120, 120), on=a7_at.date())
+    assert "aucun projet de décompte final : le cadre A7 ne peut pas être déposé" in before
+    end_of_contract.record_reception(engine, MOA, L05, date(2026, 7, 15), now=a7_at)
+    with engine.connect() as conn:
+        lines = conn.execute(text("SELECT line_no FROM price_line WHERE contract_id = :c"),
+                             {"c": L05}).scalars().all()
+    end_of_contract.submit_final(engine, CONTRACTOR, L05, "2026-07",
+                                 {line: 10_000 for line in lines}, now=a7_at)
+    with engine.connect() as conn:
+        claim = json.loads(conn.execute(text("SELECT claim_figures FROM final_account"))
+                           .scalar())
+    solde = billing.Amounts(ht=claim["total_ht_cum"], vat=claim["vat_cum"],
+                            ttc=claim["total_ttc_cum"], to_pay=claim["solde"])
+    wrong = billing.check(engine, CONTRACTOR, L05, "A7", "PDF-L05", files=[pdf],
+                          amounts=billing.Amounts(100, 20, 120, 120), on=a7_at.date())
+    assert ("montant HT 1,00\xa0€ différent de celui du projet de décompte final "
+            f"({format_eur(claim['total_ht_cum'])})") in wrong
     CLOCK[0] = a7_at
     billing.deposit(engine, client, CONTRACTOR, L05, "A7", "PDF-L05", amounts=solde,
                     files=[pdf], now=a7_at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from html import unescape
 
-from test_workflow import L05, PASSWORD, PDF, engine, pdf_bytes  # noqa: F401 - fixture
+from test_workflow import L05, PASSWORD, PDF, engine, pdf_bytes, sample_base  # noqa: F401 - fixture
 
 from gesprokit.session import connect
 from gesprokit.store import load_frames

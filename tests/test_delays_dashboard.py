@@ -74,9 +74,11 @@ def test_cli_delays_json(sqlite_url, capsys):
     capsys.readouterr()
     assert main(["delays", "--db", sqlite_url, "--as-of", "2026-11-23", "--format", "json"]) == 0
     records = json.loads(capsys.readouterr().out)
-    assert len(records) == 93  # 91 situations, 2 advances (n = 0)
+    # 91 situations, 2 advances (n = 0), 3 direct payments to the pile subcontractor
+    assert len(records) == 96
     late = [r for r in records if r["late_days"] > 0]
-    assert {(r["contract_id"][-3:], r["n"]) for r in late} == {
-        ("L01", 18), ("L02", 5), ("L06", 2), ("L10", 9), ("L11", 9), ("L09", 0)}
+    assert {(r["contract_id"][-3:], r["n"], r["payee"]) for r in late} == {
+        ("L01", 18, "TPL"), ("L02", 5, "BCC"), ("L06", 2, "PLA"), ("L10", 9, "PLB"),
+        ("L11", 9, "ELC"), ("L09", 0, "CVA"), ("L02", 2, "FPV"), ("L02", 3, "FPV")}
     assert all(r["recovery_indemnity"] == 4000 for r in late)
     assert records[0]["deadline_on"] == "2025-06-19"

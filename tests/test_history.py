@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from test_workflow import L05, PDF, T0, actor, at, engine  # noqa: F401 - fixture
+from test_workflow import L05, PDF, T0, actor, at, engine, sample_base  # noqa: F401 - fixture
 
 from gesprokit import workflow
 from gesprokit.history import frames_as_of

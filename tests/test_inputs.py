@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import pytest
 from sqlalchemy import text
-from test_workflow import L05, actor, engine, situation  # noqa: F401 - fixture
+from test_workflow import L05, actor, engine, sample_base, situation  # noqa: F401 - fixture
 
 from gesprokit import workflow
 from gesprokit.workflow_errors import ValidationError

@@ -388,3 +388,98 @@ def test_direct_payment_starts_with_the_subcontractors_acceptance():
                          subcontracts=accepted_earlier)
     assert [row(led, n)["direct_payment_cum"] for n in (1, 2, 3)] == [
         2_000_000 - 100_000, 5_000_000 - 250_000, 6_000_000 - 300_000]
+
+
+def test_direct_payment_revised_with_the_contracts_formula():
+    """A revisable contract (Cn = 0,125 + 0,875 × BT01(m)/100,0) with a 100 000 € line of which
+    60 000 € are subcontracted (direct payment, accepted before the works). The sub's works
+    are revised month by month like the contract's, provisional then healed: situation 1 on
+    the last published index (101,0), situation 2 with January definitive (104,0) and
+    February provisional on 104,0. Its retention is 5 % of its revised HT."""
+    c = frame([contract_row(**{**REVISABLE, "retention_rate_bp": 500})])
+    idx = index_rows({
+        "2024-10": ("100.0", "2024-12-15"), "2024-11": ("101.0", "2025-01-15"),
+        "2024-12": ("102.0", "2025-02-14"), "2025-01": ("104.0", "2025-03-15")})
+    subs = frame([dict(subcontract_id="ST1", contract_id="C1", amount_cents=6_000_000,
+                       direct_payment=True, accepted_on=pd.Timestamp("2024-12-01"))])
+    led = compute_ledger(
+        c, lines("C1", {"1": 14_000_000, "2": 6_000_000}, **{"2": "ST1"}),
+        frame(situations("C1", ["2025-01", "2025-02"], ["2025-02-05", "2025-03-20"])),
+        progress("C1", [(1, "1", 5000), (1, "2", 2500), (2, "2", 7500)]),
+        subcontracts=subs, revision_terms=frame(BT01_TERM), price_index=idx)
+    coef = bt01_coef
+    sub1, sub2 = Decimal("15000"), Decimal("30000")  # 25 % then 75 % of 60 000 €
+    rev1 = half_up(sub1 * (coef("101.0") - 1), "0.01")
+    rev2 = half_up(sub1 * (coef("104.0") - 1), "0.01") + half_up(sub2 * (coef("104.0") - 1),
+                                                                  "0.01")
+    paid1 = (sub1 + rev1) - half_up((sub1 + rev1) * Decimal("0.05"), "0.01")
+    paid2 = (sub1 + sub2 + rev2) - half_up((sub1 + sub2 + rev2) * Decimal("0.05"), "0.01")
+    dp = led.direct_payments.set_index("n")
+    assert dp.loc[1, "revision_cum"] == cents(rev1) == 13_200
+    assert dp.loc[2, "revision_cum"] == cents(rev2) == 52_500 + 105_000
+    assert [row(led, n)["direct_payment_cum"] for n in (1, 2)] == [cents(paid1), cents(paid2)]
+    assert dp.loc[2, "paid_month"] == cents(paid2) - cents(paid1)
+    assert check_ledger(led) == []
+
+
+def test_subcontractor_retention_share_follows_a_guarantee_and_its_advance_is_repaid():
+    """Retention 5 % TTC on a 200 000 € contract; a caution of 3 000 € received on 15 Feb
+    covers part of it; the subcontractor (80 000 € declared, 8 000 € advance, repaid between
+    65 % and 80 % of its own works) keeps its share of what is still withheld."""
+    c = frame([contract_row(total=20_000_000)])
+    subs = frame([dict(subcontract_id="ST1", contract_id="C1", amount_cents=8_000_000,
+                       direct_payment=True, accepted_on=pd.Timestamp("2024-12-01"),
+                       advance_cents=800_000)])
+    caution = frame([dict(contract_id="C1", amount_cents=300_000,
+                          received_on=pd.Timestamp("2025-02-15"))])
+    led = compute_ledger(
+        c, lines("C1", {"1": 12_000_000, "2": 8_000_000}, **{"2": "ST1"}),
+        frame(situations("C1", ["2025-01", "2025-02"])),
+        progress("C1", [(1, "1", 5000), (1, "2", 5000), (2, "2", 7500)]),
+        subcontracts=subs, guarantees=caution)
+    dp = led.direct_payments.set_index("n")
+    # situation 1: no guarantee yet; sub works 40 000 € (50 %): no repayment before 65 %
+    assert dp.loc[1, "retention_cum"] == 200_000  # 5 % of 40 000 €
+    assert dp.loc[1, "advance_repaid_cum"] == 0
+    # situation 2: works 60 000 + 60 000 = 120 000 € HT, 144 000 € TTC: gross 7 200 €,
+    # withheld 7 200 − 3 000 = 4 200 €; the sub's 5 % of 60 000 € = 3 000 € shrinks to
+    # 3 000 × 4 200 / 7 200 = 1 750 €
+    assert row(led, 2)["retention_cum"] == 420_000
+    assert dp.loc[2, "retention_cum"] == cents(Decimal("3000") * 4200 / 7200) == 175_000
+    # its advance: x = 75 %, (75 − 65) / (80 − 65) of 8 000 € = 5 333,33 €
+    repaid = cents(Decimal("8000") * Decimal("10") / Decimal("15"))
+    assert dp.loc[2, "advance_repaid_cum"] == repaid == 533_333
+    assert dp.loc[2, "paid_cum"] == 6_000_000 - 175_000 - repaid
+    # the contract's own advance is 0: the repayment in the ledger is the sub's
+    assert row(led, 2)["advance_repaid_cum"] == repaid
+    assert row(led, 2)["due_cum"] == 14_400_000 - 420_000 - repaid
+    assert check_ledger(led) == []
+
+
+def test_direct_payment_revised_with_the_subcontracts_own_formula():
+    """The subcontract has its own formula: Cn = 0,20 + 0,80 × BT01(m) / BT01(2024-11 = 101,0);
+    January 2025's 15 000 € of subcontracted works, issued on 20 March (104,0 published):
+    C = 0,20 + 0,80 × 104 / 101 = 1,023762… → 1,0238, a revision of 357,00 €; the contract's
+    own works keep the contract's formula (0,125 + 0,875 × 104 / 100 = 1,035)."""
+    c = frame([contract_row(**{**REVISABLE, "retention_rate_bp": 0})])
+    idx = index_rows({"2024-10": ("100.0", "2024-12-15"), "2024-11": ("101.0", "2025-01-15"),
+                      "2025-01": ("104.0", "2025-03-15")})
+    subs = frame([dict(subcontract_id="ST1", contract_id="C1", amount_cents=6_000_000,
+                       direct_payment=True, accepted_on=pd.Timestamp("2024-12-01"),
+                       revision_fixed_bp=2000, revision_base_month="2024-11")])
+    own = frame([dict(subcontract_id="ST1", contract_id="C1", index_code="BT01",
+                      weight_bp=8000)])
+    led = compute_ledger(
+        c, lines("C1", {"1": 14_000_000, "2": 6_000_000}, **{"2": "ST1"}),
+        frame(situations("C1", ["2025-01"], ["2025-03-20"])),
+        progress("C1", [(1, "1", 5000), (1, "2", 2500)]),
+        subcontracts=subs, revision_terms=frame(BT01_TERM), price_index=idx,
+        subcontract_revision_terms=own)
+    sub_coef = (Decimal("0.2") + Decimal("0.8") * Decimal("104") / Decimal("101")).quantize(
+        Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    assert sub_coef == Decimal("1.0238")
+    dp = led.direct_payments.iloc[0]
+    assert dp["revision_cum"] == cents(Decimal("15000") * (sub_coef - 1)) == 35_700
+    assert dp["paid_cum"] == 1_500_000 + 35_700  # no retention on this contract
+    # the whole contract's revision is still the contract's formula on all its works
+    assert row(led, 1)["revision_cum"] == cents(Decimal("85000") * (bt01_coef("104.0") - 1))

@@ -6,7 +6,7 @@ import html
 from datetime import datetime
 
 import pytest
-from test_workflow import PDF, actor, engine, pdf_bytes  # noqa: F401 - fixture
+from test_workflow import PDF, actor, engine, pdf_bytes, sample_base  # noqa: F401 - fixture
 
 from gesprokit.library import identifiers as ids
 from gesprokit.library.actions import (

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
-from test_workflow import L05, T0, actor, at, engine  # noqa: F401 - fixture
+from test_workflow import L05, T0, actor, at, engine, sample_base  # noqa: F401 - fixture
 
 from gesprokit import workflow
 from gesprokit.notifications import inbox, remind, send_notifications

@@ -84,7 +84,7 @@ def run_pages(url: str) -> list[str]:
     return errors
 
 
-EXAMPLES = int(os.environ.get("GESPROKIT_PARTIAL_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("GESPROKIT_PARTIAL_EXAMPLES", "4"))
 
 
 @settings(max_examples=EXAMPLES, deadline=None,

@@ -111,3 +111,42 @@ def test_a_base_of_an_older_version_gets_the_publication_key(tmp_path):
         rows = conn.execute(text("SELECT value_e4 FROM price_index ORDER BY published_on")
                             ).scalars().all()
     assert rows == [1_300_000, 1_301_000]
+
+
+def test_insee_series_file_adds_new_months_and_corrections(sqlite_url, sqlite_engine, capsys,
+                                                            tmp_path):
+    """INSEE's own file, updated on 15 December 2026, repeats July and September as recorded,
+    revises August (135,4 → 135,6) and brings October: two publications of that date."""
+    import_folder(SAMPLE, sqlite_engine, now=datetime(2026, 11, 1))
+    insee = REFERENCE / "insee-bt01-valeurs_mensuelles.csv"
+    assert main(["index", "import", str(insee), "--db", sqlite_url]) == 0
+    assert capsys.readouterr().out == ("2 publication(s) d'index ajoutée(s), 2 déjà "
+                                       "connue(s).\n")
+    with sqlite_engine.connect() as conn:
+        rows = conn.execute(text("SELECT month, value_e4, published_on FROM price_index WHERE "
+                                 "month >= '2026-07' ORDER BY month, published_on")).all()
+    assert [(m, v, str(p)[:10]) for m, v, p in rows] == [
+        ("2026-07", 1_350_000, "2026-09-15"), ("2026-08", 1_354_000, "2026-10-15"),
+        ("2026-08", 1_356_000, "2026-12-15"), ("2026-09", 1_357_000, "2026-11-15"),
+        ("2026-10", 1_361_000, "2026-12-15")]
+    assert main(["index", "import", str(insee), "--db", sqlite_url]) == 0  # nothing new
+    assert "0 publication(s) d'index ajoutée(s), 4 déjà connue(s)" in capsys.readouterr().out
+
+    # the same file saved by French Excel (Windows-1252, decimal commas), label without code
+    french = tmp_path / "serie.csv"
+    french.write_bytes(insee.read_text(encoding="utf-8").replace(" - BT01", "")
+                       .replace("136.1", "136,4").replace("15/12/2026", "15/01/2027")
+                       .encode("cp1252"))
+    before = conn_rows(sqlite_engine)
+    assert main(["index", "import", str(french), "--db", sqlite_url]) == 2
+    err = capsys.readouterr().err
+    assert "code de l'index introuvable dans le libellé" in err and "--code" in err
+    assert conn_rows(sqlite_engine) == before
+    assert main(["index", "import", str(french), "--code", "BT01", "--db", sqlite_url]) == 0
+    assert "1 publication(s) d'index ajoutée(s)" in capsys.readouterr().out  # October revised
+    assert verify(sqlite_engine).problems == []
+
+
+def conn_rows(engine) -> list:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT * FROM price_index ORDER BY 1, 2, 4")).all()

@@ -3,13 +3,14 @@ the same validated figures as its import."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import datetime, timedelta
 
 import pandas as pd
 from conftest import SAMPLE
 
-from gesprokit import workflow
+from gesprokit import direct_payment, workflow
 from gesprokit.importer import import_folder
 from gesprokit.importer.reading import read_rows
 from gesprokit.ledger import ledger_from_frames
@@ -25,7 +26,8 @@ def setup_only(tmp_path):
     """The sample's set-up (contracts, DPGF, indices…) without its history."""
     folder = tmp_path / "setup"
     shutil.copytree(SAMPLE, folder)
-    for name in ("situations", "progress", "adjustments", "guarantees"):
+    for name in ("situations", "progress", "adjustments", "guarantees",
+                 "direct_payment_requests"):
         header = (folder / f"{name}.csv").read_text(encoding="utf-8").splitlines()[0]
         (folder / f"{name}.csv").write_text(header + "\n", encoding="utf-8")
     return folder
@@ -75,6 +77,26 @@ def history_actions(frames, engine) -> list[tuple[datetime, int, callable]]:
             if pd.notna(when):
                 actions.append((when.to_pydatetime(), order, lambda f=step, t=when: f(
                     t.to_pydatetime())))
+    for r in frames.direct_payment_requests.itertuples():
+        sub = frames.subcontracts.set_index("subcontract_id").loc[r.subcontract_id]
+        who = Actor(email="saisie@sous-traitant.fr", role="subcontractor",
+                    company_code=sub["company_code"])
+        titulaire = Actor(email=f"saisie@{companies[r.contract_id].lower()}.fr",
+                          role="contractor", company_code=companies[r.contract_id])
+        actions.append((r.deposited_at.to_pydatetime(), 0, lambda w=who, r=r:
+                        direct_payment.request_direct_payment(
+                            engine, w, r.subcontract_id, r.n,
+                            now=r.deposited_at.to_pydatetime())))
+        if pd.notna(r.decided_at):
+            actions.append((r.decided_at.to_pydatetime(), 0, lambda t=titulaire, r=r:
+                            direct_payment.decide_direct_payment(
+                                engine, t, r.subcontract_id, r.n, r.decision == "accepted",
+                                reason=r.reason, now=r.decided_at.to_pydatetime())))
+        if pd.notna(r.paid_at):
+            actions.append((r.paid_at.to_pydatetime(), 9, lambda r=r:
+                            direct_payment.pay_direct_payment(
+                                engine, ROLE_ACTORS["treasury"], r.subcontract_id, r.n,
+                                now=r.paid_at.to_pydatetime())))
     for g in frames.guarantees.itertuples():
         when = datetime.combine(g.received_on.date(), datetime.min.time())
         actions.append((when, 0, lambda g=g, t=when: workflow.record_guarantee(
@@ -83,26 +105,44 @@ def history_actions(frames, engine) -> list[tuple[datetime, int, callable]]:
     return sorted(actions, key=lambda a: (a[0], a[1]))
 
 
+# The contracts whose history is replayed: one for each rule the history exercises —
+# revision, advance, a subcontractor paid directly and its requests (L02), penalties and a
+# guarantee (L05), an amendment (L06), an interruption and a late advance (L09), a bonus
+# (L04). `GESPROKIT_REPLAY_ALL=1` replays the whole operation (91 situations).
+REPLAYED = None if os.environ.get("GESPROKIT_REPLAY_ALL") else {
+    f"CHMV-EHPAD-{lot}" for lot in ("L02", "L04", "L05", "L06", "L09")}
+
+
 def test_replayed_history_equals_the_import(tmp_path, sqlite_engine):
     from gesprokit.db import get_engine
+    from gesprokit.store import restrict_to_contracts
 
     import_folder(SAMPLE, sqlite_engine, now=datetime(2026, 11, 23))
     imported = load_frames(sqlite_engine)
 
     engine = get_engine(f"sqlite:///{tmp_path / 'replay.db'}")
     import_folder(setup_only(tmp_path), engine, now=datetime(2025, 3, 1))
+    if REPLAYED is not None:
+        imported = restrict_to_contracts(imported, REPLAYED)
     steps = history_actions(imported, engine)
     for _, _, run in steps:
         run()
     replayed = load_frames(engine)
+    if REPLAYED is not None:
+        replayed = restrict_to_contracts(replayed, REPLAYED)
 
-    assert len(read_rows(SAMPLE / "situations.csv")) == len(replayed.situations) == 91
+    sample = read_rows(SAMPLE / "situations.csv")
+    assert len(sample) == 91 and len(replayed.situations) == len(
+        [r for _, r in sample if REPLAYED is None or r["contract_id"] in REPLAYED])
     pd.testing.assert_frame_equal(ledger_from_frames(replayed, AS_OF).situations,
                                   ledger_from_frames(imported, AS_OF).situations)
     keys = ["contract_id", "n"]
     pd.testing.assert_frame_equal(
         replayed.payment_statements.sort_values(keys).reset_index(drop=True),
         imported.payment_statements.sort_values(keys).reset_index(drop=True))
+    requests = ["subcontract_id", "n", "deposited_at", "decision", "decided_at", "paid_at"]
+    pd.testing.assert_frame_equal(replayed.direct_payment_requests[requests],
+                                  imported.direct_payment_requests[requests])
     cols = ["contract_id", "n", "month", "status", "submitted_at", "verified_at", "moe_at",
             "amo_at", "moa_at", "paid_at", "interrupted_at", "resumed_at"]
     pd.testing.assert_frame_equal(replayed.situations[cols].sort_values(keys)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 from conftest import SAMPLE
@@ -52,8 +52,15 @@ def test_sample_exercises_every_rule(sqlite_engine):
     assert go["revision_cum"] > 0
     assert go["advance_repaid_cum"] == frames.contracts.set_index("contract_id").loc[
         "CHMV-EHPAD-L02", "advance_cents"]
-    # the 186 000 € of piles, less the 5 % retention on the subcontractor's share
-    assert go["direct_payment_cum"] == 18_600_000 - 930_000
+    # the 186 000 € of piles, revised like the contract's works, less the 5 % retention on
+    # the subcontractor's revised share
+    direct = ledger.direct_payments
+    piles = direct[direct["contract_id"] == "CHMV-EHPAD-L02"].iloc[-1]
+    assert piles["works_cum"] == 18_600_000 and piles["revision_cum"] > 0
+    revised = 18_600_000 + int(piles["revision_cum"])
+    retention = int((Decimal(revised) * Decimal("0.05")).quantize(Decimal("1"),
+                                                                   rounding=ROUND_HALF_UP))
+    assert go["direct_payment_cum"] == revised - retention
     # Plâtrerie: the amendment's lines are paid on top of the initial DPGF
     assert last(ledger, "06")["works_cum"] == 73_960_000 + 2_485_000
     # a downward correction gives a negative line month

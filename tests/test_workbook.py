@@ -46,7 +46,8 @@ def sheet_rows(path, name: str, data_only: bool = True) -> list[tuple]:
 def test_sheets_and_headers(workbook):
     wb = load_workbook(workbook)
     assert wb.sheetnames == ["Synthèse", "Situations", "DPGF", "Lignes", "Révisions",
-                             "Retenues et pénalités", "Délais", "Journal", "Graphiques"]
+                             "Retenues et pénalités", "Délais", "Décompte général", "Journal",
+                             "Graphiques"]
     ws = wb["Situations"]
     assert ws.freeze_panes == "A2"
     assert ws.auto_filter.ref.startswith("A1:")
@@ -99,6 +100,10 @@ def test_lines_delays_and_journal(workbook, sample_data):
     delays = pd.read_excel(workbook, sheet_name="Délais")
     assert cents(delays.iloc[-1]["Intérêts moratoires"]) == int(
         sample_data.delays["late_interest"].sum())
+    # one row per payee: the pile subcontractor paid directly has its own, by its name
+    direct = delays[delays["Paiement"] == "paiement direct"]
+    assert set(direct["Bénéficiaire"]) == {"Forages et Pieux du Val"} and len(direct) == 3
+    assert "Bâtir Centre Construction" in set(delays["Bénéficiaire"])
     journal = pd.read_excel(workbook, sheet_name="Journal")
     assert journal["Empreinte SHA-256"].tolist() == sample_data.frames.events["hash"].tolist()
     # people's words, never the codes: « Entreprise titulaire », « valider et transmettre … »

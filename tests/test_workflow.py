@@ -8,10 +8,11 @@ import json
 import shutil
 import sqlite3
 from datetime import date, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, copy_base
 from fpdf import FPDF
 from sqlalchemy import text
 
@@ -65,14 +66,31 @@ def at(day: int, hour: int = 10) -> datetime:
     return datetime(2026, 7, day, hour, 0)
 
 
+@pytest.fixture(scope="session")
+def sample_base(tmp_path_factory):
+    """The sample imported on 1 June 2026 with one account per role, made once per run (an
+    import takes a second; every test gets its own copy)."""
+    from gesprokit import accounts
+
+    path = tmp_path_factory.mktemp("sample-base") / "base.db"
+    made = get_engine(f"sqlite:///{path}")
+    import_folder(SAMPLE, made, now=datetime(2026, 6, 1))
+    with pytest.MonkeyPatch.context() as patch:  # the tests' low scrypt cost
+        patch.setattr(accounts, "SCRYPT", {"n": 2**10, "r": 8, "p": 1})
+        for key, (email, company) in USERS.items():
+            role = "contractor" if key == "other_contractor" else key
+            create_user(made, email, key, company, role, PASSWORD, now=datetime(2026, 6, 1),
+                        operations=[OPERATION])
+    made.dispose()
+    return path
+
+
 @pytest.fixture
-def engine(sqlite_engine):
-    import_folder(SAMPLE, sqlite_engine, now=datetime(2026, 6, 1))
-    for key, (email, company) in USERS.items():
-        role = "contractor" if key == "other_contractor" else key
-        create_user(sqlite_engine, email, key, company, role, PASSWORD, now=datetime(2026, 6, 1),
-                    operations=[OPERATION])
-    return sqlite_engine
+def engine(sample_base, sqlite_url):
+    """A copy of the sample base (with its journal checkpoint) at the test's own address."""
+    engine = copy_base(sample_base, Path(sqlite_url.removeprefix("sqlite:///")))
+    yield engine
+    engine.dispose()
 
 
 def situation(engine, n: int = 7) -> dict:

@@ -50,6 +50,13 @@ log = logging.getLogger("gesprokit.chorus")
 MONTHLY_STEPS = {"A4": ("submit", "submitted_at", "du projet de décompte (demande d'acompte)"),
                  "A15": ("issue", "moe_at", "de l'état d'acompte du maître d'œuvre"),
                  "A19": ("validate", "moa_at", "de l'état d'acompte validé")}
+# The end-of-contract pieces: which recorded figures each transmits, named after "de".
+FINAL_STEPS = {"A7": ("claim_figures", "du projet de décompte final"),
+               "A17": (None, "du projet de décompte général du maître d'œuvre"),
+               "A20": ("figures", "du décompte général signé"),
+               "A8": ("figures", "du décompte général définitif"),
+               "A22": ("claim_figures", "du projet de décompte général du titulaire"),
+               "A23": ("claim_figures", "du décompte général définitif tacite")}
 CHORUS_ACTOR = Actor("chorus-pro", "treasury", "CHORUS", "Chorus Pro (mise en paiement)")
 
 
@@ -117,6 +124,34 @@ def _expected(conn: Connection, contract_id: str, n: int, frame: str,
     frames = frames_as_of(load_frames(conn, [contract_id]), when)
     ledger = ledger_from_frames(frames, as_of=when)
     return _month_amounts(ledger.situations, n), source, []
+
+
+def _final_expected(conn: Connection, contract_id: str, frame: str
+                    ) -> tuple[Amounts | None, str, list[str]]:
+    """The amounts of the end-of-contract document a piece transmits (total HT, VAT, TTC of
+    the décompte, the solde to pay), and what is not ready."""
+    from gesprokit.end_of_contract import account_of
+
+    column, source = FINAL_STEPS[frame]
+    record = conn.execute(select(schema.FinalAccountRecord).where(
+        schema.FinalAccountRecord.contract_id == contract_id)).mappings().first()
+    if record is None:
+        return None, source, [f"aucun projet de décompte final : le cadre {frame} ne peut pas "
+                              "être déposé"]
+    if column is None:
+        if record["settled_at"] is None:
+            return None, source, ["décompte final pas encore établi par le maître d'œuvre : "
+                                  f"le cadre {frame} ne peut pas être déposé"]
+        account = account_of(conn, contract_id, record["settled_at"])
+        heads = dict(zip(account.headings()["key"], account.headings()["amount"],
+                         strict=True))
+    elif record[column] is None:
+        return None, source, [f"pas encore de document {source} : le cadre {frame} ne peut "
+                              "pas être déposé"]
+    else:
+        heads = json.loads(record[column])
+    return (Amounts(int(heads["total_ht_cum"]), int(heads["vat_cum"]),
+                    int(heads["total_ttc_cum"]), int(heads["solde"])), source, [])
 
 
 def _document(conn: Connection, contract_id: str, n: int, action: str) -> AttachedFile | None:
@@ -189,6 +224,9 @@ def prepare(conn: Connection, actor: Actor, contract_id: str, frame: str, number
             main_piece = (f"PDF {source} : la situation vient d'un historique importé, "
                           "joindre le PDF signé")
         given = ([document] if document else []) + given
+    elif n is None and frame in FINAL_STEPS:
+        expected, source, not_ready = _final_expected(conn, contract_id, frame)
+        extra += not_ready
     depositor = _depositor_siret(ctx, actor.role)
     used = frozenset(conn.execute(select(schema.ChorusPiece.number).where(
         schema.ChorusPiece.depositor_siret == depositor)).scalars()) if depositor else frozenset()

@@ -234,9 +234,22 @@ def _check(pf: ParsedFolder) -> None:  # noqa: C901 - one pass of cross-table ru
         if a["contract_id"] not in contract_ids:
             pf.problem(a, "contract_id", f"marché « {a['contract_id']} » inconnu")
     subcontracts = _unique(pf, "subcontracts", ("subcontract_id",), "sous-traité")
+    t["subcontract_revision_terms"] = []
     for s in t["subcontracts"]:
         if s["contract_id"] not in contract_ids:
             pf.problem(s, "contract_id", f"marché « {s['contract_id']} » inconnu")
+        if s.get("revision_indices") or s.get("revision_base_month") or \
+                s.get("revision_fixed_bp") is not None:
+            # the subcontract's own formula, checked like a contract's
+            terms = _revision_terms(pf, {**s, "price_form": "revisable",
+                                         "revision_fixed_bp": s.get("revision_fixed_bp") or 0})
+            for term in terms:
+                if (term["index_code"], s["revision_base_month"]) not in indices:
+                    pf.problem(s, "revision_base_month",
+                               f"index {term['index_code']} absent pour le mois de base "
+                               f"{s['revision_base_month']}")
+            t["subcontract_revision_terms"] += [
+                {**term, "subcontract_id": s["subcontract_id"]} for term in terms]
         if s["company_code"] not in companies:
             pf.problem(s, "company_code", f"entreprise « {s['company_code']} » inconnue")
     guarantees = _unique(pf, "guarantees", ("guarantee_id",), "garantie")
@@ -255,6 +268,7 @@ def _check(pf: ParsedFolder) -> None:  # noqa: C901 - one pass of cross-table ru
     _check_billing(pf, contract_ids)
     lines = _check_price_lines(pf, contracts, amendments, subcontracts)
     situations = _check_situations(pf, contracts)
+    _check_direct_payment_requests(pf, subcontracts, situations)
     _check_progress(pf, lines, situations, amendments)
     for adj in t["adjustments"]:
         if (adj["contract_id"], adj["n"]) not in situations:
@@ -263,6 +277,32 @@ def _check(pf: ParsedFolder) -> None:  # noqa: C901 - one pass of cross-table ru
             pf.problem(adj, "days", "indiquer soit un nombre de jours, soit un montant")
         elif adj["kind"] == "bonus" and adj["days"] is not None:
             pf.problem(adj, "days", "une prime se donne en montant, pas en jours")
+
+
+def _check_direct_payment_requests(pf: ParsedFolder, subcontracts: dict,
+                                   situations: dict) -> None:
+    """A subcontractor's requests: a known subcontract in direct payment, a known situation
+    of its contract, a decision dated after the deposit (a refusal with its reason), no
+    payment of a refused request; each row gets its contract."""
+    requests = _unique(pf, "direct_payment_requests", ("subcontract_id", "n"),
+                       "demande de paiement direct")
+    for r in requests.values():
+        sub = subcontracts.get(r["subcontract_id"])
+        if sub is None or not sub["direct_payment"]:
+            pf.problem(r, "subcontract_id", f"sous-traité « {r['subcontract_id']} » inconnu ou "
+                       "sans paiement direct")
+            continue
+        r["contract_id"], r["deposited_by"] = sub["contract_id"], "import"
+        if (sub["contract_id"], r["n"]) not in situations:
+            pf.problem(r, "n", f"situation {sub['contract_id']} n°{r['n']} inconnue")
+        if (r["decision"] is None) != (r["decided_at"] is None):
+            pf.problem(r, "decided_at", "une décision (acceptée/refusée) va avec sa date")
+        elif r["decided_at"] is not None and r["decided_at"] < r["deposited_at"]:
+            pf.problem(r, "decided_at", "décision antérieure au dépôt de la demande")
+        if r["decision"] == "refused" and not r["reason"]:
+            pf.problem(r, "reason", "un refus exige son motif")
+        if r["paid_at"] is not None and r["decision"] == "refused":
+            pf.problem(r, "paid_at", "une demande refusée ne se paie pas")
 
 
 def _check_billing(pf: ParsedFolder, contract_ids: set) -> None:
@@ -569,8 +609,11 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
             (schema.Operation, t["operation"]), (schema.Company, t["companies"]),
             (schema.Lot, list(lots.values())), (schema.Contract, t["contracts"]),
             (schema.RevisionTerm, t["revision_terms"]), (schema.Amendment, t["amendments"]),
-            (schema.Subcontract, t["subcontracts"]), (schema.PriceLine, t["price_lines"]),
+            (schema.Subcontract, t["subcontracts"]),
+            (schema.SubcontractRevisionTerm, t["subcontract_revision_terms"]),
+            (schema.PriceLine, t["price_lines"]),
             (schema.Situation, t["situations"]), (schema.Progress, t["progress"]),
+            (schema.DirectPaymentRequest, t["direct_payment_requests"]),
             (schema.Adjustment, t["adjustments"]), (schema.Guarantee, t["guarantees"]),
             (schema.PlannedProgress, t["schedule"]),
             (schema.PriceIndex, t["price_index"]), (schema.EcbRate, t["ecb_rates"]),

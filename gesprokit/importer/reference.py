@@ -2,7 +2,9 @@
 its own, all or nothing, as one audited event.
 
 Index file: the columns of ``price_index.csv`` (``index_code;month;value;published_on``),
-one row per publication. A value corrected by INSEE is a new row of the same month with its
+one row per publication, or INSEE's own series file (gesprokit.importer.insee), whose months
+are dated of its last update and of which only new months and changed values are added.
+A value corrected by INSEE is a new row of the same month with its
 own publication date: it is added, never written over the first one, and every situation
 established after that date uses it (gesprokit.revision). ECB file: ``effective_on;rate``.
 """
@@ -19,6 +21,7 @@ from sqlalchemy import Engine, insert, select
 from gesprokit import schema
 from gesprokit.audit import append_events, writing
 from gesprokit.errors import ImportRejected
+from gesprokit.importer.insee import insee_rows, is_insee_series
 from gesprokit.importer.loader import (
     ParsedFolder,
     _parse_rows,
@@ -26,6 +29,7 @@ from gesprokit.importer.loader import (
     _skip_known_reference_rows,
     _unique,
 )
+from gesprokit.importer.reading import UnreadableFile
 from gesprokit.importer.tables import TABLES
 
 KINDS = {  # kind -> (table of the folder format, model, unique key, journal action)
@@ -36,15 +40,24 @@ KINDS = {  # kind -> (table of the folder format, model, unique key, journal act
 
 
 def import_reference(path: str | Path, engine: Engine, kind: str,
-                     now: datetime | None = None, actor: str = "import") -> dict[str, int]:
+                     now: datetime | None = None, actor: str = "import",
+                     code: str | None = None) -> dict[str, int]:
     """Add the new rows of an index or ECB file; ``{"added": n, "known": m}``. Raises
     :class:`ImportRejected` listing every problem (a value differing from the one already
     recorded for the same date, a correction dated before a known publication…), with
-    nothing written."""
+    nothing written. `code` names the index of an INSEE file whose label does not."""
     name, model, key, action = KINDS[kind]
     path = Path(path)
     pf = ParsedFolder(tables={n: [] for n in (*TABLES, "chorus_services")})
-    raw = _read(pf, path, path.name) if path.is_file() else None
+    insee = kind == "index" and path.is_file() and is_insee_series(path)
+    if insee:
+        try:
+            raw = insee_rows(path, code)
+        except UnreadableFile as exc:
+            pf.problem(None, None, str(exc), file=path.name)
+            raw = None
+    else:
+        raw = _read(pf, path, path.name) if path.is_file() else None
     if raw is None and not pf.problems:
         pf.problem(None, None, "fichier introuvable", file=str(path))
     rows = _parse_rows(pf, name, TABLES[name], path, raw or [], path.name)
@@ -58,6 +71,9 @@ def import_reference(path: str | Path, engine: Engine, kind: str,
                 pf.problem(row, "published_on", "publication antérieure à la fin du mois "
                                                 "de l'index")
     with writing(engine) as conn:
+        if insee:
+            unchanged = _unchanged_insee_rows(conn, rows)
+            pf.tables[name] = [r for r in rows if id(r) not in unchanged]
         _skip_known_reference_rows(conn, pf)
         if pf.problems:
             raise ImportRejected(pf.problems)
@@ -73,6 +89,17 @@ def import_reference(path: str | Path, engine: Engine, kind: str,
                                                       ensure_ascii=False)}],
                           sealed=sorted(sealed))
     return {"added": len(fresh), "known": len(rows) - len(fresh)}
+
+
+def _unchanged_insee_rows(conn, rows: list[dict]) -> set[int]:
+    """The INSEE file's months whose latest recorded value is the file's: already known (the
+    file repeats the whole series at every update)."""
+    latest = {}
+    for r in conn.execute(select(schema.PriceIndex.index_code, schema.PriceIndex.month,
+                                 schema.PriceIndex.value_e4).order_by(
+            schema.PriceIndex.published_on)):
+        latest[(r.index_code, r.month)] = r.value_e4
+    return {id(r) for r in rows if latest.get((r["index_code"], r["month"])) == r["value_e4"]}
 
 
 def index_publications(engine: Engine) -> pd.DataFrame:

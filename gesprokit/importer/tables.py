@@ -17,6 +17,8 @@ ADJUSTMENT_KIND = {"penalty": "penalty", "pénalité": "penalty", "penalite": "p
 MOA_MODE = {"avec_moa": "avec_moa", "avec moa": "avec_moa",
             "exclusivement_moa": "exclusivement_moa", "exclusivement moa": "exclusivement_moa",
             "sans_moa": "sans_moa", "sans moa": "sans_moa"}
+DECISION = {"acceptee": "accepted", "acceptée": "accepted", "accepted": "accepted",
+            "refusee": "refused", "refusée": "refused", "refused": "refused"}
 GUARANTEE_KIND = {"gapd": "gapd", "garantie à première demande": "gapd", "caution": "caution"}
 
 TABLES: dict[str, list[Field]] = {
@@ -83,6 +85,12 @@ TABLES: dict[str, list[Field]] = {
         Field("amount", f.cents(positive=True), target="amount_cents"),
         Field("accepted_on", f.day),
         Field("direct_payment", f.boolean, required=False, default=True),
+        Field("advance", f.cents(), required=False, target="advance_cents"),
+        Field("advance_paid_at", f.timestamp, required=False),
+        Field("revision_fixed_part", f.fraction_bp, required=False,
+              target="revision_fixed_bp"),
+        Field("revision_indices", f.text(200), required=False),
+        Field("revision_base_month", f.month, required=False),
     ],
     "situations": [
         Field("contract_id", f.text(30)), Field("n", f.integer(1)), Field("month", f.month),
@@ -108,6 +116,13 @@ TABLES: dict[str, list[Field]] = {
         Field("kind", f.choice(GUARANTEE_KIND)), Field("amount", f.cents(positive=True),
                                                        target="amount_cents"),
         Field("received_on", f.day), Field("issuer", f.text(200)),
+    ],
+    "direct_payment_requests": [
+        Field("subcontract_id", f.text(30)), Field("n", f.integer(1)),
+        Field("deposited_at", f.timestamp), Field("decision", f.choice(DECISION), required=False),
+        Field("decided_at", f.timestamp, required=False),
+        Field("reason", f.text(1000), required=False),
+        Field("paid_at", f.timestamp, required=False),
     ],
     "schedule": [
         Field("contract_id", f.text(30)), Field("month", f.month),

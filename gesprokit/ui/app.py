@@ -67,6 +67,14 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("validation", "Validation",
              "valider l'état d'acompte, interrompre ou reprendre le délai de paiement",
              ("moa",), _page("circuit_panels.MoaPanel", "now")),
+    PageSpec("paiement-direct", "Paiements directs",
+             "demandes de paiement des sous-traitants : dépôt, acceptation ou refus du "
+             "titulaire sous 15 jours", ("subcontractor", "contractor"),
+             _page("direct_payments.DirectPaymentPage", "now")),
+    PageSpec("fin-de-marche", "Fin de marché",
+             "réception, décompte final et général, solde et retenue de garantie, avec leurs "
+             "échéances", ("contractor", "moe", "amo", "moa", "treasury"),
+             _page("end_of_contract.EndOfContractPage", "now")),
     PageSpec("paiements", "Paiements",
              "états validés et avances à payer, avec leur date limite ; mise en paiement",
              ("treasury",), _page("treasury.TreasuryPage", "now")),

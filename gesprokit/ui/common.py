@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 
 import ipywidgets as w
 from sqlalchemy import Engine
@@ -40,6 +41,23 @@ def open_database() -> Engine:
     seed_demo_accounts(engine)
     seed_library(engine)
     return engine
+
+
+class ReloadingPage:
+    """A page rebuilt from the database after each action: `_load` fills `body`; the
+    action's French message stays below it."""
+
+    def __init__(self, session, now: datetime | None = None):
+        self.session, self.now = session, now
+        self.message = w.HTML()
+        self.body = w.VBox()
+        self._load()
+
+    def _load(self) -> None:
+        raise NotImplementedError
+
+    def widget(self) -> w.Widget:
+        return w.VBox([self.body, self.message])
 
 
 def amount_input(field: str, text: str) -> int:

@@ -28,20 +28,28 @@ TABLE_COLUMNS = {
 
 def enrich(delays: pd.DataFrame, contracts: pd.DataFrame, companies: pd.DataFrame,
            lots: pd.DataFrame) -> pd.DataFrame:
-    """Delays with the lot and company names users filter on."""
-    names = contracts[["contract_id", "lot_code", "company_code", "operation_code"]].merge(
-        companies[["code", "name"]].rename(columns={"code": "company_code", "name": "company"}),
-        on="company_code").merge(
+    """Delays with the lot and the payee's company name users filter on (the titulaire, or
+    the subcontractor paid directly)."""
+    names = contracts[["contract_id", "lot_code", "operation_code"]].merge(
         lots.rename(columns={"code": "lot_code", "name": "lot_name"}),
         on=["operation_code", "lot_code"])
     names["lot"] = names["lot_code"] + " – " + names["lot_name"]
-    return delays.merge(names[["contract_id", "lot", "company"]], on="contract_id")
+    payees = companies[["code", "name"]].rename(columns={"code": "payee", "name": "company"})
+    return delays.merge(names[["contract_id", "lot"]], on="contract_id").merge(
+        payees, on="payee", how="left")
+
+
+def payment_label(payment: str, n: int) -> str:
+    """« avance », « situation n°3 » or « paiement direct n°3 »."""
+    if payment == "avance":
+        return "avance"
+    return f"{'paiement direct' if payment == 'paiement direct' else 'situation'} n°{n}"
 
 
 def french_table(delays: pd.DataFrame) -> pd.DataFrame:
     """The delays as people read them: French dates and amounts, French headers."""
     t = delays[list(TABLE_COLUMNS)].copy()
-    t["payment"] = ["avance" if p == "avance" else f"situation n°{n}"
+    t["payment"] = [payment_label(p, n)
                     for p, n in zip(delays["payment"], delays["n"], strict=True)]
     for col in ("received_at", "deadline_on", "paid_at"):
         t[col] = t[col].map(format_date_fr)
@@ -56,7 +64,11 @@ def headline(delays: pd.DataFrame) -> str:
     shares = actor_shares(delays)
     parts = ", ".join(f"{delay_charts.ACTOR_LABELS[k]} {format_pct_bp(v)}"
                       for k, v in shares.items())
-    advances = f" et {s['advances']} avance(s)" if s["advances"] else ""
+    others = [f"{s['advances']} avance(s)"] if s["advances"] else []
+    if s["direct_payments"]:
+        others.append(f"{s['direct_payments']} paiement(s) direct(s) de sous-traitants")
+    advances = (", " + ", ".join(others[:-1]) + " et " + others[-1]) if len(others) > 1 else (
+        f" et {others[0]}" if others else "")
     return (f"{s['situations']} situations reçues{advances}, {s['paid']} paiements faits dont "
             f"{s['late']} en retard ({format_pct_bp(s['late_rate_bp'])}) ; {s['open']} en "
             f"attente de paiement. Intérêts moratoires : {format_eur(s['late_interest'])}, "

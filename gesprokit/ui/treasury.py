@@ -11,27 +11,30 @@ import pandas as pd
 from gesprokit.money import format_eur
 from gesprokit.months import format_date_fr, format_month_fr
 from gesprokit.report_data import ledger_and_delays
-from gesprokit.session import Session
-from gesprokit.ui.common import STYLE, guarded
+from gesprokit.ui.common import STYLE, ReloadingPage, guarded
 from gesprokit.ui.tables import table
 
 
-def _to_pay(frames, delays: pd.DataFrame, today: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(validated situations not paid, advances not paid), each with its deadline."""
+def _to_pay(frames, delays: pd.DataFrame, today: date) -> tuple[pd.DataFrame, ...]:
+    """(validated situations not paid, advances not paid, subcontractors' accepted requests
+    of validated états not paid), each with its deadline."""
     sits = frames.situations[frames.situations["status"] == "validated"]
     due = delays[delays["payment"] == "acompte"].merge(
         sits[["contract_id", "n", "version"]], on=["contract_id", "n"])
     advances = delays[(delays["payment"] == "avance") & delays["paid_at"].isna()]
+    payable = frames.situations[frames.situations["status"].isin(["validated", "paid"])]
+    direct = delays[(delays["payment"] == "paiement direct") & delays["paid_at"].isna()].merge(
+        payable[["contract_id", "n"]], on=["contract_id", "n"])
     out = []
-    for df in (due, advances):
+    for df in (due, advances, direct):
         days = (df["deadline_on"] - pd.Timestamp(today)).dt.days
         out.append(df.assign(days_left=days).sort_values("deadline_on").reset_index(drop=True))
-    return out[0], out[1]
+    return out[0], out[1], out[2]
 
 
 def _view(df: pd.DataFrame, advance: bool) -> pd.DataFrame:
     return pd.DataFrame({
-        "Marché": df["contract_id"],
+        "Marché": df["contract_id"] + df["subcontract_id"].map(_sub_label),
         "Paiement": "avance" if advance else df["n"].map(lambda n: f"situation n°{n}"),
         "Mois": df["month"].map(format_month_fr),
         "Montant TTC": df["amount_due_ttc"].map(format_eur),
@@ -41,28 +44,36 @@ def _view(df: pd.DataFrame, advance: bool) -> pd.DataFrame:
     })
 
 
-class TreasuryPage:
-    """Two lists (états validés, avances), a choice and one button each."""
+def _sub_label(subcontract_id) -> str:
+    return f" – sous-traité {subcontract_id}" if isinstance(subcontract_id, str) else ""
 
-    def __init__(self, session: Session, now: datetime | None = None):
-        self.session, self.now = session, now
-        self.message = w.HTML()
-        self.body = w.VBox()
-        self._load()
+
+class TreasuryPage(ReloadingPage):
+    """Two lists (états validés, avances), a choice and one button each."""
 
     def _load(self) -> None:
         today = (self.now or datetime.now()).date()
         frames = self.session.frames()
         _, delays = ledger_and_delays(frames, pd.Timestamp(self.now or datetime.now()))
-        self.due, self.advances = _to_pay(frames, delays, today)
+        self.due, self.advances, self.direct = _to_pay(frames, delays, today)
         self.situation = w.Dropdown(description="État validé", style=STYLE,
                                     layout=w.Layout(width="520px"), options=[
             (f"{r.contract_id} – situation n°{r.n} – {format_eur(r.amount_due_ttc)}",
              (r.contract_id, int(r.n), int(r.version))) for r in self.due.itertuples()])
         self.advance = w.Dropdown(description="Avance", style=STYLE,
                                   layout=w.Layout(width="520px"), options=[
-            (f"{r.contract_id} – {format_eur(r.amount_due_ttc)}", r.contract_id)
+            (f"{r.contract_id}{_sub_label(r.subcontract_id)} – {format_eur(r.amount_due_ttc)}",
+             (r.contract_id, r.subcontract_id if isinstance(r.subcontract_id, str) else None))
             for r in self.advances.itertuples()])
+        self.direct_choice = w.Dropdown(description="Paiement direct", style=STYLE,
+                                        layout=w.Layout(width="520px"), options=[
+            (f"{r.contract_id}{_sub_label(r.subcontract_id)} – situation n°{r.n} – "
+             f"{format_eur(r.amount_due_ttc)}", (r.subcontract_id, int(r.n)))
+            for r in self.direct.itertuples()])
+        pay_direct = w.Button(description="Enregistrer le paiement direct",
+                              button_style="primary", layout=w.Layout(width="fit-content"),
+                              disabled=self.direct.empty)
+        pay_direct.on_click(lambda _b: self.pay_direct())
         pay = w.Button(description="Enregistrer la mise en paiement", button_style="primary",
                        layout=w.Layout(width="fit-content"), disabled=self.due.empty)
         pay_advance = w.Button(description="Enregistrer le paiement de l'avance",
@@ -78,7 +89,12 @@ class TreasuryPage:
             w.HTML("<h4>Avances à payer (sans demande de paiement)</h4>"),
             table(_view(self.advances, True), "avances",
                   empty="Aucune avance en attente de paiement."),
-            w.HBox([self.advance, pay_advance])]
+            w.HBox([self.advance, pay_advance]),
+            w.HTML("<h4>Paiements directs des sous-traitants (demandes acceptées, états "
+                   "validés)</h4>"),
+            table(_view(self.direct, False), "paiements-directs",
+                  empty="Aucun paiement direct en attente."),
+            w.HBox([self.direct_choice, pay_direct])]
 
     def pay(self):
         """The mise en paiement of the chosen état, at the version shown."""
@@ -93,9 +109,18 @@ class TreasuryPage:
     def pay_advance(self):
         if self.advance.value is None:
             return None
-        cid = self.advance.value
+        cid, sub = self.advance.value
+        if sub is not None:
+            return guarded(lambda: self.session.pay_subcontract_advance(sub, now=self.now),
+                           self.message, f"Paiement de l'avance enregistré : sous-traité {sub}.",
+                           lambda _r: self._load())
         return guarded(lambda: self.session.pay_advance(cid, now=self.now), self.message,
                        f"Paiement de l'avance enregistré : {cid}.", lambda _r: self._load())
 
-    def widget(self) -> w.Widget:
-        return w.VBox([self.body, self.message])
+    def pay_direct(self):
+        if self.direct_choice.value is None:
+            return None
+        sub, n = self.direct_choice.value
+        return guarded(lambda: self.session.pay_direct_payment(sub, n, now=self.now),
+                       self.message, f"Paiement direct enregistré : {sub}, situation n°{n}.",
+                       lambda _r: self._load())

@@ -1,0 +1,446 @@
+"""The end of a contract as workflow actions (CCAG-T 2021 art. 12.3–12.4, 41, 44; CCP
+R2191-35, R2191-42, R2192-16): réception, projet de décompte final, décompte final and
+projet de décompte général, décompte général signed by the MOA, the titulaire's answer (or
+the tacit procedure), payment of the solde and refund of the retention.
+
+Each action is a workflow action like the others: the role's permission, one transaction,
+one chained event sealing the contract, a French refusal that changes nothing. The figures
+come from :mod:`gesprokit.final_account`; the dates that follow from silence (DG deemed
+accepted, tacit DGD) are computed by :func:`final_state`, never written by a clock.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from gesprokit import inputs, schema
+from gesprokit.chorus.frames import TACIT_MOA_DAYS, TACIT_NOTICE_DAYS
+from gesprokit.delays import RETENTION_REFUND_DAYS
+from gesprokit.final_account import FinalAccount, compute_final_account
+from gesprokit.months import parse_month
+from gesprokit.store import load_frames
+from gesprokit.workflow import Actor, contract_action
+from gesprokit.workflow_errors import InvalidTransition, StaleState, ValidationError
+
+GUARANTEE_MONTHS = 12  # CCAG-T art. 44.1: one year from the réception
+ANSWER_DAYS = 30  # CCAG-T 12.4.3/12.4.5: the titulaire's 30 days to sign the DG
+GUARANTOR_RELEASE_DAYS = 30  # CCP R2191-42: one month at most
+
+
+@dataclass(frozen=True)
+class FinalState:
+    """Where a contract's end stands, on a date (see :func:`final_state`)."""
+
+    stage: str  # French, as users read it
+    dgd_on: date | None  # the day the décompte général became definitive
+    dgd_mode: str | None  # "signé", "signé avec réserves", "réputé accepté", "tacite"
+    solde_from: date | None  # the day the solde's payment delay starts (R2192-16)
+    retention_due_on: date | None  # the day the retention must be refunded by
+    tacit_possible_from: date | None  # the day the titulaire may start the tacit procedure
+
+
+def _date(value) -> date | None:
+    if not _present(value):
+        return None
+    return pd.Timestamp(value).date()
+
+
+def _present(value) -> bool:
+    """A value that is there: not None, NaN or NaT (rows may come from a frame)."""
+    return value is not None and not (not isinstance(value, str) and pd.isna(value))
+
+
+def final_state(record: dict | None, reception: dict | None, on: date) -> FinalState:
+    """The stage of a contract's end on `on`, with the dates that follow from the rules:
+    the DG deemed accepted 30 days after its notification without an answer (12.4.5); the
+    titulaire's projet becoming the DGD when the MOA lets 10 days pass after its notice
+    (12.4.4), the solde's delay running from the next day; the retention refunded 30 days
+    after the délai de garantie, or after the réserves' lifting when later (R2191-35)."""
+    retention_due = None
+    if reception is not None:
+        end = _date(reception["guarantee_until"])
+        lifted = _date(reception.get("reserves_lifted_on"))
+        if _present(reception.get("reserves")) and lifted is None:
+            retention_due = None  # kept while notified réserves remain
+        else:
+            retention_due = max(end, lifted or end) + timedelta(days=RETENTION_REFUND_DAYS)
+    if record is None:
+        stage = "réception prononcée" if reception else "en cours"
+        return FinalState(stage, None, None, None, retention_due, None)
+    claimed, signed = _date(record["claimed_at"]), _date(record.get("signed_at"))
+    tacit, answered = _date(record.get("tacit_at")), _date(record.get("answered_at"))
+    tacit_from = claimed + timedelta(days=TACIT_MOA_DAYS + 1) if signed is None else None
+    if tacit is not None and (signed is None or signed > tacit + timedelta(
+            days=TACIT_NOTICE_DAYS)):
+        becomes = tacit + timedelta(days=TACIT_NOTICE_DAYS)
+        if on > becomes:
+            return FinalState("décompte général définitif (procédure tacite)", becomes,
+                              "tacite", becomes + timedelta(days=1), retention_due, None)
+        return FinalState("projet de décompte général du titulaire notifié (procédure tacite)",
+                          None, None, None, retention_due, None)
+    if signed is None:
+        stage = ("décompte final établi, décompte général à signer"
+                 if _present(record.get("settled_at")) else
+                 "projet de décompte final transmis")
+        return FinalState(stage, None, None, None, retention_due, tacit_from)
+    if answered is not None:
+        mode = "signé" if record.get("answer") == "accepted" else "signé avec réserves"
+        return FinalState(f"décompte général {mode}", answered, mode, answered, retention_due,
+                          None)
+    deemed = signed + timedelta(days=ANSWER_DAYS)
+    if on > deemed:
+        return FinalState("décompte général réputé accepté", deemed, "réputé accepté",
+                          deemed, retention_due, None)
+    return FinalState("décompte général notifié, en attente de la signature du titulaire",
+                      None, None, None, retention_due, None)
+
+
+def _reception(conn: Connection, contract_id: str) -> dict | None:
+    row = conn.execute(select(schema.Reception).where(
+        schema.Reception.contract_id == contract_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def _record(conn: Connection, contract_id: str) -> dict | None:
+    row = conn.execute(select(schema.FinalAccountRecord).where(
+        schema.FinalAccountRecord.contract_id == contract_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def account_of(bind, contract_id: str, as_of: datetime, claimed: bool = False
+               ) -> FinalAccount:
+    """The décompte final as recorded (the MOE's admitted %, or the titulaire's claim when
+    `claimed` or not yet settled), computed on `as_of`."""
+    return account_from_frames(load_frames(bind, [contract_id]), contract_id, as_of, claimed)
+
+
+def account_from_frames(frames, contract_id: str, as_of: datetime, claimed: bool = False
+                        ) -> FinalAccount:
+    """:func:`account_of` on frames already read."""
+    record = frames.final_accounts[frames.final_accounts["contract_id"] == contract_id]
+    if record.empty:
+        raise InvalidTransition(f"Le marché {contract_id} n'a pas de projet de décompte final.")
+    record = record.iloc[0]
+    progress = frames.final_progress[frames.final_progress["contract_id"] == contract_id]
+    settled = pd.notna(record["settled_at"]) and not claimed
+    column = "admitted_bp" if settled else "claimed_bp"
+    pcts = {r.line_no: int(getattr(r, column)) for r in progress.itertuples()
+            if pd.notna(getattr(r, column))}
+    adjustments = (json.loads(record["adjustments"])
+                   if settled and isinstance(record["adjustments"], str) else None)
+    return compute_final_account(frames, contract_id, pcts, record["month"], as_of,
+                                 adjustments)
+
+
+def _figures(account: FinalAccount) -> str:
+    heads = account.headings()
+    return json.dumps({**dict(zip(heads["key"], heads["amount"].astype(int), strict=True)),
+                       "provisional": account.provisional}, sort_keys=True)
+
+
+def record_reception(engine: Engine, actor: Actor, contract_id: str, received_on: date,
+                     reserves: str | None = None, guarantee_months: int = GUARANTEE_MONTHS,
+                     *, now: datetime | None = None) -> dict:
+    """The MOA pronounces the réception, with or without réserves; the délai de garantie
+    runs from it (1 year unless the contract sets another)."""
+    months = inputs.whole_number(guarantee_months, "Délai de garantie (mois)", 1, 120)
+    reserves = reserves.strip() or None if isinstance(reserves, str) else None
+    until = (pd.Timestamp(received_on) + pd.DateOffset(months=months)).date()
+
+    def write(conn: Connection) -> dict:
+        if _reception(conn, contract_id) is not None:
+            raise InvalidTransition(f"La réception du marché {contract_id} est déjà "
+                                    "prononcée.")
+        row = dict(contract_id=contract_id, received_on=received_on, reserves=reserves,
+                   guarantee_until=until, recorded_at=(now or datetime.now()).replace(
+                       microsecond=0), recorded_by=actor.email)
+        conn.execute(insert(schema.Reception).values(**row))
+        return {"received_on": received_on.isoformat(), "reserves": reserves,
+                "guarantee_until": until.isoformat()}
+    return contract_action(engine, actor, contract_id, "moa", "record_reception", write, now)
+
+
+def lift_reserves(engine: Engine, actor: Actor, contract_id: str, lifted_on: date, *,
+                  now: datetime | None = None) -> dict:
+    """The MOA records that the réserves of the réception are lifted."""
+    def write(conn: Connection) -> dict:
+        reception = _reception(conn, contract_id)
+        if reception is None or not reception["reserves"]:
+            raise InvalidTransition("Aucune réserve à lever sur ce marché.")
+        if reception["reserves_lifted_on"] is not None:
+            raise InvalidTransition("Les réserves sont déjà levées.")
+        if lifted_on < reception["received_on"]:
+            raise ValidationError("Levée des réserves : date antérieure à la réception.")
+        conn.execute(update(schema.Reception).where(
+            schema.Reception.contract_id == contract_id).values(reserves_lifted_on=lifted_on))
+        return {"reserves_lifted_on": lifted_on.isoformat()}
+    return contract_action(engine, actor, contract_id, "moa", "lift_reserves", write, now)
+
+
+def extend_guarantee(engine: Engine, actor: Actor, contract_id: str, until: date, *,
+                     now: datetime | None = None) -> dict:
+    """The MOA extends the délai de garantie (CCAG-T art. 44.2)."""
+    def write(conn: Connection) -> dict:
+        reception = _reception(conn, contract_id)
+        if reception is None:
+            raise InvalidTransition("La réception n'est pas prononcée.")
+        if until <= reception["guarantee_until"]:
+            raise ValidationError("Prolongation du délai de garantie : la nouvelle fin doit "
+                                  f"suivre le {reception['guarantee_until']:%d/%m/%Y}.")
+        conn.execute(update(schema.Reception).where(
+            schema.Reception.contract_id == contract_id).values(guarantee_until=until))
+        return {"guarantee_until": until.isoformat()}
+    return contract_action(engine, actor, contract_id, "moa", "extend_guarantee", write, now)
+
+
+def _check_pcts(conn: Connection, contract_id: str, pcts: dict) -> dict[str, int]:
+    lines = {r.line_no: r.may_exceed for r in conn.execute(select(
+        schema.PriceLine.line_no, schema.PriceLine.may_exceed).where(
+        schema.PriceLine.contract_id == contract_id))}
+    out = {}
+    for line, value in pcts.items():
+        if line not in lines:
+            raise ValidationError(f"Ligne « {line} » inconnue au marché {contract_id}.")
+        high = 100_000 if lines[line] else 10_000
+        out[line] = inputs.whole_number(value, f"Avancement final de la ligne {line}", 0, high)
+    return out
+
+
+def submit_final(engine: Engine, actor: Actor, contract_id: str, month: str,
+                 pcts: dict[str, int], *, now: datetime | None = None) -> dict:
+    """The titulaire sends its projet de décompte final (demande de paiement finale) after
+    the réception: its final cumulative % per line (the others keep their last %), and the
+    month the works ended."""
+    now = (now or datetime.now()).replace(microsecond=0)
+    month = parse_month(month)
+
+    def write(conn: Connection) -> dict:
+        contract = conn.execute(select(schema.Contract.company_code).where(
+            schema.Contract.contract_id == contract_id)).one()
+        if contract.company_code != actor.company_code:
+            raise InvalidTransition("Seul le titulaire du marché présente son projet de "
+                                    "décompte final.")
+        if _reception(conn, contract_id) is None:
+            raise InvalidTransition("Le projet de décompte final suit la réception : elle "
+                                    "n'est pas prononcée.")
+        if _record(conn, contract_id) is not None:
+            raise InvalidTransition("Le projet de décompte final est déjà transmis.")
+        last = conn.execute(select(schema.Situation.month).where(
+            schema.Situation.contract_id == contract_id).order_by(
+            schema.Situation.n.desc())).first()
+        if last is not None and month < last.month:
+            raise ValidationError(f"Mois de fin des travaux {month} antérieur à la dernière "
+                                  f"situation ({last.month}).")
+        checked = _check_pcts(conn, contract_id, pcts)
+        conn.execute(insert(schema.FinalAccountRecord).values(
+            contract_id=contract_id, month=month, claimed_at=now, claimed_by=actor.email))
+        if checked:
+            conn.execute(insert(schema.FinalProgress), [
+                {"contract_id": contract_id, "line_no": k, "claimed_bp": v} for k, v in
+                checked.items()])
+        account = account_of(conn, contract_id, now, claimed=True)
+        conn.execute(update(schema.FinalAccountRecord).where(
+            schema.FinalAccountRecord.contract_id == contract_id).values(
+            claim_figures=_figures(account)))
+        return {"month": month, "solde": account.solde, "lines": len(checked)}
+    return contract_action(engine, actor, contract_id, "contractor", "submit_final", write, now)
+
+
+def settle_final(engine: Engine, actor: Actor, contract_id: str,
+                 corrections: dict[str, int] | None = None,
+                 reasons: dict[str, str] | None = None,
+                 adjustments: list[dict] | None = None, *,
+                 now: datetime | None = None) -> dict:
+    """The MOE accepts or rectifies the projet de décompte final (décompte final: each
+    corrected line with its reason) and draws up the projet de décompte général."""
+    now = (now or datetime.now()).replace(microsecond=0)
+    corrections, reasons = corrections or {}, reasons or {}
+
+    def write(conn: Connection) -> dict:
+        record = _record(conn, contract_id)
+        if record is None:
+            raise InvalidTransition("Aucun projet de décompte final à examiner.")
+        if record["settled_at"] is not None:
+            raise InvalidTransition("Le décompte final est déjà établi.")
+        _tacit_refusal(record, _reception(conn, contract_id), now.date())
+        checked = _check_pcts(conn, contract_id, corrections)
+        claimed = {r.line_no: r.claimed_bp for r in conn.execute(select(
+            schema.FinalProgress).where(schema.FinalProgress.contract_id == contract_id))}
+        for line, value in checked.items():
+            if claimed.get(line) != value:
+                inputs.text(reasons.get(line), f"Justification de la ligne {line}")
+        for line, value in claimed.items():
+            conn.execute(update(schema.FinalProgress).where(
+                schema.FinalProgress.contract_id == contract_id,
+                schema.FinalProgress.line_no == line).values(
+                admitted_bp=checked.pop(line, value), comment=reasons.get(line)))
+        if checked:  # lines the titulaire left out, rectified by the MOE
+            conn.execute(insert(schema.FinalProgress), [
+                {"contract_id": contract_id, "line_no": k, "claimed_bp": None,
+                 "admitted_bp": v, "comment": reasons.get(k)} for k, v in checked.items()])
+        adj = [_adjustment(a) for a in adjustments or []]
+        conn.execute(update(schema.FinalAccountRecord).where(
+            schema.FinalAccountRecord.contract_id == contract_id).values(
+            settled_at=now, settled_by=actor.email,
+            adjustments=json.dumps(adj, ensure_ascii=False) if adj else None))
+        account = account_of(conn, contract_id, now)
+        return {"solde": account.solde, "corrected": sorted(set(corrections))}
+    return contract_action(engine, actor, contract_id, "moe", "settle_final", write, now)
+
+
+def _adjustment(a: dict) -> dict:
+    kind = a.get("kind")
+    if kind not in ("penalty", "bonus"):
+        raise ValidationError("Ajustement final : pénalité ou prime.")
+    reason = inputs.text(a.get("reason"), "Motif de l'ajustement final")
+    days = a.get("days")
+    if kind == "penalty" and days is not None:
+        return {"kind": kind, "days": inputs.days(days), "amount_cents": None,
+                "reason": reason}
+    return {"kind": kind, "days": None,
+            "amount_cents": inputs.amount(a.get("amount_cents"), "Montant de l'ajustement"),
+            "reason": reason}
+
+
+def _tacit_refusal(record: dict, reception: dict | None, on: date) -> None:
+    state = final_state(record, reception, on)
+    if state.dgd_mode == "tacite":
+        raise InvalidTransition(f"Le projet du titulaire est devenu le décompte général "
+                                f"définitif le {state.dgd_on:%d/%m/%Y} (procédure tacite, "
+                                "CCAG-T 12.4.4).")
+
+
+def sign_general(engine: Engine, actor: Actor, contract_id: str, *,
+                 now: datetime | None = None) -> dict:
+    """The MOA validates and signs the décompte général, notified to the titulaire: its
+    figures are kept as signed."""
+    now = (now or datetime.now()).replace(microsecond=0)
+
+    def write(conn: Connection) -> dict:
+        record = _record(conn, contract_id)
+        if record is not None:
+            _tacit_refusal(record, _reception(conn, contract_id), now.date())
+        if record is None or record["settled_at"] is None:
+            raise InvalidTransition("Le décompte final n'est pas encore établi par le maître "
+                                    "d'œuvre.")
+        if record["signed_at"] is not None:
+            raise InvalidTransition("Le décompte général est déjà signé.")
+        account = account_of(conn, contract_id, now)
+        done = conn.execute(update(schema.FinalAccountRecord).where(
+            schema.FinalAccountRecord.contract_id == contract_id,
+            schema.FinalAccountRecord.signed_at.is_(None)).values(
+            signed_at=now, signed_by=actor.email, figures=_figures(account)))
+        if done.rowcount != 1:
+            raise StaleState("Le décompte général vient d'être signé par un autre "
+                             "utilisateur : actualisez la page.")
+        return {"solde": account.solde, "due_cum": int(account.final["due_cum"])}
+    return contract_action(engine, actor, contract_id, "moa", "sign_general", write, now)
+
+
+def answer_general(engine: Engine, actor: Actor, contract_id: str, accept: bool, *,
+                   claim: str | None = None, disputed_cents: int | None = None,
+                   now: datetime | None = None) -> dict:
+    """The titulaire returns the décompte général signed: without réserves (it becomes the
+    DGD) or with réserves, stated in a mémoire en réclamation with the amount disputed."""
+    now = (now or datetime.now()).replace(microsecond=0)
+    if not accept:
+        claim = inputs.text(claim, "Mémoire en réclamation")
+        disputed_cents = inputs.amount(disputed_cents, "Montant réclamé")
+
+    def write(conn: Connection) -> dict:
+        record = _record(conn, contract_id)
+        if record is None or record["signed_at"] is None:
+            raise InvalidTransition("Aucun décompte général notifié à signer.")
+        if record["answered_at"] is not None:
+            raise InvalidTransition("Le décompte général est déjà signé par le titulaire.")
+        deemed = record["signed_at"] + timedelta(days=ANSWER_DAYS)
+        if now.date() > deemed.date():
+            raise InvalidTransition(f"Le délai de {ANSWER_DAYS} jours est passé : le décompte "
+                                    f"général est réputé accepté depuis le {deemed:%d/%m/%Y} "
+                                    "(CCAG-T 12.4.5).")
+        conn.execute(update(schema.FinalAccountRecord).where(
+            schema.FinalAccountRecord.contract_id == contract_id).values(
+            answered_at=now, answer="accepted" if accept else "reserves",
+            claim_text=None if accept else claim,
+            disputed_cents=None if accept else disputed_cents))
+        return {"answer": "accepted" if accept else "reserves",
+                **({} if accept else {"disputed_cents": disputed_cents})}
+    return contract_action(engine, actor, contract_id, "contractor", "answer_general", write,
+                           now)
+
+
+def notify_tacit(engine: Engine, actor: Actor, contract_id: str, *,
+                 now: datetime | None = None) -> dict:
+    """The titulaire, the MOA having let 30 days pass without a décompte général, notifies
+    its own projet de décompte général (CCAG-T 12.4.4): the MOA has 10 days left."""
+    now = (now or datetime.now()).replace(microsecond=0)
+
+    def write(conn: Connection) -> dict:
+        record = _record(conn, contract_id)
+        if record is None:
+            raise InvalidTransition("Aucun projet de décompte final transmis.")
+        if record["signed_at"] is not None or record["tacit_at"] is not None:
+            raise InvalidTransition("Le décompte général est déjà notifié.")
+        state = final_state(record, _reception(conn, contract_id), now.date())
+        if now.date() < state.tacit_possible_from:
+            raise InvalidTransition(
+                "Le maître d'ouvrage a jusqu'au "
+                f"{state.tacit_possible_from - timedelta(days=1):%d/%m/%Y} pour notifier le "
+                "décompte général (CCAG-T 12.4.2).")
+        conn.execute(update(schema.FinalAccountRecord).where(
+            schema.FinalAccountRecord.contract_id == contract_id).values(tacit_at=now))
+        return {"tacit_at": now.isoformat()}
+    return contract_action(engine, actor, contract_id, "contractor", "notify_tacit", write, now)
+
+
+def pay_solde(engine: Engine, actor: Actor, contract_id: str, *,
+              now: datetime | None = None) -> dict:
+    """Treasury records the payment of the solde, once the décompte général is definitive
+    (or signed with réserves: the sums admitted are paid)."""
+    now = (now or datetime.now()).replace(microsecond=0)
+
+    def write(conn: Connection) -> dict:
+        record = _record(conn, contract_id)
+        state = final_state(record, _reception(conn, contract_id), now.date())
+        if state.solde_from is None:
+            raise InvalidTransition("Le solde se paie sur le décompte général définitif : "
+                                    f"{state.stage}.")
+        if record["solde_paid_at"] is not None:
+            raise InvalidTransition("Le solde est déjà payé.")
+        conn.execute(update(schema.FinalAccountRecord).where(
+            schema.FinalAccountRecord.contract_id == contract_id).values(solde_paid_at=now))
+        return {"solde_paid_at": now.isoformat()}
+    return contract_action(engine, actor, contract_id, "treasury", "pay_solde", write, now)
+
+
+def release_retention(engine: Engine, actor: Actor, contract_id: str, *,
+                      now: datetime | None = None) -> dict:
+    """Treasury refunds the retention still withheld, once the délai de garantie is over and
+    no réserve remains (R2191-35)."""
+    now = (now or datetime.now()).replace(microsecond=0)
+
+    def write(conn: Connection) -> dict:
+        reception = _reception(conn, contract_id)
+        record = _record(conn, contract_id)
+        if reception is None or record is None or record["figures"] is None and \
+                record["tacit_at"] is None:
+            raise InvalidTransition("La retenue se rembourse après le décompte général.")
+        if reception["reserves"] and reception["reserves_lifted_on"] is None:
+            raise InvalidTransition("Des réserves ne sont pas levées : la retenue est "
+                                    "conservée (R2191-35).")
+        if now.date() <= reception["guarantee_until"]:
+            raise InvalidTransition("Le délai de garantie court jusqu'au "
+                                    f"{reception['guarantee_until']:%d/%m/%Y}.")
+        if record["retention_released_at"] is not None:
+            raise InvalidTransition("La retenue est déjà remboursée.")
+        conn.execute(update(schema.FinalAccountRecord).where(
+            schema.FinalAccountRecord.contract_id == contract_id).values(
+            retention_released_at=now))
+        return {"retention_released_at": now.isoformat()}
+    return contract_action(engine, actor, contract_id, "treasury", "release_retention", write,
+                           now)

@@ -1,0 +1,90 @@
+"""The end-of-contract PDFs a person signs: the titulaire's projet de décompte final, the
+MOE's projet de décompte général and the décompte général the MOA signs, each with its état
+du solde, the récapitulation of the acomptes and the definitive revision month by month.
+Every figure comes from :class:`gesprokit.final_account.FinalAccount`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from gesprokit.documents import _facts, _Pdf, _section, _table
+from gesprokit.final_account import FinalAccount
+from gesprokit.money import format_eur
+from gesprokit.months import format_date_fr, format_month_fr
+from gesprokit.store import Frames
+
+TITLES = {"projet_final": "Projet de décompte final (demande de paiement finale)",
+          "projet_general": "Projet de décompte général",
+          "general": "Décompte général"}
+SIGNERS = {"projet_final": "Le titulaire", "projet_general": "Le maître d'œuvre",
+           "general": "Le maître d'ouvrage"}
+
+
+def _coef(value) -> str:
+    return "" if value is None or pd.isna(value) else f"{value:.4f}".replace(".", ",")
+
+
+def document_kind(record: dict) -> str:
+    """The document a contract's end stands at: the signed DG, the MOE's projet, or the
+    titulaire's projet de décompte final."""
+    if isinstance(record.get("figures"), str):
+        return "general"
+    if pd.notna(record.get("settled_at")):
+        return "projet_general"
+    return "projet_final"
+
+
+def render_final(kind: str, frames: Frames, account: FinalAccount, when: datetime,
+                 stage: str = "") -> bytes:
+    """The PDF of `kind` (projet_final, projet_general, general) for `account`."""
+    cid = account.contract_id
+    contract = frames.contracts.set_index("contract_id").loc[cid]
+    company = frames.companies.set_index("code").loc[contract["company_code"], "name"]
+    operation = frames.operations.set_index("code").loc[contract["operation_code"]]
+    receptions = frames.receptions[frames.receptions["contract_id"] == cid]
+    pdf = _Pdf(TITLES[kind], f"{operation['name']} – {contract['title']} – {TITLES[kind]}")
+    pdf.add_page()
+    facts = [("Opération", operation["name"]), ("Maître d'ouvrage", operation["buyer_name"]),
+             ("Marché", f"{cid} – {contract['title']}"), ("Titulaire", company)]
+    if len(receptions):
+        r = receptions.iloc[0]
+        reserves = r["reserves"] if isinstance(r["reserves"], str) else "sans réserves"
+        facts += [("Réception", f"{format_date_fr(r['received_on'])} – {reserves}"),
+                  ("Fin du délai de garantie", format_date_fr(r["guarantee_until"]))]
+    facts += [("Fin des travaux", format_month_fr(account.final["month"])),
+              ("Établi le", format_date_fr(when))]
+    if stage:
+        facts.append(("Étape", stage))
+    _facts(pdf, facts)
+    _section(pdf, "Décompte (montants cumulés depuis la notification)")
+    heads = account.headings()
+    _table(pdf, ["Rubrique", "Montant"],
+           [[r.label, format_eur(r.amount)] for r in heads.itertuples()], (120, 50))
+    if account.provisional:
+        pdf.multi_cell(0, 5, "Révision provisoire : un index n'est pas encore publié ; la "
+                             "révision du solde sera notifiée après sa publication (CCAG-T "
+                             "art. 12.4.2).", new_x="LMARGIN", new_y="NEXT")
+    _section(pdf, "État du solde et récapitulation des acomptes")
+    _table(pdf, ["", "Mois", "N°", "Montant TTC"],
+           [[r.kind, format_month_fr(r.month), str(r.n), format_eur(r.net)]
+            for r in account.recap.itertuples()]
+           + [["Total", "", "", format_eur(int(account.recap["net"].sum()))]],
+           (40, 45, 15, 40), text_columns=2)
+    if len(account.revision):
+        _section(pdf, "Révision définitive, mois par mois")
+        rev = account.revision
+        _table(pdf, ["Mois", "Travaux HT", "Coef. payé", "Révision payée", "Coef. déf.",
+                     "Révision déf.", "Écart"],
+               [[format_month_fr(r.month), format_eur(r.works_month), _coef(r.paid_coef),
+                 format_eur(r.paid), _coef(r.definitive_coef), format_eur(r.definitive),
+                 format_eur(r.difference)] for r in rev.itertuples()]
+               + [["Total", "", "", format_eur(int(rev["paid"].sum())), "",
+                   format_eur(int(rev["definitive"].sum())),
+                   format_eur(int(rev["difference"].sum()))]],
+               (26, 28, 20, 28, 20, 30, 24))
+    pdf.ln(4)
+    pdf.multi_cell(0, 5, f"{SIGNERS[kind]}, le {format_date_fr(when)}.",
+                   new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())

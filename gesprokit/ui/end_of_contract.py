@@ -1,0 +1,269 @@
+"""The end-of-contract page: every contract in scope with where its end stands and the
+next legal deadline (réceptions without projet de décompte final, décomptes généraux to
+sign, DGD awaited, soldes and retentions to pay), and the actions of the user's role."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+
+import ipywidgets as w
+import pandas as pd
+
+from gesprokit.chorus.frames import TACIT_MOA_DAYS, TACIT_NOTICE_DAYS
+from gesprokit.delays import deadline_days
+from gesprokit.end_of_contract import ANSWER_DAYS, final_state
+from gesprokit.money import format_eur
+from gesprokit.months import format_date_fr
+from gesprokit.ui.common import (
+    STYLE,
+    ReloadingPage,
+    amount_input,
+    download_link,
+    error_html,
+    guarded,
+)
+from gesprokit.ui.tables import table
+
+PDF_DAYS = 30  # CCAG-T 12.3: the projet de décompte final within 30 days of the réception
+
+
+def _row(frame: pd.DataFrame, contract_id: str) -> dict | None:
+    found = frame[frame["contract_id"] == contract_id]
+    return found.iloc[0].to_dict() if len(found) else None
+
+
+def next_deadline(record: dict | None, reception: dict | None, state, buyer_days: int
+                  ) -> tuple[str, date | None]:
+    """What is awaited next and by when (the legal deadline), from the state."""
+    if reception is None:
+        return "", None
+    if record is None:
+        return ("projet de décompte final du titulaire",
+                pd.Timestamp(reception["received_on"]).date() + timedelta(days=PDF_DAYS))
+    if state.dgd_on is None:
+        if pd.notna(record.get("tacit_at")):
+            return ("décompte général du maître d'ouvrage (procédure tacite)",
+                    pd.Timestamp(record["tacit_at"]).date() + timedelta(
+                        days=TACIT_NOTICE_DAYS))
+        if pd.isna(record.get("signed_at")):
+            return ("décompte général du maître d'ouvrage",
+                    pd.Timestamp(record["claimed_at"]).date() + timedelta(days=TACIT_MOA_DAYS))
+        return ("signature du titulaire",
+                pd.Timestamp(record["signed_at"]).date() + timedelta(days=ANSWER_DAYS))
+    if pd.isna(record.get("solde_paid_at")):
+        return "paiement du solde", state.solde_from + timedelta(days=buyer_days)
+    if state.retention_due_on is not None and pd.isna(record.get("retention_released_at")):
+        return "remboursement de la retenue de garantie", state.retention_due_on
+    return "", None
+
+
+def overview(frames, today: date) -> pd.DataFrame:
+    """One row per contract in scope whose end has begun: its stage and next deadline."""
+    out = []
+    buyer = frames.operations.set_index("code")
+    for c in frames.contracts.itertuples():
+        reception = _row(frames.receptions, c.contract_id)
+        if reception is None:
+            continue
+        record = _row(frames.final_accounts, c.contract_id)
+        state = final_state(record, reception, today)
+        op = buyer.loc[c.operation_code] if c.operation_code in buyer.index else None
+        days = deadline_days(op["buyer_kind"], op["deadline_days_override"]) if op is not \
+            None else 30
+        what, by = next_deadline(record, reception, state, days)
+        figures = None
+        if record is not None:
+            text = record.get("figures") if state.dgd_mode != "tacite" else record.get(
+                "claim_figures")
+            figures = json.loads(text) if isinstance(text, str) else None
+        out.append({
+            "contract_id": c.contract_id, "stage": state.stage,
+            "received_on": reception["received_on"],
+            "reserves": reception["reserves"] if isinstance(reception["reserves"], str) and
+            pd.isna(reception["reserves_lifted_on"]) else "",
+            "guarantee_until": reception["guarantee_until"], "awaited": what, "by": by,
+            "late": by is not None and by < today,
+            "solde": figures["solde"] if figures else None})
+    return pd.DataFrame(out, columns=["contract_id", "stage", "received_on", "reserves",
+                                      "guarantee_until", "awaited", "by", "late", "solde"])
+
+
+def view(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "Marché": df["contract_id"], "Étape": df["stage"],
+        "Réception": df["received_on"].map(format_date_fr),
+        "Réserves non levées": df["reserves"],
+        "Fin du délai de garantie": df["guarantee_until"].map(format_date_fr),
+        "Attendu": df["awaited"],
+        "Échéance": [("" if pd.isna(b) or b is None else format_date_fr(b))
+                     + (" (dépassée)" if late else "") for b, late in zip(
+            df["by"], df["late"], strict=True)],
+        "Solde TTC": df["solde"].map(lambda v: "" if v is None or pd.isna(v)
+                                     else format_eur(int(v))),
+    })
+
+
+class EndOfContractPage(ReloadingPage):
+    """The table of contracts whose end has begun, then the role's actions."""
+
+    def _load(self) -> None:
+        today = (self.now or datetime.now()).date()
+        frames = self.session.frames()
+        self.frames = frames
+        self.rows = overview(frames, today)
+        chosen = getattr(getattr(self, "contract", None), "value", None)
+        self.contract = w.Dropdown(description="Marché", style=STYLE,
+                                   layout=w.Layout(width="620px"), options=[
+            (f"{c.contract_id} – {c.title}", c.contract_id)
+            for c in frames.contracts.itertuples()])
+        if chosen in set(frames.contracts["contract_id"]):  # the contract acted on stays
+            self.contract.value = chosen
+        role = self.session.actor.role
+        controls = {"moa": self._moa, "contractor": self._contractor, "moe": self._moe,
+                    "treasury": self._treasury}.get(role, lambda: [])()
+        self.document = w.HTML()
+        pdf = self._button("Document du décompte (PDF)", self.prepare_pdf, "")
+        self.body.children = [
+            w.HTML("<h4>Marchés en fin d'exécution</h4>"),
+            table(view(self.rows), "fin-de-marche",
+                  empty="Aucune réception prononcée sur vos marchés."),
+            self.contract, w.HBox([pdf, self.document]), *controls]
+
+    def _button(self, label: str, action, style: str = "primary") -> w.Button:
+        button = w.Button(description=label, button_style=style,
+                          layout=w.Layout(width="fit-content"))
+        button.on_click(lambda _b: action())
+        return button
+
+    def _moa(self) -> list[w.Widget]:
+        self.received_on = w.DatePicker(description="Date de réception", style=STYLE)
+        self.reserves = w.Text(description="Réserves", style=STYLE,
+                               placeholder="vide : réception sans réserves",
+                               layout=w.Layout(width="620px"))
+        self.lifted_on = w.DatePicker(description="Levée des réserves", style=STYLE)
+        return [w.HBox([self.received_on, self._button("Prononcer la réception",
+                                                       self.receive)]),
+                self.reserves,
+                w.HBox([self.lifted_on, self._button("Lever les réserves", self.lift)]),
+                self._button("Signer et notifier le décompte général", self.sign, "success")]
+
+    def _contractor(self) -> list[w.Widget]:
+        self.end_month = w.Text(description="Mois de fin (AAAA-MM)", style=STYLE)
+        self.final_basis = w.Dropdown(description="Avancement final", style=STYLE, options=[
+            ("100 % de chaque ligne", "full"),
+            ("dernier avancement de chaque ligne", "last")])
+        self.claim = w.Textarea(description="Mémoire en réclamation", style=STYLE,
+                                layout=w.Layout(width="620px"))
+        self.disputed = w.Text(description="Montant réclamé (€)", style=STYLE)
+        return [w.HBox([self.end_month, self.final_basis]),
+                self._button("Transmettre le projet de décompte final", self.submit_final),
+                w.HTML("<h4>Décompte général notifié</h4>"),
+                self._button("Signer sans réserves", lambda: self.answer(True), "success"),
+                self.claim, self.disputed,
+                self._button("Signer avec réserves", lambda: self.answer(False), "warning"),
+                self._button("Notifier mon projet de décompte général (procédure tacite)",
+                             self.tacit)]
+
+    def _moe(self) -> list[w.Widget]:
+        return [self._button("Accepter le projet de décompte final et établir le projet de "
+                             "décompte général", self.settle, "success")]
+
+    def _treasury(self) -> list[w.Widget]:
+        return [self._button("Enregistrer le paiement du solde", self.pay_solde),
+                self._button("Enregistrer le remboursement de la retenue",
+                             self.release_retention)]
+
+    def _run(self, action, success: str):
+        if self.contract.value is None:
+            return None
+        return guarded(action, self.message, success, lambda _r: self._load())
+
+    def prepare_pdf(self):
+        """A download link to the contract's end-of-contract document as it stands."""
+        from gesprokit.end_of_contract import account_from_frames
+        from gesprokit.final_documents import document_kind, render_final
+
+        cid = self.contract.value
+        records = self.frames.final_accounts
+        record = records[records["contract_id"] == cid]
+        if record.empty:
+            self.message.value = error_html(f"Le marché {cid} n'a pas de projet de décompte "
+                                            "final.")
+            return None
+        now = self.now or datetime.now()
+        record = record.iloc[0].to_dict()
+        stage = self.rows.set_index("contract_id").loc[cid, "stage"]
+
+        def build():
+            account = account_from_frames(self.frames, cid, now)
+            kind = document_kind(record)
+            return kind, render_final(kind, self.frames, account, now, stage)
+        return guarded(build, self.message, "", lambda r: setattr(
+            self.document, "value", download_link(f"{r[0]}-{cid}.pdf", r[1],
+                                                  "Télécharger le PDF")))
+
+    def receive(self):
+        cid = self.contract.value
+        if self.received_on.value is None:
+            self.message.value = error_html("Date de réception : date obligatoire.")
+            return None
+        return self._run(lambda: self.session.record_reception(
+            cid, self.received_on.value, self.reserves.value, now=self.now),
+            f"Réception prononcée : {cid}.")
+
+    def lift(self):
+        cid = self.contract.value
+        if self.lifted_on.value is None:
+            self.message.value = error_html("Levée des réserves : date obligatoire.")
+            return None
+        return self._run(lambda: self.session.lift_reserves(cid, self.lifted_on.value,
+                                                            now=self.now),
+                         f"Réserves levées : {cid}.")
+
+    def sign(self):
+        cid = self.contract.value
+        return self._run(lambda: self.session.sign_general(cid, now=self.now),
+                         f"Décompte général signé et notifié : {cid}.")
+
+    def submit_final(self):
+        cid = self.contract.value
+        lines = self.frames.price_lines[self.frames.price_lines["contract_id"] == cid]
+        if self.final_basis.value == "full":
+            pcts = {line: 10_000 for line in lines["line_no"]}
+        else:
+            pcts = {}  # every line keeps its last %
+        return self._run(lambda: self.session.submit_final(
+            cid, self.end_month.value.strip(), pcts, now=self.now),
+            f"Projet de décompte final transmis : {cid}.")
+
+    def answer(self, accept: bool):
+        cid = self.contract.value
+
+        def act():
+            disputed = None if accept else amount_input("Montant réclamé",
+                                                        self.disputed.value)
+            return self.session.answer_general(cid, accept, claim=self.claim.value,
+                                               disputed_cents=disputed, now=self.now)
+        word = "sans réserves" if accept else "avec réserves"
+        return self._run(act, f"Décompte général signé {word} : {cid}.")
+
+    def tacit(self):
+        cid = self.contract.value
+        return self._run(lambda: self.session.notify_tacit(cid, now=self.now),
+                         f"Projet de décompte général notifié : {cid}.")
+
+    def settle(self):
+        cid = self.contract.value
+        return self._run(lambda: self.session.settle_final(cid, now=self.now),
+                         f"Décompte final établi : {cid}.")
+
+    def pay_solde(self):
+        cid = self.contract.value
+        return self._run(lambda: self.session.pay_solde(cid, now=self.now),
+                         f"Paiement du solde enregistré : {cid}.")
+
+    def release_retention(self):
+        cid = self.contract.value
+        return self._run(lambda: self.session.release_retention(cid, now=self.now),
+                         f"Remboursement de la retenue enregistré : {cid}.")

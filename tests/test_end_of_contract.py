@@ -1,0 +1,315 @@
+"""The end of a contract through its actions: réception, projet de décompte final, décompte
+final, décompte général, the titulaire's answer or the tacit procedure, the solde and the
+retention, with amounts and dates computed by hand (CCAG-T 2021 art. 12.3–12.4, 41, 44;
+CCP R2191-35, R2192-16)."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+from test_workflow import (  # noqa: F401 - fixtures
+    L05,
+    OPERATION,
+    PASSWORD,
+    actor,
+    engine,
+    sample_base,
+)
+
+from gesprokit import end_of_contract as eoc
+from gesprokit.accounts import create_user
+from gesprokit.money import format_eur
+from gesprokit.report_data import report_data_from_frames
+from gesprokit.store import load_frames
+from gesprokit.workflow import Actor
+from gesprokit.workflow_errors import InvalidTransition, ValidationError
+
+L03 = "CHMV-EHPAD-L03"  # Charpente, firm price, 5 % retention withheld (no guarantee)
+CHA = Actor("charpente@cha.fr", "contractor", "CHA", operations=frozenset([OPERATION]))
+
+
+def half_up(value: Decimal) -> int:
+    return int(value.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+def base(engine) -> list:  # noqa: F811
+    with engine.connect() as conn:
+        return [conn.execute(text(f"SELECT * FROM {t} ORDER BY 1")).all()
+                for t in ("reception", "final_account", "final_progress", "event")]
+
+
+def lines(engine, contract_id: str) -> dict[str, int]:  # noqa: F811
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT line_no, amount_cents FROM price_line WHERE "
+                                      "contract_id = :c"), {"c": contract_id}).all())
+
+
+def validated_due(engine, contract_id: str) -> int:  # noqa: F811
+    """What the acomptes paid in all: the MOA's figures of the last validated état."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT due_cum FROM payment_statement WHERE contract_id = :c "
+                                 "ORDER BY n DESC LIMIT 1"), {"c": contract_id}).scalar()
+
+
+def delays_of(engine, contract_id: str, as_of: datetime) -> pd.DataFrame:  # noqa: F811
+    d = report_data_from_frames(load_frames(engine), as_of).delays
+    return d[d["contract_id"] == contract_id].set_index("payment")
+
+
+def test_dgd_signed_and_the_solde_paid_late(engine):  # noqa: F811
+    """L05 (677 460 € HT, firm, GAPD covering its retention, 12 days of penalty already):
+    réception on 15 June 2026; the titulaire claims 100 % of every line; the MOE admits it,
+    adds 5 days of penalty and a 5 000 € bonus; the MOA signs on 25 July, the titulaire
+    returns it signed on 20 August: the DGD, whose solde is paid on 19 October."""
+    moa, moe, mal, treasury = (actor("moa"), actor("moe"), actor("contractor"),
+                               actor("treasury"))
+    eoc.record_reception(engine, moa, L05, date(2026, 6, 15), now=datetime(2026, 6, 15, 17))
+    amounts = lines(engine, L05)
+    eoc.submit_final(engine, mal, L05, "2026-06", {k: 10_000 for k in amounts},
+                     now=datetime(2026, 7, 1, 9))
+    before = base(engine)
+    with pytest.raises(ValidationError, match="Justification de la ligne 05.04"):
+        eoc.settle_final(engine, moe, L05, {"05.04": 9_000}, {"05.04": "  "},
+                         now=datetime(2026, 7, 10))
+    with pytest.raises(InvalidTransition, match="pas encore établi"):
+        eoc.sign_general(engine, moa, L05, now=datetime(2026, 7, 10))
+    assert base(engine) == before
+    eoc.settle_final(engine, moe, L05, {}, {},
+                     [{"kind": "penalty", "days": 5, "reason": "Retard de levée"},
+                      {"kind": "bonus", "amount_cents": 500_000, "reason": "Prime de qualité"}],
+                     now=datetime(2026, 7, 10, 11))
+    eoc.sign_general(engine, moa, L05, now=datetime(2026, 7, 25, 10))
+    eoc.answer_general(engine, mal, L05, True, now=datetime(2026, 8, 20, 15))
+
+    total_ht = 67_746_000 + 500_000  # every line at 100 % and the bonus
+    ttc = total_ht + half_up(Decimal(total_ht) / 5)
+    penalty = half_up(Decimal(17) * 67_746_000 / 3000)  # 12 + 5 days, > 1 000 €, < 10 %
+    assert penalty == 383_894
+    # the GAPD of 40 647,60 € covers 5 % of the works' TTC, not of the bonus: 300 € withheld
+    retention = half_up(Decimal(ttc) * 5 / 100) - 4_064_760
+    assert retention == 30_000
+    solde = ttc - penalty - retention - validated_due(engine, L05)
+    with engine.connect() as conn:
+        figures = conn.execute(text("SELECT figures FROM final_account")).scalar()
+    import json
+
+    assert json.loads(figures)["solde"] == solde
+    state = eoc.final_state(*_rows(engine, L05), date(2026, 8, 21))
+    assert (state.dgd_mode, state.dgd_on, state.solde_from) == (
+        "signé", date(2026, 8, 20), date(2026, 8, 20))
+    eoc.pay_solde(engine, treasury, L05, now=datetime(2026, 10, 19, 10))
+    row = delays_of(engine, L05, datetime(2026, 11, 30)).loc["solde"]
+    # 50 days (health establishment) from 20 August: 9 October; paid 19 October: 10 days,
+    # at the ECB rate of 1 July 2026 (2,15 %) + 8 points
+    assert row["deadline_on"] == pd.Timestamp("2026-10-09") and row["late_days"] == 10
+    assert row["amount_due_ttc"] == solde
+    assert row["late_interest"] == half_up(Decimal(solde) * Decimal("0.1015") * 10 / 365)
+    assert row["recovery_indemnity"] == 4_000
+    events = pd.read_sql("SELECT action FROM event ORDER BY event_id", engine)["action"]
+    assert events.tolist()[-6:] == ["record_reception", "submit_final", "settle_final",
+                                    "sign_general", "answer_general", "pay_solde"]
+
+
+def _rows(engine, contract_id):  # noqa: F811
+    with engine.connect() as conn:
+        record = conn.execute(text("SELECT * FROM final_account WHERE contract_id = :c"),
+                              {"c": contract_id}).mappings().first()
+        reception = conn.execute(text("SELECT * FROM reception WHERE contract_id = :c"),
+                                 {"c": contract_id}).mappings().first()
+
+    def typed(row):
+        return None if row is None else {k: (pd.Timestamp(v).to_pydatetime() if k.endswith(
+            ("_at", "_on", "_until")) and v is not None else v) for k, v in row.items()}
+    return typed(record), typed(reception)
+
+
+def test_tacit_procedure_makes_the_titulaires_projet_the_dgd(engine):  # noqa: F811
+    """Projet de décompte final on 1 July 2026; the MOA has until 31 July for the DG. The
+    titulaire notifies its own projet on 3 August; the MOA lets its 10 days go by: on 13
+    August the projet is the DGD and the solde's delay runs from 14 August."""
+    moa, mal = actor("moa"), actor("contractor")
+    eoc.record_reception(engine, moa, L05, date(2026, 6, 15), now=datetime(2026, 6, 15, 17))
+    eoc.submit_final(engine, mal, L05, "2026-06", {k: 10_000 for k in lines(engine, L05)},
+                     now=datetime(2026, 7, 1, 9))
+    with pytest.raises(InvalidTransition, match="jusqu'au 31/07/2026"):
+        eoc.notify_tacit(engine, mal, L05, now=datetime(2026, 7, 31, 18))
+    eoc.notify_tacit(engine, mal, L05, now=datetime(2026, 8, 3, 9))
+    record, reception = _rows(engine, L05)
+    assert eoc.final_state(record, reception, date(2026, 8, 13)).dgd_on is None
+    state = eoc.final_state(record, reception, date(2026, 8, 14))
+    assert (state.dgd_mode, state.dgd_on, state.solde_from) == (
+        "tacite", date(2026, 8, 13), date(2026, 8, 14))
+    before = base(engine)
+    with pytest.raises(InvalidTransition, match="définitif le 13/08/2026"):
+        eoc.settle_final(engine, actor("moe"), L05, now=datetime(2026, 8, 14, 9))
+    with pytest.raises(InvalidTransition, match="définitif le 13/08/2026"):
+        eoc.sign_general(engine, moa, L05, now=datetime(2026, 8, 14, 10))
+    assert base(engine) == before
+    row = delays_of(engine, L05, datetime(2026, 8, 20)).loc["solde"]
+    assert row["received_at"] == pd.Timestamp("2026-08-14")
+    # the amount is the titulaire's projet: 100 % of every line (812 952 € TTC), its 12 days
+    # of penalty (2 709,84 €), the GAPD covering the retention, less the acomptes — which
+    # had already reached 100 %: nothing more is due
+    due = 81_295_200 - half_up(Decimal(12) * 67_746_000 / 3000)
+    assert row["amount_due_ttc"] == due - validated_due(engine, L05) == 0
+    assert row["late_interest"] == 0 and row["recovery_indemnity"] == 0
+
+
+def test_retention_kept_for_reserves_then_refunded(engine):  # noqa: F811
+    """L03 keeps its 5 % retention (no guarantee). Réception on 1 March 2026 with réserves,
+    délai de garantie to 1 March 2027; the réserves are lifted on 15 April 2027: the refund
+    is due 30 days after, on 15 May 2027."""
+    create_user(engine, CHA.email, "CHA", "CHA", "contractor", PASSWORD,
+                now=datetime(2026, 1, 1), operations=[OPERATION])
+    moa, treasury = actor("moa"), actor("treasury")
+    eoc.record_reception(engine, moa, L03, date(2026, 3, 1), reserves="Reprise de deux chéneaux",
+                         now=datetime(2026, 3, 2))
+    amounts = lines(engine, L03)
+    eoc.submit_final(engine, CHA, L03, "2026-02", {k: 10_000 for k in amounts},
+                     now=datetime(2026, 3, 20))
+    eoc.settle_final(engine, actor("moe"), L03, now=datetime(2026, 3, 25))
+    eoc.sign_general(engine, moa, L03, now=datetime(2026, 4, 10))
+    # no answer: deemed accepted 30 days after the notification (10 May)
+    record, reception = _rows(engine, L03)
+    state = eoc.final_state(record, reception, date(2026, 5, 11))
+    assert (state.dgd_mode, state.dgd_on) == ("réputé accepté", date(2026, 5, 10))
+    with pytest.raises(InvalidTransition, match="réputé accepté depuis le 10/05/2026"):
+        eoc.answer_general(engine, CHA, L03, False, claim="Travaux supplémentaires",
+                           disputed_cents=500_000, now=datetime(2026, 5, 11))
+    with pytest.raises(InvalidTransition, match="réserves ne sont pas levées"):
+        eoc.release_retention(engine, treasury, L03, now=datetime(2027, 3, 5))
+    assert state.retention_due_on is None
+    eoc.lift_reserves(engine, moa, L03, date(2027, 4, 15), now=datetime(2027, 4, 15))
+    record, reception = _rows(engine, L03)
+    assert eoc.final_state(record, reception, date(2027, 4, 16)).retention_due_on == date(
+        2027, 5, 15)
+    eoc.release_retention(engine, treasury, L03, now=datetime(2027, 5, 20))
+    row = delays_of(engine, L03, datetime(2027, 6, 1)).loc["retenue"]
+    ttc = sum(amounts.values()) + half_up(Decimal(sum(amounts.values())) / 5)
+    assert row["amount_due_ttc"] == half_up(Decimal(ttc) * 5 / 100)
+    assert row["deadline_on"] == pd.Timestamp("2027-05-15") and row["late_days"] == 5
+
+
+def test_final_command_prints_the_decompte_general(engine, sqlite_url, capsys,  # noqa: F811
+                                                   tmp_path):
+    """`gesprokit final` after the MOE settled L05: the headings in cents (csv), in French
+    (table); the récapitulation adds up; a contract without projet is a French refusal."""
+    from gesprokit.cli import main
+
+    eoc.record_reception(engine, actor("moa"), L05, date(2026, 6, 15), now=datetime(2026, 6, 15))
+    eoc.submit_final(engine, actor("contractor"), L05, "2026-06",
+                     {k: 10_000 for k in lines(engine, L05)}, now=datetime(2026, 7, 1))
+    eoc.settle_final(engine, actor("moe"), L05, now=datetime(2026, 7, 10))
+    assert main(["final", L05, "--db", sqlite_url, "--format", "csv",
+                 "--as-of", "2026-07-20"]) == 0
+    heads = pd.read_csv(io.StringIO(capsys.readouterr().out)).set_index("key")
+    assert heads.loc["total_ttc_cum", "amount"] == 81_295_200  # 677 460 € HT × 1,2
+    assert heads.loc["due_cum", "amount"] == heads.loc["acomptes", "amount"] + heads.loc[
+        "solde", "amount"]
+    assert main(["final", L05, "--db", sqlite_url, "--part", "solde",
+                 "--as-of", "2026-07-20"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Marché {L05} – décompte final établi, décompte général à signer")
+    assert "Nature" in out and "juin 2026" in out and "solde" in out and "key" not in out
+    assert main(["final", L03, "--db", sqlite_url]) == 2
+    assert "n'a pas de projet de décompte final" in capsys.readouterr().err
+    # the MOE's projet de décompte général as a PDF, read back as a person would
+    pdf = tmp_path / "pdg.pdf"
+    assert main(["final", L05, "--db", sqlite_url, "--as-of", "2026-07-20",
+                 "--pdf", str(pdf)]) == 0
+    words = " ".join(subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                                    capture_output=True, text=True).stdout.split())
+    assert "Projet de décompte général" in words and "Réception 15/06/2026 – sans réserves" \
+        in words
+    amount = " ".join(format_eur(81_295_200).split())  # as pdftotext's words come out
+    assert f"Total TTC {amount}" in words
+    assert "Le maître d'œuvre, le 20/07/2026." in words
+
+
+def test_the_end_of_contract_page_carries_each_role(engine):  # noqa: F811
+    """From the pages: the MOA pronounces the réception, the titulaire sends its projet, the
+    MOE settles it, the MOA signs, the titulaire signs, the treasury pays the solde; each
+    sees the stage and the next legal deadline."""
+    from gesprokit.session import connect
+    from gesprokit.ui.end_of_contract import EndOfContractPage, view
+
+    def page(email: str, when: datetime) -> EndOfContractPage:
+        p = EndOfContractPage(connect(engine, email, PASSWORD), now=when)
+        p.contract.value = L05
+        return p
+
+    def shown(p: EndOfContractPage) -> dict:
+        return view(p.rows).set_index("Marché").loc[L05].to_dict()
+
+    moa = page("direction@ch.fr", datetime(2026, 6, 15, 17))
+    moa.receive()  # no date typed
+    assert "Date de réception : date obligatoire" in moa.message.value
+    moa.received_on.value = date(2026, 6, 15)
+    moa.receive()
+    assert "Réception prononcée" in moa.message.value
+    row = shown(moa)
+    assert row["Attendu"] == "projet de décompte final du titulaire"
+    assert row["Échéance"] == "15/07/2026" and row["Fin du délai de garantie"] == "15/06/2027"
+
+    mal = page("alu@mal.fr", datetime(2026, 7, 20, 9))
+    mal.end_month.value = "2026-06"
+    mal.submit_final()
+    assert "Projet de décompte final transmis" in mal.message.value
+    assert shown(mal)["Attendu"] == "décompte général du maître d'ouvrage"
+    assert shown(mal)["Échéance"] == "19/08/2026"
+    page("archi@arc.fr", datetime(2026, 7, 25)).settle()
+    moa = page("direction@ch.fr", datetime(2026, 8, 1))
+    moa.sign()
+    assert "Décompte général signé et notifié" in moa.message.value
+    moa.prepare_pdf()  # the signed décompte général, ready to download
+    assert moa.message.value == "" or "Refusé" not in moa.message.value, moa.message.value
+    assert "download='general-CHMV-EHPAD-L05.pdf'" in moa.document.value
+    assert shown(moa)["Échéance"] == "31/08/2026"  # the titulaire's 30 days
+    mal = page("alu@mal.fr", datetime(2026, 8, 5))
+    mal.disputed.value = "trois mille"
+    mal.answer(False)
+    assert "Montant réclamé : montant illisible" in mal.message.value
+    mal.answer(True)
+    row = shown(mal)
+    assert row["Étape"] == "décompte général signé" and row["Attendu"] == "paiement du solde"
+    assert row["Échéance"] == "24/09/2026"  # 50 days (health establishment)
+    treasury = page("comptable@treso.fr", datetime(2026, 9, 1))
+    treasury.pay_solde()
+    assert "Paiement du solde enregistré" in treasury.message.value
+
+
+def test_the_workbook_shows_the_decompte_general_and_its_check(engine, tmp_path):  # noqa: F811
+    """After the MOA signed L02's décompte général (revisable, 148 568,40 € advance, direct
+    payments to its pile subcontractor), the auditor's sheet shows the signed headings and
+    the check: advance + acomptes + solde = total TTC − penalties − retention, to the cent."""
+    from openpyxl import load_workbook
+
+    from gesprokit.report_data import build_report_data
+    from gesprokit.workbook import write_workbook
+
+    bcc = Actor("go@bcc.fr", "contractor", "BCC", operations=frozenset([OPERATION]))
+    create_user(engine, bcc.email, "BCC", "BCC", "contractor", PASSWORD,
+                now=datetime(2026, 1, 1), operations=[OPERATION])
+    eoc.record_reception(engine, actor("moa"), "CHMV-EHPAD-L02", date(2026, 3, 20),
+                         now=datetime(2026, 3, 20))
+    eoc.submit_final(engine, bcc, "CHMV-EHPAD-L02", "2026-03",
+                     {k: 10_000 for k in lines(engine, "CHMV-EHPAD-L02")},
+                     now=datetime(2026, 4, 2))
+    eoc.settle_final(engine, actor("moe"), "CHMV-EHPAD-L02", now=datetime(2026, 4, 10))
+    eoc.sign_general(engine, actor("moa"), "CHMV-EHPAD-L02", now=datetime(2026, 4, 20))
+    data = build_report_data(engine, OPERATION, as_of=datetime(2026, 11, 30))
+    path = write_workbook(data, tmp_path / "audit.xlsx")
+    rows = list(load_workbook(path)["Décompte général"].iter_rows(values_only=True))
+    assert rows[0] == ("Marché", "Étape", "Rubrique", "Montant")
+    got = {r[2]: round(r[3] * 100) for r in rows[1:] if r[0] == "CHMV-EHPAD-L02"}
+    assert rows[1][1] == "décompte général réputé accepté"  # no answer within 30 days
+    assert got["Avance remboursée"] == 14_856_840  # repaid in full at the end
+    assert got["Contrôle : avance + acomptes + solde"] == (
+        got["Total TTC"] - got["Pénalités"] - got["Retenue de garantie conservée"])
+    assert got["Acomptes déjà payés (TTC)"] == validated_due(engine, "CHMV-EHPAD-L02")
