@@ -119,6 +119,8 @@ class EndOfContractPage(ReloadingPage):
             for c in frames.contracts.itertuples()])
         if chosen in set(frames.contracts["contract_id"]):  # the contract acted on stays
             self.contract.value = chosen
+        elif len(self.rows):  # else the first contract whose end has begun
+            self.contract.value = self.rows["contract_id"].iloc[0]
         role = self.session.actor.role
         controls = {"moa": self._moa, "contractor": self._contractor, "moe": self._moe,
                     "treasury": self._treasury}.get(role, lambda: [])()
