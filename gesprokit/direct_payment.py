@@ -40,9 +40,11 @@ def deemed_accepted_at(deposited_at: datetime) -> datetime:
 
 def known_acceptance(requests: pd.DataFrame, now: datetime) -> pd.Series:
     """When the buyer knows each request is accepted (NaT: not yet, or refused): the
-    titulaire's express acceptance, else the 15th day after the deposit once it is past."""
-    deposited = pd.to_datetime(requests["deposited_at"]).dt.normalize()
-    deemed = deposited + pd.Timedelta(days=ACCEPTANCE_DAYS + 1)
+    titulaire's express acceptance, else the tacit one (:func:`deemed_accepted_at`) once it
+    is past."""
+    deemed = pd.to_datetime(requests["deposited_at"]).map(
+        lambda at: deemed_accepted_at(at.to_pydatetime()) if pd.notna(at) else pd.NaT)
+    deemed = pd.to_datetime(deemed)
     express = pd.to_datetime(requests["decided_at"]).where(requests["decision"] == "accepted")
     silent = requests["decision"].isna() & (deemed <= pd.Timestamp(now))
     return express.where(express.notna(), deemed.where(silent)).astype("datetime64[us]")
