@@ -32,12 +32,12 @@ def _to_pay(frames, delays: pd.DataFrame, today: date) -> tuple[pd.DataFrame, ..
     return out[0], out[1], out[2]
 
 
-def _view(df: pd.DataFrame, advance: bool) -> pd.DataFrame:
+def _view(df: pd.DataFrame, advance: bool, amount: str = "Montant TTC") -> pd.DataFrame:
     return pd.DataFrame({
         "Marché": df["contract_id"] + df["subcontract_id"].map(_sub_label),
         "Paiement": "avance" if advance else df["n"].map(lambda n: f"situation n°{n}"),
         "Mois": df["month"].map(format_month_fr),
-        "Montant TTC": df["amount_due_ttc"].map(format_eur),
+        amount: df["amount_due_ttc"].map(format_eur),
         "Date limite": df["deadline_on"].map(format_date_fr),
         "Jours restants": df["days_left"].map(
             lambda d: f"en retard de {-d} jour(s)" if d < 0 else str(d)),
@@ -92,7 +92,8 @@ class TreasuryPage(ReloadingPage):
             w.HBox([self.advance, pay_advance]),
             w.HTML("<h4>Paiements directs des sous-traitants (demandes acceptées, états "
                    "validés)</h4>"),
-            table(_view(self.direct, False), "paiements-directs",
+            # a subcontractor is paid HT (autoliquidation: the titulaire pays the VAT)
+            table(_view(self.direct, False, "Montant HT"), "paiements-directs",
                   empty="Aucun paiement direct en attente."),
             w.HBox([self.direct_choice, pay_direct])]
 
