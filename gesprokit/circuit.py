@@ -107,4 +107,6 @@ ACTION_LABELS = {
     "answer_general": "signer le décompte général (titulaire)",
     "notify_tacit": "notifier le projet de décompte général (procédure tacite)",
     "pay_solde": "payer le solde", "release_retention": "rembourser la retenue de garantie",
+    "release_guarantee": "libérer la caution ou la garantie à première demande",
+    "notify_final_revision": "notifier la révision du solde",
 }

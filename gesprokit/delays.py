@@ -29,6 +29,8 @@ LATE_RATE_MARGIN_BP = 800
 RECOVERY_INDEMNITY_CENTS = 4_000
 MOE_LIMIT_DAYS = 7
 RETENTION_REFUND_DAYS = 30  # CCP R2191-35
+# the payments of a contract's end (solde, its revision, the retention's refunds)
+END_PAYMENTS = ("solde", "révision du solde", "retenue", "retenue conservée (réserves)")
 INTERRUPTION_MIN_DAYS = 30
 ACTOR_STEPS = [("days_verifier", "submitted_at", "verified_at"),
                ("days_moe", "verified_at", "moe_at"), ("days_amo", "moe_at", "amo_at"),
@@ -265,7 +267,7 @@ def _end_of_contract_delays(contracts, operations, ecb_rates, as_of, situations,
     the décompte général (the titulaire's projet in the tacit procedure); and the refund of
     the retention still withheld, due 30 days after the délai de garantie or the réserves'
     lifting (R2191-35). Each with late interest and the 40 € like any payment."""
-    from gesprokit.end_of_contract import final_state
+    from gesprokit.end_of_contract import final_state, retention_parts
 
     if final_accounts is None or final_accounts.empty:
         return pd.DataFrame(columns=DELAY_COLUMNS)
@@ -287,11 +289,19 @@ def _end_of_contract_delays(contracts, operations, ecb_rates, as_of, situations,
                     deadline_days_override=r.deadline_days_override)
         rows.append({**base, "payment": "solde", "start": state.solde_from,
                      "paid": r.solde_paid_at, "amount": amounts["solde"]})
-        if state.retention_due_on is not None and amounts.get("retention_cum", 0) > 0:
-            rows.append({**base, "payment": "retenue", "days": RETENTION_REFUND_DAYS,
-                         "start": state.retention_due_on - timedelta(
-                             days=RETENTION_REFUND_DAYS),
-                         "paid": r.retention_released_at, "amount": amounts["retention_cum"]})
+        if isinstance(r.revision_figures, str):  # the solde's revision, notified later
+            rows.append({**base, "payment": "révision du solde",
+                         "start": r.revision_notified_at, "paid": r.revision_paid_at,
+                         "amount": json.loads(r.revision_figures)["due_cum"]
+                         - amounts["due_cum"]})
+        for part in retention_parts(int(amounts.get("retention_cum", 0)), reception):
+            if part.due_on is not None:
+                rows.append({**base, "payment": part.payment, "days": RETENTION_REFUND_DAYS,
+                             "start": part.due_on - timedelta(days=RETENTION_REFUND_DAYS),
+                             "paid": record[part.column], "amount": part.amount})
+    # nothing to pay (a solde of zero, or one the titulaire owes back) is no payment delay;
+    # a refund whose delay has not begun yet is not one either
+    rows = [r for r in rows if r["amount"] > 0 and pd.Timestamp(r["start"]) <= as_of]
     if not rows:
         return pd.DataFrame(columns=DELAY_COLUMNS)
     frame = pd.DataFrame(rows)
@@ -382,6 +392,7 @@ def portfolio_summary(delays: pd.DataFrame) -> dict:
         "situations": int((delays["payment"] == "acompte").sum()),
         "advances": int((delays["payment"] == "avance").sum()),
         "direct_payments": int((delays["payment"] == "paiement direct").sum()),
+        "end_payments": int(delays["payment"].isin(END_PAYMENTS).sum()),
         "paid": len(paid), "late": len(late),
         "late_rate_bp": int(len(late) * BP // len(paid)) if len(paid) else 0,
         "late_interest": int(delays["late_interest"].sum()),

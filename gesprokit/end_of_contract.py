@@ -40,8 +40,21 @@ class FinalState:
     dgd_on: date | None  # the day the décompte général became definitive
     dgd_mode: str | None  # "signé", "signé avec réserves", "réputé accepté", "tacite"
     solde_from: date | None  # the day the solde's payment delay starts (R2192-16)
-    retention_due_on: date | None  # the day the retention must be refunded by
+    retention_due_on: date | None  # the day the retention (less any part kept) is due by
     tacit_possible_from: date | None  # the day the titulaire may start the tacit procedure
+    kept_due_on: date | None = None  # the day the part kept for réserves is due by
+    guarantee_release_by: date | None = None  # the guarantor's mainlevée deadline (R2191-42)
+
+
+@dataclass(frozen=True)
+class RetentionPart:
+    """A part of the retention to refund: the whole of it, or, réserves remaining at the end
+    of the délai de garantie, the part above their estimated cost and the part kept."""
+
+    payment: str  # as the delays table names it
+    amount: int  # cents TTC
+    due_on: date | None  # None: not yet due (réserves not lifted)
+    column: str  # the FinalAccountRecord column that records its payment
 
 
 def _date(value) -> date | None:
@@ -55,23 +68,60 @@ def _present(value) -> bool:
     return value is not None and not (not isinstance(value, str) and pd.isna(value))
 
 
+def _retention_dates(reception: dict | None) -> tuple[date | None, date | None, date | None]:
+    """(retention due on, part kept for réserves due on, guarantor released by) from the
+    réception: 30 days after the délai de garantie, or after the réserves' lifting when later
+    (R2191-35); réserves still there at the end of the délai keep the whole retention, or only
+    their estimated cost when the réception states it; the guarantor one month after the same
+    date (R2191-42)."""
+    if reception is None:
+        return None, None, None
+    end = _date(reception["guarantee_until"])
+    lifted = _date(reception.get("reserves_lifted_on"))
+    refund = timedelta(days=RETENTION_REFUND_DAYS)
+    if not _present(reception.get("reserves")) or (lifted is not None and lifted <= end):
+        release = max(end, lifted or end)
+        return (release + refund, None,
+                (pd.Timestamp(release) + pd.DateOffset(months=1)).date())
+    kept_due = lifted + refund if lifted is not None else None
+    guarantor = (pd.Timestamp(lifted) + pd.DateOffset(months=1)).date() if lifted else None
+    if _present(reception.get("reserves_cost_cents")):
+        return end + refund, kept_due, guarantor
+    return kept_due, None, guarantor
+
+
+def retention_parts(retention: int, reception: dict | None) -> list[RetentionPart]:
+    """The refunds of `retention` (cents), with their due dates (see
+    :func:`_retention_dates`): one part, or two when réserves with an estimated cost remain
+    at the end of the délai de garantie."""
+    if reception is None or retention <= 0:
+        return []
+    main_due, kept_due, _ = _retention_dates(reception)
+    lifted = _date(reception.get("reserves_lifted_on"))
+    end = _date(reception["guarantee_until"])
+    split = (_present(reception.get("reserves")) and _present(reception.get(
+        "reserves_cost_cents")) and (lifted is None or lifted > end))
+    if not split:
+        return [RetentionPart("retenue", retention, main_due, "retention_released_at")]
+    kept = min(int(reception["reserves_cost_cents"]), retention)
+    parts = [RetentionPart("retenue conservée (réserves)", kept, kept_due, "kept_released_at")]
+    if retention > kept:
+        parts.insert(0, RetentionPart("retenue", retention - kept, main_due,
+                                      "retention_released_at"))
+    return parts
+
+
 def final_state(record: dict | None, reception: dict | None, on: date) -> FinalState:
     """The stage of a contract's end on `on`, with the dates that follow from the rules:
     the DG deemed accepted 30 days after its notification without an answer (12.4.5); the
     titulaire's projet becoming the DGD when the MOA lets 10 days pass after its notice
     (12.4.4), the solde's delay running from the next day; the retention refunded 30 days
     after the délai de garantie, or after the réserves' lifting when later (R2191-35)."""
-    retention_due = None
-    if reception is not None:
-        end = _date(reception["guarantee_until"])
-        lifted = _date(reception.get("reserves_lifted_on"))
-        if _present(reception.get("reserves")) and lifted is None:
-            retention_due = None  # kept while notified réserves remain
-        else:
-            retention_due = max(end, lifted or end) + timedelta(days=RETENTION_REFUND_DAYS)
+    retention_due, kept_due, guarantor = _retention_dates(reception)
+    dates = {"kept_due_on": kept_due, "guarantee_release_by": guarantor}
     if record is None:
         stage = "réception prononcée" if reception else "en cours"
-        return FinalState(stage, None, None, None, retention_due, None)
+        return FinalState(stage, None, None, None, retention_due, None, **dates)
     claimed, signed = _date(record["claimed_at"]), _date(record.get("signed_at"))
     tacit, answered = _date(record.get("tacit_at")), _date(record.get("answered_at"))
     tacit_from = claimed + timedelta(days=TACIT_MOA_DAYS + 1) if signed is None else None
@@ -80,24 +130,25 @@ def final_state(record: dict | None, reception: dict | None, on: date) -> FinalS
         becomes = tacit + timedelta(days=TACIT_NOTICE_DAYS)
         if on > becomes:
             return FinalState("décompte général définitif (procédure tacite)", becomes,
-                              "tacite", becomes + timedelta(days=1), retention_due, None)
+                              "tacite", becomes + timedelta(days=1), retention_due, None,
+                              **dates)
         return FinalState("projet de décompte général du titulaire notifié (procédure tacite)",
-                          None, None, None, retention_due, None)
+                          None, None, None, retention_due, None, **dates)
     if signed is None:
         stage = ("décompte final établi, décompte général à signer"
                  if _present(record.get("settled_at")) else
                  "projet de décompte final transmis")
-        return FinalState(stage, None, None, None, retention_due, tacit_from)
+        return FinalState(stage, None, None, None, retention_due, tacit_from, **dates)
     if answered is not None:
         mode = "signé" if record.get("answer") == "accepted" else "signé avec réserves"
         return FinalState(f"décompte général {mode}", answered, mode, answered, retention_due,
-                          None)
+                          None, **dates)
     deemed = signed + timedelta(days=ANSWER_DAYS)
     if on > deemed:
         return FinalState("décompte général réputé accepté", deemed, "réputé accepté",
-                          deemed, retention_due, None)
+                          deemed, retention_due, None, **dates)
     return FinalState("décompte général notifié, en attente de la signature du titulaire",
-                      None, None, None, retention_due, None)
+                      None, None, None, retention_due, None, **dates)
 
 
 def _reception(conn: Connection, contract_id: str) -> dict | None:
@@ -144,23 +195,36 @@ def _figures(account: FinalAccount) -> str:
 
 
 def record_reception(engine: Engine, actor: Actor, contract_id: str, received_on: date,
-                     reserves: str | None = None, guarantee_months: int = GUARANTEE_MONTHS,
-                     *, now: datetime | None = None) -> dict:
-    """The MOA pronounces the réception, with or without réserves; the délai de garantie
-    runs from it (1 year unless the contract sets another)."""
-    months = inputs.whole_number(guarantee_months, "Délai de garantie (mois)", 1, 120)
+                     reserves: str | None = None, guarantee_months: int | None = None,
+                     reserves_cost_cents: int | None = None, *,
+                     now: datetime | None = None) -> dict:
+    """The MOA pronounces the réception, with or without réserves (and, optionally, the
+    estimated cost of the works that lift them: the part of the retention kept should they
+    remain); the délai de garantie runs from it (the contract's, one year by default)."""
+    if guarantee_months is not None:
+        guarantee_months = inputs.whole_number(guarantee_months, "Délai de garantie (mois)", 1,
+                                               120)
     reserves = reserves.strip() or None if isinstance(reserves, str) else None
-    until = (pd.Timestamp(received_on) + pd.DateOffset(months=months)).date()
+    if reserves_cost_cents is not None:
+        if reserves is None:
+            raise ValidationError("Coût estimé des réserves : aucune réserve n'est énoncée.")
+        reserves_cost_cents = inputs.amount(reserves_cost_cents,
+                                            "Coût estimé des travaux de levée des réserves")
 
     def write(conn: Connection) -> dict:
         if _reception(conn, contract_id) is not None:
             raise InvalidTransition(f"La réception du marché {contract_id} est déjà "
                                     "prononcée.")
+        months = guarantee_months or conn.execute(select(schema.Contract.guarantee_months).where(
+            schema.Contract.contract_id == contract_id)).scalar_one()
+        until = (pd.Timestamp(received_on) + pd.DateOffset(months=months)).date()
         row = dict(contract_id=contract_id, received_on=received_on, reserves=reserves,
-                   guarantee_until=until, recorded_at=(now or datetime.now()).replace(
-                       microsecond=0), recorded_by=actor.email)
+                   reserves_cost_cents=reserves_cost_cents, guarantee_until=until,
+                   recorded_at=(now or datetime.now()).replace(microsecond=0),
+                   recorded_by=actor.email)
         conn.execute(insert(schema.Reception).values(**row))
         return {"received_on": received_on.isoformat(), "reserves": reserves,
+                "reserves_cost_cents": reserves_cost_cents,
                 "guarantee_until": until.isoformat()}
     return contract_action(engine, actor, contract_id, "moa", "record_reception", write, now)
 
@@ -233,9 +297,9 @@ def submit_final(engine: Engine, actor: Actor, contract_id: str, month: str,
         last = conn.execute(select(schema.Situation.month).where(
             schema.Situation.contract_id == contract_id).order_by(
             schema.Situation.n.desc())).first()
-        if last is not None and month < last.month:
-            raise ValidationError(f"Mois de fin des travaux {month} antérieur à la dernière "
-                                  f"situation ({last.month}).")
+        if last is not None and month <= last.month:  # that month's works are in it
+            raise ValidationError(f"Mois du décompte final {month} : il suit le mois de la "
+                                  f"dernière situation ({last.month}).")
         checked = _check_pcts(conn, contract_id, pcts)
         conn.execute(insert(schema.FinalAccountRecord).values(
             contract_id=contract_id, month=month, claimed_at=now, claimed_by=actor.email))
@@ -398,30 +462,73 @@ def notify_tacit(engine: Engine, actor: Actor, contract_id: str, *,
     return contract_action(engine, actor, contract_id, "contractor", "notify_tacit", write, now)
 
 
-def pay_solde(engine: Engine, actor: Actor, contract_id: str, *,
-              now: datetime | None = None) -> dict:
-    """Treasury records the payment of the solde, once the décompte général is definitive
-    (or signed with réserves: the sums admitted are paid)."""
+def notify_final_revision(engine: Engine, actor: Actor, contract_id: str, *,
+                          now: datetime | None = None) -> dict:
+    """The MOA notifies the revision of the solde once the indices missing when the
+    décompte général was signed are published (CCAG-T 12.4.2: within 10 days of their
+    publication); this notification starts the payment delay of that remainder."""
     now = (now or datetime.now()).replace(microsecond=0)
 
     def write(conn: Connection) -> dict:
         record = _record(conn, contract_id)
+        if record is None or record["figures"] is None:
+            raise InvalidTransition("Le décompte général n'est pas encore signé.")
+        signed = json.loads(record["figures"])
+        if not signed.get("provisional"):
+            raise InvalidTransition("Le décompte général a été signé avec la révision "
+                                    "définitive : aucune révision du solde à notifier.")
+        if record["revision_notified_at"] is not None:
+            raise InvalidTransition("La révision du solde est déjà notifiée.")
+        account = account_of(conn, contract_id, now)
+        if account.provisional:
+            raise InvalidTransition("Un indice de révision n'est pas encore publié : la "
+                                    "révision du solde attend sa publication.")
+        figures = _figures(account)
+        done = conn.execute(update(schema.FinalAccountRecord).where(
+            schema.FinalAccountRecord.contract_id == contract_id,
+            schema.FinalAccountRecord.revision_notified_at.is_(None)).values(
+            revision_notified_at=now, revision_figures=figures))
+        if done.rowcount != 1:
+            raise StaleState("La révision du solde vient d'être notifiée par un autre "
+                             "utilisateur : actualisez la page.")
+        difference = json.loads(figures)["due_cum"] - signed["due_cum"]
+        return {"revision_cum": int(account.final["revision_cum"]), "difference": difference}
+    return contract_action(engine, actor, contract_id, "moa", "notify_final_revision", write,
+                           now)
+
+
+def pay_solde(engine: Engine, actor: Actor, contract_id: str, *,
+              now: datetime | None = None) -> dict:
+    """Treasury records the payment of the solde, once the décompte général is definitive
+    (or signed with réserves: the sums admitted are paid); then, once notified, the payment
+    of the solde's revision."""
+    now = (now or datetime.now()).replace(microsecond=0)
+
+    def write(conn: Connection) -> dict:
+        record = _record(conn, contract_id)
+        if record is None:
+            raise InvalidTransition("Aucun décompte général sur ce marché.")
         state = final_state(record, _reception(conn, contract_id), now.date())
         if state.solde_from is None:
             raise InvalidTransition("Le solde se paie sur le décompte général définitif : "
                                     f"{state.stage}.")
-        if record["solde_paid_at"] is not None:
+        if record["solde_paid_at"] is None:
+            column = "solde_paid_at"
+        elif record["revision_notified_at"] is not None and record["revision_paid_at"] is None:
+            column = "revision_paid_at"
+        else:
             raise InvalidTransition("Le solde est déjà payé.")
         conn.execute(update(schema.FinalAccountRecord).where(
-            schema.FinalAccountRecord.contract_id == contract_id).values(solde_paid_at=now))
-        return {"solde_paid_at": now.isoformat()}
+            schema.FinalAccountRecord.contract_id == contract_id).values(**{column: now}))
+        return {column: now.isoformat()}
     return contract_action(engine, actor, contract_id, "treasury", "pay_solde", write, now)
 
 
 def release_retention(engine: Engine, actor: Actor, contract_id: str, *,
                       now: datetime | None = None) -> dict:
-    """Treasury refunds the retention still withheld, once the délai de garantie is over and
-    no réserve remains (R2191-35)."""
+    """Treasury refunds the retention still withheld once it is due (R2191-35): at the end
+    of the délai de garantie when no réserve remains; réserves remaining, only the part above
+    their estimated cost (when the réception states it), the rest after their lifting."""
     now = (now or datetime.now()).replace(microsecond=0)
 
     def write(conn: Connection) -> dict:
@@ -430,17 +537,66 @@ def release_retention(engine: Engine, actor: Actor, contract_id: str, *,
         if reception is None or record is None or record["figures"] is None and \
                 record["tacit_at"] is None:
             raise InvalidTransition("La retenue se rembourse après le décompte général.")
-        if reception["reserves"] and reception["reserves_lifted_on"] is None:
-            raise InvalidTransition("Des réserves ne sont pas levées : la retenue est "
-                                    "conservée (R2191-35).")
         if now.date() <= reception["guarantee_until"]:
             raise InvalidTransition("Le délai de garantie court jusqu'au "
                                     f"{reception['guarantee_until']:%d/%m/%Y}.")
-        if record["retention_released_at"] is not None:
-            raise InvalidTransition("La retenue est déjà remboursée.")
+        parts = retention_parts(held_retention(record, reception, now.date()), reception)
+        unpaid = [p for p in parts if record[p.column] is None]
+        if not unpaid:
+            raise InvalidTransition("La retenue est déjà remboursée." if parts else
+                                    "Aucune retenue n'est conservée sur ce marché.")
+        due = [p for p in unpaid if p.due_on is not None]
+        if not due:
+            raise InvalidTransition("Des réserves ne sont pas levées : la retenue est "
+                                    "conservée (R2191-35).")
         conn.execute(update(schema.FinalAccountRecord).where(
             schema.FinalAccountRecord.contract_id == contract_id).values(
-            retention_released_at=now))
-        return {"retention_released_at": now.isoformat()}
+            **{p.column: now for p in due}))
+        return {"released": {p.payment: p.amount for p in due},
+                "kept": {p.payment: p.amount for p in unpaid if p.due_on is None}}
     return contract_action(engine, actor, contract_id, "treasury", "release_retention", write,
                            now)
+
+
+def held_retention(record: dict, reception: dict | None, on: date) -> int:
+    """The retention withheld at the end (cents TTC): the décompte général's, or the
+    titulaire's projet in the tacit procedure."""
+    state = final_state(record, reception, on)
+    figures = record["claim_figures"] if state.dgd_mode == "tacite" else record["figures"]
+    if not isinstance(figures, str):
+        return 0
+    return int(json.loads(figures).get("retention_cum", 0))
+
+
+def release_guarantee(engine: Engine, actor: Actor, contract_id: str, guarantee_id: str, *,
+                      now: datetime | None = None) -> dict:
+    """The MOA gives the guarantor (GAPD or caution replacing the retention) its mainlevée,
+    once the délai de garantie is over and no réserve remains (R2191-42: within one month)."""
+    now = (now or datetime.now()).replace(microsecond=0)
+
+    def write(conn: Connection) -> dict:
+        guarantee = conn.execute(select(schema.Guarantee).where(
+            schema.Guarantee.guarantee_id == guarantee_id,
+            schema.Guarantee.contract_id == contract_id)).mappings().first()
+        if guarantee is None:
+            raise ValidationError(f"Garantie « {guarantee_id} » inconnue au marché "
+                                  f"{contract_id}.")
+        if guarantee["released_at"] is not None:
+            raise InvalidTransition(f"La garantie {guarantee_id} est déjà libérée.")
+        reception = _reception(conn, contract_id)
+        if reception is None:
+            raise InvalidTransition("La réception n'est pas prononcée.")
+        if now.date() <= reception["guarantee_until"]:
+            raise InvalidTransition("Le délai de garantie court jusqu'au "
+                                    f"{reception['guarantee_until']:%d/%m/%Y}.")
+        if reception["reserves"] and reception["reserves_lifted_on"] is None:
+            raise InvalidTransition("Des réserves ne sont pas levées : la garantie est "
+                                    "maintenue (R2191-42).")
+        conn.execute(update(schema.Guarantee).where(
+            schema.Guarantee.guarantee_id == guarantee_id).values(
+            released_at=now, released_by=actor.email))
+        deadline = _retention_dates(reception)[2]
+        return {"guarantee_id": guarantee_id, "released_at": now.isoformat(),
+                "deadline": deadline.isoformat(), "late_days": max(0, (now.date() -
+                                                                       deadline).days)}
+    return contract_action(engine, actor, contract_id, "moa", "release_guarantee", write, now)

@@ -13,12 +13,14 @@ pandas: no database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 import pandas as pd
 
 from gesprokit.ledger import compute_ledger
+from gesprokit.money import mul_div_half_up
 from gesprokit.revision import compute_revision
 
 HEADINGS = [  # (key, French label) of the décompte général, in the order it is read
@@ -47,9 +49,15 @@ class FinalAccount:
     acomptes: int  # Σ of the acomptes' nets (due_cum of the last acompte)
     solde: int  # état du solde: final due_cum − acomptes (TTC, may be negative)
     recap: pd.DataFrame  # n, month, net (one row per acompte, then the solde)
-    revision: pd.DataFrame  # per month: coefficients and amounts as paid / definitive
     provisional: bool  # an index is still unpublished: the solde's revision comes later
     direct_payments: pd.DataFrame  # the subcontractors' final rows (paid directly)
+    _revision_inputs: tuple = field(default=(), repr=False)
+
+    @cached_property
+    def revision(self) -> pd.DataFrame:
+        """Per month: coefficients and amounts as paid / definitive (computed when asked:
+        the figures of the décompte do not need it)."""
+        return definitive_revision(*self._revision_inputs)
 
     def headings(self) -> pd.DataFrame:
         """One row per heading of the décompte général: ``key, label, amount`` (cents)."""
@@ -109,23 +117,39 @@ def compute_final_account(frames, contract_id: str, final_pcts: dict[str, int], 
                                       int(final["net_month"])}])], ignore_index=True)
     recap = recap.rename(columns={"net_month": "net"}).assign(
         kind=["acompte"] * (len(recap) - 1) + ["solde"])
-    rev = ledger.revisions
-    provisional = bool(rev.loc[rev["n"] == n, "revision_provisional"].any())
+    provisional = _awaits_an_index(frames, contract_id, rows, as_of)
     direct = ledger.direct_payments
     return FinalAccount(
         contract_id=contract_id, n=n, final=final, acomptes=acomptes,
         solde=int(final["net_month"]), recap=recap,
-        revision=definitive_revision(frames, contract_id, situations, progress, ledger, as_of),
         provisional=provisional, direct_payments=direct[direct["n"] == n].reset_index(
-            drop=True))
+            drop=True),
+        _revision_inputs=(frames, contract_id, situations, progress, ledger, as_of))
+
+
+def _awaits_an_index(frames, contract_id: str, rows: pd.DataFrame, as_of: datetime) -> bool:
+    """True while a month with works has an index of the contract's formula unpublished on
+    `as_of` (its revision is then provisional; a month without works waits for nothing)."""
+    contract = frames.contracts[frames.contracts["contract_id"] == contract_id]
+    if contract.empty or contract["price_form"].iloc[0] != "revisable":
+        return False
+    codes = frames.revision_terms.loc[frames.revision_terms["contract_id"] == contract_id,
+                                      "index_code"]
+    index = frames.price_index
+    known = index[index["index_code"].isin(codes)
+                  & (pd.to_datetime(index["published_on"]) <= pd.Timestamp(as_of))]
+    known = set(zip(known["index_code"], known["month"], strict=True))
+    months = rows.loc[rows["works_month"] != 0, "month"]
+    return any((code, month) not in known for code in codes for month in months)
 
 
 def definitive_revision(frames, contract_id: str, situations: pd.DataFrame,
                         progress: pd.DataFrame, ledger, as_of: datetime) -> pd.DataFrame:
     """Per month of works: the coefficient and revision as last paid (in the last acompte,
     with the values known on its date) and definitive (known on `as_of`), and the
-    difference, carried by the solde. Each month is the contract's revision
-    (:func:`compute_revision`) of that month's works alone, at each date."""
+    difference, carried by the solde. Each month's revision is its works × (C − 1), C being
+    the coefficient :func:`compute_revision` applies to that month with the values known on
+    each date (one call per date, whatever the number of months)."""
     contracts = frames.contracts[frames.contracts["contract_id"] == contract_id]
     if contracts.empty or contracts["price_form"].iloc[0] != "revisable":
         return pd.DataFrame(columns=["n", "month", "works_month", "paid_coef", "paid",
@@ -139,21 +163,20 @@ def definitive_revision(frames, contract_id: str, situations: pd.DataFrame,
     # as paid: with the values known on the last acompte's date, over the acomptes only
     for label, when, upto in (("paid", paid_on, last - 1),
                               ("definitive", pd.Timestamp(as_of), last)):
-        rows = sits[sits["n"] <= upto].assign(contract_id=contract_id, known_on=when)
-        amounts, coefs = [], []
-        for k in sits["n"]:
-            if k > upto:
-                amounts.append(0)
-                coefs.append(None)
-                continue
-            alone = rows.assign(works_month=rows["works_month"].where(rows["n"] == k, 0))
-            rev = compute_revision(alone, contracts, terms, frames.price_index)
-            amounts.append(int(rev["revision_cum"].iloc[-1]) if len(rev) else 0)
-            own = rev[rev["n"] == k]
-            known = len(own) and pd.notna(own["revision_coef_scaled"].iloc[0])
-            coefs.append(int(own["revision_coef_scaled"].iloc[0])
-                         / int(own["revision_coef_scale"].iloc[0]) if known else None)
-        out[f"{label}_coef"], out[label] = coefs, amounts
+        rows = sits.assign(contract_id=contract_id, known_on=when)
+        rev = compute_revision(rows, contracts, terms, frames.price_index).set_index("n")
+        coef = rev["revision_coef_scaled"].reindex(sits["n"])
+        scale = rev["revision_coef_scale"].reindex(sits["n"])
+        known = coef.notna().to_numpy() & (sits["n"] <= upto).to_numpy()
+        amounts = pd.Series(0, index=sits.index, dtype="int64")
+        if known.any():
+            amounts[known] = mul_div_half_up(
+                sits.loc[known, "works_month"].astype("int64").to_numpy(),
+                (coef[known] - scale[known]).astype("int64").to_numpy(),
+                scale[known].astype("int64").to_numpy())
+        out[f"{label}_coef"] = [int(c) / int(k) if ok else None for c, k, ok in zip(
+            coef, scale, known, strict=True)]
+        out[label] = amounts.tolist()
     df = pd.DataFrame(out)
     df["difference"] = (df["definitive"] - df["paid"]).astype("int64")
     return df[["n", "month", "works_month", "paid_coef", "paid", "definitive_coef",

@@ -123,6 +123,9 @@ def write_portfolio(engine: Engine, p: Portfolio, chunk: int = 50_000) -> None:
     with writing(engine) as conn:
         for model, df in p.tables():
             df = df.reindex(columns=[c.name for c in model.__table__.columns])
+            for column in model.__table__.columns:  # a column left out takes its default
+                if column.default is not None and column.default.is_scalar:
+                    df[column.name] = df[column.name].fillna(column.default.arg)
             if engine.dialect.name == "postgresql":
                 cols = ", ".join(df.columns)
                 raw = conn.connection.driver_connection

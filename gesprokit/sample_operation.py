@@ -218,6 +218,42 @@ def _at(day: date, hour: int, minute: int) -> datetime:
     return datetime.combine(day, time(hour, minute))
 
 
+def _write_end_of_contracts(folder: Path) -> None:
+    """Five lots received, each at another point of its end: the gros œuvre's décompte
+    général deemed accepted and its solde paid late; the charpente's DGD signed, its solde
+    paid and its retention refunded at the end of its (six-month) délai de garantie; the
+    étanchéité received with réserves (their cost kept on the retention) and its décompte
+    général signed with réserves; the menuiseries' DGD by the tacit procedure; the
+    ascenseurs received and still without their projet de décompte final."""
+    c = f"{OPERATION_CODE}-L"
+    _write_csv(folder / "receptions.csv",
+               ["contract_id", "received_on", "reserves", "reserves_cost", "reserves_lifted_on",
+                "guarantee_until"],
+               [[f"{c}02", "2026-03-31", "", "", "", ""],
+                [f"{c}03", "2026-02-27", "", "", "", ""],
+                [f"{c}04", "2026-04-24", "Relevés d'étanchéité de la terrasse R+2 à reprendre "
+                 "(angle nord-est)", "3500.00", "", ""],
+                [f"{c}05", "2026-06-30", "", "", "", ""],
+                [f"{c}12", "2026-10-15", "", "", "", ""]])
+    _write_csv(folder / "final_accounts.csv",
+               ["contract_id", "month", "claimed_at", "settled_at", "signed_at", "answered_at",
+                "answer", "claim_text", "disputed", "tacit_at", "solde_paid_at",
+                "retention_released_at", "kept_released_at"],
+               [[f"{c}02", "2026-03", "2026-04-24 11:00:00", "2026-05-12 15:30:00",
+                 "2026-05-26 10:00:00", "", "", "", "", "", "2026-09-02 10:00:00", "", ""],
+                [f"{c}03", "2026-02", "2026-03-20 10:00:00", "2026-04-02 16:00:00",
+                 "2026-04-20 11:00:00", "2026-05-04 09:30:00", "sans réserves", "", "", "",
+                 "2026-05-29 10:00:00", "2026-09-22 10:00:00", ""],
+                [f"{c}04", "2026-04", "2026-05-18 14:00:00", "2026-06-01 17:00:00",
+                 "2026-06-22 10:00:00", "2026-07-10 16:45:00", "avec réserves",
+                 "Mémoire en réclamation : reprise des acrotères ordonnée par l'OS n°12, non "
+                 "reprise au décompte", "6840.00", "", "2026-08-20 10:00:00", "", ""],
+                [f"{c}05", "2026-06", "2026-07-15 09:00:00", "", "", "", "", "", "",
+                 "2026-08-24 10:00:00", "", "", ""]])
+    _write_csv(folder / "final_progress.csv",
+               ["contract_id", "line_no", "claimed_pct", "admitted_pct", "comment"], [])
+
+
 def write_sample(folder: str | Path) -> Path:
     """Write the sample operation's data folder (CSV files + one DPGF .xlsx per contract)."""
     folder = Path(folder)
@@ -250,6 +286,8 @@ def write_sample(folder: str | Path) -> Path:
             "BT01" if revisable else "", "2024-11" if revisable else "",
             # the advance is paid from the notification: L02 on time, L09 13 days late
             {"02": "2025-04-10 10:00:00", "09": "2025-05-05 10:00:00"}.get(lot, ""),
+            # the charpente's CCAP shortens its délai de garantie to six months
+            "6" if lot == "03" else "",
         ])
         wb = Workbook()
         ws = wb.active
@@ -315,8 +353,9 @@ def write_sample(folder: str | Path) -> Path:
                ["contract_id", "lot_code", "lot_name", "company_code", "title", "notified_on",
                 "initial_total_ht", "vat_rate", "retention_rate", "retention_base", "advance",
                 "price_form", "revision_fixed_part", "revision_indices", "revision_base_month",
-                "advance_paid_at"],
+                "advance_paid_at", "guarantee_months"],
                contracts)
+    _write_end_of_contracts(folder)
     _write_csv(folder / "amendments.csv",
                ["contract_id", "amendment_no", "signed_on", "amount", "label"],
                [[f"{OPERATION_CODE}-L06", 1, "2026-04-20", "24850.00",

@@ -151,6 +151,9 @@ class Contract(Base):
     # contract sets (None: the notification), and its payment is recorded by the treasury
     advance_due_from: Mapped[date | None] = mapped_column(Date)
     advance_paid_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # the délai de garantie from the réception (CCAG-T art. 44.1: one year unless the CCAP
+    # sets another)
+    guarantee_months: Mapped[int] = mapped_column(Integer, default=12)
 
 
 class RevisionTerm(Base):
@@ -321,6 +324,10 @@ class Guarantee(Base):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     received_on: Mapped[date] = mapped_column(Date)
     issuer: Mapped[str] = mapped_column(String(200))
+    # mainlevée given to the guarantor (R2191-42: one month at most after the délai de
+    # garantie, or after the réserves' lifting)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime)
+    released_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class PlannedProgress(Base):
@@ -389,13 +396,19 @@ class Reception(Base):
     extension."""
 
     __tablename__ = "reception"
-    __table_args__ = (CheckConstraint("guarantee_until > received_on",
-                                      name="ck_reception_guarantee"),)
+    __table_args__ = (
+        CheckConstraint("guarantee_until > received_on", name="ck_reception_guarantee"),
+        CheckConstraint("reserves_cost_cents IS NULL OR reserves_cost_cents > 0",
+                        name="ck_reception_reserves_cost"),
+    )
     contract_id: Mapped[str] = mapped_column(ForeignKey("contract.contract_id"),
                                              primary_key=True)
     received_on: Mapped[date] = mapped_column(Date)
     reserves: Mapped[str | None] = mapped_column(Text)
     reserves_lifted_on: Mapped[date | None] = mapped_column(Date)
+    # the estimated cost of the works that lift the réserves: the part of the retention kept
+    # past the délai de garantie while they remain (None: the whole retention is kept)
+    reserves_cost_cents: Mapped[int | None] = mapped_column(BigInteger)
     guarantee_until: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(DateTime)
     recorded_by: Mapped[str] = mapped_column(String(200))
@@ -427,6 +440,11 @@ class FinalAccountRecord(Base):
     tacit_at: Mapped[datetime | None] = mapped_column(DateTime)
     solde_paid_at: Mapped[datetime | None] = mapped_column(DateTime)
     retention_released_at: Mapped[datetime | None] = mapped_column(DateTime)
+    kept_released_at: Mapped[datetime | None] = mapped_column(DateTime)  # part kept for réserves
+    # the solde's definitive revision, notified once the last index is published (12.4.2)
+    revision_notified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revision_figures: Mapped[str | None] = mapped_column(Text)
+    revision_paid_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class FinalProgress(Base):

@@ -33,7 +33,8 @@ DIRECT_PAYMENT_ACTIONS = ("request_direct_payment", "decide_direct_payment",
                           "pay_direct_payment", "pay_subcontract_advance")
 END_OF_CONTRACT_ACTIONS = ("record_reception", "lift_reserves", "extend_guarantee",
                            "submit_final", "settle_final", "sign_general", "answer_general",
-                           "notify_tacit", "pay_solde", "release_retention")
+                           "notify_tacit", "pay_solde", "release_retention",
+                           "release_guarantee", "notify_final_revision")
 
 
 class Session:

@@ -269,8 +269,9 @@ def write_workbook(data: ReportData, path: str | Path, progress: bool = False) -
     general = _general_rows(data)
     ws = w.table("Décompte général", general, GENERAL)
     ws.write(len(general) + 2, 0, "Sans procédure de fin de marché engagée : aucune ligne."
-             if general.empty else "Contrôle : avance + acomptes + solde = total TTC − "
-             "pénalités − retenue conservée, au centime.")
+             if general.empty else "Les deux lignes de contrôle de chaque marché sont égales "
+             "au centime : avance + acomptes + solde = total TTC − pénalités − retenue "
+             "conservée.")
     w.table("Journal", journal, JOURNAL, progress=progress)
     _charts(w, data)
     w.book.close()
@@ -279,8 +280,9 @@ def write_workbook(data: ReportData, path: str | Path, progress: bool = False) -
 
 def _general_rows(data: ReportData) -> pd.DataFrame:
     """The décompte général of each contract whose end has begun (the figures the MOA
-    signed, else as they stand on the report's date), one row per heading, then the check
-    row « avance + acomptes + solde » that equals « total TTC − pénalités − retenue »."""
+    signed, else as they stand on the report's date), one row per heading, then the two
+    check rows « avance + acomptes + solde » and « total TTC − pénalités − retenue », equal
+    to the cent."""
     import json
 
     from gesprokit.end_of_contract import account_from_frames, final_state
@@ -308,6 +310,10 @@ def _general_rows(data: ReportData) -> pd.DataFrame:
         rows.append({"contract_id": cid, "stage": state.stage,
                      "label": "Contrôle : avance + acomptes + solde",
                      "amount": advance + amounts["acomptes"] + amounts["solde"]})
+        rows.append({"contract_id": cid, "stage": state.stage,
+                     "label": "Contrôle : total TTC − pénalités − retenue conservée",
+                     "amount": amounts["total_ttc_cum"] - amounts["penalty_cum"]
+                     - amounts["retention_cum"]})
     return pd.DataFrame(rows, columns=["contract_id", "stage", "label", "amount"])
 
 

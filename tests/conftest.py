@@ -116,3 +116,39 @@ def copy_base(base: Path, target: Path):
         shutil.copy(source, journal.checkpoint_path(engine))
     original.dispose()
     return engine
+
+
+END_FILES = ("receptions.csv", "final_accounts.csv", "final_progress.csv")
+
+
+@pytest.fixture(scope="session")
+def open_sample(tmp_path_factory) -> Path:
+    """The sample operation's folder without its contracts' ends: every lot still open, for
+    tests that carry a contract's end themselves."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("open-sample") / "data"
+    shutil.copytree(SAMPLE, folder, ignore=shutil.ignore_patterns(*END_FILES))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def imported_sample(tmp_path_factory) -> Path:
+    """The sample imported on 1 June 2026 into a SQLite base, once per run (no accounts)."""
+    from datetime import datetime
+
+    from gesprokit.importer import import_folder
+
+    path = tmp_path_factory.mktemp("imported-sample") / "base.db"
+    engine = get_engine(f"sqlite:///{path}")
+    import_folder(SAMPLE, engine, now=datetime(2026, 6, 1))
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def sample_engine(imported_sample, sqlite_url):
+    """A copy of the imported sample at the test's own address."""
+    engine = copy_base(imported_sample, Path(sqlite_url.removeprefix("sqlite:///")))
+    yield engine
+    engine.dispose()

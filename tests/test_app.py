@@ -116,11 +116,11 @@ def test_the_delays_page_shows_what_the_command_line_computes(url, engine):  # n
     _, cli = ledger_and_delays(frames, as_of)
     shown = " ".join(texts(page_delays))
     situations = int((cli["payment"] == "acompte").sum())
-    assert (f"{situations} situations reçues, 2 avance(s) et 3 paiement(s) direct(s) de "
-            "sous-traitants") in shown
+    assert (f"{situations} situations reçues, 2 avance(s), 3 paiement(s) direct(s) de "
+            "sous-traitants et 2 paiement(s) de fin de marché (solde, retenue)") in shown
     assert f"{len(cli)} lignes" in shown  # the whole table, not pandas' first and last rows
     page = app.page
-    assert len(page.delays) == len(cli) == 96 and situations == 91
+    assert len(page.delays) == len(cli) == 98 and situations == 91
     assert int(page.delays["late_interest"].sum()) == int(cli["late_interest"].sum())
     assert int(page.delays["recovery_indemnity"].sum()) == int(
         cli["recovery_indemnity"].sum())

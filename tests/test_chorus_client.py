@@ -7,7 +7,6 @@ import logging
 from datetime import datetime
 
 import pytest
-from conftest import SAMPLE
 from sqlalchemy import text
 
 from gesprokit import workflow
@@ -64,9 +63,8 @@ def client(server):
 
 
 @pytest.fixture
-def engine(sqlite_engine):
-    import_folder(SAMPLE, sqlite_engine, now=datetime(2026, 6, 1))
-    return sqlite_engine
+def engine(sample_engine):
+    return sample_engine
 
 
 def month_with_bonus(engine, validate: bool = True) -> None:
@@ -292,13 +290,16 @@ def test_validated_pdf_export_for_deposit(engine, tmp_path):
         billing.export_validated_pdf(engine, L05, 6, tmp_path)  # imported, no PDF produced
 
 
-def test_final_file_through_the_tacit_procedure(engine, server, client):
+def test_final_file_through_the_tacit_procedure(sqlite_engine, open_sample, server, client):
+    """L05 carried to its end here (the sample's own L05 is already at its DGD)."""
     import json
     from datetime import date
 
     from gesprokit import end_of_contract
     from gesprokit.workflow import File
 
+    engine = sqlite_engine
+    import_folder(open_sample, engine, now=datetime(2026, 6, 1))
     pdf = File("projet-decompte-final-L05.pdf", b"%PDF-1.4 projet de decompte final")
     a7_at = datetime(2026, 8, 3, 9, 0)
     # the A7 transmits the projet de décompte final recorded after the réception: an A7 of

@@ -45,7 +45,7 @@ def test_audit_verify_finds_an_edited_event(sqlite_url, sqlite_engine, capsys):
 
     import_folder(SAMPLE, sqlite_engine)
     assert main(["audit", "verify", "--db", sqlite_url]) == 0
-    assert "Journal intègre : 543 événements" in capsys.readouterr().out  # + its opening
+    assert "Journal intègre : 565 événements" in capsys.readouterr().out  # + its opening
     with sqlite_engine.begin() as conn:
         conn.execute(text("UPDATE event SET at = '2025-05-01 00:00:00' WHERE event_id = 12"))
         conn.execute(text("DELETE FROM event WHERE event_id = 40"))

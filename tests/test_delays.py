@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from conftest import SAMPLE, frame
 
+from gesprokit.db import get_engine
 from gesprokit.delays import actor_shares, compute_delays, forecast, portfolio_summary
 from gesprokit.importer import import_folder
 from gesprokit.ledger import ledger_from_frames
@@ -101,10 +102,12 @@ def test_operation_override_and_unpaid_forecast():
     assert d["moe_limit_breached"]
 
 
-@pytest.fixture
-def sample_delays(sqlite_engine):
-    import_folder(SAMPLE, sqlite_engine)
-    frames = load_frames(sqlite_engine)
+@pytest.fixture(scope="module")
+def sample_delays(imported_sample):
+    """The sample's acomptes' delays on 23 November 2026 (read-only, built once)."""
+    engine = get_engine(f"sqlite:///{imported_sample}")
+    frames = load_frames(engine)
+    engine.dispose()
     as_of = pd.Timestamp("2026-11-23")
     ledger = ledger_from_frames(frames, as_of=as_of)
     return compute_delays(frames.situations, frames.contracts, frames.operations,

@@ -10,8 +10,8 @@ import pytest
 from conftest import SAMPLE
 
 from gesprokit.cli import main
+from gesprokit.db import get_engine
 from gesprokit.delays import compute_delays
-from gesprokit.importer import import_folder
 from gesprokit.ledger import ledger_from_frames
 from gesprokit.store import load_frames
 from gesprokit.ui.delays_dashboard import DelaysDashboard, enrich, french_table
@@ -19,10 +19,12 @@ from gesprokit.ui.delays_dashboard import DelaysDashboard, enrich, french_table
 AS_OF = pd.Timestamp("2026-11-23")
 
 
-@pytest.fixture
-def delays(sqlite_engine):
-    import_folder(SAMPLE, sqlite_engine)
-    f = load_frames(sqlite_engine)
+@pytest.fixture(scope="module")
+def delays(imported_sample):
+    """The sample's delays on 23 November 2026 (read-only, built once)."""
+    engine = get_engine(f"sqlite:///{imported_sample}")
+    f = load_frames(engine)
+    engine.dispose()
     ledger = ledger_from_frames(f, as_of=AS_OF)
     d = compute_delays(f.situations, f.contracts, f.operations, ledger.situations, f.ecb_rates,
                        f.events, as_of=AS_OF)
@@ -74,11 +76,13 @@ def test_cli_delays_json(sqlite_url, capsys):
     capsys.readouterr()
     assert main(["delays", "--db", sqlite_url, "--as-of", "2026-11-23", "--format", "json"]) == 0
     records = json.loads(capsys.readouterr().out)
-    # 91 situations, 2 advances (n = 0), 3 direct payments to the pile subcontractor
-    assert len(records) == 96
+    # 91 situations, 2 advances (n = 0), 3 direct payments to the pile subcontractor, L02's
+    # solde and L03's retention (the ends of contracts whose delay has begun)
+    assert len(records) == 98
     late = [r for r in records if r["late_days"] > 0]
     assert {(r["contract_id"][-3:], r["n"], r["payee"]) for r in late} == {
         ("L01", 18, "TPL"), ("L02", 5, "BCC"), ("L06", 2, "PLA"), ("L10", 9, "PLB"),
-        ("L11", 9, "ELC"), ("L09", 0, "CVA"), ("L02", 2, "FPV"), ("L02", 3, "FPV")}
+        ("L11", 9, "ELC"), ("L09", 0, "CVA"), ("L02", 2, "FPV"), ("L02", 3, "FPV"),
+        ("L02", 12, "BCC")}
     assert all(r["recovery_indemnity"] == 4000 for r in late)
     assert records[0]["deadline_on"] == "2025-06-19"

@@ -6,20 +6,23 @@ CCP R2191-35, R2192-16)."""
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import copy_base
 from sqlalchemy import text
-from test_workflow import (  # noqa: F401 - fixtures
+from test_workflow import (
     L05,
     OPERATION,
     PASSWORD,
     actor,
-    engine,
-    sample_base,
+    make_base,
+    sample_base,  # noqa: F401 - fixture
 )
 
 from gesprokit import end_of_contract as eoc
@@ -32,6 +35,20 @@ from gesprokit.workflow_errors import InvalidTransition, ValidationError
 
 L03 = "CHMV-EHPAD-L03"  # Charpente, firm price, 5 % retention withheld (no guarantee)
 CHA = Actor("charpente@cha.fr", "contractor", "CHA", operations=frozenset([OPERATION]))
+
+
+@pytest.fixture(scope="session")
+def open_base(open_sample):
+    """The sample without its contracts' ends (every lot still open), imported once."""
+    return make_base(open_sample, open_sample.parent / "base.db")
+
+
+@pytest.fixture
+def engine(open_base, sqlite_url):
+    """A copy of the open base at the test's own address."""
+    engine = copy_base(open_base, Path(sqlite_url.removeprefix("sqlite:///")))
+    yield engine
+    engine.dispose()
 
 
 def half_up(value: Decimal) -> int:
@@ -97,7 +114,6 @@ def test_dgd_signed_and_the_solde_paid_late(engine):  # noqa: F811
     solde = ttc - penalty - retention - validated_due(engine, L05)
     with engine.connect() as conn:
         figures = conn.execute(text("SELECT figures FROM final_account")).scalar()
-    import json
 
     assert json.loads(figures)["solde"] == solde
     state = eoc.final_state(*_rows(engine, L05), date(2026, 8, 21))
@@ -151,14 +167,13 @@ def test_tacit_procedure_makes_the_titulaires_projet_the_dgd(engine):  # noqa: F
     with pytest.raises(InvalidTransition, match="définitif le 13/08/2026"):
         eoc.sign_general(engine, moa, L05, now=datetime(2026, 8, 14, 10))
     assert base(engine) == before
-    row = delays_of(engine, L05, datetime(2026, 8, 20)).loc["solde"]
-    assert row["received_at"] == pd.Timestamp("2026-08-14")
     # the amount is the titulaire's projet: 100 % of every line (812 952 € TTC), its 12 days
     # of penalty (2 709,84 €), the GAPD covering the retention, less the acomptes — which
-    # had already reached 100 %: nothing more is due
+    # had already reached 100 %: nothing more is due, so no payment runs late
     due = 81_295_200 - half_up(Decimal(12) * 67_746_000 / 3000)
-    assert row["amount_due_ttc"] == due - validated_due(engine, L05) == 0
-    assert row["late_interest"] == 0 and row["recovery_indemnity"] == 0
+
+    assert json.loads(record["claim_figures"])["solde"] == due - validated_due(engine, L05) == 0
+    assert "solde" not in delays_of(engine, L05, datetime(2026, 11, 30)).index
 
 
 def test_retention_kept_for_reserves_then_refunded(engine):  # noqa: F811
@@ -263,7 +278,22 @@ def test_the_end_of_contract_page_carries_each_role(engine):  # noqa: F811
     assert "Projet de décompte final transmis" in mal.message.value
     assert shown(mal)["Attendu"] == "décompte général du maître d'ouvrage"
     assert shown(mal)["Échéance"] == "19/08/2026"
-    page("archi@arc.fr", datetime(2026, 7, 25)).settle()
+    moe = page("archi@arc.fr", datetime(2026, 7, 25))
+    moe.line.value, moe.admitted.value = "05.04", "99,5"
+    moe.rectify()  # no justification typed
+    assert "Justification" in moe.message.value and moe.pending.value == ""
+    moe.admitted.value = "beaucoup"
+    moe.rectify()
+    assert "Avancement admis de la ligne 05.04 : pourcentage illisible" in moe.message.value
+    moe.admitted.value, moe.reason.value = "99,5", "Habillage de la baie B12 non posé"
+    moe.rectify()
+    assert "Ligne 05.04 : 99,5" in moe.pending.value
+    moe.settle()
+    assert "Décompte final établi" in moe.message.value, moe.message.value
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT admitted_bp, comment FROM final_progress WHERE "
+                                 "line_no = '05.04'")).one() == (
+            9_950, "Habillage de la baie B12 non posé")
     moa = page("direction@ch.fr", datetime(2026, 8, 1))
     moa.sign()
     assert "Décompte général signé et notifié" in moa.message.value
@@ -282,6 +312,14 @@ def test_the_end_of_contract_page_carries_each_role(engine):  # noqa: F811
     treasury = page("comptable@treso.fr", datetime(2026, 9, 1))
     treasury.pay_solde()
     assert "Paiement du solde enregistré" in treasury.message.value
+    # then the GAPD replacing the retention awaits its mainlevée, a month after the délai
+    row = shown(page("direction@ch.fr", datetime(2026, 9, 2)))
+    assert (row["Attendu"], row["Échéance"]) == ("mainlevée de la garantie (caution ou GAPD)",
+                                                 "15/07/2027")
+    moa = page("direction@ch.fr", datetime(2027, 7, 20))
+    moa.release_guarantee()
+    assert "Mainlevée donnée : garantie GAPD-MAL-01" in moa.message.value, moa.message.value
+    assert shown(moa)["Attendu"] == "" and moa.guarantee.options == ()
 
 
 def test_the_workbook_shows_the_decompte_general_and_its_check(engine, tmp_path):  # noqa: F811
@@ -313,3 +351,179 @@ def test_the_workbook_shows_the_decompte_general_and_its_check(engine, tmp_path)
     assert got["Contrôle : avance + acomptes + solde"] == (
         got["Total TTC"] - got["Pénalités"] - got["Retenue de garantie conservée"])
     assert got["Acomptes déjà payés (TTC)"] == validated_due(engine, "CHMV-EHPAD-L02")
+
+
+L02 = "CHMV-EHPAD-L02"  # Gros œuvre, revisable on BT01 (a = 0,125, base November 2024)
+BCC = Actor("go@bcc.fr", "contractor", "BCC", operations=frozenset([OPERATION]))
+
+
+def test_reserves_keep_their_estimated_cost_on_the_retention(engine):
+    """L03 (retention 5 % TTC, no guarantee): réception on 1 March 2026 with réserves whose
+    works are estimated at 5 000 €; the réception sets a one-year délai de garantie, to
+    1 March 2027. The réserves are still there then: the retention less 5 000 € is due on
+    31 March 2027; the 5 000 € kept are due 30 days after the lifting (20 May → 19 June)."""
+    create_user(engine, CHA.email, "CHA", "CHA", "contractor", PASSWORD,
+                now=datetime(2026, 1, 1), operations=[OPERATION])
+    moa, treasury = actor("moa"), actor("treasury")
+    with pytest.raises(ValidationError, match="aucune réserve"):
+        eoc.record_reception(engine, moa, L03, date(2026, 3, 1), reserves="  ",
+                             reserves_cost_cents=500_000, now=datetime(2026, 3, 2))
+    eoc.record_reception(engine, moa, L03, date(2026, 3, 1), reserves="Reprise des chéneaux",
+                         guarantee_months=12, reserves_cost_cents=500_000,
+                         now=datetime(2026, 3, 2))
+    amounts = lines(engine, L03)
+    eoc.submit_final(engine, CHA, L03, "2026-02", {k: 10_000 for k in amounts},
+                     now=datetime(2026, 3, 20))
+    eoc.settle_final(engine, actor("moe"), L03, now=datetime(2026, 3, 25))
+    eoc.sign_general(engine, moa, L03, now=datetime(2026, 4, 10))
+    eoc.answer_general(engine, CHA, L03, True, now=datetime(2026, 4, 20))
+    ttc = sum(amounts.values()) + half_up(Decimal(sum(amounts.values())) / 5)
+    retention = half_up(Decimal(ttc) * 5 / 100)
+    with pytest.raises(InvalidTransition, match="court jusqu'au 01/03/2027"):
+        eoc.release_retention(engine, treasury, L03, now=datetime(2027, 3, 1, 18))
+    done = eoc.release_retention(engine, treasury, L03, now=datetime(2027, 3, 20))
+    assert done == {"released": {"retenue": retention - 500_000},
+                    "kept": {"retenue conservée (réserves)": 500_000}}
+    before = base(engine)
+    with pytest.raises(InvalidTransition, match="réserves ne sont pas levées"):
+        eoc.release_retention(engine, treasury, L03, now=datetime(2027, 4, 1))
+    assert base(engine) == before
+    eoc.lift_reserves(engine, moa, L03, date(2027, 5, 20), now=datetime(2027, 5, 20))
+    eoc.release_retention(engine, treasury, L03, now=datetime(2027, 6, 25))
+    d = delays_of(engine, L03, datetime(2027, 7, 1))
+    main, kept = d.loc["retenue"], d.loc["retenue conservée (réserves)"]
+    assert (main["amount_due_ttc"], main["deadline_on"], main["late_days"]) == (
+        retention - 500_000, pd.Timestamp("2027-03-31"), 0)
+    # the kept part paid 6 days late: interest at the ECB rate of 1 January 2027 + 8 points
+    assert (kept["amount_due_ttc"], kept["deadline_on"], kept["late_days"]) == (
+        500_000, pd.Timestamp("2027-06-19"), 6)
+    assert kept["recovery_indemnity"] == 4_000
+    with pytest.raises(InvalidTransition, match="déjà remboursée"):
+        eoc.release_retention(engine, treasury, L03, now=datetime(2027, 7, 1))
+
+
+def test_the_gapd_is_released_a_month_after_the_delai_de_garantie(engine):
+    """L05's retention is covered by a GAPD: its décompte général withholds nothing of the
+    works (300 € on the bonus only); the guarantor gets its mainlevée once the délai de
+    garantie (15 June 2026 → 15 June 2027) is over and its réserve lifted, within one month
+    (R2191-42)."""
+    moa = actor("moa")
+    eoc.record_reception(engine, moa, L05, date(2026, 6, 15), reserves="Joint de la baie B12",
+                         now=datetime(2026, 6, 15, 17))
+    with pytest.raises(InvalidTransition, match="court jusqu'au 15/06/2027"):
+        eoc.release_guarantee(engine, moa, L05, "GAPD-MAL-01", now=datetime(2027, 6, 15))
+    with pytest.raises(InvalidTransition, match="garantie est maintenue"):
+        eoc.release_guarantee(engine, moa, L05, "GAPD-MAL-01", now=datetime(2027, 6, 20))
+    with pytest.raises(ValidationError, match="inconnue au marché"):
+        eoc.release_guarantee(engine, moa, L05, "GAPD-AUTRE", now=datetime(2027, 6, 20))
+    eoc.lift_reserves(engine, moa, L05, date(2027, 7, 1), now=datetime(2027, 7, 1))
+    record, reception = _rows(engine, L05)
+    assert eoc.final_state(record, reception, date(2027, 7, 2)).guarantee_release_by == date(
+        2027, 8, 1)
+    done = eoc.release_guarantee(engine, moa, L05, "GAPD-MAL-01", now=datetime(2027, 8, 4))
+    assert (done["deadline"], done["late_days"]) == ("2027-08-01", 3)
+    with pytest.raises(InvalidTransition, match="déjà libérée"):
+        eoc.release_guarantee(engine, moa, L05, "GAPD-MAL-01", now=datetime(2027, 8, 5))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT released_by FROM guarantee")).scalar() == moa.email
+
+
+def test_the_soldes_revision_is_notified_once_the_index_is_published(engine):
+    """L02 signed on 10 April 2026, before BT01 of February 2026 was published (15 April):
+    February's works carry January's value, provisionally. Once February is published the
+    MOA notifies the revision of the solde; the remainder is due from that notification."""
+    create_user(engine, BCC.email, "BCC", "BCC", "contractor", PASSWORD,
+                now=datetime(2026, 1, 1), operations=[OPERATION])
+    moa = actor("moa")
+    eoc.record_reception(engine, moa, L02, date(2026, 3, 5), now=datetime(2026, 3, 5))
+    eoc.submit_final(engine, BCC, L02, "2026-03", {}, now=datetime(2026, 3, 20))
+    eoc.settle_final(engine, actor("moe"), L02, now=datetime(2026, 4, 1))
+    with pytest.raises(InvalidTransition, match="n'est pas encore signé"):
+        eoc.notify_final_revision(engine, moa, L02, now=datetime(2026, 4, 2))
+    eoc.sign_general(engine, moa, L02, now=datetime(2026, 4, 10))
+    eoc.answer_general(engine, BCC, L02, True, now=datetime(2026, 4, 12))
+    with pytest.raises(InvalidTransition, match="pas encore publié"):
+        eoc.notify_final_revision(engine, moa, L02, now=datetime(2026, 4, 14))
+    done = eoc.notify_final_revision(engine, moa, L02, now=datetime(2026, 4, 20))
+    with engine.connect() as conn:
+        value = dict(conn.execute(text("SELECT month, value_e4 FROM price_index WHERE "
+                                       "index_code = 'BT01'")).all())
+        signed = json.loads(conn.execute(text("SELECT figures FROM final_account")).scalar())
+    ledger = report_data_from_frames(load_frames(engine), datetime(2026, 4, 20)).ledger
+    feb = ledger.situations.set_index(["contract_id", "month"]).loc[(L02, "2026-02"),
+                                                                    "works_month"]
+
+    def coef(month: str) -> Decimal:  # C = 0,125 + 0,875 × I / I0, to 4 decimals half-up
+        c = Decimal("0.125") + Decimal("0.875") * Decimal(value[month]) / value["2024-11"]
+        return c.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    delta = (half_up(feb * (coef("2026-02") - 1)) - half_up(feb * (coef("2026-01") - 1)))
+    assert delta != 0
+
+    def due(ht: int) -> int:  # TTC less the 5 % TTC retention (advance repaid in full)
+        ttc = ht + half_up(Decimal(ht) / 5)
+        return ttc - half_up(Decimal(ttc) * 5 / 100)
+    ht = signed["total_ht_cum"]
+    assert done["difference"] == due(ht + delta) - due(ht)
+    row = delays_of(engine, L02, datetime(2026, 6, 30)).loc["révision du solde"]
+    assert row["amount_due_ttc"] == done["difference"]
+    assert row["deadline_on"] == pd.Timestamp("2026-06-09")  # 50 days from 20 April
+    with pytest.raises(InvalidTransition, match="déjà notifiée"):
+        eoc.notify_final_revision(engine, moa, L02, now=datetime(2026, 4, 21))
+
+
+def test_the_samples_ends_reconcile_to_the_cent(sample_base, tmp_path):  # noqa: F811
+    """The sample operation on 30 November 2026: five lots received, each at its own point
+    of the end. For every décompte général, Σ of the acomptes the MOA validated + the solde
+    (+ the advance, paid apart) = total TTC − penalties − retention still held, to the cent;
+    the workbook shows both sides."""
+    from openpyxl import load_workbook
+
+    from gesprokit.db import get_engine
+    from gesprokit.report_data import build_report_data
+    from gesprokit.workbook import write_workbook
+
+    sample = copy_base(sample_base, tmp_path / "sample.db")
+    on = datetime(2026, 11, 30)
+    frames = load_frames(sample)
+    records = frames.final_accounts.set_index("contract_id")
+    stages = {cid: eoc.final_state(
+        records.loc[cid].to_dict() if cid in records.index else None,
+        frames.receptions.set_index("contract_id").loc[cid].to_dict(), on.date()).stage
+        for cid in frames.receptions["contract_id"]}
+    assert stages == {
+        L02: "décompte général réputé accepté", L03: "décompte général signé",
+        "CHMV-EHPAD-L04": "décompte général signé avec réserves",
+        L05: "décompte général définitif (procédure tacite)",
+        "CHMV-EHPAD-L12": "réception prononcée"}
+    statements = pd.read_sql("SELECT contract_id, net_month FROM payment_statement", sample)
+    advances = frames.contracts.set_index("contract_id")["advance_cents"].fillna(0)
+    checked = []
+    for cid, r in records.iterrows():
+        text_ = r["claim_figures"] if "tacite" in stages[cid] else r["figures"]
+        g = json.loads(text_)
+        paid = int(statements.loc[statements["contract_id"] == cid, "net_month"].sum())
+        assert paid + g["solde"] + int(advances[cid]) == (
+            g["total_ttc_cum"] - g["penalty_cum"] - g["retention_cum"]), cid
+        checked.append(cid)
+    assert sorted(checked) == [L02, L03, "CHMV-EHPAD-L04", L05]
+
+    delays = report_data_from_frames(frames, on).delays.set_index(["contract_id", "payment"])
+    # L02's solde (41,54 €: the definitive revision of its last months) from the DGD deemed
+    # accepted on 25 June, 50 days → 14 August, paid 2 September: 19 days at 2,15 % + 8 pts
+    solde = delays.loc[(L02, "solde")]
+    assert (solde["amount_due_ttc"], solde["late_days"]) == (4_154, 19)
+    assert solde["late_interest"] == half_up(Decimal(4_154) * Decimal("0.1015") * 19 / 365)
+    # L03's retention, 5 % of 469 920 € TTC, refunded on 22 September: its délai de garantie
+    # (6 months from 27 February) ended on 27 August, the refund was due by 26 September
+    retention = delays.loc[(L03, "retenue")]
+    assert retention["amount_due_ttc"] == half_up(Decimal(46_992_000) * 5 / 100)
+    assert (retention["deadline_on"], retention["late_days"]) == (pd.Timestamp("2026-09-26"),
+                                                                  0)
+
+    path = write_workbook(build_report_data(get_engine(f"sqlite:///{tmp_path}/sample.db"),
+                                            OPERATION, as_of=on), tmp_path / "audit.xlsx")
+    rows = list(load_workbook(path)["Décompte général"].iter_rows(values_only=True))
+    for cid in checked:
+        got = {r[2]: round(r[3] * 100) for r in rows[1:] if r[0] == cid}
+        assert got["Contrôle : avance + acomptes + solde"] == got[
+            "Contrôle : total TTC − pénalités − retenue conservée"], cid

@@ -44,7 +44,13 @@ def test_sample_imports_cleanly(sqlite_engine):
     # seals everything imported)
     steps = frames.situations[["submitted_at", "verified_at", "moe_at", "amo_at", "moa_at",
                                "paid_at", "interrupted_at", "resumed_at"]].notna().sum().sum()
-    assert len(frames.events) == 1 + steps + 1
+    # and every dated act of a contract's end
+    ends = (frames.receptions[["received_on", "reserves_lifted_on"]].notna().sum().sum()
+            + frames.final_accounts[["claimed_at", "settled_at", "signed_at", "answered_at",
+                                     "tacit_at", "solde_paid_at", "retention_released_at",
+                                     "kept_released_at"]].notna().sum().sum())
+    assert ends == 5 + 4 + 6 + 5 + 2  # réceptions; L02, L03, L04, L05's acts
+    assert len(frames.events) == 1 + steps + ends + 1
     assert frames.events["action"].iloc[0] == "open_journal"
     assert frames.events["action"].iloc[-1] == "import"
     sealed = json.loads(frames.events["seal"].iloc[-1])
@@ -281,3 +287,46 @@ def test_progress_on_an_amendment_line_before_its_signature_is_refused(tmp_path,
     assert [str(p) for p in caught.value.problems] == [
         f"progress.csv:{refused[0]}:pct: ligne de l'avenant n°1, signé le 15/06/2026 : pas "
         "d'avancement avant sa signature (situation de 05/2026)"]
+
+
+def test_the_ends_of_contracts_are_checked_act_after_act(tmp_path, sqlite_engine):
+    """Each act of a contract's end after the one it answers, within its legal delay: every
+    bad row said at once (file, line, column, reason) and nothing written."""
+    folder = tmp_path / "data"
+    shutil.copytree(SAMPLE, folder)
+    finals, receptions = folder / "final_accounts.csv", folder / "receptions.csv"
+    # L03 signed on 20 April: an answer on 25 May is past its 30 days
+    answered = edit_csv(finals, 2, "answered_at", "2026-05-25 09:00:00")
+    # L02's refund on 1 March 2027, before its délai de garantie ends (31 March 2027)
+    released = edit_csv(finals, 1, "retention_released_at", "2027-03-01 10:00:00")
+    # L05's tacit notice 20 days after its projet: the MOA still had 10 days
+    tacit = edit_csv(finals, 4, "tacit_at", "2026-08-04 10:00:00")
+    # L04's réserves answered without the amount claimed
+    reserves = edit_csv(finals, 3, "disputed", "")
+    # the month of L02's décompte final is its last situation's
+    month = edit_csv(finals, 1, "month", "2026-02")
+    cost = edit_csv(receptions, 2, "reserves_cost", "1200,00")  # L03: no réserve stated
+    (folder / "final_progress.csv").write_text(
+        "contract_id;line_no;claimed_pct;admitted_pct;comment\n"
+        "CHMV-EHPAD-L03;03.01;100;97;\n"
+        "CHMV-EHPAD-L03;99.99;100;;\n"
+        "CHMV-EHPAD-L12;12.01;100;;\n", encoding="utf-8")
+    with pytest.raises(ImportRejected) as caught:
+        import_folder(folder, sqlite_engine)
+    assert sorted(str(p) for p in caught.value.problems) == sorted([
+        f"final_accounts.csv:{answered}:answered_at: réponse après le délai de 30 jours : le "
+        "décompte général était réputé accepté",
+        f"final_accounts.csv:{released}:retention_released_at: retenue remboursée avant la fin "
+        "du délai de garantie",
+        f"final_accounts.csv:{tacit}:tacit_at: procédure tacite avant les 30 jours du maître "
+        "d'ouvrage",
+        f"final_accounts.csv:{reserves}:claim_text: des réserves exigent le mémoire et le "
+        "montant réclamé",
+        f"final_accounts.csv:{month}:month: le mois du décompte final suit celui de la "
+        "dernière situation (2026-02)",
+        f"receptions.csv:{cost}:reserves: levée ou coût de réserves sans réserve énoncée",
+        "final_progress.csv:2:comment: un avancement rectifié exige sa justification",
+        "final_progress.csv:3:line_no: ligne « 99.99 » inconnue au marché",
+        "final_progress.csv:4:contract_id: marché « CHMV-EHPAD-L12 » sans projet de décompte "
+        "final dans final_accounts.csv"])
+    assert count_rows(sqlite_engine) == 0

@@ -23,7 +23,8 @@ from gesprokit.errors import ImportRejected
 from gesprokit.importer import import_folder
 
 FILES = ["operation.csv", "companies.csv", "contracts.csv", "situations.csv", "progress.csv",
-         "price_index.csv", "ecb_rates.csv", "guarantees.csv", "subcontracts.csv"]
+         "price_index.csv", "ecb_rates.csv", "guarantees.csv", "subcontracts.csv",
+         "receptions.csv", "final_accounts.csv"]
 EXAMPLES = int(os.environ.get("GESPROKIT_FUZZ_EXAMPLES", "40"))
 NASTY = st.sampled_from([
     "", " ", "0", "-0", "-1", "1e999", "9" * 40, "9223372036854775808", "NaN", "inf",

@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from gesprokit.cli import main
+from gesprokit.db import get_engine
 from gesprokit.importer import import_folder
 from gesprokit.report_data import build_report_data
 from gesprokit.workbook import write_workbook
@@ -27,15 +28,19 @@ def cents(value) -> int:
     return round(value * 100)
 
 
-@pytest.fixture
-def sample_data(sqlite_engine):
-    import_folder(SAMPLE, sqlite_engine)
-    return build_report_data(sqlite_engine, "CHMV-EHPAD", as_of=AS_OF)
+@pytest.fixture(scope="module")
+def sample_data(tmp_path_factory):
+    """The sample's report data, built once for the module's read-only tests."""
+    engine = get_engine(f"sqlite:///{tmp_path_factory.mktemp('workbook') / 'base.db'}")
+    import_folder(SAMPLE, engine)
+    data = build_report_data(engine, "CHMV-EHPAD", as_of=AS_OF)
+    engine.dispose()
+    return data
 
 
-@pytest.fixture
-def workbook(sample_data, tmp_path):
-    return write_workbook(sample_data, tmp_path / "audit.xlsx")
+@pytest.fixture(scope="module")
+def workbook(sample_data, tmp_path_factory):
+    return write_workbook(sample_data, tmp_path_factory.mktemp("workbook") / "audit.xlsx")
 
 
 def sheet_rows(path, name: str, data_only: bool = True) -> list[tuple]:

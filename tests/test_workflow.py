@@ -70,11 +70,15 @@ def at(day: int, hour: int = 10) -> datetime:
 def sample_base(tmp_path_factory):
     """The sample imported on 1 June 2026 with one account per role, made once per run (an
     import takes a second; every test gets its own copy)."""
+    return make_base(SAMPLE, tmp_path_factory.mktemp("sample-base") / "base.db")
+
+
+def make_base(folder: Path, path: Path) -> Path:
+    """Import `folder` into a new SQLite base at `path`, with one account per role."""
     from gesprokit import accounts
 
-    path = tmp_path_factory.mktemp("sample-base") / "base.db"
     made = get_engine(f"sqlite:///{path}")
-    import_folder(SAMPLE, made, now=datetime(2026, 6, 1))
+    import_folder(folder, made, now=datetime(2026, 6, 1))
     with pytest.MonkeyPatch.context() as patch:  # the tests' low scrypt cost
         patch.setattr(accounts, "SCRYPT", {"n": 2**10, "r": 8, "p": 1})
         for key, (email, company) in USERS.items():

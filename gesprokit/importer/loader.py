@@ -29,6 +29,7 @@ from gesprokit.delays import (
     longer_deadline_problem,
 )
 from gesprokit.errors import ImportRejected, Problem
+from gesprokit.importer.end_of_contract import check_end_of_contract, end_events, signed_figures
 from gesprokit.importer.fields import Field, fraction_bp
 from gesprokit.importer.reading import UnreadableFile, find_table, read_rows
 from gesprokit.importer.tables import REQUIRED_FILES, TABLES
@@ -270,6 +271,11 @@ def _check(pf: ParsedFolder) -> None:  # noqa: C901 - one pass of cross-table ru
     situations = _check_situations(pf, contracts)
     _check_direct_payment_requests(pf, subcontracts, situations)
     _check_progress(pf, lines, situations, amendments)
+    check_end_of_contract(pf, contracts, situations, lines,
+                          _unique(pf, "receptions", ("contract_id",), "réception"),
+                          _unique(pf, "final_accounts", ("contract_id",),
+                                  "projet de décompte final"))
+    _unique(pf, "final_progress", ("contract_id", "line_no"), "avancement final")
     for adj in t["adjustments"]:
         if (adj["contract_id"], adj["n"]) not in situations:
             pf.problem(adj, "n", f"situation {adj['contract_id']} n°{adj['n']} inconnue")
@@ -467,7 +473,8 @@ def _import_events(t: dict, now: datetime) -> list[dict]:
                                "contract_id": s["contract_id"], "n": s["n"],
                                "comment": s["interruption_reason"] if action == "interrupt"
                                else None})
-    events.sort(key=lambda e: (e["at"], e["contract_id"], e["n"]))
+    events += end_events(t)
+    events.sort(key=lambda e: (e["at"], e["contract_id"], e["n"] or 0))
     counts = {name: len(rows) for name, rows in t.items() if rows}
     events.append({"at": now, "actor": "import", "role": "admin", "action": "import",
                    "after": json.dumps(counts, sort_keys=True)})
@@ -616,6 +623,8 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
             (schema.DirectPaymentRequest, t["direct_payment_requests"]),
             (schema.Adjustment, t["adjustments"]), (schema.Guarantee, t["guarantees"]),
             (schema.PlannedProgress, t["schedule"]),
+            (schema.Reception, t["receptions"]), (schema.FinalAccountRecord, t["final_accounts"]),
+            (schema.FinalProgress, t["final_progress"]),
             (schema.PriceIndex, t["price_index"]), (schema.EcbRate, t["ecb_rates"]),
             (schema.ChorusStructure, t["chorus_structures"]),
             (schema.ChorusService, t["chorus_services"]),
@@ -639,6 +648,7 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
                                                   "(valeur nulle, négative ou en double) ; "
                                                   "rien n'a été importé")]) from None
             written[table.__tablename__] = len(rows)
+        signed_figures(conn, t["final_accounts"])
         sealed = set().union(*(keys_of_rows(table.__tablename__, rows) for table, rows in plan))
         append_events(conn, _import_events(t, now or datetime.now()), sealed=sealed)
     return written

@@ -19,6 +19,8 @@ MOA_MODE = {"avec_moa": "avec_moa", "avec moa": "avec_moa",
             "sans_moa": "sans_moa", "sans moa": "sans_moa"}
 DECISION = {"acceptee": "accepted", "acceptée": "accepted", "accepted": "accepted",
             "refusee": "refused", "refusée": "refused", "refused": "refused"}
+ANSWER = {"sans reserves": "accepted", "sans réserves": "accepted", "accepted": "accepted",
+          "avec reserves": "reserves", "avec réserves": "reserves", "reserves": "reserves"}
 GUARANTEE_KIND = {"gapd": "gapd", "garantie à première demande": "gapd", "caution": "caution"}
 
 TABLES: dict[str, list[Field]] = {
@@ -50,6 +52,7 @@ TABLES: dict[str, list[Field]] = {
               target="advance_end_bp"),
         Field("advance_due_from", f.day, required=False),
         Field("advance_paid_at", f.timestamp, required=False),
+        Field("guarantee_months", f.integer(1, 120), required=False, default=12),
         Field("price_form", f.choice(PRICE_FORM), required=False, default="firm"),
         Field("revision_fixed_part", f.fraction_bp, required=False, default=0,
               target="revision_fixed_bp"),
@@ -123,6 +126,33 @@ TABLES: dict[str, list[Field]] = {
         Field("decided_at", f.timestamp, required=False),
         Field("reason", f.text(1000), required=False),
         Field("paid_at", f.timestamp, required=False),
+    ],
+    "receptions": [
+        Field("contract_id", f.text(30)), Field("received_on", f.day),
+        Field("reserves", f.text(2000), required=False),
+        Field("reserves_cost", f.cents(positive=True), required=False,
+              target="reserves_cost_cents"),
+        Field("reserves_lifted_on", f.day, required=False),
+        Field("guarantee_until", f.day, required=False),
+    ],
+    "final_accounts": [
+        Field("contract_id", f.text(30)), Field("month", f.month),
+        Field("claimed_at", f.timestamp), Field("settled_at", f.timestamp, required=False),
+        Field("signed_at", f.timestamp, required=False),
+        Field("answered_at", f.timestamp, required=False),
+        Field("answer", f.choice(ANSWER), required=False),
+        Field("claim_text", f.text(4000), required=False),
+        Field("disputed", f.cents(positive=True), required=False, target="disputed_cents"),
+        Field("tacit_at", f.timestamp, required=False),
+        Field("solde_paid_at", f.timestamp, required=False),
+        Field("retention_released_at", f.timestamp, required=False),
+        Field("kept_released_at", f.timestamp, required=False),
+    ],
+    "final_progress": [
+        Field("contract_id", f.text(30)), Field("line_no", f.text(20)),
+        Field("claimed_pct", f.percent_bp(), required=False, target="claimed_bp"),
+        Field("admitted_pct", f.percent_bp(), required=False, target="admitted_bp"),
+        Field("comment", f.text(1000), required=False),
     ],
     "schedule": [
         Field("contract_id", f.text(30)), Field("month", f.month),

@@ -67,6 +67,8 @@ def headline(delays: pd.DataFrame) -> str:
     others = [f"{s['advances']} avance(s)"] if s["advances"] else []
     if s["direct_payments"]:
         others.append(f"{s['direct_payments']} paiement(s) direct(s) de sous-traitants")
+    if s["end_payments"]:
+        others.append(f"{s['end_payments']} paiement(s) de fin de marché (solde, retenue)")
     advances = (", " + ", ".join(others[:-1]) + " et " + others[-1]) if len(others) > 1 else (
         f" et {others[0]}" if others else "")
     return (f"{s['situations']} situations reçues{advances}, {s['paid']} paiements faits dont "

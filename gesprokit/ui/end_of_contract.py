@@ -4,6 +4,7 @@ sign, DGD awaited, soldes and retentions to pay), and the actions of the user's 
 
 from __future__ import annotations
 
+import html
 import json
 from datetime import date, datetime, timedelta
 
@@ -12,8 +13,13 @@ import pandas as pd
 
 from gesprokit.chorus.frames import TACIT_MOA_DAYS, TACIT_NOTICE_DAYS
 from gesprokit.delays import deadline_days
-from gesprokit.end_of_contract import ANSWER_DAYS, final_state
-from gesprokit.money import format_eur
+from gesprokit.end_of_contract import (
+    ANSWER_DAYS,
+    final_state,
+    held_retention,
+    retention_parts,
+)
+from gesprokit.money import format_eur, format_pct_bp
 from gesprokit.months import format_date_fr
 from gesprokit.ui.common import (
     STYLE,
@@ -22,6 +28,7 @@ from gesprokit.ui.common import (
     download_link,
     error_html,
     guarded,
+    percent_input,
 )
 from gesprokit.ui.tables import table
 
@@ -33,9 +40,11 @@ def _row(frame: pd.DataFrame, contract_id: str) -> dict | None:
     return found.iloc[0].to_dict() if len(found) else None
 
 
-def next_deadline(record: dict | None, reception: dict | None, state, buyer_days: int
-                  ) -> tuple[str, date | None]:
-    """What is awaited next and by when (the legal deadline), from the state."""
+def next_deadline(record: dict | None, reception: dict | None, state, buyer_days: int,
+                  held: int = 0, guarantee_open: bool = False) -> tuple[str, date | None]:
+    """What is awaited next and by when (the legal deadline), from the state; `held`: the
+    retention withheld at the end (cents); `guarantee_open`: a caution or GAPD replacing the
+    retention awaits its mainlevée."""
     if reception is None:
         return "", None
     if record is None:
@@ -53,8 +62,22 @@ def next_deadline(record: dict | None, reception: dict | None, state, buyer_days
                 pd.Timestamp(record["signed_at"]).date() + timedelta(days=ANSWER_DAYS))
     if pd.isna(record.get("solde_paid_at")):
         return "paiement du solde", state.solde_from + timedelta(days=buyer_days)
-    if state.retention_due_on is not None and pd.isna(record.get("retention_released_at")):
-        return "remboursement de la retenue de garantie", state.retention_due_on
+    signed = record.get("figures")
+    if isinstance(signed, str) and json.loads(signed).get("provisional") and \
+            pd.isna(record.get("revision_notified_at")):
+        return "révision du solde (à la publication des index)", None
+    if pd.notna(record.get("revision_notified_at")) and pd.isna(record.get("revision_paid_at")):
+        return ("paiement de la révision du solde", pd.Timestamp(
+            record["revision_notified_at"]).date() + timedelta(days=buyer_days))
+    for part in retention_parts(held, reception):
+        if pd.isna(record.get(part.column)):
+            label = {"retenue": "remboursement de la retenue de garantie"}.get(
+                part.payment, "remboursement de la retenue conservée pour réserves")
+            return label, part.due_on
+    if guarantee_open and state.guarantee_release_by is not None:
+        return "mainlevée de la garantie (caution ou GAPD)", state.guarantee_release_by
+    if pd.notna(reception.get("reserves")) and pd.isna(reception.get("reserves_lifted_on")):
+        return "levée des réserves", None
     return "", None
 
 
@@ -71,7 +94,10 @@ def overview(frames, today: date) -> pd.DataFrame:
         op = buyer.loc[c.operation_code] if c.operation_code in buyer.index else None
         days = deadline_days(op["buyer_kind"], op["deadline_days_override"]) if op is not \
             None else 30
-        what, by = next_deadline(record, reception, state, days)
+        guarantees = frames.guarantees[frames.guarantees["contract_id"] == c.contract_id]
+        held = held_retention(record, reception, today) if record is not None else 0
+        what, by = next_deadline(record, reception, state, days, held,
+                                 bool(guarantees["released_at"].isna().any()))
         figures = None
         if record is not None:
             text = record.get("figures") if state.dgd_mode != "tacite" else record.get(
@@ -143,12 +169,22 @@ class EndOfContractPage(ReloadingPage):
         self.reserves = w.Text(description="Réserves", style=STYLE,
                                placeholder="vide : réception sans réserves",
                                layout=w.Layout(width="620px"))
+        self.reserves_cost = w.Text(description="Coût estimé des réserves (€)", style=STYLE,
+                                    placeholder="facultatif : part de la retenue conservée")
         self.lifted_on = w.DatePicker(description="Levée des réserves", style=STYLE)
+        open_guarantees = self.frames.guarantees[self.frames.guarantees["released_at"].isna()]
+        self.guarantee = w.Dropdown(description="Garantie", style=STYLE, options=[
+            (f"{g.guarantee_id} – {g.contract_id} ({format_eur(int(g.amount_cents))})",
+             g.guarantee_id) for g in open_guarantees.itertuples()])
         return [w.HBox([self.received_on, self._button("Prononcer la réception",
                                                        self.receive)]),
-                self.reserves,
+                self.reserves, self.reserves_cost,
                 w.HBox([self.lifted_on, self._button("Lever les réserves", self.lift)]),
-                self._button("Signer et notifier le décompte général", self.sign, "success")]
+                self._button("Signer et notifier le décompte général", self.sign, "success"),
+                self._button("Notifier la révision du solde (index publiés)",
+                             self.notify_revision),
+                w.HBox([self.guarantee, self._button("Donner mainlevée de la garantie",
+                                                     self.release_guarantee)])]
 
     def _contractor(self) -> list[w.Widget]:
         self.end_month = w.Text(description="Mois de fin (AAAA-MM)", style=STYLE)
@@ -168,8 +204,45 @@ class EndOfContractPage(ReloadingPage):
                              self.tacit)]
 
     def _moe(self) -> list[w.Widget]:
-        return [self._button("Accepter le projet de décompte final et établir le projet de "
-                             "décompte général", self.settle, "success")]
+        self.corrections: dict[str, tuple[int, str]] = {}
+        cid = self.contract.value
+        lines = self.frames.price_lines[self.frames.price_lines["contract_id"] == cid]
+        self.line = w.Dropdown(description="Ligne", style=STYLE, layout=w.Layout(
+            width="620px"), options=[(f"{r.line_no} – {r.label}", r.line_no)
+                                     for r in lines.itertuples()])
+        self.admitted = w.Text(description="Avancement admis (%)", style=STYLE)
+        self.reason = w.Text(description="Justification", style=STYLE,
+                             layout=w.Layout(width="620px"))
+        self.pending = w.HTML()
+        self.contract.observe(lambda _c: self._load(), names="value")
+        return [w.HTML("<h4>Rectifier le projet de décompte final</h4>"), self.line,
+                w.HBox([self.admitted, self._button("Rectifier cette ligne", self.rectify,
+                                                    "")]),
+                self.reason, self.pending,
+                self._button("Établir le décompte final et le projet de décompte général",
+                             self.settle, "success")]
+
+    def rectify(self):
+        """Keep one line's admitted % with its justification, for the décompte final."""
+        from gesprokit.errors import GesprokitError
+        from gesprokit.inputs import text
+
+        def keep():
+            field = f"Avancement admis de la ligne {self.line.value}"
+            if self.line.value is None:
+                raise GesprokitError("Ligne : aucune ligne choisie.")
+            try:
+                pct = percent_input(self.admitted.value)
+            except ValueError:
+                raise GesprokitError(f"{field} : pourcentage illisible « "
+                                     f"{self.admitted.value} » (attendu par exemple 97,5)"
+                                     ) from None
+            self.corrections[self.line.value] = (pct, text(self.reason.value, "Justification"))
+            self.pending.value = "<br>".join(
+                f"Ligne {html.escape(k)} : {format_pct_bp(v)} – {html.escape(r)}" for k, (v, r) in
+                sorted(self.corrections.items()))
+        return guarded(keep, self.message, "Rectification notée : elle s'applique à "
+                       "l'établissement du décompte final.")
 
     def _treasury(self) -> list[w.Widget]:
         return [self._button("Enregistrer le paiement du solde", self.pay_solde),
@@ -210,9 +283,13 @@ class EndOfContractPage(ReloadingPage):
         if self.received_on.value is None:
             self.message.value = error_html("Date de réception : date obligatoire.")
             return None
-        return self._run(lambda: self.session.record_reception(
-            cid, self.received_on.value, self.reserves.value, now=self.now),
-            f"Réception prononcée : {cid}.")
+        def act():
+            cost = (amount_input("Coût estimé des réserves", self.reserves_cost.value)
+                    if self.reserves_cost.value.strip() else None)
+            return self.session.record_reception(cid, self.received_on.value,
+                                                 self.reserves.value,
+                                                 reserves_cost_cents=cost, now=self.now)
+        return self._run(act, f"Réception prononcée : {cid}.")
 
     def lift(self):
         cid = self.contract.value
@@ -257,8 +334,27 @@ class EndOfContractPage(ReloadingPage):
 
     def settle(self):
         cid = self.contract.value
-        return self._run(lambda: self.session.settle_final(cid, now=self.now),
+        corrections = {k: v for k, (v, _r) in self.corrections.items()}
+        reasons = {k: r for k, (_v, r) in self.corrections.items()}
+        return self._run(lambda: self.session.settle_final(cid, corrections, reasons,
+                                                           now=self.now),
                          f"Décompte final établi : {cid}.")
+
+    def notify_revision(self):
+        cid = self.contract.value
+        return self._run(lambda: self.session.notify_final_revision(cid, now=self.now),
+                         f"Révision du solde notifiée : {cid}.")
+
+    def release_guarantee(self):
+        gid = self.guarantee.value
+        if gid is None:
+            self.message.value = error_html("Aucune garantie à libérer.")
+            return None
+        g = self.frames.guarantees.set_index("guarantee_id").loc[gid]
+        return guarded(lambda: self.session.release_guarantee(g["contract_id"], gid,
+                                                              now=self.now),
+                       self.message, f"Mainlevée donnée : garantie {gid}.",
+                       lambda _r: self._load())
 
     def pay_solde(self):
         cid = self.contract.value
