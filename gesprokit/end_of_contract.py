@@ -24,7 +24,7 @@ from gesprokit.delays import RETENTION_REFUND_DAYS
 from gesprokit.final_account import FinalAccount, compute_final_account
 from gesprokit.months import parse_month
 from gesprokit.store import load_frames
-from gesprokit.workflow import Actor, contract_action
+from gesprokit.workflow import Actor, File, contract_action
 from gesprokit.workflow_errors import InvalidTransition, StaleState, ValidationError
 
 GUARANTEE_MONTHS = 12  # CCAG-T art. 44.1: one year from the réception
@@ -188,6 +188,38 @@ def account_from_frames(frames, contract_id: str, as_of: datetime, claimed: bool
                                  adjustments)
 
 
+def _signed_document(conn: Connection, contract_id: str, kind: str, when: datetime,
+                     produced: list[File], claimed: bool = False) -> FinalAccount:
+    """The account as it stands inside the action's transaction, and the PDF the person
+    signs (`kind`, see :mod:`gesprokit.final_documents`) rendered from exactly those
+    figures, appended to `produced`."""
+    from gesprokit.final_documents import render_final
+
+    frames = load_frames(conn, [contract_id])
+    account = account_from_frames(frames, contract_id, when, claimed)
+    produced.append(File(f"{kind}-{contract_id}.pdf", render_final(kind, frames, account, when)))
+    return account
+
+
+SIGNING_ACTIONS = ("submit_final", "settle_final", "sign_general")
+
+
+def signed_document(conn: Connection, contract_id: str) -> File | None:
+    """The last document signed at the contract's end (projet de décompte final, projet de
+    décompte général, décompte général) as it was stored with its act, or None."""
+    events = conn.execute(select(schema.Event.attachments).where(
+        schema.Event.contract_id == contract_id, schema.Event.n.is_(None),
+        schema.Event.action.in_(SIGNING_ACTIONS)).order_by(
+        schema.Event.event_id.desc())).scalars()
+    for attachments in events:
+        hashes = json.loads(attachments) if attachments else []
+        if hashes:
+            row = conn.execute(select(schema.Attachment.name, schema.Attachment.content).where(
+                schema.Attachment.sha256 == hashes[-1])).one()
+            return File(row.name, row.content)
+    return None
+
+
 def _figures(account: FinalAccount) -> str:
     heads = account.headings()
     return json.dumps({**dict(zip(heads["key"], heads["amount"].astype(int), strict=True)),
@@ -283,6 +315,8 @@ def submit_final(engine: Engine, actor: Actor, contract_id: str, month: str,
     now = (now or datetime.now()).replace(microsecond=0)
     month = parse_month(month)
 
+    produced: list[File] = []  # the PDF the person signs, bound to the event
+
     def write(conn: Connection) -> dict:
         contract = conn.execute(select(schema.Contract.company_code).where(
             schema.Contract.contract_id == contract_id)).one()
@@ -294,9 +328,13 @@ def submit_final(engine: Engine, actor: Actor, contract_id: str, month: str,
                                     "n'est pas prononcée.")
         if _record(conn, contract_id) is not None:
             raise InvalidTransition("Le projet de décompte final est déjà transmis.")
-        last = conn.execute(select(schema.Situation.month).where(
+        last = conn.execute(select(schema.Situation.n, schema.Situation.month,
+                                   schema.Situation.status).where(
             schema.Situation.contract_id == contract_id).order_by(
             schema.Situation.n.desc())).first()
+        if last is not None and last.status not in ("validated", "paid"):
+            raise InvalidTransition(f"La situation n°{last.n} n'est pas encore validée par le "
+                                    "maître d'ouvrage : le projet de décompte final la suit.")
         if last is not None and month <= last.month:  # that month's works are in it
             raise ValidationError(f"Mois du décompte final {month} : il suit le mois de la "
                                   f"dernière situation ({last.month}).")
@@ -307,12 +345,14 @@ def submit_final(engine: Engine, actor: Actor, contract_id: str, month: str,
             conn.execute(insert(schema.FinalProgress), [
                 {"contract_id": contract_id, "line_no": k, "claimed_bp": v} for k, v in
                 checked.items()])
-        account = account_of(conn, contract_id, now, claimed=True)
+        account = _signed_document(conn, contract_id, "projet_final", now, produced,
+                                   claimed=True)
         conn.execute(update(schema.FinalAccountRecord).where(
             schema.FinalAccountRecord.contract_id == contract_id).values(
             claim_figures=_figures(account)))
         return {"month": month, "solde": account.solde, "lines": len(checked)}
-    return contract_action(engine, actor, contract_id, "contractor", "submit_final", write, now)
+    return contract_action(engine, actor, contract_id, "contractor", "submit_final", write, now,
+                           produced)
 
 
 def settle_final(engine: Engine, actor: Actor, contract_id: str,
@@ -324,6 +364,8 @@ def settle_final(engine: Engine, actor: Actor, contract_id: str,
     corrected line with its reason) and draws up the projet de décompte général."""
     now = (now or datetime.now()).replace(microsecond=0)
     corrections, reasons = corrections or {}, reasons or {}
+
+    produced: list[File] = []  # the PDF the person signs, bound to the event
 
     def write(conn: Connection) -> dict:
         record = _record(conn, contract_id)
@@ -352,9 +394,10 @@ def settle_final(engine: Engine, actor: Actor, contract_id: str,
             schema.FinalAccountRecord.contract_id == contract_id).values(
             settled_at=now, settled_by=actor.email,
             adjustments=json.dumps(adj, ensure_ascii=False) if adj else None))
-        account = account_of(conn, contract_id, now)
+        account = _signed_document(conn, contract_id, "projet_general", now, produced)
         return {"solde": account.solde, "corrected": sorted(set(corrections))}
-    return contract_action(engine, actor, contract_id, "moe", "settle_final", write, now)
+    return contract_action(engine, actor, contract_id, "moe", "settle_final", write, now,
+                           produced)
 
 
 def _adjustment(a: dict) -> dict:
@@ -385,6 +428,8 @@ def sign_general(engine: Engine, actor: Actor, contract_id: str, *,
     figures are kept as signed."""
     now = (now or datetime.now()).replace(microsecond=0)
 
+    produced: list[File] = []  # the PDF the person signs, bound to the event
+
     def write(conn: Connection) -> dict:
         record = _record(conn, contract_id)
         if record is not None:
@@ -394,7 +439,7 @@ def sign_general(engine: Engine, actor: Actor, contract_id: str, *,
                                     "d'œuvre.")
         if record["signed_at"] is not None:
             raise InvalidTransition("Le décompte général est déjà signé.")
-        account = account_of(conn, contract_id, now)
+        account = _signed_document(conn, contract_id, "general", now, produced)
         done = conn.execute(update(schema.FinalAccountRecord).where(
             schema.FinalAccountRecord.contract_id == contract_id,
             schema.FinalAccountRecord.signed_at.is_(None)).values(
@@ -403,7 +448,8 @@ def sign_general(engine: Engine, actor: Actor, contract_id: str, *,
             raise StaleState("Le décompte général vient d'être signé par un autre "
                              "utilisateur : actualisez la page.")
         return {"solde": account.solde, "due_cum": int(account.final["due_cum"])}
-    return contract_action(engine, actor, contract_id, "moa", "sign_general", write, now)
+    return contract_action(engine, actor, contract_id, "moa", "sign_general", write, now,
+                           produced)
 
 
 def answer_general(engine: Engine, actor: Actor, contract_id: str, accept: bool, *,

@@ -11,7 +11,7 @@ import pandas as pd
 
 from gesprokit.documents import _facts, _Pdf, _section, _table
 from gesprokit.final_account import FinalAccount
-from gesprokit.money import format_eur
+from gesprokit.money import format_eur, format_pct_bp
 from gesprokit.months import format_date_fr, format_month_fr
 from gesprokit.store import Frames
 
@@ -34,6 +34,39 @@ def document_kind(record: dict) -> str:
     if pd.notna(record.get("settled_at")):
         return "projet_general"
     return "projet_final"
+
+
+def _rectifications(pdf: _Pdf, frames: Frames, cid: str) -> None:
+    """The lines the MOE rectified (claimed %, admitted %, justification) and the final
+    penalties and bonuses with their reasons: what the titulaire signs must show them."""
+    import json
+
+    progress = frames.final_progress[frames.final_progress["contract_id"] == cid]
+    differs = (progress["admitted_bp"] != progress["claimed_bp"]).fillna(True).astype(bool)
+    changed = progress[progress["admitted_bp"].notna().to_numpy() & differs.to_numpy()]
+    records = frames.final_accounts[frames.final_accounts["contract_id"] == cid]
+    text = records["adjustments"].iloc[0] if len(records) else None
+    adjustments = json.loads(text) if isinstance(text, str) else []
+    if changed.empty and not adjustments:
+        return
+    _section(pdf, "Rectifications et ajustements du maître d'œuvre")
+    labels = frames.price_lines[frames.price_lines["contract_id"] == cid].set_index(
+        "line_no")["label"]
+    # a line the titulaire left out was presented at its last %
+    mine = frames.progress[frames.progress["contract_id"] == cid].sort_values("n")
+    last = mine.groupby("line_no")["pct_bp"].last()
+    rows = [[f"{r.line_no} – {labels.get(r.line_no, '')}", r.comment or "",
+             format_pct_bp(int(last.get(r.line_no, 0) if pd.isna(r.claimed_bp)
+                               else r.claimed_bp)),
+             format_pct_bp(int(r.admitted_bp))]
+            for r in changed.itertuples()]
+    for a in adjustments:
+        what = "Pénalité" if a["kind"] == "penalty" else "Prime"
+        amount = (f"{a['days']} jour(s)" if a.get("days") is not None
+                  else format_eur(int(a["amount_cents"])))
+        rows.append([what, a["reason"], "", amount])
+    _table(pdf, ["Ligne ou ajustement", "Justification", "Présenté", "Admis"], rows,
+           (55, 75, 20, 24), text_columns=2)
 
 
 def render_final(kind: str, frames: Frames, account: FinalAccount, when: datetime,
@@ -66,9 +99,11 @@ def render_final(kind: str, frames: Frames, account: FinalAccount, when: datetim
         pdf.multi_cell(0, 5, "Révision provisoire : un index n'est pas encore publié ; la "
                              "révision du solde sera notifiée après sa publication (CCAG-T "
                              "art. 12.4.2).", new_x="LMARGIN", new_y="NEXT")
+    if kind != "projet_final":
+        _rectifications(pdf, frames, cid)
     _section(pdf, "État du solde et récapitulation des acomptes")
-    _table(pdf, ["", "Mois", "N°", "Montant TTC"],
-           [[r.kind, format_month_fr(r.month), str(r.n), format_eur(r.net)]
+    _table(pdf, ["Pièce", "Mois", "N°", "Montant TTC"],
+           [[r.kind.capitalize(), format_month_fr(r.month), str(r.n), format_eur(r.net)]
             for r in account.recap.itertuples()]
            + [["Total", "", "", format_eur(int(account.recap["net"].sum()))]],
            (40, 45, 15, 40), text_columns=2)

@@ -223,8 +223,10 @@ def _write_end_of_contracts(folder: Path) -> None:
     général deemed accepted and its solde paid late; the charpente's DGD signed, its solde
     paid and its retention refunded at the end of its (six-month) délai de garantie; the
     étanchéité received with réserves (their cost kept on the retention) and its décompte
-    général signed with réserves; the menuiseries' DGD by the tacit procedure; the
-    ascenseurs received and still without their projet de décompte final."""
+    général signed with réserves; the menuiseries intérieures' DGD by the tacit procedure
+    (the MOA let 30 days pass, then 10 more); the ascenseurs received and still without
+    their projet de décompte final. The menuiseries extérieures (L05) stay open: their
+    month of October is the one the circuit's examples run through."""
     c = f"{OPERATION_CODE}-L"
     _write_csv(folder / "receptions.csv",
                ["contract_id", "received_on", "reserves", "reserves_cost", "reserves_lifted_on",
@@ -233,7 +235,7 @@ def _write_end_of_contracts(folder: Path) -> None:
                 [f"{c}03", "2026-02-27", "", "", "", ""],
                 [f"{c}04", "2026-04-24", "Relevés d'étanchéité de la terrasse R+2 à reprendre "
                  "(angle nord-est)", "3500.00", "", ""],
-                [f"{c}05", "2026-06-30", "", "", "", ""],
+                [f"{c}07", "2026-09-15", "", "", "", ""],
                 [f"{c}12", "2026-10-15", "", "", "", ""]])
     _write_csv(folder / "final_accounts.csv",
                ["contract_id", "month", "claimed_at", "settled_at", "signed_at", "answered_at",
@@ -248,8 +250,8 @@ def _write_end_of_contracts(folder: Path) -> None:
                  "2026-06-22 10:00:00", "2026-07-10 16:45:00", "avec réserves",
                  "Mémoire en réclamation : reprise des acrotères ordonnée par l'OS n°12, non "
                  "reprise au décompte", "6840.00", "", "2026-08-20 10:00:00", "", ""],
-                [f"{c}05", "2026-06", "2026-07-15 09:00:00", "", "", "", "", "", "",
-                 "2026-08-24 10:00:00", "", "", ""]])
+                [f"{c}07", "2026-09", "2026-09-28 09:00:00", "", "", "", "", "", "",
+                 "2026-10-30 10:00:00", "", "", ""]])
     _write_csv(folder / "final_progress.csv",
                ["contract_id", "line_no", "claimed_pct", "admitted_pct", "comment"], [])
 

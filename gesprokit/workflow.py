@@ -180,9 +180,13 @@ class _Context:
         return self.cache["frames"], self.cache["ledger"]
 
 
-def _load(conn: Connection, contract_id: str, n: int | None) -> tuple[dict, dict | None]:
-    contract = conn.execute(select(schema.Contract).where(
-        schema.Contract.contract_id == contract_id)).mappings().first()
+def _load(conn: Connection, contract_id: str, n: int | None, lock: bool = False
+          ) -> tuple[dict, dict | None]:
+    """The contract and situation `n` (if any); `lock`: the contract row is locked until the
+    transaction ends (PostgreSQL), so that acts on the contract as a whole — opening a
+    situation, the end of the contract — run one after the other."""
+    query = select(schema.Contract).where(schema.Contract.contract_id == contract_id)
+    contract = conn.execute(query.with_for_update() if lock else query).mappings().first()
     if contract is None:
         raise ValidationError(f"Marché « {contract_id} » inconnu.")
     situation = None
@@ -358,11 +362,16 @@ def create_situation(engine: Engine, actor: Actor, contract_id: str, month: str,
     now = (now or datetime.now()).replace(microsecond=0)
     with _same_record_race("Cette situation vient d'être ouverte par un autre utilisateur : "
                            "actualisez la page."), writing(engine) as conn:
-        contract, _ = _load(conn, contract_id, None)
+        contract, _ = _load(conn, contract_id, None, lock=True)
         refused = refusal(actor, "enter_progress", "draft", contract["company_code"],
                           operation=contract["operation_code"])
         if refused:
             raise refused
+        if conn.execute(select(schema.FinalAccountRecord.claimed_at).where(
+                schema.FinalAccountRecord.contract_id == contract_id)).first():
+            raise InvalidTransition("Le projet de décompte final est transmis : le reste des "
+                                    "travaux se règle par le décompte final, plus par une "
+                                    "situation mensuelle.")
         last = conn.execute(select(schema.Situation).where(
             schema.Situation.contract_id == contract_id).order_by(
             schema.Situation.n.desc()).limit(1)).mappings().first()
@@ -486,11 +495,15 @@ def return_to_moe(engine: Engine, actor: Actor, contract_id: str, n: int, reason
 
 
 def contract_action(engine: Engine, actor: Actor, contract_id: str, role: str, action: str,
-                     write: Callable[[Connection], dict], now: datetime | None) -> dict:
+                     write: Callable[[Connection], dict], now: datetime | None,
+                     produced: list[File] | None = None) -> dict:
+    """An action on a contract as a whole: the role's permission and scope, `write` in one
+    transaction, one chained event sealing the contract; the PDFs `write` put in `produced`
+    are stored by their hash and bound to the event."""
     now = (now or datetime.now()).replace(microsecond=0)
     with _same_record_race("Cet enregistrement vient d'être fait par un autre utilisateur : "
                            "actualisez la page."), writing(engine) as conn:
-        contract, _ = _load(conn, contract_id, None)
+        contract, _ = _load(conn, contract_id, None, lock=True)
         if actor.role != role:
             raise PermissionDenied(f"Action réservée au rôle « {ROLE_LABELS[role]} » (vous "
                                    f"êtes « {ROLE_LABELS.get(actor.role, actor.role)} »).")
@@ -498,9 +511,11 @@ def contract_action(engine: Engine, actor: Actor, contract_id: str, role: str, a
         if refused:
             raise refused
         after = write(conn)
+        hashes = _store_files(conn, produced or [])
         append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
                               "action": action, "contract_id": contract["contract_id"],
-                              "after": _json(after)}], sealed=[("contract", contract_id)])
+                              "after": _json(after), "attachments": _json(hashes or None)}],
+                      sealed=[("contract", contract_id)])
     return after
 
 

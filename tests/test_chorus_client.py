@@ -15,7 +15,6 @@ from gesprokit.chorus.billing import DepositRejected
 from gesprokit.chorus.contract_server import DUPLICATE_CODE, ContractServer, State
 from gesprokit.chorus.piste import ChorusError, ChorusUnavailable, PisteClient, PisteConfig
 from gesprokit.delays import compute_delays
-from gesprokit.importer import import_folder
 from gesprokit.ledger import ledger_from_frames
 from gesprokit.money import format_eur
 from gesprokit.store import load_frames
@@ -290,16 +289,13 @@ def test_validated_pdf_export_for_deposit(engine, tmp_path):
         billing.export_validated_pdf(engine, L05, 6, tmp_path)  # imported, no PDF produced
 
 
-def test_final_file_through_the_tacit_procedure(sqlite_engine, open_sample, server, client):
-    """L05 carried to its end here (the sample's own L05 is already at its DGD)."""
+def test_final_file_through_the_tacit_procedure(engine, server, client):
     import json
     from datetime import date
 
     from gesprokit import end_of_contract
     from gesprokit.workflow import File
 
-    engine = sqlite_engine
-    import_folder(open_sample, engine, now=datetime(2026, 6, 1))
     pdf = File("projet-decompte-final-L05.pdf", b"%PDF-1.4 projet de decompte final")
     a7_at = datetime(2026, 8, 3, 9, 0)
     # the A7 transmits the projet de décompte final recorded after the réception: an A7 of
@@ -314,7 +310,8 @@ def test_final_file_through_the_tacit_procedure(sqlite_engine, open_sample, serv
     end_of_contract.submit_final(engine, CONTRACTOR, L05, "2026-07",
                                  {line: 10_000 for line in lines}, now=a7_at)
     with engine.connect() as conn:
-        claim = json.loads(conn.execute(text("SELECT claim_figures FROM final_account"))
+        claim = json.loads(conn.execute(text("SELECT claim_figures FROM final_account WHERE "
+                                             f"contract_id = '{L05}'"))
                            .scalar())
     solde = billing.Amounts(ht=claim["total_ht_cum"], vat=claim["vat_cum"],
                             ttc=claim["total_ttc_cum"], to_pay=claim["solde"])

@@ -18,9 +18,10 @@ from gesprokit.workflow import Actor
 from gesprokit.workflow_errors import InvalidTransition, StaleState, ValidationError
 
 THREADS = 8
-# contracts whose last situation is paid, so that a new one can be opened
-CONTRACTS = {"CHMV-EHPAD-L02": "BCC", "CHMV-EHPAD-L03": "CHA", "CHMV-EHPAD-L04": "ETA",
-             "CHMV-EHPAD-L05": "MAL"}
+# contracts whose last situation is paid and whose end has not begun, so that a new one can
+# be opened
+CONTRACTS = {"CHMV-EHPAD-L06": "PLA", "CHMV-EHPAD-L08": "SOL", "CHMV-EHPAD-L09": "CVA",
+             "CHMV-EHPAD-L12": "ASC"}
 CIRCUIT = [("submit", "contractor"), ("verify", "verifier"), ("issue", "moe"),
            ("accept", "amo"), ("validate", "moa"), ("pay", "treasury")]
 
@@ -86,15 +87,15 @@ def test_concurrent_creation_ends_in_french_not_in_a_driver_error(postgres_engin
     refusals, no raw IntegrityError (the read-then-insert of create_situation)."""
     engine = postgres_engine
     import_folder(SAMPLE, engine, now=datetime(2026, 6, 1))
-    who = Actor(email="saisie@mal.fr", role="contractor", company_code="MAL")
+    who = Actor(email="saisie@pla.fr", role="contractor", company_code="PLA")
     results = race(lambda i: workflow.create_situation(
-        engine, who, "CHMV-EHPAD-L05", "2026-10", now=datetime(2026, 10, 30, 9, i)), THREADS)
+        engine, who, "CHMV-EHPAD-L06", "2026-10", now=datetime(2026, 10, 30, 9, i)), THREADS)
     wins = [r for r in results if not isinstance(r, Exception)]
-    assert wins == [7]
-    assert all(isinstance(r, (StaleState, InvalidTransition)) for r in results if r != 7)
+    assert wins == [8]
+    assert all(isinstance(r, (StaleState, InvalidTransition)) for r in results if r != 8)
     # the same guarantee recorded twice at once: one row, one French refusal
     results = race(lambda i: workflow.record_guarantee(
-        engine, actor("amo"), "CHMV-EHPAD-L05", "G-MEME", "caution", 1000,
+        engine, actor("amo"), "CHMV-EHPAD-L06", "G-MEME", "caution", 1000,
         datetime(2026, 11, 20).date(), "Banque", now=datetime(2026, 11, 20, 10, i)), THREADS)
     assert sum(not isinstance(r, Exception) for r in results) == 1, results
     with engine.connect() as conn:
@@ -115,3 +116,43 @@ def test_concurrent_creation_ends_in_french_not_in_a_driver_error(postgres_engin
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM event WHERE action = 'pay_advance'")
                             ).scalar() == 1
+
+
+def test_the_end_of_a_contract_at_once(postgres_engine):
+    """A contract's end acted on from several tabs at once: the décompte général signed
+    once, a monthly situation and the projet de décompte final never both, the solde paid
+    once; every loser refused in French and the chain intact."""
+    from datetime import date
+
+    from gesprokit import end_of_contract as eoc
+
+    engine = postgres_engine
+    import_folder(SAMPLE, engine, now=datetime(2026, 6, 1))
+    asc = Actor(email="saisie@asc.fr", role="contractor", company_code="ASC")
+    eoc.submit_final(engine, asc, "CHMV-EHPAD-L12", "2026-10", {},
+                     now=datetime(2026, 11, 2, 9))
+    eoc.settle_final(engine, actor("moe"), "CHMV-EHPAD-L12", now=datetime(2026, 11, 5, 9))
+    results = race(lambda i: eoc.sign_general(engine, actor("moa"), "CHMV-EHPAD-L12",
+                                              now=datetime(2026, 11, 9, 9, i)), THREADS)
+    assert sum(not isinstance(r, Exception) for r in results) == 1, results
+    assert all(isinstance(r, (StaleState, InvalidTransition)) for r in results
+               if isinstance(r, Exception)), results
+    # the titulaire opens a month and sends its projet de décompte final from two tabs
+    pla = Actor(email="saisie@pla.fr", role="contractor", company_code="PLA")
+    eoc.record_reception(engine, actor("moa"), "CHMV-EHPAD-L06", date(2026, 10, 20),
+                         now=datetime(2026, 10, 20, 17))
+    results = race(lambda i: workflow.create_situation(
+        engine, pla, "CHMV-EHPAD-L06", "2026-10", now=datetime(2026, 11, 3, 9, i))
+        if i % 2 else eoc.submit_final(engine, pla, "CHMV-EHPAD-L06", "2026-10", {},
+                                       now=datetime(2026, 11, 3, 9, i)), THREADS)
+    assert sum(not isinstance(r, Exception) for r in results) == 1, results
+    with engine.connect() as conn:
+        opened = conn.execute(text("SELECT count(*) FROM situation WHERE contract_id = "
+                                   "'CHMV-EHPAD-L06' AND month = '2026-10'")).scalar()
+        finals = conn.execute(text("SELECT count(*) FROM final_account WHERE contract_id = "
+                                   "'CHMV-EHPAD-L06'")).scalar()
+        signed = conn.execute(text("SELECT count(*) FROM event WHERE action = "
+                                   "'sign_general' AND contract_id = 'CHMV-EHPAD-L12'")
+                              ).scalar()
+    assert opened + finals == 1 and signed == 1
+    assert verify_chain(load_frames(engine).events) == []

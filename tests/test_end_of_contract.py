@@ -116,6 +116,21 @@ def test_dgd_signed_and_the_solde_paid_late(engine):  # noqa: F811
         figures = conn.execute(text("SELECT figures FROM final_account")).scalar()
 
     assert json.loads(figures)["solde"] == solde
+    # the décompte général the MOA signed is stored with its act, bound by its hash
+    with engine.connect() as conn:
+        hashes = json.loads(conn.execute(text(
+            "SELECT attachments FROM event WHERE action = 'sign_general'")).scalar())
+        content = conn.execute(text("SELECT content FROM attachment WHERE sha256 = :h"),
+                               {"h": hashes[0]}).scalar()
+        stored = eoc.signed_document(conn, L05)
+    import hashlib
+
+    assert stored.name == "general-CHMV-EHPAD-L05.pdf" and stored.content == content
+    assert hashlib.sha256(content).hexdigest() == hashes[0]
+    words = " ".join(subprocess.run(["pdftotext", "-layout", "-", "-"], input=content,
+                                    check=True, capture_output=True).stdout.decode().split())
+    assert "Décompte général" in words
+    assert " ".join(format_eur(solde).split()) in words
     state = eoc.final_state(*_rows(engine, L05), date(2026, 8, 21))
     assert (state.dgd_mode, state.dgd_on, state.solde_from) == (
         "signé", date(2026, 8, 20), date(2026, 8, 20))
@@ -493,7 +508,7 @@ def test_the_samples_ends_reconcile_to_the_cent(sample_base, tmp_path):  # noqa:
     assert stages == {
         L02: "décompte général réputé accepté", L03: "décompte général signé",
         "CHMV-EHPAD-L04": "décompte général signé avec réserves",
-        L05: "décompte général définitif (procédure tacite)",
+        "CHMV-EHPAD-L07": "décompte général définitif (procédure tacite)",
         "CHMV-EHPAD-L12": "réception prononcée"}
     statements = pd.read_sql("SELECT contract_id, net_month FROM payment_statement", sample)
     advances = frames.contracts.set_index("contract_id")["advance_cents"].fillna(0)
@@ -505,7 +520,7 @@ def test_the_samples_ends_reconcile_to_the_cent(sample_base, tmp_path):  # noqa:
         assert paid + g["solde"] + int(advances[cid]) == (
             g["total_ttc_cum"] - g["penalty_cum"] - g["retention_cum"]), cid
         checked.append(cid)
-    assert sorted(checked) == [L02, L03, "CHMV-EHPAD-L04", L05]
+    assert sorted(checked) == [L02, L03, "CHMV-EHPAD-L04", "CHMV-EHPAD-L07"]
 
     delays = report_data_from_frames(frames, on).delays.set_index(["contract_id", "payment"])
     # L02's solde (41,54 €: the definitive revision of its last months) from the DGD deemed

@@ -49,7 +49,7 @@ def test_sample_imports_cleanly(sqlite_engine):
             + frames.final_accounts[["claimed_at", "settled_at", "signed_at", "answered_at",
                                      "tacit_at", "solde_paid_at", "retention_released_at",
                                      "kept_released_at"]].notna().sum().sum())
-    assert ends == 5 + 4 + 6 + 5 + 2  # réceptions; L02, L03, L04, L05's acts
+    assert ends == 5 + 4 + 6 + 5 + 2  # réceptions; L02, L03, L04, L07's acts
     assert len(frames.events) == 1 + steps + ends + 1
     assert frames.events["action"].iloc[0] == "open_journal"
     assert frames.events["action"].iloc[-1] == "import"
@@ -299,7 +299,7 @@ def test_the_ends_of_contracts_are_checked_act_after_act(tmp_path, sqlite_engine
     answered = edit_csv(finals, 2, "answered_at", "2026-05-25 09:00:00")
     # L02's refund on 1 March 2027, before its délai de garantie ends (31 March 2027)
     released = edit_csv(finals, 1, "retention_released_at", "2027-03-01 10:00:00")
-    # L05's tacit notice 20 days after its projet: the MOA still had 10 days
+    # L07's tacit notice before its projet: the MOA still had its 30 days
     tacit = edit_csv(finals, 4, "tacit_at", "2026-08-04 10:00:00")
     # L04's réserves answered without the amount claimed
     reserves = edit_csv(finals, 3, "disputed", "")

@@ -255,8 +255,10 @@ class EndOfContractPage(ReloadingPage):
         return guarded(action, self.message, success, lambda _r: self._load())
 
     def prepare_pdf(self):
-        """A download link to the contract's end-of-contract document as it stands."""
-        from gesprokit.end_of_contract import account_from_frames
+        """A download link to the document signed at the contract's end, as stored with its
+        act (its hash is in the journal); before any, the décompte as it stands."""
+        from gesprokit.db import reading
+        from gesprokit.end_of_contract import account_from_frames, signed_document
         from gesprokit.final_documents import document_kind, render_final
 
         cid = self.contract.value
@@ -271,12 +273,16 @@ class EndOfContractPage(ReloadingPage):
         stage = self.rows.set_index("contract_id").loc[cid, "stage"]
 
         def build():
+            with reading(self.session.engine).connect() as conn:
+                stored = signed_document(conn, cid)
+            if stored is not None:
+                return stored.name, stored.content, "Télécharger le document signé"
             account = account_from_frames(self.frames, cid, now)
             kind = document_kind(record)
-            return kind, render_final(kind, self.frames, account, now, stage)
+            return (f"{kind}-{cid}.pdf", render_final(kind, self.frames, account, now, stage),
+                    "Télécharger le PDF")
         return guarded(build, self.message, "", lambda r: setattr(
-            self.document, "value", download_link(f"{r[0]}-{cid}.pdf", r[1],
-                                                  "Télécharger le PDF")))
+            self.document, "value", download_link(r[0], r[1], r[2])))
 
     def receive(self):
         cid = self.contract.value
