@@ -11,6 +11,7 @@ import pandas as pd
 from conftest import SAMPLE
 
 from gesprokit import direct_payment, workflow
+from gesprokit import end_of_contract as eoc
 from gesprokit.importer import import_folder
 from gesprokit.importer.reading import read_rows
 from gesprokit.ledger import ledger_from_frames
@@ -27,7 +28,7 @@ def setup_only(tmp_path):
     folder = tmp_path / "setup"
     shutil.copytree(SAMPLE, folder)
     for name in ("situations", "progress", "adjustments", "guarantees",
-                 "direct_payment_requests"):
+                 "direct_payment_requests", "receptions", "final_accounts", "final_progress"):
         header = (folder / f"{name}.csv").read_text(encoding="utf-8").splitlines()[0]
         (folder / f"{name}.csv").write_text(header + "\n", encoding="utf-8")
     return folder
@@ -102,7 +103,53 @@ def history_actions(frames, engine) -> list[tuple[datetime, int, callable]]:
         actions.append((when, 0, lambda g=g, t=when: workflow.record_guarantee(
             engine, ROLE_ACTORS["amo"], g.contract_id, g.guarantee_id, g.kind,
             int(g.amount_cents), g.received_on.date(), g.issuer, now=t)))
+    actions += end_actions(frames, engine, companies)
     return sorted(actions, key=lambda a: (a[0], a[1]))
+
+
+def end_actions(frames, engine, companies) -> list[tuple[datetime, int, callable]]:
+    """Each contract's end (réception, projet de décompte final and what answers it) as the
+    actions of the people who did it, on their dates."""
+    def day(value) -> datetime:
+        return datetime.combine(pd.Timestamp(value).date(), datetime.min.time())
+
+    actions = []
+    for r in frames.receptions.itertuples():
+        cost = None if pd.isna(r.reserves_cost_cents) else int(r.reserves_cost_cents)
+        actions.append((day(r.received_on), 0, lambda r=r, c=cost: eoc.record_reception(
+            engine, ROLE_ACTORS["moa"], r.contract_id, pd.Timestamp(r.received_on).date(),
+            r.reserves if isinstance(r.reserves, str) else None, reserves_cost_cents=c,
+            now=day(r.received_on))))
+    for f in frames.final_accounts.itertuples():
+        cid = f.contract_id
+        who = Actor(email=f"saisie@{companies[cid].lower()}.fr", role="contractor",
+                    company_code=companies[cid])
+        lines = frames.final_progress[frames.final_progress["contract_id"] == cid]
+        claimed = {r.line_no: int(r.claimed_bp) for r in lines.itertuples()
+                   if pd.notna(r.claimed_bp)}
+        steps = [
+            ("claimed_at", lambda t, w=who, f=f, p=claimed: eoc.submit_final(
+                engine, w, f.contract_id, f.month, p, now=t)),
+            ("settled_at", lambda t, f=f: eoc.settle_final(
+                engine, ROLE_ACTORS["moe"], f.contract_id, now=t)),
+            ("signed_at", lambda t, f=f: eoc.sign_general(
+                engine, ROLE_ACTORS["moa"], f.contract_id, now=t)),
+            ("answered_at", lambda t, w=who, f=f: eoc.answer_general(
+                engine, w, f.contract_id, f.answer == "accepted", claim=f.claim_text,
+                disputed_cents=None if pd.isna(f.disputed_cents) else int(f.disputed_cents),
+                now=t)),
+            ("tacit_at", lambda t, w=who, f=f: eoc.notify_tacit(engine, w, f.contract_id,
+                                                               now=t)),
+            ("solde_paid_at", lambda t, f=f: eoc.pay_solde(
+                engine, ROLE_ACTORS["treasury"], f.contract_id, now=t)),
+            ("retention_released_at", lambda t, f=f: eoc.release_retention(
+                engine, ROLE_ACTORS["treasury"], f.contract_id, now=t))]
+        for column, step in steps:
+            when = getattr(f, column)
+            if pd.notna(when):
+                actions.append((when.to_pydatetime(), 5, lambda s=step, t=when: s(
+                    t.to_pydatetime())))
+    return actions
 
 
 # The contracts whose history is replayed: one for each rule the history exercises —
@@ -149,4 +196,17 @@ def test_replayed_history_equals_the_import(tmp_path, sqlite_engine):
                                   .reset_index(drop=True),
                                   imported.situations[cols].sort_values(keys)
                                   .reset_index(drop=True))
+    # the ends: the figures each party signed, computed by the actions on their dates,
+    # equal the ones the import computed
+    ends = ["contract_id", "month", "claimed_at", "claim_figures", "settled_at", "signed_at",
+            "figures", "answered_at", "answer", "claim_text", "disputed_cents", "tacit_at",
+            "solde_paid_at", "retention_released_at"]
+    assert len(imported.final_accounts) >= 2  # L02 and L04 when not all are replayed
+    pd.testing.assert_frame_equal(
+        replayed.final_accounts[ends].sort_values("contract_id").reset_index(drop=True),
+        imported.final_accounts[ends].sort_values("contract_id").reset_index(drop=True))
+    on = ["contract_id", "received_on", "reserves", "reserves_cost_cents", "guarantee_until"]
+    pd.testing.assert_frame_equal(
+        replayed.receptions[on].sort_values("contract_id").reset_index(drop=True),
+        imported.receptions[on].sort_values("contract_id").reset_index(drop=True))
     engine.dispose()
