@@ -41,10 +41,12 @@ def _row(frame: pd.DataFrame, contract_id: str) -> dict | None:
 
 
 def next_deadline(record: dict | None, reception: dict | None, state, buyer_days: int,
-                  held: int = 0, guarantee_open: bool = False) -> tuple[str, date | None]:
+                  held: int = 0, guarantee_open: bool = False, solde: int | None = None
+                  ) -> tuple[str, date | None]:
     """What is awaited next and by when (the legal deadline), from the state; `held`: the
     retention withheld at the end (cents); `guarantee_open`: a caution or GAPD replacing the
-    retention awaits its mainlevée."""
+    retention awaits its mainlevée; `solde`: the definitive solde (nothing to pay when it is
+    zero or owed back)."""
     if reception is None:
         return "", None
     if record is None:
@@ -60,7 +62,7 @@ def next_deadline(record: dict | None, reception: dict | None, state, buyer_days
                     pd.Timestamp(record["claimed_at"]).date() + timedelta(days=TACIT_MOA_DAYS))
         return ("signature du titulaire",
                 pd.Timestamp(record["signed_at"]).date() + timedelta(days=ANSWER_DAYS))
-    if pd.isna(record.get("solde_paid_at")):
+    if pd.isna(record.get("solde_paid_at")) and (solde is None or solde > 0):
         return "paiement du solde", state.solde_from + timedelta(days=buyer_days)
     signed = record.get("figures")
     if isinstance(signed, str) and json.loads(signed).get("provisional") and \
@@ -96,13 +98,14 @@ def overview(frames, today: date) -> pd.DataFrame:
             None else 30
         guarantees = frames.guarantees[frames.guarantees["contract_id"] == c.contract_id]
         held = held_retention(record, reception, today) if record is not None else 0
-        what, by = next_deadline(record, reception, state, days, held,
-                                 bool(guarantees["released_at"].isna().any()))
         figures = None
         if record is not None:
             text = record.get("figures") if state.dgd_mode != "tacite" else record.get(
                 "claim_figures")
             figures = json.loads(text) if isinstance(text, str) else None
+        what, by = next_deadline(record, reception, state, days, held,
+                                 bool(guarantees["released_at"].isna().any()),
+                                 figures["solde"] if figures else None)
         out.append({
             "contract_id": c.contract_id, "stage": state.stage,
             "received_on": reception["received_on"],
@@ -116,17 +119,18 @@ def overview(frames, today: date) -> pd.DataFrame:
 
 
 def view(df: pd.DataFrame) -> pd.DataFrame:
+    """The table as users read it: what is awaited and by when first, then the facts."""
     return pd.DataFrame({
         "Marché": df["contract_id"], "Étape": df["stage"],
-        "Réception": df["received_on"].map(format_date_fr),
-        "Réserves non levées": df["reserves"],
-        "Fin du délai de garantie": df["guarantee_until"].map(format_date_fr),
         "Attendu": df["awaited"],
         "Échéance": [("" if pd.isna(b) or b is None else format_date_fr(b))
                      + (" (dépassée)" if late else "") for b, late in zip(
             df["by"], df["late"], strict=True)],
         "Solde TTC": df["solde"].map(lambda v: "" if v is None or pd.isna(v)
                                      else format_eur(int(v))),
+        "Réception": df["received_on"].map(format_date_fr),
+        "Réserves non levées": df["reserves"],
+        "Fin du délai de garantie": df["guarantee_until"].map(format_date_fr),
     })
 
 
@@ -169,11 +173,13 @@ class EndOfContractPage(ReloadingPage):
         self.reserves = w.Text(description="Réserves", style=STYLE,
                                placeholder="vide : réception sans réserves",
                                layout=w.Layout(width="620px"))
-        self.reserves_cost = w.Text(description="Coût estimé des réserves (€)", style=STYLE,
-                                    placeholder="facultatif : part de la retenue conservée")
+        self.reserves_cost = w.Text(description="Coût des réserves (€)", style=STYLE,
+                                    placeholder="facultatif : part de la retenue conservée",
+                                    layout=w.Layout(width="420px"))
         self.lifted_on = w.DatePicker(description="Levée des réserves", style=STYLE)
         open_guarantees = self.frames.guarantees[self.frames.guarantees["released_at"].isna()]
-        self.guarantee = w.Dropdown(description="Garantie", style=STYLE, options=[
+        self.guarantee = w.Dropdown(description="Garantie", style=STYLE,
+                                    layout=w.Layout(width="520px"), options=[
             (f"{g.guarantee_id} – {g.contract_id} ({format_eur(int(g.amount_cents))})",
              g.guarantee_id) for g in open_guarantees.itertuples()])
         return [w.HBox([self.received_on, self._button("Prononcer la réception",
