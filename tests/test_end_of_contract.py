@@ -322,8 +322,17 @@ def test_the_end_of_contract_page_carries_each_role(engine):  # noqa: F811
     assert "Montant réclamé : montant illisible" in mal.message.value
     mal.answer(True)
     row = shown(mal)
-    assert row["Étape"] == "décompte général signé" and row["Attendu"] == "paiement du solde"
-    assert row["Échéance"] == "24/09/2026"  # 50 days (health establishment)
+    # the acomptes had paid every line at 100 %: the 0,5 % the MOE did not admit is owed back
+    assert row["Solde TTC"].startswith("-")
+    assert (row["Étape"], row["Attendu"], row["Échéance"]) == (
+        "décompte général signé", "reversement du solde par le titulaire", "")
+    # had a solde been due, its deadline: 50 days (health establishment) from the DGD
+    from gesprokit.ui.end_of_contract import next_deadline
+
+    record, reception = _rows(engine, L05)
+    state = eoc.final_state(record, reception, date(2026, 8, 6))
+    assert next_deadline(record, reception, state, 50, solde=100) == (
+        "paiement du solde", date(2026, 9, 24))
     treasury = page("comptable@treso.fr", datetime(2026, 9, 1))
     treasury.pay_solde()
     assert "Paiement du solde enregistré" in treasury.message.value

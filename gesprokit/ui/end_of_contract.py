@@ -64,6 +64,8 @@ def next_deadline(record: dict | None, reception: dict | None, state, buyer_days
                 pd.Timestamp(record["signed_at"]).date() + timedelta(days=ANSWER_DAYS))
     if pd.isna(record.get("solde_paid_at")) and (solde is None or solde > 0):
         return "paiement du solde", state.solde_from + timedelta(days=buyer_days)
+    if pd.isna(record.get("solde_paid_at")) and solde is not None and solde < 0:
+        return "reversement du solde par le titulaire", None
     signed = record.get("figures")
     if isinstance(signed, str) and json.loads(signed).get("provisional") and \
             pd.isna(record.get("revision_notified_at")):
@@ -251,7 +253,8 @@ class EndOfContractPage(ReloadingPage):
                        "l'établissement du décompte final.")
 
     def _treasury(self) -> list[w.Widget]:
-        return [self._button("Enregistrer le paiement du solde", self.pay_solde),
+        return [self._button("Enregistrer le paiement (ou le reversement) du solde",
+                             self.pay_solde),
                 self._button("Enregistrer le remboursement de la retenue",
                              self.release_retention)]
 
