@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
@@ -36,13 +39,21 @@ def at(day: int, hour: int = 10) -> datetime:
 CLOCK = [at(12, 14)]  # the contract server's clock (deposit timestamps)
 
 
+ARC = "40014037240374"  # the MOE's structure
+# each structure's own Chorus Pro technical account (login, password)
+ACCOUNTS = {HOSPITAL: ("TECH_chmv@cpro.fr", "Chmv-T3ch!"),
+            MAL: ("TECH_mal@cpro.fr", "Mal-T3ch!"), ARC: ("TECH_arc@cpro.fr", "Arc-T3ch!")}
+
+
 @pytest.fixture
 def server():
     CLOCK[0] = at(12, 14)
     state = State(clock=lambda: CLOCK[0])
     state.add_structure(HOSPITAL, "Centre hospitalier de Montbrison-les-Vignes",
-                        service_or_engagement=True, services=("DIR-TRAVAUX",))
-    state.add_structure(MAL, "Menuiseries Alu Lyonnaises")
+                        service_or_engagement=True, services=("DIR-TRAVAUX",),
+                        account=ACCOUNTS[HOSPITAL])
+    state.add_structure(MAL, "Menuiseries Alu Lyonnaises", account=ACCOUNTS[MAL])
+    state.add_structure(ARC, "Atelier Rhodanien de Construction", account=ACCOUNTS[ARC])
     with ContractServer(state) as running:
         yield running
 
@@ -50,7 +61,8 @@ def server():
 def config_for(server: ContractServer, **over) -> PisteConfig:
     values = dict(client_id=server.state.client_id, client_secret=server.state.client_secret,
                   login=server.state.login, password=server.state.password,
-                  oauth_url=server.token_url, api_url=server.url, backoff_s=0.01)
+                  oauth_url=server.token_url, api_url=server.url, backoff_s=0.01,
+                  accounts=ACCOUNTS)
     values.update(over)
     return PisteConfig(**values)
 
@@ -96,13 +108,28 @@ def test_monthly_file_deposit_status_and_payment(engine, server, client):
         "A19_ETAT_ACOMPTE_VALIDE_MOA"]
     a19 = invoices[result["chorus_id"]].payload
     assert a19["montantTotal"] == {
-        "montantHtTotal": 1500.0, "montantTVA": 300.0, "montantTtcTotal": 1800.0,
+        "montantHtTotal": 1500.0, "montantTVA": 300.0, "montantTtcAvantRemiseGlobalTTC": 1800.0,
         "montantRemiseGlobaleTTC": 90.0, "motifRemiseGlobaleTTC": a19["montantTotal"][
             "motifRemiseGlobaleTTC"], "montantAPayer": 1710.0}
     assert a19["destinataire"] == {"codeDestinataire": HOSPITAL,
                                    "codeServiceExecutant": "DIR-TRAVAUX"}
     assert a19["references"]["numeroBonCommande"] == "EJ2025-0005"
-    assert a19["fournisseur"]["idFournisseur"] == server.state.structures[MAL]["idStructureCPP"]
+    # each piece in the PDF deposit mode (no posting lines), by its own structure (titulaire,
+    # MOE, MOA) through that structure's technical account, answering the previous piece
+    pieces = list(invoices.values())
+    assert [p.payload["modeDepot"] for p in pieces] == ["DEPOT_PDF_API"] * 3
+    assert not any("lignePoste" in p.payload for p in pieces)
+    ids = {siret: st["idStructureCPP"] for siret, st in server.state.structures.items()}
+    assert [p.supplier_id for p in pieces] == [ids[MAL], ids[ARC], ids[HOSPITAL]]
+    assert [p.payload["references"]["numeroFactureOrigine"] for p in pieces] == [
+        None, "PD-L05-07", "EA-L05-07"]
+    import base64
+
+    submitters = [base64.b64decode(h["cpro-account"]).decode().split(":")[0]
+                  for path, h in zip(server.state.calls[-len(server.state.seen_headers):],
+                                     server.state.seen_headers, strict=True)
+                  if path == "/cpro/facturesTravaux/v1/soumettre"]
+    assert submitters == [ACCOUNTS[MAL][0], ACCOUNTS[ARC][0], ACCOUNTS[HOSPITAL][0]]
     main = server.state.files[a19["pieceJointePrincipale"][0]["pieceJointePrincipaleId"]]
     assert main["name"] == "valide-CHMV-EHPAD-L05-n7.pdf" and main["size"] > 1000
     with engine.connect() as conn:
@@ -237,8 +264,12 @@ def test_wrong_credentials_are_refused(server):
     with pytest.raises(ChorusError, match="identifiants client inconnus"):
         PisteClient(config_for(server, client_secret="faux")).find_structure(HOSPITAL)
     with pytest.raises(ChorusError, match="compte technique Chorus Pro invalide") as caught:
-        PisteClient(config_for(server, password="faux")).find_structure(HOSPITAL)
+        PisteClient(config_for(server, accounts={}, password="faux")).find_structure(HOSPITAL)
     assert caught.value.http_status == 403
+    # a structure's own account with a wrong password is refused the same way
+    wrong = {**ACCOUNTS, MAL: (ACCOUNTS[MAL][0], "faux")}
+    with pytest.raises(ChorusError, match="compte technique Chorus Pro invalide"):
+        PisteClient(config_for(server, accounts=wrong)).find_structure(MAL)
 
 
 def test_structure_parameters_and_services(server, client):
@@ -587,3 +618,82 @@ def test_a_secret_echoed_by_the_server_never_reaches_the_message():
     with pytest.raises(ChorusError) as caught:
         _client_on(handler).call("a", {})
     assert "secret-du-client" not in str(caught.value) and "***" in str(caught.value)
+
+
+RECORDED = Path(__file__).parent / "data" / "chorus"
+
+
+def recorded_client(answers: dict[str, str]) -> PisteClient:
+    """A client whose calls are answered by the recorded specification-shape answers:
+    service path → file of tests/data/chorus (HTTP 200 each, as the platform answers)."""
+    import httpx
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json={"access_token": "jeton", "token_type": "Bearer",
+                                             "expires_in": 3600, "scope": "openid"})
+        service = request.url.path.removeprefix("/cpro/")
+        return httpx.Response(200, content=(RECORDED / answers[service]).read_bytes(),
+                              headers={"Content-Type": "application/json"})
+    config = PisteConfig(client_id="id", client_secret="secret", login="tech",
+                         password="mot-de-passe", oauth_url="http://piste.test/token",
+                         api_url="http://piste.test", backoff_s=0.0)
+    return PisteClient(config, http=httpx.Client(transport=httpx.MockTransport(answer)))
+
+
+def test_a_history_in_the_specifications_shape_pays_the_situation(engine):
+    """The status history as the API annex shows it (a list under
+    historiquesDesStatuts.histoStatut, newest first, dates « AAAA-MM-JJ HH:MM »): every
+    status is recorded in order and MISE_EN_PAIEMENT pays the situation on its date."""
+    from gesprokit.chorus.piste import status_history
+
+    month_with_bonus(engine)
+    with engine.begin() as conn:  # the A19 as deposited (its Chorus id is the recorded one)
+        conn.execute(text(
+            "INSERT INTO chorus_piece (contract_id, file_key, frame, number, depositor_siret, "
+            "deposited_at, deposited_by, chorus_id, amount_ht, amount_vat, amount_ttc, "
+            "amount_to_pay, status, status_at, attachments) VALUES (:c, 'n7', 'A19', "
+            "'EAV-L05-07', :s, :d, 'direction@ch.fr', '2194673', 150000, 30000, 180000, "
+            "171000, 'DEPOSEE', :d, '[]')"), {"c": L05, "s": HOSPITAL, "d": at(12, 16)})
+    client = recorded_client({"factures/v1/consulter/historique":
+                              "historique-mise-en-paiement.json"})
+    changes = billing.poll(engine, client, now=at(29, 8))
+    assert [(c["frame"], c["to"], c["effect"]) for c in changes] == [
+        ("A19", "MISE_EN_PAIEMENT", "paiement")]
+    with engine.connect() as conn:
+        statuses = conn.execute(text("SELECT status, at FROM chorus_status ORDER BY at")).all()
+        sit = conn.execute(text("SELECT status, paid_at FROM situation WHERE contract_id = :c "
+                                "AND n = 7"), {"c": L05}).one()
+    assert [s for s, _ in statuses] == ["DEPOSEE", "MISE_A_DISPOSITION", "MANDATEE",
+                                        "MISE_EN_PAIEMENT"]
+    assert pd.Timestamp(statuses[-1][1]) == pd.Timestamp("2026-07-28 11:00")
+    assert (sit[0], pd.Timestamp(sit[1])) == ("paid", pd.Timestamp("2026-07-28 11:00"))
+    # a history of one status may come as an object, not a list
+    lone = json.loads((RECORDED / "historique-un-statut.json").read_text(encoding="utf-8"))
+    assert status_history(lone) == [(datetime(2026, 7, 12, 16, 0), "DEPOSEE")]
+    # « no result » comes with HTTP 200 and a non-zero code: an empty search, not an error
+    empty = recorded_client({"facturesTravaux/v1/rechercher":
+                             "recherche-travaux-aucun-resultat.json"})
+    assert empty.find_works_invoice("PD-L05-07", siret=MAL) is None
+
+
+def test_a_lost_answer_does_not_deposit_twice(engine, server, client):
+    """The platform deposits the A4 but its answer is lost: the client does not send it
+    again blind; it finds the piece under its number and records it once. A submit refused
+    with a 503 (nothing deposited) is found absent, then sent once more."""
+    month_with_bonus(engine)
+    server.state.lose_next_answer()
+    first = billing.deposit(engine, client, CONTRACTOR, L05, "A4", "PD-L05-07", n=7,
+                            now=at(12, 14))
+    submits = [c for c in server.state.calls if c == "/cpro/facturesTravaux/v1/soumettre"]
+    assert len(submits) == 1 and len(server.state.invoices) == 1
+    assert first["chorus_id"] == next(iter(server.state.invoices))
+    # the MOE's piece: a 503 on submit, nothing done on the platform's side
+    server.state.fail_next(503)
+    billing.deposit(engine, client, MOE, L05, "A15", "EA-L05-07", n=7, now=at(12, 15))
+    assert [i.number for i in server.state.invoices.values()] == ["PD-L05-07", "EA-L05-07"]
+    with engine.connect() as conn:
+        pieces = conn.execute(text("SELECT frame, number, chorus_id FROM chorus_piece ORDER BY "
+                                   "piece_id")).all()
+    assert [(f, num) for f, num, _ in pieces] == [("A4", "PD-L05-07"), ("A15", "EA-L05-07")]
+    assert [int(c) for *_, c in pieces] == list(server.state.invoices)

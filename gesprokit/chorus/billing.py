@@ -34,10 +34,11 @@ from gesprokit.chorus.frames import (
     FINAL,
     FRAMES,
     NEEDS_VALIDATOR,
+    STOPPED,
     Piece,
     deadline_effect,
 )
-from gesprokit.chorus.piste import PisteClient
+from gesprokit.chorus.piste import ChorusAnswerLost, PisteClient, status_history
 from gesprokit.chorus.structures import Structure
 from gesprokit.errors import GesprokitError
 from gesprokit.workflow import Actor, File, out_of_scope, pay, produced_document
@@ -265,15 +266,25 @@ def _euros(cents: int) -> float:
     return round(cents / 100, 2)
 
 
-def invoice_payload(draft: DepositDraft, supplier_id: int, file_ids: list[int]) -> dict:
-    """The ``factures/v1/soumettre`` body of a piece (DOMAIN §5.6)."""
+DEPOSIT_MODE = "DEPOT_PDF_API"  # the piece is its PDF: no lines, the number is ours
+
+
+def invoice_payload(draft: DepositDraft, supplier_id: int, file_ids: list[int],
+                    previous: str | None = None) -> dict:
+    """The works-piece body (DOMAIN §5.6) in the PDF deposit mode: the signed PDF is the
+    piece, with its totals and no posting or VAT lines. A negative net is a credit note
+    (``AVOIR``) of positive amounts; the global discount is what the TTC total does not pay
+    (retention, penalties, advance repaid). `previous`: the number of the file's previous
+    piece, which this one answers."""
     a = draft.amounts
+    sign = -1 if a.to_pay < 0 else 1
     frame = {"codeCadreFacturation": FRAMES[draft.frame].api}
     if draft.frame in NEEDS_VALIDATOR:
         frame["codeStructureValideur"] = draft.supplier_siret
     names = [f.name for f in draft.attachments]
+    ttc, to_pay = sign * a.ttc, sign * a.to_pay
     return {
-        "modeDepot": "SAISIE_API", "idUtilisateurCourant": 0,
+        "modeDepot": DEPOSIT_MODE, "idUtilisateurCourant": 0,
         "numeroFactureSaisi": draft.number.strip(),
         "dateFacture": (draft.on or date.today()).isoformat(),
         "destinataire": {"codeDestinataire": draft.payer.siret,
@@ -281,17 +292,19 @@ def invoice_payload(draft: DepositDraft, supplier_id: int, file_ids: list[int]) 
         "fournisseur": {"idFournisseur": supplier_id},
         "cadreDeFacturation": frame,
         "references": {"deviseFacture": "EUR",
-                       "typeFacture": "AVOIR" if a.ttc < 0 else "FACTURE",
+                       "typeFacture": "AVOIR" if sign < 0 else "FACTURE",
                        "typeTva": "TVA_SUR_ENCAISSEMENT",
                        "numeroMarche": draft.market_number,
                        "numeroBonCommande": draft.engagement_number or None,
+                       "numeroFactureOrigine": previous,
                        "modePaiement": "VIREMENT"},
-        "montantTotal": {"montantHtTotal": _euros(a.ht), "montantTVA": _euros(a.vat),
-                         "montantTtcTotal": _euros(a.ttc),
-                         "montantRemiseGlobaleTTC": _euros(a.ttc - a.to_pay),
+        "montantTotal": {"montantHtTotal": _euros(sign * a.ht), "montantTVA": _euros(
+                             sign * a.vat),
+                         "montantTtcAvantRemiseGlobalTTC": _euros(ttc),
+                         "montantRemiseGlobaleTTC": _euros(max(ttc - to_pay, 0)),
                          "motifRemiseGlobaleTTC": "retenue de garantie, pénalités et "
                                                   "remboursement d'avance",
-                         "montantAPayer": _euros(a.to_pay)},
+                         "montantAPayer": _euros(to_pay)},
         "pieceJointePrincipale": [{"pieceJointePrincipaleDesignation": names[0],
                                    "pieceJointePrincipaleId": file_ids[0]}],
         "pieceJointeComplementaire": [
@@ -302,58 +315,109 @@ def invoice_payload(draft: DepositDraft, supplier_id: int, file_ids: list[int]) 
     }
 
 
+def _previous_number(engine: Engine, contract_id: str, key: str) -> str | None:
+    """The number of the last piece of the file that still counts (the one answered)."""
+    with engine.connect() as conn:
+        pieces = conn.execute(select(schema.ChorusPiece.number, schema.ChorusPiece.status)
+                              .where(schema.ChorusPiece.contract_id == contract_id,
+                                     schema.ChorusPiece.file_key == key)
+                              .order_by(schema.ChorusPiece.piece_id)).all()
+    live = [p for p in pieces if p.status not in STOPPED]
+    return live[-1].number if live else None
+
+
+def _submit_once(client: PisteClient, payload: dict, siret: str) -> dict:
+    """Deposit the piece without ever deposing it twice: it is sent once; when its answer is
+    lost, Chorus Pro is asked whether the depositor's number is there before it is sent
+    again (once). Returns the works piece as Chorus Pro knows it."""
+    number = payload["numeroFactureSaisi"]
+    for attempt in range(2):
+        try:
+            answer = client.submit_works(payload, siret=siret)
+            return {"id": answer["idFactureTravaux"], "status": answer.get(
+                "statutFactureTravaux", "DEPOSEE"), "at": answer.get("dateDepot")}
+        except ChorusAnswerLost:
+            log.warning("dépôt n°%s : réponse perdue, recherche avant tout nouvel envoi",
+                        number)
+            found = client.find_works_invoice(number, siret=siret)
+            if found is not None:
+                return {"id": found["idFactureTravaux"], "status": found.get(
+                    "statutFactureTravaux", "DEPOSEE"), "at": found.get("dateDepot")}
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
 def deposit(engine: Engine, client: PisteClient, actor: Actor, contract_id: str, frame: str,
             number: str, *, n: int | None = None, amounts: Amounts | None = None,
             files: list[File] | tuple[File, ...] = (), now: datetime | None = None) -> dict:
-    """Check the piece, send it to Chorus Pro, then record it. Raises
-    :class:`DepositRejected` (nothing sent) or a Chorus error (nothing recorded)."""
+    """Check the piece, send it to Chorus Pro with the depositor's own technical account and
+    structure (titulaire, MOE or MOA), then record it. Raises :class:`DepositRejected`
+    (nothing sent) or a Chorus error (nothing recorded)."""
     now = (now or datetime.now()).replace(microsecond=0)
     draft, problems = _checked(engine, actor, contract_id, frame, number, n=n,
                                amounts=amounts, files=files, on=now.date())
     if problems:
         raise DepositRejected(problems)
-    supplier_id = client.find_structure(draft.supplier_siret)["idStructureCPP"]
-    file_ids = [client.add_file(f.name, f.content) for f in draft.attachments]
-    answer = client.submit(invoice_payload(draft, supplier_id, file_ids))
-    status = answer.get("statutFacture", "DEPOSEE")
-    at = datetime.fromisoformat(answer["dateDepot"]) if answer.get("dateDepot") else now
+    siret = draft.depositor_siret
+    supplier_id = client.find_structure(siret, as_siret=siret)["idStructureCPP"]
+    file_ids = [client.add_file(f.name, f.content, siret=siret) for f in draft.attachments]
+    previous = _previous_number(engine, contract_id, file_key(n))
+    answer = _submit_once(client, invoice_payload(draft, supplier_id, file_ids, previous),
+                          siret)
+    # the platform's own dated statuses (its deposit answer gives a day, not a time)
+    statuses = status_history(client.history(int(answer["id"]), siret=siret)) or [
+        (_platform_time(answer["at"]) or now, answer["status"])]
+    at, status = statuses[-1]
     a = draft.amounts
     with writing(engine) as conn:
         piece_id = conn.execute(insert(schema.ChorusPiece).values(
             contract_id=contract_id, file_key=file_key(n), frame=frame,
             number=draft.number.strip(), depositor_siret=draft.depositor_siret,
             deposited_at=now, deposited_by=actor.email,
-            chorus_id=str(answer["identifiantFactureCPP"]), amount_ht=a.ht, amount_vat=a.vat,
+            chorus_id=str(answer["id"]), amount_ht=a.ht, amount_vat=a.vat,
             amount_ttc=a.ttc, amount_to_pay=a.to_pay, status=status, status_at=at,
             attachments=json.dumps([f.name for f in draft.attachments], ensure_ascii=False),
         )).inserted_primary_key[0]
-        conn.execute(insert(schema.ChorusStatus).values(piece_id=piece_id, at=at,
-                                                        status=status))
+        conn.execute(insert(schema.ChorusStatus), [
+            {"piece_id": piece_id, "at": when, "status": code} for when, code in statuses])
         append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
                               "action": "chorus_deposit", "contract_id": contract_id, "n": n,
                               "after": json.dumps({"frame": frame, "number": draft.number,
-                                                   "chorus_id": answer["identifiantFactureCPP"],
+                                                   "chorus_id": answer["id"],
                                                    "amount_to_pay": a.to_pay},
                                                   sort_keys=True)}],
                       sealed=[("piece", piece_id)])
-    log.info("dépôt %s %s n°%s : facture Chorus %s", contract_id, frame, draft.number,
-             answer["identifiantFactureCPP"])
-    return {"piece_id": piece_id, "chorus_id": answer["identifiantFactureCPP"],
-            "status": status}
+    log.info("dépôt %s %s n°%s : facture de travaux Chorus %s", contract_id, frame,
+             draft.number, answer["id"])
+    return {"piece_id": piece_id, "chorus_id": answer["id"], "status": status}
+
+
+def _platform_time(text: str | None) -> datetime | None:
+    """A date or date-time as the platform writes it (``AAAA-MM-JJ``, ``AAAA-MM-JJ HH:MM``,
+    ISO), or None."""
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text[:16], "%Y-%m-%d %H:%M")
+    except ValueError:
+        return datetime.fromisoformat(text)
 
 
 def poll(engine: Engine, client: PisteClient, now: datetime | None = None) -> list[dict]:
-    """Fetch the status history of every piece still in progress; record new statuses (one
-    event per piece that changed) and pay the situations whose A19 is put in payment."""
+    """Fetch the status history of every piece still in progress (each with its depositor's
+    account); record new statuses (one event per piece that changed) and pay the situations
+    whose A19 is put in payment."""
     now = (now or datetime.now()).replace(microsecond=0)
     with engine.connect() as conn:
         pieces = conn.execute(select(schema.ChorusPiece).where(
             schema.ChorusPiece.status.not_in(FINAL))).all()
     changes = []
     for piece in pieces:
-        answer = client.history(int(piece.chorus_id))
-        history = sorted((datetime.fromisoformat(h["dateHeureChangementStatut"]), h["statutCode"])
-                         for h in answer.get("historiquesDesStatuts", []))
+        history = status_history(client.history(int(piece.chorus_id),
+                                                siret=piece.depositor_siret))
+        if not history:
+            continue
         with writing(engine) as conn:
             known = set(conn.execute(select(schema.ChorusStatus.at, schema.ChorusStatus.status)
                                      .where(schema.ChorusStatus.piece_id == piece.piece_id)))

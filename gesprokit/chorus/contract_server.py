@@ -1,11 +1,13 @@
-"""A local stand-in for PISTE and Chorus Pro that honours the API contract gesprokit uses.
+"""A local stand-in for PISTE and Chorus Pro, built from the API's specification.
 
 The real service cannot be reached from a test machine, so the client is exercised against
-this server on 127.0.0.1: the same paths, request and answer shapes, ``codeRetour`` values
-and HTTP errors (DOMAIN §5.6), with the behaviours the client must cope with: token expiry
-(401), a wrong technical account (403), a duplicate invoice number for a supplier, attachment
-limits, transient 503s. What the real API leaves unconfirmed (the exact error codes of a
-duplicate number, the fields of a status history) is this server's choice, documented in
+this server on 127.0.0.1: the same paths, request and answer shapes as the specification's
+examples (the status history under ``historiquesDesStatuts.histoStatut``, "no result"
+searches answered HTTP 200 with ``codeRetour`` 20000/20007), one technical account per
+structure, and the behaviours the client must cope with: token expiry (401), a wrong
+technical account (403), a duplicate number for a supplier, attachment limits, transient
+503s, a deposit done whose answer is lost. What the specification leaves unconfirmed (the
+duplicate number's code, the works deposit's answer) is this server's choice, listed in
 docs/chorus.md. It also serves demonstrations (``gesprokit chorus serve-local``).
 """
 
@@ -54,6 +56,8 @@ class State:
     files: dict[int, dict] = field(default_factory=dict)
     invoices: dict[int, Invoice] = field(default_factory=dict)
     failures: list[int] = field(default_factory=list)  # HTTP statuses to answer next
+    accounts: dict[str, str] = field(default_factory=dict)  # "login:password" -> SIRET
+    lost_answers: int = 0  # deposits done whose answer is then lost (connection dropped)
     calls: list[str] = field(default_factory=list)
     seen_headers: list[dict] = field(default_factory=list)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1001))
@@ -62,8 +66,13 @@ class State:
 
     def add_structure(self, siret: str, name: str, *, service_required: bool = False,
                       engagement_required: bool = False, service_or_engagement: bool = False,
-                      services: tuple[str, ...] = ()) -> int:
+                      services: tuple[str, ...] = (), account: tuple[str, str] | None = None
+                      ) -> int:
+        """A structure, and its own technical account when given: a piece it deposits
+        must then come through that account, with itself as the supplier."""
         structure_id = next(self.ids)
+        if account is not None:
+            self.accounts[":".join(account)] = siret
         self.structures[siret] = {
             "idStructureCPP": structure_id, "identifiantStructure": siret,
             "designationStructure": name, "typeIdentifiantStructure": "SIRET",
@@ -84,6 +93,10 @@ class State:
         with self.lock:
             self.tokens = dict.fromkeys(self.tokens, 0.0)
 
+    def lose_next_answer(self) -> None:
+        """The next deposit is done, and its answer lost (the connection drops)."""
+        self.lost_answers += 1
+
     def fail_next(self, *statuses: int) -> None:
         """Answer the next calls with these HTTP statuses (e.g. 503) before serving again."""
         self.failures.extend(statuses)
@@ -91,6 +104,8 @@ class State:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+
+    account_siret: str | None = None  # the structure whose technical account calls
 
     def log_message(self, *_args) -> None:  # requests carry credentials: never print them
         pass
@@ -125,7 +140,15 @@ class _Handler(BaseHTTPRequestHandler):
         handler = ROUTES.get(self.path[len("/cpro/"):])
         if handler is None:
             return self._send(404, {"codeRetour": 1, "libelle": "service inconnu"})
+        payload["_account_siret"] = self.account_siret
         status, body = handler(state, payload)
+        if self.path.endswith("/soumettre") and status == 200:
+            with state.lock:
+                lost, state.lost_answers = state.lost_answers > 0, max(
+                    state.lost_answers - 1, 0)
+            if lost:  # done, but the caller never hears it
+                self.close_connection = True
+                return None
         return self._send(status, body)
 
     def _token(self, form: dict) -> None:
@@ -154,9 +177,10 @@ class _Handler(BaseHTTPRequestHandler):
             account = base64.b64decode(self.headers.get("cpro-account", "")).decode()
         except ValueError:
             account = ""
-        if account != f"{state.login}:{state.password}":
+        if account != f"{state.login}:{state.password}" and account not in state.accounts:
             self._send(403, {"codeRetour": 1, "libelle": "compte technique Chorus Pro invalide"})
             return False
+        self.account_siret = state.accounts.get(account)
         return True
 
 
@@ -168,11 +192,16 @@ def _refused(code: int, label: str, status: int = 400) -> tuple[int, dict]:
     return status, {"codeRetour": code, "libelle": label}
 
 
+def _no_result(code: int, label: str) -> tuple[int, dict]:
+    """A search that finds nothing: HTTP 200 with a non-zero return code."""
+    return 200, {"codeRetour": code, "libelle": label}
+
+
 def _find_structure(state: State, payload: dict) -> tuple[int, dict]:
     siret = (payload.get("structure") or {}).get("identifiantStructure")
     found = state.structures.get(siret)
     if not found:
-        return _ok(listeStructures=[], parametresRetour={"total": 0})
+        return _no_result(20000, "TRA_MSG_00.015 : la recherche n'a retourné aucun résultat")
     fields_ = ("idStructureCPP", "identifiantStructure", "designationStructure",
                "typeIdentifiantStructure")
     return _ok(listeStructures=[{k: found[k] for k in fields_}], parametresRetour={"total": 1})
@@ -240,34 +269,86 @@ def _submit(state: State, payload: dict) -> tuple[int, dict]:
             return _refused(DUPLICATE_CODE, DUPLICATE_LABEL)
         invoice_id = next(state.ids)
         now = state.clock().replace(microsecond=0)
-        state.invoices[invoice_id] = Invoice(invoice_id, number, supplier, frame, payload,
+        sent = {k: v for k, v in payload.items() if not k.startswith("_")}
+        state.invoices[invoice_id] = Invoice(invoice_id, number, supplier, frame, sent,
                                              [("DEPOSEE", now)])
     return _ok(identifiantFactureCPP=invoice_id, numeroFacture=number,
                dateDepot=now.isoformat(), statutFacture="DEPOSEE")
 
 
 def _history(state: State, payload: dict) -> tuple[int, dict]:
+    """The status history as the API annex shows it: ``historiquesDesStatuts.histoStatut``
+    with ``histoStatutCode`` and ``histoStatutDatePassage`` (AAAA-MM-JJ HH:MM), newest
+    first, and the current status."""
     invoice = state.invoices.get(payload.get("idFacture"))
     if invoice is None:
         return _refused(20000, "TRA_MSG_00.015 : aucune facture")
-    statuses = [{"statutCode": s, "dateHeureChangementStatut": at.isoformat()}
-                for s, at in invoice.history]
-    return _ok(idFacture=invoice.invoice_id, statutCourantCode=invoice.history[-1][0],
-               historiquesDesStatuts=statuses)
+    statuses = [{"histoStatutId": invoice.invoice_id * 100 + k, "histoStatutCode": s,
+                 "histoStatutDatePassage": at.strftime("%Y-%m-%d %H:%M"),
+                 "histoStatutCommentaire": None}
+                for k, (s, at) in enumerate(invoice.history)][::-1]
+    return _ok(idFacture=invoice.invoice_id, numeroFacture=invoice.number,
+               modeDepot=invoice.payload.get("modeDepot"),
+               statutCourantCode=invoice.history[-1][0],
+               historiquesDesStatuts={"histoStatut": statuses,
+                                      "nbResultatsParPageHistoStatut": len(statuses),
+                                      "pageCouranteHistoStatut": 1, "pagesHistoStatut": 1,
+                                      "totalHistoStatut": len(statuses)})
+
+
+WORKS_TYPES = {"A4_PROJET_DECOMPTE_MENSUEL_FOURNISSEUR": "PROJET_DECOMPTE_MENSUEL",
+               "A15_ETAT_ACOMPTE_MOE": "ETAT_ACOMPTE",
+               "A19_ETAT_ACOMPTE_VALIDE_MOA": "ETAT_ACOMPTE_VALIDE"}
+ANSWERING = {"A15_ETAT_ACOMPTE_MOE", "A19_ETAT_ACOMPTE_VALIDE_MOA",
+             "A17_PROJET_DECOMPTE_GENERAL_MOE", "A20_DECOMPTE_GENERAL_MOA"}
+
+
+def _submit_works(state: State, payload: dict) -> tuple[int, dict]:
+    """soumettreFactureTravaux: a works piece in the PDF deposit mode, by the structure whose
+    technical account sends it, answering the previous piece of its file."""
+    if payload.get("modeDepot") != "DEPOT_PDF_API" and not payload.get("lignePoste"):
+        return _refused(1, "modeDepot SAISIE_API : lignes de poste et de TVA obligatoires ; "
+                           "une pièce PDF se dépose en DEPOT_PDF_API")
+    account = payload.get("_account_siret")
+    supplier = (payload.get("fournisseur") or {}).get("idFournisseur")
+    if account is not None and state.structures[account]["idStructureCPP"] != supplier:
+        return _refused(1, "fournisseur : la structure du compte technique dépose en son nom")
+    amounts = payload.get("montantTotal") or {}
+    if any(isinstance(v, (int, float)) and v < 0 for v in amounts.values()):
+        return _refused(1, "montants négatifs : un avoir se dépose en typeFacture AVOIR")
+    frame = (payload.get("cadreDeFacturation") or {}).get("codeCadreFacturation")
+    origin = (payload.get("references") or {}).get("numeroFactureOrigine")
+    if frame in ANSWERING and not any(i.number == origin for i in state.invoices.values()):
+        return _refused(1, f"numeroFactureOrigine « {origin} » : pièce précédente inconnue")
+    status, body = _submit(state, payload)
+    if status != 200:
+        return status, body
+    return _ok(idFactureTravaux=body["identifiantFactureCPP"],
+               numeroFactureTravaux=body["numeroFacture"],
+               dateDepot=body["dateDepot"][:10], statutFactureTravaux="DEPOSEE")
 
 
 def _search_works(state: State, payload: dict) -> tuple[int, dict]:
     if payload.get("roleUtilisateur") not in ("FOURNISSEUR", "MOE", "MOA"):
         return _refused(1, "roleUtilisateur : FOURNISSEUR, MOE ou MOA")
+    account = payload.get("_account_siret")
+    mine = state.structures[account]["idStructureCPP"] if account else None
+    number = payload.get("numeroFactureTravaux")
     found = [{"idFactureTravaux": i.invoice_id, "numeroFactureTravaux": i.number,
-              "typeFactureTravaux": i.frame, "statutFactureTravaux": i.history[-1][0],
+              "typeFactureTravaux": WORKS_TYPES.get(i.frame, i.frame),
+              "statutFactureTravaux": i.history[-1][0],
+              "dateDepot": i.history[0][1].strftime("%Y-%m-%d"),
               "montantHT": i.payload["montantTotal"].get("montantHtTotal"),
-              "montantTTC": i.payload["montantTotal"].get("montantTtcTotal"),
+              "montantTTC": i.payload["montantTotal"].get("montantTtcAvantRemiseGlobalTTC"),
               "montantAPayer": i.payload["montantTotal"].get("montantAPayer")}
-             for i in state.invoices.values()]
+             for i in state.invoices.values()
+             if (number is None or i.number == number)
+             and (payload["roleUtilisateur"] != "FOURNISSEUR" or mine is None
+                  or i.supplier_id == mine)]
     if not found:
-        return _refused(20007, "GFT_MSG_01.075 : aucun résultat")
-    return _ok(listeFacturesTravaux=found, parametresRetour={"total": len(found)})
+        return _no_result(20007, "GFT_MSG_01.075 : la recherche n'a retourné aucun résultat")
+    return _ok(listeFacturesTravaux=found, parametresRetour={"total": len(found),
+                                                             "pageCourante": 1, "pages": 1})
 
 
 ROUTES = {
@@ -276,6 +357,7 @@ ROUTES = {
     "structures/v1/rechercher/services": _services,
     "transverses/v1/ajouter/fichier": _add_file,
     "factures/v1/soumettre": _submit,
+    "facturesTravaux/v1/soumettre": _submit_works,
     "factures/v1/consulter/historique": _history,
     "facturesTravaux/v1/rechercher": _search_works,
 }

@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 
@@ -46,6 +47,16 @@ class ChorusUnavailable(GesprokitError):
     """Chorus Pro (or PISTE) did not answer after every retry."""
 
 
+class ChorusAnswerLost(ChorusUnavailable):
+    """A call that creates something got no answer (network error, 429 or 5xx): it may or
+    may not have been done. Never retried blindly: the caller looks first."""
+
+
+# "no result" answers: HTTP 200 with these return codes are empty results, not errors
+# (20000 TRA_MSG_00.015 searches, 20007 GFT_MSG_01.075 works-invoice searches)
+NO_RESULT_CODES = {20000, 20007}
+
+
 @dataclass(frozen=True)
 class PisteConfig:
     """Credentials and endpoints. ``sandbox`` picks PISTE's sandbox URLs; ``oauth_url`` and
@@ -61,6 +72,13 @@ class PisteConfig:
     timeout_s: float = 30.0
     retries: int = 3
     backoff_s: float = 0.5
+    # each structure (titulaire, MOE, MOA) deposits with its own technical account: SIRET ->
+    # (login, password); a SIRET absent here uses `login`/`password`
+    accounts: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+
+    def account_for(self, siret: str | None) -> tuple[str, str]:
+        """The technical account (login, password) that acts for the structure `siret`."""
+        return self.accounts.get(siret or "", (self.login, self.password))
 
     @property
     def token_url(self) -> str:
@@ -84,11 +102,20 @@ class PisteConfig:
         mode = env.get("GESPROKIT_PISTE_ENV", "sandbox").lower()
         if mode not in ("sandbox", "production"):
             raise GesprokitError(f"GESPROKIT_PISTE_ENV « {mode} » : sandbox ou production.")
+        accounts = {}
+        for key, login in env.items():  # GESPROKIT_PISTE_LOGIN_<SIRET> + _PASSWORD_<SIRET>
+            if key.startswith("GESPROKIT_PISTE_LOGIN_"):
+                siret = key.removeprefix("GESPROKIT_PISTE_LOGIN_")
+                password = env.get(f"GESPROKIT_PISTE_PASSWORD_{siret}")
+                if not password:
+                    raise GesprokitError(f"Configuration PISTE : GESPROKIT_PISTE_PASSWORD_{siret} "
+                                         f"manquant pour le compte technique de {siret}.")
+                accounts[siret] = (login, password)
         return cls(client_id=env["GESPROKIT_PISTE_CLIENT_ID"],
                    client_secret=env["GESPROKIT_PISTE_CLIENT_SECRET"],
                    login=env["GESPROKIT_PISTE_LOGIN"], password=env["GESPROKIT_PISTE_PASSWORD"],
                    sandbox=mode == "sandbox", oauth_url=env.get("GESPROKIT_PISTE_OAUTH_URL"),
-                   api_url=env.get("GESPROKIT_PISTE_API_URL"))
+                   api_url=env.get("GESPROKIT_PISTE_API_URL"), accounts=accounts)
 
 
 class PisteClient:
@@ -136,18 +163,25 @@ class PisteClient:
             return httpx.Response(streamed.status_code, headers=streamed.headers,
                                   content=b"".join(chunks), request=streamed.request)
 
-    def _post(self, url: str, what: str, **kwargs) -> httpx.Response:
-        """POST with retries on network errors, 429 and 5xx (exponential backoff)."""
+    def _post(self, url: str, what: str, idempotent: bool = True, **kwargs) -> httpx.Response:
+        """POST with retries on network errors, 429 and 5xx (exponential backoff); a call
+        that is not `idempotent` is sent once and a lost answer raises ChorusAnswerLost."""
         for attempt in range(self.config.retries + 1):
             try:
                 response = self._send(url, what, **kwargs)
             except httpx.TransportError as exc:
                 log.warning("%s : erreur réseau (%s), essai %d", what, type(exc).__name__,
                             attempt + 1)
+                if not idempotent:
+                    raise ChorusAnswerLost(f"Chorus Pro n'a pas répondu à « {what} » : la "
+                                           "pièce est peut-être déposée.") from None
             else:
                 if response.status_code not in RETRY_STATUSES:
                     return response
                 log.warning("%s : HTTP %d, essai %d", what, response.status_code, attempt + 1)
+                if not idempotent:
+                    raise ChorusAnswerLost(f"Chorus Pro a répondu HTTP {response.status_code} "
+                                           f"à « {what} » : la pièce est peut-être déposée.")
             if attempt < self.config.retries:
                 self._sleep(self.config.backoff_s * 2 ** attempt)
         raise ChorusUnavailable(f"Chorus Pro ne répond pas à « {what} » après "
@@ -177,24 +211,31 @@ class PisteClient:
         log.info("jeton PISTE obtenu (valable %s s)", body.get("expires_in"))
         return self._token
 
-    def _headers(self) -> dict[str, str]:
-        account = f"{self.config.login}:{self.config.password}".encode()
+    def _headers(self, siret: str | None = None) -> dict[str, str]:
+        account = ":".join(self.config.account_for(siret)).encode()
         return {"Authorization": f"Bearer {self._access_token()}",
                 "cpro-account": base64.b64encode(account).decode("ascii"),
                 "Content-Type": "application/json;charset=utf-8",
                 "Accept": "application/json"}
 
-    def call(self, service: str, payload: dict) -> dict:
-        """POST `payload` to ``/cpro/<service>``; the decoded answer, or :class:`ChorusError`."""
+    def call(self, service: str, payload: dict, *, siret: str | None = None,
+             idempotent: bool = True) -> dict:
+        """POST `payload` to ``/cpro/<service>`` with the technical account of the structure
+        `siret`; the decoded answer ("no result" codes read as an empty answer), or
+        :class:`ChorusError`. A call that creates something is not `idempotent`: sent once."""
         url = f"{self.config.base_url}/cpro/{service.strip('/')}"
-        response = self._post(url, service, json=payload, headers=self._headers())
+        response = self._post(url, service, idempotent, json=payload,
+                              headers=self._headers(siret))
         if response.status_code == 401:  # token expired or revoked: one new token, one retry
             log.info("%s : jeton refusé, nouveau jeton", service)
             self._token = None
-            response = self._post(url, service, json=payload, headers=self._headers())
+            response = self._post(url, service, idempotent, json=payload,
+                                  headers=self._headers(siret))
         log.info("%s : HTTP %d", service, response.status_code)
         body = _json_object(response)
         code = body.get("codeRetour")
+        if response.status_code == 200 and code in NO_RESULT_CODES:
+            return body
         if response.status_code >= 400 or (code not in (None, 0)):
             raise ChorusError(service, code, self._scrub(_error_label(response, body)),
                               response.status_code)
@@ -205,18 +246,21 @@ class PisteClient:
 
     def _scrub(self, text: str) -> str:
         """A server's message with any of our secrets it echoed masked."""
-        for secret in (self.config.client_secret, self.config.password, self._token):
+        secrets_ = [self.config.client_secret, self.config.password, self._token,
+                    *(p for _login, p in self.config.accounts.values())]
+        for secret in secrets_:
             if secret and len(secret) >= 4:
                 text = text.replace(secret, "***")
         return text
 
     # --- services ----------------------------------------------------------------------------
 
-    def find_structure(self, siret: str) -> dict:
+    def find_structure(self, siret: str, *, as_siret: str | None = None) -> dict:
         """``structures/v1/rechercher``: the structure registered under a SIRET."""
         body = self.call("structures/v1/rechercher", {
             "restreindreStructuresPrivees": False,
-            "structure": {"identifiantStructure": siret, "typeIdentifiantStructure": "SIRET"}})
+            "structure": {"identifiantStructure": siret, "typeIdentifiantStructure": "SIRET"}},
+            siret=as_siret or siret)
         found = body.get("listeStructures") or []
         if not found:
             raise ChorusError("structures/v1/rechercher", body.get("codeRetour"),
@@ -236,31 +280,71 @@ class PisteClient:
             "parametresRechercherServicesStructure": {"nbResultatsParPage": 10000},
         }).get("listeServices", [])
 
-    def add_file(self, name: str, content: bytes, mime: str = "application/pdf") -> int:
+    def add_file(self, name: str, content: bytes, mime: str = "application/pdf", *,
+                 siret: str | None = None) -> int:
         """``transverses/v1/ajouter/fichier``: upload an attachment, returns its id."""
         return _required(self.call("transverses/v1/ajouter/fichier", {
             "pieceJointeFichier": base64.b64encode(content).decode("ascii"),
             "pieceJointeNom": name, "pieceJointeTypeMime": mime,
-            "pieceJointeExtension": name.rsplit(".", 1)[-1].upper()}), "pieceJointeId",
-            "transverses/v1/ajouter/fichier")
+            "pieceJointeExtension": name.rsplit(".", 1)[-1].upper()}, siret=siret),
+            "pieceJointeId", "transverses/v1/ajouter/fichier")
 
-    def submit(self, invoice: dict) -> dict:
-        """``factures/v1/soumettre``: deposit a piece keyed by its frame; returns
-        ``identifiantFactureCPP``, ``numeroFacture``, ``dateDepot`` and ``statutFacture``."""
-        return self.call("factures/v1/soumettre", invoice)
+    def submit(self, invoice: dict, *, siret: str | None = None) -> dict:
+        """``factures/v1/soumettre``: deposit an invoice (sent once: a lost answer raises
+        ChorusAnswerLost); returns ``identifiantFactureCPP``, ``numeroFacture``…"""
+        return self.call("factures/v1/soumettre", invoice, siret=siret, idempotent=False)
 
-    def history(self, invoice_id: int) -> dict:
+    def submit_works(self, invoice: dict, *, siret: str | None = None) -> dict:
+        """``facturesTravaux/v1/soumettre`` (soumettreFactureTravaux): deposit a works piece
+        (A4, A15, A19, A7…), sent once; returns ``idFactureTravaux``,
+        ``numeroFactureTravaux``, ``dateDepot``, ``statutFactureTravaux``."""
+        return self.call("facturesTravaux/v1/soumettre", invoice, siret=siret,
+                         idempotent=False)
+
+    def history(self, invoice_id: int, *, siret: str | None = None) -> dict:
         """``factures/v1/consulter/historique``: current status and every dated status."""
         return self.call("factures/v1/consulter/historique",
-                         {"idFacture": invoice_id, "nbResultatsMaximum": 100})
+                         {"idFacture": invoice_id, "nbResultatsMaximum": 100}, siret=siret)
 
-    def search_works_invoices(self, role: str, page: int = 1, per_page: int = 100) -> dict:
+    def search_works_invoices(self, role: str, page: int = 1, per_page: int = 100, *,
+                              siret: str | None = None, number: str | None = None) -> dict:
         """``facturesTravaux/v1/rechercher``: the works invoices seen in a role
-        (FOURNISSEUR, MOE or MOA)."""
+        (FOURNISSEUR, MOE or MOA), optionally one number; "no result" is an empty list."""
+        criteria = {"numeroFactureTravaux": number} if number else {}
         return self.call("facturesTravaux/v1/rechercher", {
-            "roleUtilisateur": role,
+            "roleUtilisateur": role, **criteria,
             "rechercheFactureTravaux": {"pageResultatDemandee": page,
-                                        "nbResultatsParPage": per_page}})
+                                        "nbResultatsParPage": per_page}}, siret=siret)
+
+    def find_works_invoice(self, number: str, *, siret: str) -> dict | None:
+        """The works piece the structure `siret` deposited under `number`, or None (a
+        search: safe to repeat)."""
+        found = self.search_works_invoices("FOURNISSEUR", siret=siret, number=number)
+        return next((f for f in found.get("listeFacturesTravaux") or []
+                     if f.get("numeroFactureTravaux") == number), None)
+
+
+def status_history(body: dict) -> list[tuple[datetime, str]]:
+    """The dated statuses of a ``consulter/historique`` answer, oldest first:
+    ``historiquesDesStatuts.histoStatut[]`` with ``histoStatutCode`` and
+    ``histoStatutDatePassage`` (``AAAA-MM-JJ HH:MM``). A lone status may come as an object
+    rather than a one-item list; an answer without history gives its current status alone
+    (undated statuses are not invented a date: they are left out)."""
+    holder = body.get("historiquesDesStatuts") or {}
+    items = holder.get("histoStatut") if isinstance(holder, dict) else None
+    if isinstance(items, dict):
+        items = [items]
+    out = []
+    for item in items or []:
+        code, passed = item.get("histoStatutCode"), item.get("histoStatutDatePassage")
+        if not code or not passed:
+            continue
+        try:
+            at = datetime.strptime(passed[:16], "%Y-%m-%d %H:%M")
+        except ValueError:
+            at = datetime.fromisoformat(passed)
+        out.append((at, code))
+    return sorted(out)
 
 
 def _json_object(response: httpx.Response) -> dict:
