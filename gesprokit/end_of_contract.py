@@ -24,7 +24,7 @@ from gesprokit.delays import RETENTION_REFUND_DAYS
 from gesprokit.final_account import FinalAccount, compute_final_account
 from gesprokit.months import parse_month
 from gesprokit.store import load_frames
-from gesprokit.workflow import Actor, File, contract_action
+from gesprokit.workflow import Actor, File, contract_action, produced_document
 from gesprokit.workflow_errors import InvalidTransition, StaleState, ValidationError
 
 GUARANTEE_MONTHS = 12  # CCAG-T art. 44.1: one year from the réception
@@ -207,17 +207,7 @@ SIGNING_ACTIONS = ("submit_final", "settle_final", "sign_general")
 def signed_document(conn: Connection, contract_id: str) -> File | None:
     """The last document signed at the contract's end (projet de décompte final, projet de
     décompte général, décompte général) as it was stored with its act, or None."""
-    events = conn.execute(select(schema.Event.attachments).where(
-        schema.Event.contract_id == contract_id, schema.Event.n.is_(None),
-        schema.Event.action.in_(SIGNING_ACTIONS)).order_by(
-        schema.Event.event_id.desc())).scalars()
-    for attachments in events:
-        hashes = json.loads(attachments) if attachments else []
-        if hashes:
-            row = conn.execute(select(schema.Attachment.name, schema.Attachment.content).where(
-                schema.Attachment.sha256 == hashes[-1])).one()
-            return File(row.name, row.content)
-    return None
+    return produced_document(conn, contract_id, None, SIGNING_ACTIONS)
 
 
 def _figures(account: FinalAccount) -> str:

@@ -140,12 +140,16 @@ def store_attachment(conn: Connection, file: File, stored_name: str, max_bytes: 
     return file.sha256
 
 
-def produced_document(conn: Connection, contract_id: str, n: int, action: str) -> File | None:
-    """The PDF the latest `action` on the situation produced (the last file of its event),
-    or None (an imported step produced none)."""
+def produced_document(conn: Connection, contract_id: str, n: int | None,
+                      action: str | tuple[str, ...]) -> File | None:
+    """The PDF the latest `action` (or any of several) on situation `n` — on the contract as
+    a whole when `n` is None — produced (the last file of its event), or None (an imported
+    step produced none)."""
+    actions = (action,) if isinstance(action, str) else action
     events = conn.execute(select(schema.Event.attachments).where(
-        schema.Event.contract_id == contract_id, schema.Event.n == n,
-        schema.Event.action == action).order_by(schema.Event.event_id.desc())).scalars()
+        schema.Event.contract_id == contract_id,
+        schema.Event.n.is_(None) if n is None else schema.Event.n == n,
+        schema.Event.action.in_(actions)).order_by(schema.Event.event_id.desc())).scalars()
     for attachments in events:
         hashes = json.loads(attachments) if attachments else []
         if hashes:

@@ -146,9 +146,14 @@ def imported_sample(tmp_path_factory) -> Path:
     return path
 
 
+def engine_on_copy(base: Path, sqlite_url: str):
+    """A fixture's engine on a copy of `base` at the test's own address, disposed after."""
+    engine = copy_base(base, Path(sqlite_url.removeprefix("sqlite:///")))
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
 def sample_engine(imported_sample, sqlite_url):
     """A copy of the imported sample at the test's own address."""
-    engine = copy_base(imported_sample, Path(sqlite_url.removeprefix("sqlite:///")))
-    yield engine
-    engine.dispose()
+    yield from engine_on_copy(imported_sample, sqlite_url)

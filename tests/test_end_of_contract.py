@@ -10,11 +10,10 @@ import json
 import subprocess
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import copy_base
+from conftest import copy_base, engine_on_copy
 from sqlalchemy import text
 from test_workflow import (
     L05,
@@ -46,9 +45,7 @@ def open_base(open_sample):
 @pytest.fixture
 def engine(open_base, sqlite_url):
     """A copy of the open base at the test's own address."""
-    engine = copy_base(open_base, Path(sqlite_url.removeprefix("sqlite:///")))
-    yield engine
-    engine.dispose()
+    yield from engine_on_copy(open_base, sqlite_url)
 
 
 def half_up(value: Decimal) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SAMPLE, copy_base
+from conftest import SAMPLE, engine_on_copy
 from fpdf import FPDF
 from sqlalchemy import text
 
@@ -92,9 +92,7 @@ def make_base(folder: Path, path: Path) -> Path:
 @pytest.fixture
 def engine(sample_base, sqlite_url):
     """A copy of the sample base (with its journal checkpoint) at the test's own address."""
-    engine = copy_base(sample_base, Path(sqlite_url.removeprefix("sqlite:///")))
-    yield engine
-    engine.dispose()
+    yield from engine_on_copy(sample_base, sqlite_url)
 
 
 def situation(engine, n: int = 7) -> dict:
