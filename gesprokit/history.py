@@ -70,20 +70,8 @@ def frames_as_of(frames: Frames, when: datetime) -> Frames:
         situations[col] = situations[col].astype("datetime64[us]")
     situations.loc[situations["interrupted_at"].isna(), "interruption_reason"] = None
 
-    progress = frames.progress.copy().set_index(["contract_id", "n", "line_no"]).sort_index()
-    for ev in later[::-1].itertuples():
-        before, after = event_payload(ev.before), event_payload(ev.after)
-        for line, old in before.get("pct_bp", {}).items():
-            key = (ev.contract_id, int(ev.n), line)
-            if line not in after.get("pct_bp", {}):
-                continue
-            if old is None or not _was_entered(key, ev, frames.events):
-                progress = progress.drop(key, errors="ignore")
-            else:
-                progress.loc[key, "pct_bp"] = old
-    progress = progress.reset_index()
+    progress = _progress_as_of(frames.progress, frames.events, later)
     progress = progress[_keys(progress).isin(set(_keys(situations)))].reset_index(drop=True)
-    progress["pct_bp"] = progress["pct_bp"].astype("int64")
 
     issued = {(c, int(n)) for c, n, a in zip(known["contract_id"], known["n"], known["action"],
                                              strict=True) if a == "issue"}
@@ -98,9 +86,42 @@ def frames_as_of(frames: Frames, when: datetime) -> Frames:
         events=known.reset_index(drop=True))
 
 
-def _was_entered(key: tuple, event, events: pd.DataFrame) -> bool:
-    """Whether the line had a row on that situation before `event` (an earlier event set it)."""
-    contract_id, n, line = key
-    earlier = events[(events["event_id"] < event.event_id) & (events["contract_id"] == contract_id)
-                     & (events["n"] == n)]
-    return any(line in event_payload(after).get("pct_bp", {}) for after in earlier["after"])
+_DROP = object()  # the line had no row on the situation before the undone event
+
+
+def _progress_as_of(progress: pd.DataFrame, events: pd.DataFrame,
+                    later: pd.DataFrame) -> pd.DataFrame:
+    """The progress rows with every change made by a `later` event undone, in one pass:
+    each event's JSON is parsed once, the value kept for a line is the one before the
+    earliest later event that changed it (a line first entered by a later event goes)."""
+    first_entered: dict[tuple, int] = {}  # (contract, n, line) -> first event setting it
+    for ev in events.dropna(subset=["n"]).sort_values("event_id").itertuples():
+        if isinstance(ev.after, str) and "pct_bp" in ev.after:
+            for line in event_payload(ev.after).get("pct_bp", {}):
+                first_entered.setdefault((ev.contract_id, int(ev.n), line), ev.event_id)
+    undo: dict[tuple, object] = {}
+    for ev in later.sort_values("event_id", ascending=False).itertuples():
+        if not (isinstance(ev.before, str) and "pct_bp" in ev.before):
+            continue
+        before, after = event_payload(ev.before), event_payload(ev.after)
+        changed = after.get("pct_bp", {})
+        for line, old in before.get("pct_bp", {}).items():
+            if line not in changed:
+                continue
+            key = (ev.contract_id, int(ev.n), line)
+            entered = first_entered.get(key, ev.event_id) < ev.event_id
+            undo[key] = old if old is not None and entered else _DROP
+    keys_order = ["contract_id", "n", "line_no"]
+    if not undo:
+        return progress.sort_values(keys_order).reset_index(drop=True)
+    keys = pd.MultiIndex.from_frame(progress[["contract_id", "n", "line_no"]])
+    values = pd.Series(undo, dtype=object)
+    values.index = pd.MultiIndex.from_tuples(values.index)
+    found = values.reindex(keys)
+    out = progress.copy()
+    dropped = found.map(lambda v: v is _DROP).to_numpy(dtype=bool)
+    restored = found.notna().to_numpy() & ~dropped
+    out.loc[restored, "pct_bp"] = found[restored].astype("int64").to_numpy()
+    out = out[~dropped]
+    out["pct_bp"] = out["pct_bp"].astype("int64")
+    return out.sort_values(keys_order).reset_index(drop=True)
