@@ -9,6 +9,7 @@ import platform
 import time
 
 import bench_action
+import bench_cli
 import bench_dashboards
 import bench_delays
 import bench_history
@@ -24,7 +25,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="petites tailles, moins de runs")
     parser.add_argument("--workbook-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=["ledger", "load", "action", "delays", "history",
-                                           "workbook", "voila"], help="une seule mesure")
+                                           "cli", "workbook", "voila"],
+                        help="une seule mesure")
     args = parser.parse_args()
     if args.workbook_child:
         bench_reports.workbook_child(args.workbook_child)
@@ -40,6 +42,7 @@ def main() -> None:
         "action": lambda: bench_action.run(3 if args.quick else 7),
         "delays": lambda: bench_delays.run(sizes, runs),
         "history": lambda: bench_history.run(3),
+        "cli": lambda: bench_cli.run(5),
         "workbook": lambda: bench_reports.workbook_figures(
             [10_000] if args.quick else [10_000, 30_000, 100_000], 1 if args.quick else 3),
         "voila": lambda: bench_dashboards.run(1 if args.quick else 3),
