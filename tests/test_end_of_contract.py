@@ -188,6 +188,20 @@ def test_tacit_procedure_makes_the_titulaires_projet_the_dgd(engine):  # noqa: F
     assert "solde" not in delays_of(engine, L05, datetime(2026, 11, 30)).index
 
 
+def l03_signed(engine, **reception) -> dict[str, int]:
+    """L03 received on 1 March 2026 (with `reception`'s réserves…), its projet de décompte
+    final at 100 % of every line on 20 March, settled on 25 March, the décompte général
+    signed by the MOA on 10 April; returns its lines' amounts."""
+    eoc.record_reception(engine, actor("moa"), L03, date(2026, 3, 1), now=datetime(2026, 3, 2),
+                         **reception)
+    amounts = lines(engine, L03)
+    eoc.submit_final(engine, CHA, L03, "2026-02", {k: 10_000 for k in amounts},
+                     now=datetime(2026, 3, 20))
+    eoc.settle_final(engine, actor("moe"), L03, now=datetime(2026, 3, 25))
+    eoc.sign_general(engine, actor("moa"), L03, now=datetime(2026, 4, 10))
+    return amounts
+
+
 def test_retention_kept_for_reserves_then_refunded(engine):  # noqa: F811
     """L03 keeps its 5 % retention (no guarantee). Réception on 1 March 2026 with réserves,
     délai de garantie to 1 March 2027; the réserves are lifted on 15 April 2027: the refund
@@ -195,13 +209,7 @@ def test_retention_kept_for_reserves_then_refunded(engine):  # noqa: F811
     create_user(engine, CHA.email, "CHA", "CHA", "contractor", PASSWORD,
                 now=datetime(2026, 1, 1), operations=[OPERATION])
     moa, treasury = actor("moa"), actor("treasury")
-    eoc.record_reception(engine, moa, L03, date(2026, 3, 1), reserves="Reprise de deux chéneaux",
-                         now=datetime(2026, 3, 2))
-    amounts = lines(engine, L03)
-    eoc.submit_final(engine, CHA, L03, "2026-02", {k: 10_000 for k in amounts},
-                     now=datetime(2026, 3, 20))
-    eoc.settle_final(engine, actor("moe"), L03, now=datetime(2026, 3, 25))
-    eoc.sign_general(engine, moa, L03, now=datetime(2026, 4, 10))
+    amounts = l03_signed(engine, reserves="Reprise de deux chéneaux")
     # no answer: deemed accepted 30 days after the notification (10 May)
     record, reception = _rows(engine, L03)
     state = eoc.final_state(record, reception, date(2026, 5, 11))
@@ -389,14 +397,8 @@ def test_reserves_keep_their_estimated_cost_on_the_retention(engine):
     with pytest.raises(ValidationError, match="aucune réserve"):
         eoc.record_reception(engine, moa, L03, date(2026, 3, 1), reserves="  ",
                              reserves_cost_cents=500_000, now=datetime(2026, 3, 2))
-    eoc.record_reception(engine, moa, L03, date(2026, 3, 1), reserves="Reprise des chéneaux",
-                         guarantee_months=12, reserves_cost_cents=500_000,
-                         now=datetime(2026, 3, 2))
-    amounts = lines(engine, L03)
-    eoc.submit_final(engine, CHA, L03, "2026-02", {k: 10_000 for k in amounts},
-                     now=datetime(2026, 3, 20))
-    eoc.settle_final(engine, actor("moe"), L03, now=datetime(2026, 3, 25))
-    eoc.sign_general(engine, moa, L03, now=datetime(2026, 4, 10))
+    amounts = l03_signed(engine, reserves="Reprise des chéneaux", guarantee_months=12,
+                         reserves_cost_cents=500_000)
     eoc.answer_general(engine, CHA, L03, True, now=datetime(2026, 4, 20))
     ttc = sum(amounts.values()) + half_up(Decimal(sum(amounts.values())) / 5)
     retention = half_up(Decimal(ttc) * 5 / 100)
