@@ -416,6 +416,32 @@ def submit(engine: Engine, actor: Actor, contract_id: str, n: int, *,
 # --- verifier and MOE ----------------------------------------------------------------------
 
 
+def _month_moved(ctx: _Context, month: str | None) -> bool:
+    """Whether the situation's month changes; the new month must stay between its
+    neighbours' (a situation covers its month, after the previous one, before the next)."""
+    if month is None or month == ctx.situation["month"]:
+        return False
+    n = ctx.situation["n"]
+    months = dict(ctx.conn.execute(select(schema.Situation.n, schema.Situation.month).where(
+        schema.Situation.contract_id == ctx.contract["contract_id"],
+        schema.Situation.n.in_([n - 1, n + 1]))).all())
+    if n - 1 in months and month <= months[n - 1]:
+        raise ValidationError(f"Mois : {month} doit suivre celui de la situation n°{n - 1} "
+                              f"({months[n - 1]}).")
+    if n + 1 in months and month >= months[n + 1]:
+        raise ValidationError(f"Mois : {month} doit précéder celui de la situation n°{n + 1} "
+                              f"({months[n + 1]}).")
+    return True
+
+
+def _with_month(details: dict, ctx: _Context, month: str) -> dict:
+    """The action's details with the month change recorded (before/after, and the row)."""
+    details.setdefault("before", {})["month"] = ctx.situation["month"]
+    details.setdefault("after", {})["month"] = month
+    details["situation"] = {"month": month}
+    return details
+
+
 def verify(engine: Engine, actor: Actor, contract_id: str, n: int, *,
            corrections: dict[str, int] | None = None, month: str | None = None,
            comment: str | None = None, files: list[File] | None = None,
@@ -423,27 +449,30 @@ def verify(engine: Engine, actor: Actor, contract_id: str, n: int, *,
     """OPC/BET: checks, may correct the month and cumulative % (comment + PDF required)."""
     month = None if month is None else _valid_month(month)
     def body(ctx: _Context) -> dict:
-        changed = bool(corrections) or (month is not None and month != ctx.situation["month"])
-        _require_justification(changed, comment, files, need_file=True)
+        moved = _month_moved(ctx, month)
+        _require_justification(bool(corrections) or moved, comment, files, need_file=True)
         details = _write_progress(ctx, corrections or {}, None, comment) if corrections else {}
-        if month is not None and month != ctx.situation["month"]:
-            details.setdefault("before", {})["month"] = ctx.situation["month"]
-            details.setdefault("after", {})["month"] = month
-            details["situation"] = {"month": month}
-        return details
+        return _with_month(details, ctx, month) if moved else details
     return _run(engine, actor, "verify", contract_id, n, body, now=now,
                 expected_version=expected_version, comment=comment, files=files)
 
 
 def issue(engine: Engine, actor: Actor, contract_id: str, n: int, *,
           corrections: dict[str, int] | None = None, adjustments: list[dict] | None = None,
-          comment: str | None = None, files: list[File] | None = None,
-          now: datetime | None = None, expected_version: int | None = None) -> dict:
-    """MOE: may correct %, applies penalties/bonuses (each with its reason) and issues the
-    état d'acompte provisoire."""
+          month: str | None = None, comment: str | None = None,
+          files: list[File] | None = None, now: datetime | None = None,
+          expected_version: int | None = None) -> dict:
+    """MOE: may correct the month and the %, as the OPC may (a comment and a PDF justify
+    it), applies penalties/bonuses (each with its reason) and issues the état d'acompte
+    provisoire."""
+    month = None if month is None else _valid_month(month)
+
     def body(ctx: _Context) -> dict:
-        _require_justification(bool(corrections), comment, files, need_file=False)
+        moved = _month_moved(ctx, month)
+        _require_justification(bool(corrections) or moved, comment, files, need_file=True)
         details = _write_progress(ctx, corrections or {}, None, comment) if corrections else {}
+        if moved:
+            details = _with_month(details, ctx, month)
         added = []
         for adj in adjustments or []:
             kind, days, amount = adj.get("kind"), adj.get("days"), adj.get("amount_cents")

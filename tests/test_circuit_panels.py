@@ -236,3 +236,48 @@ def test_the_grid_differences_are_the_ledgers_to_the_cent():
     assert "+33,33\xa0% (0,00\xa0€)" in grid.diffs["01"].value
     assert "travaux cumulés saisis : 0,02\xa0€ HT" in grid.totals.value
     assert "écart avec « Précédent » : 0,00\xa0€ HT" in grid.totals.value
+
+
+def test_the_opc_and_the_moe_move_a_situations_month_from_their_page(engine):  # noqa: F811
+    """The month of a situation corrected from the page: justified by a comment and a PDF
+    (for the MOE as for the OPC), kept between its neighbours' months, recorded with its
+    before/after in the journal."""
+    def session(email):
+        return connect(engine, email, PASSWORD)
+
+    contractor = ContractorPanel(session("alu@mal.fr"), NOW)
+    contractor.contract.value = L05
+    contractor.month.value = "2026-06"
+    contractor.on_create()
+    contractor.reload(keep=(L05, 7))
+    assert contractor.on_submit() is not None
+
+    verifier = VerifierPanel(session("opc@opc.fr"), NOW)
+    assert verifier.selected == (L05, 7) and verifier.month.value == "2026-06"
+    verifier.month.value = "2026-05"  # the month of situation 6
+    verifier.comment.value = "Travaux de juin constatés en juillet"
+    upload(verifier, pdf_bytes("Constat"))
+    assert verifier.on_verify() is None
+    assert "Mois : 2026-05 doit suivre celui de la situation n°6 (2026-05)" in unescape(
+        verifier.message.value)
+    verifier.month.value = "2026-07"
+    assert verifier.on_verify() is not None, verifier.message.value
+
+    moe = MoePanel(session("archi@arc.fr"), NOW)
+    assert moe.selected == (L05, 7) and moe.month.value == "2026-07"
+    moe.month.value = "2026-08"
+    moe.comment.value = "Mois d'exécution selon le journal de chantier"
+    assert moe.on_issue() is None
+    assert "Toute modification exige une pièce jointe PDF" in unescape(moe.message.value)
+    upload(moe, pdf_bytes("Journal de chantier"))
+    assert moe.on_issue() is not None, moe.message.value
+    frames = load_frames(engine, [L05])
+    assert frames.situations.set_index("n").loc[7, "month"] == "2026-08"
+    moves = frames.events[frames.events["action"].isin(["verify", "issue"])
+                          & (frames.events["n"] == 7)]
+    assert [(b, a) for b, a in zip(moves["before"], moves["after"], strict=True)
+            if '"month"' in b] == [
+        ('{"month": "2026-06", "status": "submitted"}',
+         '{"month": "2026-07", "status": "verified"}'),
+        ('{"month": "2026-07", "status": "verified"}',
+         '{"month": "2026-08", "status": "issued"}')]

@@ -127,6 +127,12 @@ class SituationPanel:
             self._frames = self.session.frames()
         return self._frames
 
+    def situation_month(self) -> str:
+        """The selected situation's month as it stands (AAAA-MM)."""
+        cid, n = self.selected
+        sits = self.frames().situations
+        return str(sits.loc[(sits["contract_id"] == cid) & (sits["n"] == n), "month"].iloc[0])
+
     def lines(self) -> pd.DataFrame:
         """The selected situation's lines: label, amount, % entered now and before."""
         cid, n = self.selected
@@ -466,6 +472,11 @@ class ContractorPanel(SituationPanel):
                        then=lambda _r: self.reload(keep=(cid, n)))
 
 
+def month_field(month: str) -> w.Text:
+    """The situation's month, editable (a change is justified by a comment and a PDF)."""
+    return w.Text(value=month, description="Mois (AAAA-MM)", style=STYLE)
+
+
 class VerifierPanel(SituationPanel):
     """OPC/BET: claimed vs admitted per line; a correction needs a comment and a PDF."""
 
@@ -476,6 +487,7 @@ class VerifierPanel(SituationPanel):
         cid, n = self.selected
         lines = self.lines().assign(reference_bp=lambda d: d["current_bp"])
         self.grid = PercentGrid(lines, "Demandé", with_comment=False, on_change=self.live)
+        self.month = month_field(self.situation_month())
         self.comment = w.Textarea(description="Commentaire", style=STYLE,
                                   layout=w.Layout(width="720px"))
         self.upload = w.FileUpload(description="Pièce jointe PDF", accept=".pdf", multiple=False)
@@ -484,13 +496,15 @@ class VerifierPanel(SituationPanel):
         button_state(self.button, self.reason, self.session.refusal("verify", cid, n))
         self.button.on_click(lambda _b: self.ask("valider la vérification de", self.on_verify,
                                                  pcts=self.grid.typed))
-        return [self.grid.grid, self.comment, self.upload, w.HBox([self.button, self.reason])]
+        return [self.grid.grid, self.month, self.comment, self.upload,
+                w.HBox([self.button, self.reason])]
 
     def on_verify(self, _button=None):
         cid, n = self.selected
 
         def action():
             return self.session.verify(cid, n, corrections=self.grid.changed() or None,
+                                       month=self.month.value.strip() or None,
                                        comment=self.comment.value or None,
                                        files=uploaded_files(self.upload), now=self.now,
                                        expected_version=self.shown_version)
@@ -531,8 +545,14 @@ class MoePanel(SituationPanel):
         button_state(self.button, self.reason, self.session.refusal("issue", cid, n))
         self.button.on_click(lambda _b: self.ask("émettre l'état d'acompte de", self.on_issue,
                                                  adjustments=lambda: self.pending))
+        self.month = month_field(self.situation_month())
+        self.comment = w.Textarea(description="Commentaire", style=STYLE,
+                                  placeholder="obligatoire pour changer le mois",
+                                  layout=w.Layout(width="720px"))
+        self.upload = w.FileUpload(description="Pièce jointe PDF", accept=".pdf", multiple=False)
         items = [w.HTML("<b>Pénalités et primes</b>"), self.kind, self.days, self.amount,
                  self.reason_text, w.HBox([self.add, self.remove]), self.listing,
+                 w.HTML("<b>Mois de la situation</b>"), self.month, self.comment, self.upload,
                  w.HBox([self.button, self.reason])]
         doc = _last_document(self.session, cid, n, "issue")
         self.document = w.HTML(download_link(*doc, "Télécharger l'état d'acompte (PDF)")
@@ -582,8 +602,9 @@ class MoePanel(SituationPanel):
     def on_issue(self, _button=None):
         cid, n = self.selected
         done = guarded(lambda: self.session.issue(
-            cid, n, adjustments=self.pending, now=self.now,
-            expected_version=self.shown_version), self.message,
+            cid, n, adjustments=self.pending, month=self.month.value.strip() or None,
+            comment=self.comment.value or None, files=uploaded_files(self.upload),
+            now=self.now, expected_version=self.shown_version), self.message,
                        "État d'acompte provisoire émis.",
                        then=lambda _r: (self.pending.clear(), self.reload(keep=(cid, n))))
         return done
