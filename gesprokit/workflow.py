@@ -406,11 +406,32 @@ def enter_progress(engine: Engine, actor: Actor, contract_id: str, n: int,
 
 
 def submit(engine: Engine, actor: Actor, contract_id: str, n: int, *,
-           files: list[File] | None = None, now: datetime | None = None,
-           expected_version: int | None = None) -> dict:
-    """Contractor validates its projet de décompte: the payment deadline starts now."""
+           files: list[File] | None = None, comment: str | None = None,
+           now: datetime | None = None, expected_version: int | None = None) -> dict:
+    """Contractor validates its projet de décompte: the payment deadline starts now. Its
+    comment and the files it joins (subcontractors' invoices…) go with it to the OPC."""
+    comment = comment.strip() or None if isinstance(comment, str) else None
     return _run(engine, actor, "submit", contract_id, n, lambda ctx: {}, now=now,
-                expected_version=expected_version, files=files, document="demande")
+                expected_version=expected_version, comment=comment, files=files,
+                document="demande")
+
+
+def joined(conn: Connection, contract_id: str, n: int, action: str
+           ) -> tuple[str | None, list[File]]:
+    """The comment and the files a person joined to the latest `action` on the situation
+    (the document the action produced, stored last, left out)."""
+    row = conn.execute(select(schema.Event.comment, schema.Event.attachments).where(
+        schema.Event.contract_id == contract_id, schema.Event.n == n,
+        schema.Event.action == action).order_by(schema.Event.event_id.desc())).first()
+    if row is None:
+        return None, []
+    hashes = json.loads(row.attachments) if row.attachments else []
+    files = []
+    for sha in hashes[:-1]:
+        found = conn.execute(select(schema.Attachment.name, schema.Attachment.content).where(
+            schema.Attachment.sha256 == sha)).one()
+        files.append(File(found.name, found.content))
+    return row.comment, files
 
 
 # --- verifier and MOE ----------------------------------------------------------------------

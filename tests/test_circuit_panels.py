@@ -281,3 +281,33 @@ def test_the_opc_and_the_moe_move_a_situations_month_from_their_page(engine):  #
          '{"month": "2026-07", "status": "verified"}'),
         ('{"month": "2026-07", "status": "verified"}',
          '{"month": "2026-08", "status": "issued"}')]
+
+
+def test_the_contractors_comment_and_joined_invoice_reach_the_opc(engine):  # noqa: F811
+    """The contractor sends its request with a comment and a subcontractor's invoice; the
+    OPC's page shows the comment and opens the invoice, as it was joined."""
+    def session(email):
+        return connect(engine, email, PASSWORD)
+
+    contractor = ContractorPanel(session("alu@mal.fr"), NOW)
+    contractor.contract.value = L05
+    contractor.month.value = "2026-06"
+    contractor.on_create()
+    contractor.reload(keep=(L05, 7))
+    contractor.request_comment.value = "  "  # blank: no comment recorded
+    invoice = pdf_bytes("Facture ST pose BSO")
+    upload(contractor, b"pas un PDF", name="facture.pdf")
+    assert contractor.on_submit() is None and "facture.pdf" in unescape(
+        contractor.message.value)
+    contractor.request_comment.value = "Facture du sous-traitant de pose jointe (juin)"
+    upload(contractor, invoice, name="facture-ST-pose-juin.pdf")
+    assert contractor.on_submit() is not None, contractor.message.value
+
+    verifier = VerifierPanel(session("opc@opc.fr"), NOW)
+    assert verifier.selected == (L05, 7)
+    shown = " ".join(getattr(item, "value", "") for item in verifier.request_from_contractor())
+    assert "Commentaire : Facture du sous-traitant de pose jointe (juin)" in shown
+    assert "download='facture-ST-pose-juin.pdf'" in shown
+    import base64
+
+    assert base64.b64encode(invoice).decode() in shown  # the file itself, as joined

@@ -35,7 +35,7 @@ from gesprokit.ui.common import (
     uploaded_files,
 )
 from gesprokit.ui.tables import table
-from gesprokit.workflow import produced_document
+from gesprokit.workflow import joined, produced_document
 
 
 def _label(row) -> str:
@@ -437,8 +437,13 @@ class ContractorPanel(SituationPanel):
         self.save.on_click(self.on_save)
         self.submit.on_click(lambda _b: self.ask("valider et transmettre", self.on_submit,
                                                  pcts=self.grid.typed))
+        self.request_comment = w.Textarea(description="Commentaire de la demande",
+                                          style=STYLE, layout=w.Layout(width="720px"))
+        self.upload = w.FileUpload(description="Pièces jointes (factures de sous-traitants…)",
+                                   accept=".pdf", multiple=True,
+                                   layout=w.Layout(width="auto"))
         items = [self.grid.grid, w.HBox([self.save, self.save_reason]),
-                 w.HBox([self.submit, self.submit_reason])]
+                 self.request_comment, self.upload, w.HBox([self.submit, self.submit_reason])]
         doc = _last_document(self.session, cid, n, "submit")
         if doc:
             items.append(w.HTML(download_link(*doc, "Télécharger la demande d'acompte (PDF)")))
@@ -467,7 +472,9 @@ class ContractorPanel(SituationPanel):
         if unsaved and self.on_save() is None:
             return None
         return guarded(lambda: self.session.submit(
-            cid, n, now=self.now, expected_version=self.shown_version), self.message,
+            cid, n, files=uploaded_files(self.upload) or None,
+            comment=self.request_comment.value, now=self.now,
+            expected_version=self.shown_version), self.message,
                        "Projet de décompte transmis : le délai de paiement court.",
                        then=lambda _r: self.reload(keep=(cid, n)))
 
@@ -496,8 +503,23 @@ class VerifierPanel(SituationPanel):
         button_state(self.button, self.reason, self.session.refusal("verify", cid, n))
         self.button.on_click(lambda _b: self.ask("valider la vérification de", self.on_verify,
                                                  pcts=self.grid.typed))
-        return [self.grid.grid, self.month, self.comment, self.upload,
-                w.HBox([self.button, self.reason])]
+        return [*self.request_from_contractor(), self.grid.grid, self.month, self.comment,
+                self.upload, w.HBox([self.button, self.reason])]
+
+    def request_from_contractor(self) -> list[w.Widget]:
+        """The contractor's comment on its request and the files it joined, to open."""
+        cid, n = self.selected
+        with self.session.engine.connect() as conn:
+            comment, files = joined(conn, cid, n, "submit")
+        if not files and not comment:
+            return []
+        parts = ["<b>Demande de l'entreprise</b>"]
+        if comment:
+            parts.append(f"Commentaire : {html.escape(comment)}")
+        widgets = [w.HTML("<br>".join(parts))]
+        widgets += [w.HTML(download_link(f.name, f.content, f"Ouvrir « {f.name} »"))
+                    for f in files]
+        return widgets
 
     def on_verify(self, _button=None):
         cid, n = self.selected
