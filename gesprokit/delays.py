@@ -267,7 +267,7 @@ def _end_of_contract_delays(contracts, operations, ecb_rates, as_of, situations,
     the décompte général (the titulaire's projet in the tacit procedure); and the refund of
     the retention still withheld, due 30 days after the délai de garantie or the réserves'
     lifting (R2191-35). Each with late interest and the 40 € like any payment."""
-    from gesprokit.end_of_contract import final_state, retention_parts
+    from gesprokit.end_of_contract import final_state, general_figures, retention_parts
 
     if final_accounts is None or final_accounts.empty:
         return pd.DataFrame(columns=DELAY_COLUMNS)
@@ -280,10 +280,9 @@ def _end_of_contract_delays(contracts, operations, ecb_rates, as_of, situations,
         reception = (receptions.loc[r.contract_id].to_dict()
                      if receptions is not None and r.contract_id in receptions.index else None)
         state = final_state(record, reception, as_of.date())
-        figures = r.figures if state.dgd_mode != "tacite" else r.claim_figures
-        if state.solde_from is None or not isinstance(figures, str):
+        amounts = general_figures(record, state)
+        if state.solde_from is None or amounts is None:
             continue
-        amounts = json.loads(figures)
         base = dict(contract_id=r.contract_id, n=int(last_n.get(r.contract_id, 0)) + 1,
                     payee=r.company_code, month=r.month, buyer_kind=r.buyer_kind,
                     deadline_days_override=r.deadline_days_override)

@@ -79,7 +79,7 @@ def _retention_dates(reception: dict | None) -> tuple[date | None, date | None, 
     end = _date(reception["guarantee_until"])
     lifted = _date(reception.get("reserves_lifted_on"))
     refund = timedelta(days=RETENTION_REFUND_DAYS)
-    if not _present(reception.get("reserves")) or (lifted is not None and lifted <= end):
+    if not _reserves_outlast(reception):
         release = max(end, lifted or end)
         return (release + refund, None,
                 (pd.Timestamp(release) + pd.DateOffset(months=1)).date())
@@ -90,6 +90,13 @@ def _retention_dates(reception: dict | None) -> tuple[date | None, date | None, 
     return kept_due, None, guarantor
 
 
+def _reserves_outlast(reception: dict) -> bool:
+    """Réserves were notified and are not lifted by the end of the délai de garantie."""
+    lifted = _date(reception.get("reserves_lifted_on"))
+    return _present(reception.get("reserves")) and (
+        lifted is None or lifted > _date(reception["guarantee_until"]))
+
+
 def retention_parts(retention: int, reception: dict | None) -> list[RetentionPart]:
     """The refunds of `retention` (cents), with their due dates (see
     :func:`_retention_dates`): one part, or two when réserves with an estimated cost remain
@@ -97,11 +104,7 @@ def retention_parts(retention: int, reception: dict | None) -> list[RetentionPar
     if reception is None or retention <= 0:
         return []
     main_due, kept_due, _ = _retention_dates(reception)
-    lifted = _date(reception.get("reserves_lifted_on"))
-    end = _date(reception["guarantee_until"])
-    split = (_present(reception.get("reserves")) and _present(reception.get(
-        "reserves_cost_cents")) and (lifted is None or lifted > end))
-    if not split:
+    if not (_reserves_outlast(reception) and _present(reception.get("reserves_cost_cents"))):
         return [RetentionPart("retenue", retention, main_due, "retention_released_at")]
     kept = min(int(reception["reserves_cost_cents"]), retention)
     parts = [RetentionPart("retenue conservée (réserves)", kept, kept_due, "kept_released_at")]
@@ -576,7 +579,8 @@ def release_retention(engine: Engine, actor: Actor, contract_id: str, *,
         if now.date() <= reception["guarantee_until"]:
             raise InvalidTransition("Le délai de garantie court jusqu'au "
                                     f"{reception['guarantee_until']:%d/%m/%Y}.")
-        parts = retention_parts(held_retention(record, reception, now.date()), reception)
+        figures = general_figures(record, final_state(record, reception, now.date())) or {}
+        parts = retention_parts(int(figures.get("retention_cum", 0)), reception)
         unpaid = [p for p in parts if record[p.column] is None]
         if not unpaid:
             raise InvalidTransition("La retenue est déjà remboursée." if parts else
@@ -594,14 +598,13 @@ def release_retention(engine: Engine, actor: Actor, contract_id: str, *,
                            now)
 
 
-def held_retention(record: dict, reception: dict | None, on: date) -> int:
-    """The retention withheld at the end (cents TTC): the décompte général's, or the
-    titulaire's projet in the tacit procedure."""
-    state = final_state(record, reception, on)
-    figures = record["claim_figures"] if state.dgd_mode == "tacite" else record["figures"]
-    if not isinstance(figures, str):
-        return 0
-    return int(json.loads(figures).get("retention_cum", 0))
+def general_figures(record: dict | None, state: FinalState) -> dict | None:
+    """The figures of the décompte général (headings in cents): as the MOA signed them, or
+    the titulaire's projet when the tacit procedure made it the DGD; None before either."""
+    if record is None:
+        return None
+    text = record.get("claim_figures") if state.dgd_mode == "tacite" else record.get("figures")
+    return json.loads(text) if isinstance(text, str) else None
 
 
 def release_guarantee(engine: Engine, actor: Actor, contract_id: str, guarantee_id: str, *,
@@ -625,13 +628,13 @@ def release_guarantee(engine: Engine, actor: Actor, contract_id: str, guarantee_
         if now.date() <= reception["guarantee_until"]:
             raise InvalidTransition("Le délai de garantie court jusqu'au "
                                     f"{reception['guarantee_until']:%d/%m/%Y}.")
-        if reception["reserves"] and reception["reserves_lifted_on"] is None:
+        deadline = _retention_dates(reception)[2]
+        if deadline is None:
             raise InvalidTransition("Des réserves ne sont pas levées : la garantie est "
                                     "maintenue (R2191-42).")
         conn.execute(update(schema.Guarantee).where(
             schema.Guarantee.guarantee_id == guarantee_id).values(
             released_at=now, released_by=actor.email))
-        deadline = _retention_dates(reception)[2]
         return {"guarantee_id": guarantee_id, "released_at": now.isoformat(),
                 "deadline": deadline.isoformat(), "late_days": max(0, (now.date() -
                                                                        deadline).days)}

@@ -283,9 +283,8 @@ def _general_rows(data: ReportData) -> pd.DataFrame:
     signed, else as they stand on the report's date), one row per heading, then the two
     check rows « avance + acomptes + solde » and « total TTC − pénalités − retenue », equal
     to the cent."""
-    import json
 
-    from gesprokit.end_of_contract import account_from_frames, final_state
+    from gesprokit.end_of_contract import account_from_frames, final_state, general_figures
 
     rows = []
     frames = data.frames
@@ -295,10 +294,9 @@ def _general_rows(data: ReportData) -> pd.DataFrame:
         reception = receptions.iloc[0].to_dict() if len(receptions) else None
         state = final_state(record, reception, data.as_of.date())
         heads = account_from_frames(frames, cid, data.as_of).headings()
-        text = record.get("figures") if state.dgd_mode != "tacite" else record.get(
-            "claim_figures")
-        if isinstance(text, str):
-            heads["amount"] = heads["key"].map(json.loads(text)).astype("int64")
+        signed = general_figures(record, state)
+        if signed is not None:
+            heads["amount"] = heads["key"].map(signed).astype("int64")
         amounts = dict(zip(heads["key"], heads["amount"], strict=True))
         subs = frames.subcontracts
         sub_advances = (subs.loc[subs["contract_id"] == cid, "advance_cents"].fillna(0).sum()

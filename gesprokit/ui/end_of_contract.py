@@ -16,7 +16,7 @@ from gesprokit.delays import deadline_days
 from gesprokit.end_of_contract import (
     ANSWER_DAYS,
     final_state,
-    held_retention,
+    general_figures,
     retention_parts,
 )
 from gesprokit.money import format_eur, format_pct_bp
@@ -99,12 +99,8 @@ def overview(frames, today: date) -> pd.DataFrame:
         days = deadline_days(op["buyer_kind"], op["deadline_days_override"]) if op is not \
             None else 30
         guarantees = frames.guarantees[frames.guarantees["contract_id"] == c.contract_id]
-        held = held_retention(record, reception, today) if record is not None else 0
-        figures = None
-        if record is not None:
-            text = record.get("figures") if state.dgd_mode != "tacite" else record.get(
-                "claim_figures")
-            figures = json.loads(text) if isinstance(text, str) else None
+        figures = general_figures(record, state)
+        held = int(figures.get("retention_cum", 0)) if figures else 0
         what, by = next_deadline(record, reception, state, days, held,
                                  bool(guarantees["released_at"].isna().any()),
                                  figures["solde"] if figures else None)
@@ -258,6 +254,13 @@ class EndOfContractPage(ReloadingPage):
                 self._button("Enregistrer le remboursement de la retenue",
                              self.release_retention)]
 
+    def _contract_act(self, action: str, done: str):
+        """The session's `action` on the chosen contract, as of the page's date; `done` is
+        said with the contract's id."""
+        cid = self.contract.value
+        return self._run(lambda: getattr(self.session, action)(cid, now=self.now),
+                         f"{done} : {cid}.")
+
     def _run(self, action, success: str):
         if self.contract.value is None:
             return None
@@ -316,9 +319,7 @@ class EndOfContractPage(ReloadingPage):
                          f"Réserves levées : {cid}.")
 
     def sign(self):
-        cid = self.contract.value
-        return self._run(lambda: self.session.sign_general(cid, now=self.now),
-                         f"Décompte général signé et notifié : {cid}.")
+        return self._contract_act("sign_general", "Décompte général signé et notifié")
 
     def submit_final(self):
         cid = self.contract.value
@@ -343,9 +344,7 @@ class EndOfContractPage(ReloadingPage):
         return self._run(act, f"Décompte général signé {word} : {cid}.")
 
     def tacit(self):
-        cid = self.contract.value
-        return self._run(lambda: self.session.notify_tacit(cid, now=self.now),
-                         f"Projet de décompte général notifié : {cid}.")
+        return self._contract_act("notify_tacit", "Projet de décompte général notifié")
 
     def settle(self):
         cid = self.contract.value
@@ -356,9 +355,7 @@ class EndOfContractPage(ReloadingPage):
                          f"Décompte final établi : {cid}.")
 
     def notify_revision(self):
-        cid = self.contract.value
-        return self._run(lambda: self.session.notify_final_revision(cid, now=self.now),
-                         f"Révision du solde notifiée : {cid}.")
+        return self._contract_act("notify_final_revision", "Révision du solde notifiée")
 
     def release_guarantee(self):
         gid = self.guarantee.value
@@ -372,11 +369,7 @@ class EndOfContractPage(ReloadingPage):
                        lambda _r: self._load())
 
     def pay_solde(self):
-        cid = self.contract.value
-        return self._run(lambda: self.session.pay_solde(cid, now=self.now),
-                         f"Paiement du solde enregistré : {cid}.")
+        return self._contract_act("pay_solde", "Paiement du solde enregistré")
 
     def release_retention(self):
-        cid = self.contract.value
-        return self._run(lambda: self.session.release_retention(cid, now=self.now),
-                         f"Remboursement de la retenue enregistré : {cid}.")
+        return self._contract_act("release_retention", "Remboursement de la retenue enregistré")
