@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from gesprokit import inputs, schema
 from gesprokit.chorus.frames import SUBCONTRACTOR_VALIDATION_DAYS
-from gesprokit.workflow import Actor, contract_action
+from gesprokit.workflow import Actor, contract_action, record_advance_payment
 from gesprokit.workflow_errors import (
     InvalidTransition,
     PermissionDenied,
@@ -197,20 +197,10 @@ def pay_subcontract_advance(engine: Engine, actor: Actor, subcontract_id: str, *
     now = (now or datetime.now()).replace(microsecond=0)
 
     def write(conn: Connection) -> dict:
-        sub = _subcontract(conn, subcontract_id)
-        if not sub.advance_cents:
-            raise ValidationError(f"Le sous-traité « {subcontract_id} » ne prévoit pas "
-                                  "d'avance.")
-        if sub.advance_paid_at is not None:
-            raise InvalidTransition(f"L'avance du sous-traité « {subcontract_id} » est déjà "
-                                    f"payée (le {sub.advance_paid_at:%d/%m/%Y}).")
-        done = conn.execute(update(schema.Subcontract).where(
-            schema.Subcontract.subcontract_id == subcontract_id,
-            schema.Subcontract.advance_paid_at.is_(None)).values(advance_paid_at=now))
-        if done.rowcount != 1:
-            raise StaleState("Cette avance vient d'être payée par un autre utilisateur : "
-                             "actualisez la page.")
+        cents = record_advance_payment(conn, schema.Subcontract.subcontract_id,
+                                       subcontract_id, f"sous-traité « {subcontract_id} »",
+                                       now)
         return {"subcontract_id": subcontract_id, "advance_paid_at": now.isoformat(),
-                "advance_cents": sub.advance_cents}
+                "advance_cents": cents}
     return contract_action(engine, actor, _contract_of(engine, subcontract_id), "treasury",
                            "pay_subcontract_advance", write, now)

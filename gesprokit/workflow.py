@@ -692,23 +692,33 @@ def pay_advance(engine: Engine, actor: Actor, contract_id: str, *,
     paid_at = (now or datetime.now()).replace(microsecond=0)
 
     def write(conn: Connection) -> dict:
-        contract = conn.execute(select(schema.Contract.advance_cents,
-                                       schema.Contract.advance_paid_at).where(
-            schema.Contract.contract_id == contract_id)).one()
-        if not contract.advance_cents:
-            raise ValidationError(f"Le marché {contract_id} ne prévoit pas d'avance.")
-        if contract.advance_paid_at is not None:
-            raise InvalidTransition(f"L'avance du marché {contract_id} est déjà payée (le "
-                                    f"{contract.advance_paid_at:%d/%m/%Y}).")
-        # guarded on the value read: of two treasurers at once, the second one changes nothing
-        done = conn.execute(update(schema.Contract).where(
-            schema.Contract.contract_id == contract_id,
-            schema.Contract.advance_paid_at.is_(None)).values(advance_paid_at=paid_at))
-        if done.rowcount != 1:
-            raise StaleState(f"L'avance du marché {contract_id} vient d'être payée par un autre "
-                             "utilisateur : actualisez la page.")
-        return {"advance_paid_at": paid_at.isoformat(), "advance_cents": contract.advance_cents}
+        cents = record_advance_payment(conn, schema.Contract.contract_id, contract_id,
+                                       f"marché {contract_id}", paid_at)
+        return {"advance_paid_at": paid_at.isoformat(), "advance_cents": cents}
     return contract_action(engine, actor, contract_id, "treasury", "pay_advance", write, now)
+
+
+def record_advance_payment(conn: Connection, key_column, key: str, named: str,
+                           paid_at: datetime) -> int:
+    """Record that the advance of the row `key_column == key` (a contract's or a
+    subcontract's, `named` « marché … » / « sous-traité « … » ») is paid; returns its amount.
+    Refused when there is none or it is paid already; guarded on the value read, so that of
+    two treasurers at once the second one changes nothing."""
+    table = key_column.class_
+    row = conn.execute(select(table.advance_cents, table.advance_paid_at).where(
+        key_column == key)).one()
+    if not row.advance_cents:
+        raise ValidationError(f"Le {named} ne prévoit pas d'avance.")
+    if row.advance_paid_at is not None:
+        raise InvalidTransition(f"L'avance du {named} est déjà payée (le "
+                                f"{row.advance_paid_at:%d/%m/%Y}).")
+    done = conn.execute(update(table).where(key_column == key,
+                                            table.advance_paid_at.is_(None)).values(
+        advance_paid_at=paid_at))
+    if done.rowcount != 1:
+        raise StaleState(f"L'avance du {named} vient d'être payée par un autre utilisateur : "
+                         "actualisez la page.")
+    return int(row.advance_cents)
 
 
 def count_events(engine: Engine) -> int:
