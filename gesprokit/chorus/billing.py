@@ -329,23 +329,18 @@ def _previous_number(engine: Engine, contract_id: str, key: str) -> str | None:
 def _submit_once(client: PisteClient, payload: dict, siret: str) -> dict:
     """Deposit the piece without ever deposing it twice: it is sent once; when its answer is
     lost, Chorus Pro is asked whether the depositor's number is there before it is sent
-    again (once). Returns the works piece as Chorus Pro knows it."""
+    again (once; a second lost answer is raised). Returns the works piece as Chorus Pro
+    knows it: ``id``, ``status``, ``at``."""
     number = payload["numeroFactureSaisi"]
-    for attempt in range(2):
-        try:
-            answer = client.submit_works(payload, siret=siret)
-            return {"id": answer["idFactureTravaux"], "status": answer.get(
-                "statutFactureTravaux", "DEPOSEE"), "at": answer.get("dateDepot")}
-        except ChorusAnswerLost:
-            log.warning("dépôt n°%s : réponse perdue, recherche avant tout nouvel envoi",
-                        number)
-            found = client.find_works_invoice(number, siret=siret)
-            if found is not None:
-                return {"id": found["idFactureTravaux"], "status": found.get(
-                    "statutFactureTravaux", "DEPOSEE"), "at": found.get("dateDepot")}
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+    try:
+        answer = client.submit_works(payload, siret=siret)
+    except ChorusAnswerLost:
+        log.warning("dépôt n°%s : réponse perdue, recherche avant tout nouvel envoi", number)
+        found = client.find_works_invoice(number, siret=siret)
+        answer = found if found is not None else client.submit_works(payload, siret=siret)
+    return {"id": answer["idFactureTravaux"],
+            "status": answer.get("statutFactureTravaux", "DEPOSEE"),
+            "at": answer.get("dateDepot")}
 
 
 def deposit(engine: Engine, client: PisteClient, actor: Actor, contract_id: str, frame: str,
