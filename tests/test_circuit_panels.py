@@ -238,6 +238,16 @@ def test_the_grid_differences_are_the_ledgers_to_the_cent():
     assert "écart avec « Précédent » : 0,00\xa0€ HT" in grid.totals.value
 
 
+def june_opened(engine) -> ContractorPanel:  # noqa: F811
+    """The contractor's panel on L05's situation 7 (June 2026), just opened."""
+    contractor = ContractorPanel(connect(engine, "alu@mal.fr", PASSWORD), NOW)
+    contractor.contract.value = L05
+    contractor.month.value = "2026-06"
+    contractor.on_create()
+    contractor.reload(keep=(L05, 7))
+    return contractor
+
+
 def test_the_opc_and_the_moe_move_a_situations_month_from_their_page(engine):  # noqa: F811
     """The month of a situation corrected from the page: justified by a comment and a PDF
     (for the MOE as for the OPC), kept between its neighbours' months, recorded with its
@@ -245,15 +255,13 @@ def test_the_opc_and_the_moe_move_a_situations_month_from_their_page(engine):  #
     def session(email):
         return connect(engine, email, PASSWORD)
 
-    contractor = ContractorPanel(session("alu@mal.fr"), NOW)
-    contractor.contract.value = L05
-    contractor.month.value = "2026-06"
-    contractor.on_create()
-    contractor.reload(keep=(L05, 7))
+    contractor = june_opened(engine)
+    contractor.request_comment.value = "  "  # blank: no comment is recorded
     assert contractor.on_submit() is not None
 
     verifier = VerifierPanel(session("opc@opc.fr"), NOW)
     assert verifier.selected == (L05, 7) and verifier.month.value == "2026-06"
+    assert verifier.request_from_contractor() == []  # nothing joined, nothing said
     verifier.month.value = "2026-05"  # the month of situation 6
     verifier.comment.value = "Travaux de juin constatés en juillet"
     upload(verifier, pdf_bytes("Constat"))
@@ -289,12 +297,7 @@ def test_the_contractors_comment_and_joined_invoice_reach_the_opc(engine):  # no
     def session(email):
         return connect(engine, email, PASSWORD)
 
-    contractor = ContractorPanel(session("alu@mal.fr"), NOW)
-    contractor.contract.value = L05
-    contractor.month.value = "2026-06"
-    contractor.on_create()
-    contractor.reload(keep=(L05, 7))
-    contractor.request_comment.value = "  "  # blank: no comment recorded
+    contractor = june_opened(engine)
     invoice = pdf_bytes("Facture ST pose BSO")
     upload(contractor, b"pas un PDF", name="facture.pdf")
     assert contractor.on_submit() is None and "facture.pdf" in unescape(
