@@ -22,7 +22,6 @@ from gesprokit import inputs, schema
 from gesprokit.chorus.frames import TACIT_MOA_DAYS, TACIT_NOTICE_DAYS
 from gesprokit.delays import RETENTION_REFUND_DAYS
 from gesprokit.final_account import FinalAccount, compute_final_account
-from gesprokit.months import parse_month
 from gesprokit.store import load_frames
 from gesprokit.workflow import Actor, File, contract_action, produced_document
 from gesprokit.workflow_errors import InvalidTransition, StaleState, ValidationError
@@ -306,7 +305,7 @@ def submit_final(engine: Engine, actor: Actor, contract_id: str, month: str,
     the réception: its final cumulative % per line (the others keep their last %), and the
     month the works ended."""
     now = (now or datetime.now()).replace(microsecond=0)
-    month = parse_month(month)
+    month = inputs.month(month, "Mois du décompte final")
 
     produced: list[File] = []  # the PDF the person signs, bound to the event
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numbers
 
+from gesprokit.months import parse_month
 from gesprokit.workflow_errors import ValidationError
 
 MAX_AMOUNT_CENTS = 10**12  # 10 milliards d'euros: far above any works contract
@@ -48,3 +49,12 @@ def text(value, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{field} : texte obligatoire.")
     return value.strip()
+
+
+def month(value, field: str = "Mois") -> str:
+    """A month as ``AAAA-MM`` (typed ``AAAA-MM`` or ``MM/AAAA``)."""
+    try:
+        return parse_month(value)
+    except (ValueError, TypeError):
+        raise ValidationError(f"{field} : « {value} » n'est pas un mois (attendu AAAA-MM ou "
+                              "MM/AAAA, par exemple 2026-06 ou 06/2026).") from None

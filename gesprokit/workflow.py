@@ -41,7 +41,6 @@ from gesprokit.circuit import (
 )
 from gesprokit.contract_rules import before_amendment_problem
 from gesprokit.file_checks import check_file
-from gesprokit.months import parse_month
 from gesprokit.notifications import notify_next
 from gesprokit.workflow_errors import (
     InvalidTransition,
@@ -350,19 +349,10 @@ def _require_justification(changed: bool, comment: str | None, files: list[File]
 # --- contractor -----------------------------------------------------------------------
 
 
-def _valid_month(text) -> str:
-    """The month of a situation as ``AAAA-MM``; a French ValidationError naming the field."""
-    try:
-        return parse_month(text)
-    except ValueError:
-        raise ValidationError(f"Mois : « {text} » n'est pas un mois (attendu AAAA-MM ou "
-                              "MM/AAAA, par exemple 2026-06 ou 06/2026).") from None
-
-
 def create_situation(engine: Engine, actor: Actor, contract_id: str, month: str,
                      now: datetime | None = None) -> int:
     """Open the next situation (draft) of a contract; returns its number."""
-    month = _valid_month(month)
+    month = inputs.month(month)
     now = (now or datetime.now()).replace(microsecond=0)
     with _same_record_race("Cette situation vient d'être ouverte par un autre utilisateur : "
                            "actualisez la page."), writing(engine) as conn:
@@ -468,7 +458,7 @@ def verify(engine: Engine, actor: Actor, contract_id: str, n: int, *,
            comment: str | None = None, files: list[File] | None = None,
            now: datetime | None = None, expected_version: int | None = None) -> dict:
     """OPC/BET: checks, may correct the month and cumulative % (comment + PDF required)."""
-    month = None if month is None else _valid_month(month)
+    month = None if month is None else inputs.month(month)
     def body(ctx: _Context) -> dict:
         moved = _month_moved(ctx, month)
         _require_justification(bool(corrections) or moved, comment, files, need_file=True)
@@ -486,7 +476,7 @@ def issue(engine: Engine, actor: Actor, contract_id: str, n: int, *,
     """MOE: may correct the month and the %, as the OPC may (a comment and a PDF justify
     it), applies penalties/bonuses (each with its reason) and issues the état d'acompte
     provisoire."""
-    month = None if month is None else _valid_month(month)
+    month = None if month is None else inputs.month(month)
 
     def body(ctx: _Context) -> dict:
         moved = _month_moved(ctx, month)

@@ -163,6 +163,8 @@ def test_tacit_procedure_makes_the_titulaires_projet_the_dgd(engine):  # noqa: F
     August the projet is the DGD and the solde's delay runs from 14 August."""
     moa, mal = actor("moa"), actor("contractor")
     eoc.record_reception(engine, moa, L05, date(2026, 6, 15), now=datetime(2026, 6, 15, 17))
+    with pytest.raises(ValidationError, match="Mois du décompte final : « 2026-13 » n'est pas"):
+        eoc.submit_final(engine, mal, L05, "2026-13", {}, now=datetime(2026, 7, 1, 9))
     eoc.submit_final(engine, mal, L05, "2026-06", {k: 10_000 for k in lines(engine, L05)},
                      now=datetime(2026, 7, 1, 9))
     with pytest.raises(InvalidTransition, match="jusqu'au 31/07/2026"):

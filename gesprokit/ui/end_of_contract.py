@@ -214,7 +214,8 @@ class EndOfContractPage(ReloadingPage):
         self.line = w.Dropdown(description="Ligne", style=STYLE, layout=w.Layout(
             width="620px"), options=[(f"{r.line_no} – {r.label}", r.line_no)
                                      for r in lines.itertuples()])
-        self.admitted = w.Text(description="Avancement admis (%)", style=STYLE)
+        self.admitted = w.Text(description="Avancement admis", style=STYLE,
+                               placeholder="en %, par ex. 97,5")
         self.reason = w.Text(description="Justification", style=STYLE,
                              layout=w.Layout(width="620px"))
         self.pending = w.HTML()
