@@ -355,7 +355,7 @@ def deposit(engine: Engine, client: PisteClient, actor: Actor, contract_id: str,
     if problems:
         raise DepositRejected(problems)
     siret = draft.depositor_siret
-    supplier_id = client.find_structure(siret, as_siret=siret)["idStructureCPP"]
+    supplier_id = client.find_structure(siret)["idStructureCPP"]
     file_ids = [client.add_file(f.name, f.content, siret=siret) for f in draft.attachments]
     previous = _previous_number(engine, contract_id, file_key(n))
     answer = _submit_once(client, invoice_payload(draft, supplier_id, file_ids, previous),

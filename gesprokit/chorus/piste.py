@@ -255,12 +255,13 @@ class PisteClient:
 
     # --- services ----------------------------------------------------------------------------
 
-    def find_structure(self, siret: str, *, as_siret: str | None = None) -> dict:
-        """``structures/v1/rechercher``: the structure registered under a SIRET."""
+    def find_structure(self, siret: str) -> dict:
+        """``structures/v1/rechercher``: the structure registered under a SIRET (asked with
+        that structure's own technical account when it has one)."""
         body = self.call("structures/v1/rechercher", {
             "restreindreStructuresPrivees": False,
             "structure": {"identifiantStructure": siret, "typeIdentifiantStructure": "SIRET"}},
-            siret=as_siret or siret)
+            siret=siret)
         found = body.get("listeStructures") or []
         if not found:
             raise ChorusError("structures/v1/rechercher", body.get("codeRetour"),
