@@ -61,14 +61,15 @@ def chain_events(events: list[dict], prev_hash: str, key: bytes | None = None) -
 
 
 def append_events(conn: Connection, events: list[dict],
-                  sealed: Iterable[tuple] = ()) -> None:
+                  sealed: Iterable[tuple] = ()) -> list[str]:
     """Append events (dicts with the event fields) to the chain, in the caller's transaction,
     after the writes they record: the last one seals the `sealed` groups as they now stand.
+    Returns the hashes of the appended events (the journal's opening event included).
 
     Inside :func:`writing`, the newest event becomes the journal's checkpoint once the
     transaction is committed."""
     if not events:
-        return
+        return []
     events = [dict(ev) for ev in events]
     keys = list(sealed)
     if keys:
@@ -90,6 +91,7 @@ def append_events(conn: Connection, events: list[dict],
             Event.hash == known["hash"])).first() is None
         conn.info[PENDING_CHECKPOINT] = (first, chained[-1]["hash"], newest,
                                          known if lost else None)
+    return [ev["hash"] for ev in chained]
 
 
 def _signing_key(conn: Connection, prev: str) -> bytes:

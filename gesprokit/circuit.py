@@ -109,4 +109,5 @@ ACTION_LABELS = {
     "pay_solde": "payer le solde", "release_retention": "rembourser la retenue de garantie",
     "release_guarantee": "libérer la caution ou la garantie à première demande",
     "notify_final_revision": "notifier la révision du solde",
+    "document": "établir le PDF de l'étape",
 }

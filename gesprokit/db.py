@@ -77,8 +77,18 @@ def get_engine(url: str | None = None, create: bool = True) -> Engine:
     if create:
         Base.metadata.create_all(engine)
         add_missing_columns(engine)
+        add_missing_indexes(engine)
         widen_price_index_key(engine)
     return engine
+
+
+def add_missing_indexes(engine: Engine) -> None:
+    """Create on a base made by an older version the indexes its existing tables lack
+    (``create_all`` makes indexes only with a new table)."""
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
 
 
 def widen_price_index_key(engine: Engine) -> bool:

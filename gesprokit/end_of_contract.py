@@ -22,8 +22,9 @@ from gesprokit import inputs, schema
 from gesprokit.chorus.frames import TACIT_MOA_DAYS, TACIT_NOTICE_DAYS
 from gesprokit.delays import RETENTION_REFUND_DAYS
 from gesprokit.final_account import FinalAccount, compute_final_account
+from gesprokit.situation_documents import produced_document
 from gesprokit.store import load_frames
-from gesprokit.workflow import Actor, File, contract_action, produced_document
+from gesprokit.workflow import Actor, File, contract_action
 from gesprokit.workflow_errors import InvalidTransition, StaleState, ValidationError
 
 GUARANTEE_MONTHS = 12  # CCAG-T art. 44.1: one year from the réception

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from gesprokit.documents import _facts, _Pdf, _section, _table
+from gesprokit import pdf_layout
 from gesprokit.final_account import FinalAccount
 from gesprokit.money import format_eur, format_pct_bp
 from gesprokit.months import format_date_fr, format_month_fr
@@ -36,7 +36,7 @@ def document_kind(record: dict) -> str:
     return "projet_final"
 
 
-def _rectifications(pdf: _Pdf, frames: Frames, cid: str) -> None:
+def _rectifications(pdf: pdf_layout.Pdf, frames: Frames, cid: str) -> None:
     """The lines the MOE rectified (claimed %, admitted %, justification) and the final
     penalties and bonuses with their reasons: what the titulaire signs must show them."""
     import json
@@ -49,7 +49,7 @@ def _rectifications(pdf: _Pdf, frames: Frames, cid: str) -> None:
     adjustments = json.loads(text) if isinstance(text, str) else []
     if changed.empty and not adjustments:
         return
-    _section(pdf, "Rectifications et ajustements du maître d'œuvre")
+    pdf_layout.section(pdf, "Rectifications et ajustements du maître d'œuvre")
     labels = frames.price_lines[frames.price_lines["contract_id"] == cid].set_index(
         "line_no")["label"]
     # a line the titulaire left out was presented at its last %
@@ -65,7 +65,7 @@ def _rectifications(pdf: _Pdf, frames: Frames, cid: str) -> None:
         amount = (f"{a['days']} jour(s)" if a.get("days") is not None
                   else format_eur(int(a["amount_cents"])))
         rows.append([what, a["reason"], "", amount])
-    _table(pdf, ["Ligne ou ajustement", "Justification", "Présenté", "Admis"], rows,
+    pdf_layout.table(pdf, ["Ligne ou ajustement", "Justification", "Présenté", "Admis"], rows,
            (55, 75, 20, 24), text_columns=2)
 
 
@@ -77,7 +77,8 @@ def render_final(kind: str, frames: Frames, account: FinalAccount, when: datetim
     company = frames.companies.set_index("code").loc[contract["company_code"], "name"]
     operation = frames.operations.set_index("code").loc[contract["operation_code"]]
     receptions = frames.receptions[frames.receptions["contract_id"] == cid]
-    pdf = _Pdf(TITLES[kind], f"{operation['name']} – {contract['title']} – {TITLES[kind]}")
+    pdf = pdf_layout.Pdf(TITLES[kind],
+                         f"{operation['name']} – {contract['title']} – {TITLES[kind]}")
     pdf.add_page()
     facts = [("Opération", operation["name"]), ("Maître d'ouvrage", operation["buyer_name"]),
              ("Marché", f"{cid} – {contract['title']}"), ("Titulaire", company)]
@@ -90,10 +91,10 @@ def render_final(kind: str, frames: Frames, account: FinalAccount, when: datetim
               ("Établi le", format_date_fr(when))]
     if stage:
         facts.append(("Étape", stage))
-    _facts(pdf, facts)
-    _section(pdf, "Décompte (montants cumulés depuis la notification)")
+    pdf_layout.facts(pdf, facts)
+    pdf_layout.section(pdf, "Décompte (montants cumulés depuis la notification)")
     heads = account.headings()
-    _table(pdf, ["Rubrique", "Montant"],
+    pdf_layout.table(pdf, ["Rubrique", "Montant"],
            [[r.label, format_eur(r.amount)] for r in heads.itertuples()], (120, 50))
     if account.provisional:
         pdf.multi_cell(0, 5, "Révision provisoire : un index n'est pas encore publié ; la "
@@ -101,16 +102,16 @@ def render_final(kind: str, frames: Frames, account: FinalAccount, when: datetim
                              "art. 12.4.2).", new_x="LMARGIN", new_y="NEXT")
     if kind != "projet_final":
         _rectifications(pdf, frames, cid)
-    _section(pdf, "État du solde et récapitulation des acomptes")
-    _table(pdf, ["Pièce", "Mois", "N°", "Montant TTC"],
+    pdf_layout.section(pdf, "État du solde et récapitulation des acomptes")
+    pdf_layout.table(pdf, ["Pièce", "Mois", "N°", "Montant TTC"],
            [[r.kind.capitalize(), format_month_fr(r.month), str(r.n), format_eur(r.net)]
             for r in account.recap.itertuples()]
            + [["Total", "", "", format_eur(int(account.recap["net"].sum()))]],
            (40, 45, 15, 40), text_columns=2)
     if len(account.revision):
-        _section(pdf, "Révision définitive, mois par mois")
+        pdf_layout.section(pdf, "Révision définitive, mois par mois")
         rev = account.revision
-        _table(pdf, ["Mois", "Travaux HT", "Coef. payé", "Révision payée", "Coef. déf.",
+        pdf_layout.table(pdf, ["Mois", "Travaux HT", "Coef. payé", "Révision payée", "Coef. déf.",
                      "Révision déf.", "Écart"],
                [[format_month_fr(r.month), format_eur(r.works_month), _coef(r.paid_coef),
                  format_eur(r.paid), _coef(r.definitive_coef), format_eur(r.definitive),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -578,10 +579,26 @@ class Attachment(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class PendingDocument(Base):
+    """A circuit PDF whose content an action committed (every figure written out, as JSON,
+    its SHA-256 in the action's event) and whose layout runs after the commit: removed once
+    the PDF is stored under its own event (gesprokit.workflow.produce_documents)."""
+
+    __tablename__ = "pending_document"
+    event_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contract_id: Mapped[str] = mapped_column(String(30))
+    n: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+
+
 class Event(Base):
     """Append-only audit log; each event holds the hash of the previous one."""
 
     __tablename__ = "event"
+    # a situation's or a contract's own events, without reading the whole journal
+    __table_args__ = (Index("ix_event_situation", "contract_id", "n"),)
     event_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime)
     actor: Mapped[str] = mapped_column(String(200))

@@ -12,6 +12,7 @@ points are ``int64`` (``Int64`` when nullable), dates ``datetime64``, text ``str
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -74,20 +75,25 @@ def _typed_empty(table: Table, index: pd.Index) -> pd.DataFrame:
                         index=index[:0])
 
 
-def _where(table: Table, contract_ids: list[str] | None) -> tuple[str, list]:
+def _where(table: Table, contract_ids: list[str] | None, n: int | None = None
+           ) -> tuple[str, list]:
     if contract_ids is None or "contract_id" not in table.columns:
         return "", []
     marks = ", ".join(["%s"] * len(contract_ids))
-    return f" WHERE contract_id IN ({marks})", list(contract_ids)
+    where, params = f" WHERE contract_id IN ({marks})", list(contract_ids)
+    if n is not None and "n" in table.columns:
+        where, params = where + " AND n = %s", [*params, int(n)]
+    return where, params
 
 
-def read_table(bind: Engine | Connection, table: Table, contract_ids: list[str] | None = None
-               ) -> pd.DataFrame:
-    """One table as a typed frame, optionally only some contracts' rows.
+def read_table(bind: Engine | Connection, table: Table, contract_ids: list[str] | None = None,
+               n: int | None = None) -> pd.DataFrame:
+    """One table as a typed frame, optionally only some contracts' rows (and, with `n`, only
+    situation `n`'s).
 
     `bind` is an engine, or a connection whose transaction the read then belongs to."""
     names = [c.name for c in table.columns]
-    where, params = _where(table, contract_ids)
+    where, params = _where(table, contract_ids, n)
     sql = f"SELECT {', '.join(names)} FROM {table.name}{where}"
     own = isinstance(bind, Engine)
     if own and table.name in BULK_TABLES and not params:
@@ -178,9 +184,20 @@ class Frames:
     events: pd.DataFrame
 
 
-def load_frames(bind: Engine | Connection, contract_ids: list[str] | None = None) -> Frames:
-    """Read every table (or only the given contracts' rows) into :class:`Frames`."""
-    return Frames(**{name: read_table(bind, model.__table__, contract_ids)
+# What the ledger reads (gesprokit.ledger.ledger_from_frames)
+LEDGER_TABLES = frozenset({
+    "contracts", "price_lines", "situations", "progress", "adjustments", "guarantees",
+    "subcontracts", "amendments", "revision_terms", "price_index",
+    "subcontract_revision_terms"})
+
+
+def load_frames(bind: Engine | Connection, contract_ids: list[str] | None = None,
+                tables: Iterable[str] | None = None) -> Frames:
+    """Read every table (or only the given contracts' rows) into :class:`Frames`; with
+    `tables`, only those are read and the others are left empty (with their columns)."""
+    wanted = set(FRAME_TABLES) if tables is None else set(tables)
+    return Frames(**{name: read_table(bind, model.__table__, contract_ids) if name in wanted
+                     else _typed_empty(model.__table__, pd.RangeIndex(0))
                      for name, model in FRAME_TABLES.items()})
 
 

@@ -139,25 +139,6 @@ def store_attachment(conn: Connection, file: File, stored_name: str, max_bytes: 
     return file.sha256
 
 
-def produced_document(conn: Connection, contract_id: str, n: int | None,
-                      action: str | tuple[str, ...]) -> File | None:
-    """The PDF the latest `action` (or any of several) on situation `n` — on the contract as
-    a whole when `n` is None — produced (the last file of its event), or None (an imported
-    step produced none)."""
-    actions = (action,) if isinstance(action, str) else action
-    events = conn.execute(select(schema.Event.attachments).where(
-        schema.Event.contract_id == contract_id,
-        schema.Event.n.is_(None) if n is None else schema.Event.n == n,
-        schema.Event.action.in_(actions)).order_by(schema.Event.event_id.desc())).scalars()
-    for attachments in events:
-        hashes = json.loads(attachments) if attachments else []
-        if hashes:
-            row = conn.execute(select(schema.Attachment.name, schema.Attachment.content).where(
-                schema.Attachment.sha256 == hashes[-1])).one()
-            return File(row.name, row.content)
-    return None
-
-
 def _store_files(conn: Connection, files: list[File]) -> list[str]:
     return [store_attachment(conn, f, f.name, MAX_ATTACHMENT_BYTES) for f in files]
 
@@ -172,12 +153,18 @@ class _Context:
     cache: dict = field(default_factory=dict)  # frames and ledger, read once per action
 
     def frames_and_ledger(self):
-        """The contract's frames and ledger as they stand in the transaction (read once)."""
+        """The contract's frames and ledger as they stand in the transaction (read once):
+        what the ledger and the situation's documents read — the parties, and the journal
+        of this situation only."""
         if "ledger" not in self.cache:
             from gesprokit.ledger import ledger_from_frames
-            from gesprokit.store import load_frames
+            from gesprokit.store import LEDGER_TABLES, load_frames, read_table
 
-            frames = load_frames(self.conn, [self.contract["contract_id"]])
+            cid = self.contract["contract_id"]
+            frames = load_frames(self.conn, [cid], LEDGER_TABLES | {"operations", "companies"})
+            if self.situation is not None:
+                frames.events = read_table(self.conn, schema.Event.__table__, [cid],
+                                           self.situation["n"])
             self.cache["frames"] = frames
             self.cache["ledger"] = ledger_from_frames(frames, as_of=self.now)
         return self.cache["frames"], self.cache["ledger"]
@@ -248,35 +235,95 @@ def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
             conn.execute(update(schema.Situation).where(
                 schema.Situation.contract_id == contract_id,
                 schema.Situation.n == n).values(**values))
-        produced = [_document(ctx, document)] if document else []
-        hashes = _store_files(conn, [*(files or []), *produced])
+        hashes = _store_files(conn, files or [])
         before = {"status": situation["status"], **details.pop("before", {})}
         after = {"status": values.get("status", situation["status"]), **details.pop("after", {})}
+        pending = _pending_document(ctx, document) if document else None
+        if pending:
+            after["document"] = {"kind": document, "content_sha256": pending["sha256"]}
         notify_next(conn, action, contract, n, after["status"], now, comment)
-        append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
-                              "action": action, "contract_id": contract_id, "n": n,
-                              "before": _json(before), "after": _json(after),
-                              "comment": comment, "attachments": _json(hashes or None)}],
-                      sealed=[("situation", contract_id, n)])
+        chained = append_events(
+            conn, [{"at": now, "actor": actor.email, "role": actor.role, "action": action,
+                    "contract_id": contract_id, "n": n, "before": _json(before),
+                    "after": _json(after), "comment": comment,
+                    "attachments": _json(hashes or None)}],
+            sealed=[("situation", contract_id, n)])
+        if pending:
+            conn.execute(insert(schema.PendingDocument).values(
+                event_hash=chained[-1], contract_id=contract_id, n=n, kind=document,
+                name=pending["name"], content=pending["text"]))
+    if document:
+        after_commit(engine)
+    after.pop("document", None)
     return after
 
 
-def _document(ctx: _Context, kind: str) -> File:
-    """Render the action's PDF from the ledger as it stands inside the transaction."""
-    from gesprokit.documents import render
+def _lay_out_now(engine: Engine) -> None:
+    from gesprokit.situation_documents import produce_documents
 
-    frames, ledger = ctx.frames_and_ledger()
+    produce_documents(engine)
+
+
+# What runs once an action that produces a document has committed: the layout of its PDF
+# (and of any left pending by an interrupted process). A caller that wants to answer first
+# may replace it and run gesprokit.situation_documents.produce_documents itself.
+after_commit: Callable[[Engine], None] = _lay_out_now
+
+
+def _pending_document(ctx: _Context, kind: str) -> dict:
+    """The action's document content, every figure taken from the ledger as it stands inside
+    the transaction: its canonical JSON, SHA-256 and file name (laid out after the commit)."""
+    from gesprokit.documents import content
+    from gesprokit.situation_documents import content_text
+
     cid, n = ctx.contract["contract_id"], ctx.situation["n"]
-    return File(f"{kind}-{cid}-n{n}.pdf", render(kind, frames, ledger, cid, n, ctx.now))
+    if kind == "demande":
+        from gesprokit.ledger import ledger_from_frames
+
+        frames = demande_frames(ctx.conn, cid, n)
+        ledger = ledger_from_frames(frames, as_of=ctx.now)
+    else:
+        frames, ledger = ctx.frames_and_ledger()
+    text, sha = content_text(content(kind, frames, ledger, cid, n, ctx.now))
+    return {"name": f"{kind}-{cid}-n{n}.pdf", "text": text, "sha256": sha}
+
+
+def demande_frames(conn: Connection, contract_id: str, n: int):
+    """The frames the demande d'acompte of situation `n` needs, read without the history:
+    each line's % before the situation stands as situation n-1's entry, then situation
+    `n`'s own entries. The ledger's cumulative works are sums of line changes, so they
+    come out the same as from the whole history (a test compares both)."""
+    import pandas as pd
+
+    from gesprokit.store import LEDGER_TABLES, load_frames, read_table, typed_frame
+
+    frames = load_frames(conn, [contract_id],
+                         (LEDGER_TABLES - {"progress"}) | {"operations", "companies"})
+    for name in ("situations", "adjustments"):  # the demande shows no penalty: the ledger
+        df = getattr(frames, name)                # is given those of its two months only
+        setattr(frames, name, df[df["n"].between(n - 1, n)].reset_index(drop=True))
+    previous = _previous_pct(conn, contract_id, n)
+    table = schema.Progress.__table__
+    before = typed_frame(pd.DataFrame({
+        "contract_id": [contract_id] * len(previous), "n": [n - 1] * len(previous),
+        "line_no": list(previous), "pct_bp": list(previous.values()),
+        "comment": [None] * len(previous)}), table)
+    current = read_table(conn, table, [contract_id], n)
+    frames.progress = pd.concat([before, current], ignore_index=True) if len(before) else current
+    frames.events = read_table(conn, schema.Event.__table__, [contract_id], n)
+    return frames
 
 
 def _previous_pct(conn: Connection, contract_id: str, n: int) -> dict[str, int]:
-    """Each line's cumulative % as of the situation before `n`."""
-    rows = conn.execute(select(schema.Progress.line_no, schema.Progress.pct_bp,
-                               schema.Progress.n).where(schema.Progress.contract_id == contract_id,
-                                                        schema.Progress.n < n)
-                        .order_by(schema.Progress.n)).all()
-    return {line: pct for line, pct, _ in rows}
+    """Each line's cumulative % as of the situation before `n`: its entry in the latest
+    situation that entered it (one grouped query, not the whole history)."""
+    p = schema.Progress.__table__
+    latest = (select(p.c.line_no, func.max(p.c.n).label("n"))
+              .where(p.c.contract_id == contract_id, p.c.n < n)
+              .group_by(p.c.line_no).subquery())
+    return dict(conn.execute(select(p.c.line_no, p.c.pct_bp).join(
+        latest, and_(p.c.line_no == latest.c.line_no, p.c.n == latest.c.n))
+        .where(p.c.contract_id == contract_id)).all())
 
 
 def _write_progress(ctx: _Context, pcts: dict[str, int], comments: dict[str, str] | None,
@@ -409,15 +456,18 @@ def submit(engine: Engine, actor: Actor, contract_id: str, n: int, *,
 def joined(conn: Connection, contract_id: str, n: int, action: str
            ) -> tuple[str | None, list[File]]:
     """The comment and the files a person joined to the latest `action` on the situation
-    (the document the action produced, stored last, left out)."""
-    row = conn.execute(select(schema.Event.comment, schema.Event.attachments).where(
+    (the document the action produced is bound by its own event)."""
+    row = conn.execute(select(schema.Event.comment, schema.Event.attachments,
+                              schema.Event.after).where(
         schema.Event.contract_id == contract_id, schema.Event.n == n,
         schema.Event.action == action).order_by(schema.Event.event_id.desc())).first()
     if row is None:
         return None, []
     hashes = json.loads(row.attachments) if row.attachments else []
+    if action in ("submit", "issue", "validate") and '"document"' not in (row.after or ""):
+        hashes = hashes[:-1]  # an older base stored the action's own PDF last in its event
     files = []
-    for sha in hashes[:-1]:
+    for sha in hashes:
         found = conn.execute(select(schema.Attachment.name, schema.Attachment.content).where(
             schema.Attachment.sha256 == sha)).one()
         files.append(File(found.name, found.content))

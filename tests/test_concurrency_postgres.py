@@ -48,7 +48,8 @@ def test_concurrent_actions_on_the_same_situations(postgres_engine):
         who = Actor(email=f"saisie@{company.lower()}.fr", role="contractor", company_code=company)
         situations[cid] = workflow.create_situation(engine, who, cid, "2026-10",
                                                     now=datetime(2026, 10, 30))
-    events_before = len(load_frames(engine).events)
+    events = load_frames(engine).events
+    events_before, documents_before = len(events), (events["action"] == "document").sum()
     applied = 0
     for step, (action, role) in enumerate(CIRCUIT, start=1):
         for cid, n in situations.items():
@@ -71,7 +72,11 @@ def test_concurrent_actions_on_the_same_situations(postgres_engine):
         datetime(2026, 11, 20).date(), "Banque", now=datetime(2026, 11, 20, 10, i)), THREADS)
     assert not any(isinstance(r, Exception) for r in results)
     frames = load_frames(engine)
-    assert len(frames.events) == events_before + applied + THREADS  # no lost, no extra event
+    # no lost, no extra event: one per applied action, one per PDF bound (submit, issue and
+    # validate of each situation), one per guarantee
+    bound = 3 * len(situations)
+    assert len(frames.events) == events_before + applied + bound + THREADS
+    assert (frames.events["action"] == "document").sum() - documents_before == bound
     assert verify_chain(frames.events) == []
     with engine.connect() as conn:
         rows = conn.execute(text(

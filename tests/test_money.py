@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from gesprokit.money import (
     format_eur,
+    format_number,
     format_pct_bp,
     mul_div_half_up,
     parse_cents,
@@ -72,3 +73,16 @@ def test_french_formats():
     assert format_eur(123456789) == "1\u202f234\u202f567,89\xa0€"
     assert format_eur(-5) == "-0,05\xa0€"
     assert format_pct_bp(1250) == "12,50\xa0%"
+
+
+@given(st.integers(min_value=-10**15, max_value=10**15))
+def test_format_eur_writes_what_babel_writes(cents):
+    """The fast layout of an amount and babel's fr_FR currency format agree on every
+    amount, negative, zero and beyond a billion euros included."""
+    from decimal import Decimal
+
+    from babel.numbers import format_currency
+
+    expected = format_currency(Decimal(cents) / 100, "EUR", locale="fr_FR")
+    assert format_eur(cents) == expected
+    assert format_pct_bp(cents) == format_number(Decimal(cents) / 100) + "\xa0%"

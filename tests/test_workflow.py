@@ -129,10 +129,20 @@ def test_a_full_month_writes_one_event_per_action(engine):
     assert s["status"] == "paid" and s["version"] == 7  # created at 1, six actions
     assert pd.Timestamp(s["submitted_at"]) == pd.Timestamp(at(1))
     events = load_frames(engine).events
-    assert workflow.count_events(engine) == before + 7
-    assert events["action"].tolist()[-7:] == ["create", "submit", "verify", "issue", "accept",
-                                              "validate", "pay"]
+    # seven actions; the three that produce a PDF are each followed by the event binding it
+    assert workflow.count_events(engine) == before + 10
+    assert events["action"].tolist()[-10:] == [
+        "create", "submit", "document", "verify", "issue", "document", "accept", "validate",
+        "document", "pay"]
     assert verify_chain(events) == []
+    mine = events.iloc[-10:].reset_index(drop=True)
+    for i in (2, 5, 8):  # each binds the PDF of the action just before, at the action's date
+        action, document = mine.iloc[i - 1], mine.iloc[i]
+        assert json.loads(document["after"])["for_event"] == action["hash"]
+        assert document["at"] == action["at"] and document["actor"] == action["actor"]
+        assert len(json.loads(document["attachments"])) == 1
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM pending_document")).scalar() == 0
 
 
 def test_new_projet_only_after_moa_validation(engine):
@@ -377,20 +387,50 @@ def test_permission_matrix(state, state_files, tmp_path):
 
 
 def test_circuit_documents_are_stored_with_their_hash(engine):
+    """Each PDF is bound by a `document` event to the action whose event vouches for the
+    content it lays out (the content's SHA-256 was committed with the action)."""
     full_month(engine)
-    events = load_frames(engine).events.set_index("action")
+    events = load_frames(engine).events
     with engine.connect() as conn:
         stored = {r.sha256: r for r in conn.execute(text(
             "SELECT sha256, name, size, content FROM attachment"))}
+    bound = {json.loads(e.after)["for_event"]: json.loads(e.attachments)
+             for e in events[events["action"] == "document"].itertuples()}
     for action, kind in (("submit", "demande"), ("issue", "etat"), ("validate", "valide")):
-        hashes = json.loads(events.loc[action, "attachments"].iloc[-1]
-                            if isinstance(events.loc[action, "attachments"], pd.Series)
-                            else events.loc[action, "attachments"])
-        (digest,) = hashes
+        event = events[events["action"] == action].iloc[-1]
+        assert json.loads(event["after"])["document"]["kind"] == kind
+        (digest,) = bound[event["hash"]]
         doc = stored[digest]
         assert doc.name == f"{kind}-{L05}-n7.pdf"
         assert doc.content.startswith(b"%PDF-") and doc.size == len(doc.content) > 10_000
         assert hashlib.sha256(doc.content).hexdigest() == digest
+
+
+def test_a_pending_document_whose_content_was_altered_is_not_produced(engine):
+    """Content changed between the commit and the layout (by hand in the base): the hash in
+    the action's event no longer matches, so no PDF is stored and the row stays for the
+    administrator."""
+    from gesprokit.errors import GesprokitError
+    from gesprokit.situation_documents import produce_documents, produced_document
+
+    workflow.create_situation(engine, actor("contractor"), L05, "2026-06", now=T0)
+    laid_out = workflow.after_commit
+    workflow.after_commit = lambda engine: None  # the layout waits
+    try:
+        workflow.submit(engine, actor("contractor"), L05, 7, now=at(1))
+    finally:
+        workflow.after_commit = laid_out
+    with engine.begin() as conn:
+        assert produced_document(conn, L05, 7, "submit") is None  # not laid out yet
+        conn.execute(text("UPDATE pending_document SET content = "
+                          "replace(content, 'Total des travaux', 'Total')"))
+    before = workflow.count_events(engine)
+    with pytest.raises(GesprokitError, match="ne correspond pas"):
+        produce_documents(engine)
+    assert workflow.count_events(engine) == before
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM pending_document")).scalar() == 1
+        assert produced_document(conn, L05, 7, "submit") is None
 
 
 def test_the_etat_states_the_contracts_own_settings(engine, tmp_path):

@@ -41,7 +41,8 @@ from gesprokit.chorus.frames import (
 from gesprokit.chorus.piste import ChorusAnswerLost, PisteClient, status_history
 from gesprokit.chorus.structures import Structure
 from gesprokit.errors import GesprokitError
-from gesprokit.workflow import Actor, File, out_of_scope, pay, produced_document
+from gesprokit.situation_documents import produced_document
+from gesprokit.workflow import Actor, File, out_of_scope, pay
 from gesprokit.workflow_errors import PermissionDenied
 
 log = logging.getLogger("gesprokit.chorus")

@@ -21,6 +21,7 @@ from gesprokit.months import format_date_fr
 from gesprokit.notifications import inbox
 from gesprokit.report_data import ledger_and_delays
 from gesprokit.session import Session
+from gesprokit.situation_documents import produced_document
 from gesprokit.statement import creditor_sentence, preview, statement_rows
 from gesprokit.timeline import situation_timeline
 from gesprokit.ui.common import (
@@ -35,7 +36,7 @@ from gesprokit.ui.common import (
     uploaded_files,
 )
 from gesprokit.ui.tables import table
-from gesprokit.workflow import joined, produced_document
+from gesprokit.workflow import joined
 
 
 def _label(row) -> str:
