@@ -79,6 +79,8 @@ def _where(table: Table, contract_ids: list[str] | None, n: int | None = None
            ) -> tuple[str, list]:
     if contract_ids is None or "contract_id" not in table.columns:
         return "", []
+    if not contract_ids:
+        return " WHERE 1 = 0", []
     marks = ", ".join(["%s"] * len(contract_ids))
     where, params = f" WHERE contract_id IN ({marks})", list(contract_ids)
     if n is not None and "n" in table.columns:

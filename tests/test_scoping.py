@@ -117,6 +117,26 @@ def test_reads_are_limited_to_the_granted_operations_and_companies(engine):
     assert len(frames.events) > 0
 
 
+def test_a_draft_is_read_by_its_company_only_and_each_reads_its_own_contracts(engine):
+    """MAL's draft of July on L05 (with its entered %) is in MAL's frames and in nobody
+    else's; every row a session reads belongs to its contracts."""
+    alu = connect(engine, "alu@mal.fr", PASSWORD)
+    cid = f"{OP_A}-L05"
+    n = alu.create_situation(cid, "2026-07", now=T0)
+    alu.enter_progress(cid, n, {"05.01": 10_000}, now=T0)
+    mine = alu.frames()
+    assert ((mine.situations["contract_id"] == cid) & (mine.situations["n"] == n)).sum() == 1
+    assert ((mine.progress["contract_id"] == cid) & (mine.progress["n"] == n)).sum() == 1
+    for frame in (mine.situations, mine.progress, mine.price_lines, mine.events):
+        assert set(frame["contract_id"]) == {cid}
+    moe = connect(engine, "moe@arc.fr", PASSWORD).frames()
+    for frame in (moe.situations, moe.progress):
+        assert not ((frame["contract_id"] == cid) & (frame["n"] == n)).any()
+    # everything else of L05 is still there for the MOE: only the draft is hidden
+    assert (moe.situations["contract_id"] == cid).sum() == (
+        mine.situations["contract_id"] == cid).sum() - 1
+
+
 def test_actions_on_another_operation_are_refused_and_change_nothing(engine):
     moa_b = connect(engine, "moa-b@chmv.fr", PASSWORD)
     opc_b = connect(engine, "opc-b@opc.fr", PASSWORD)
