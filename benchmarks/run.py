@@ -15,6 +15,7 @@ import bench_delays
 import bench_history
 import bench_ledger
 import bench_load
+import bench_panels
 import bench_reports
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="petites tailles, moins de runs")
     parser.add_argument("--workbook-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=["ledger", "load", "action", "delays", "history",
-                                           "cli", "workbook", "voila"],
+                                           "cli", "panels", "workbook", "voila"],
                         help="une seule mesure")
     args = parser.parse_args()
     if args.workbook_child:
@@ -43,6 +44,7 @@ def main() -> None:
         "delays": lambda: bench_delays.run(sizes, runs),
         "history": lambda: bench_history.run(3),
         "cli": lambda: bench_cli.run(5),
+        "panels": lambda: bench_panels.run(sizes, 3),
         "workbook": lambda: bench_reports.workbook_figures(
             [10_000] if args.quick else [10_000, 30_000, 100_000], 1 if args.quick else 3),
         "voila": lambda: bench_dashboards.run(1 if args.quick else 3),

@@ -23,6 +23,12 @@ def _keys(df: pd.DataFrame) -> pd.Series:
                      dtype=object)
 
 
+def _situation_index(df: pd.DataFrame) -> pd.MultiIndex:
+    """(contract, situation) of each row, as an index to look rows up at once."""
+    return pd.MultiIndex.from_arrays([df["contract_id"].astype(str),
+                                      df["n"].astype("int64")])
+
+
 def _situation_states(events: pd.DataFrame, situations: pd.DataFrame) -> pd.DataFrame:
     """Status, month and step dates of each situation from the events known at the date."""
     rows = situations.set_index(["contract_id", "n"])
@@ -71,11 +77,12 @@ def frames_as_of(frames: Frames, when: datetime) -> Frames:
     situations.loc[situations["interrupted_at"].isna(), "interruption_reason"] = None
 
     progress = _progress_as_of(frames.progress, frames.events, later)
-    progress = progress[_keys(progress).isin(set(_keys(situations)))].reset_index(drop=True)
+    progress = progress[_situation_index(progress).isin(_situation_index(situations))
+                        ].reset_index(drop=True)
 
-    issued = {(c, int(n)) for c, n, a in zip(known["contract_id"], known["n"], known["action"],
-                                             strict=True) if a == "issue"}
-    adjustments = frames.adjustments[_keys(frames.adjustments).isin(issued)]
+    issues = known[known["action"] == "issue"].dropna(subset=["n"])
+    adjustments = frames.adjustments[
+        _situation_index(frames.adjustments).isin(_situation_index(issues))]
     return replace(
         frames, situations=situations.reset_index(drop=True), progress=progress,
         adjustments=adjustments.reset_index(drop=True),
@@ -94,15 +101,17 @@ def _progress_as_of(progress: pd.DataFrame, events: pd.DataFrame,
     """The progress rows with every change made by a `later` event undone, in one pass:
     each event's JSON is parsed once, the value kept for a line is the one before the
     earliest later event that changed it (a line first entered by a later event goes)."""
+    undoing = later[later["before"].str.contains("pct_bp", regex=False, na=False)]
+    # only the situations a later event changed need to know which event entered a line
+    events = events.dropna(subset=["n"])
+    events = events[_situation_index(events).isin(_situation_index(undoing))]
     first_entered: dict[tuple, int] = {}  # (contract, n, line) -> first event setting it
-    for ev in events.dropna(subset=["n"]).sort_values("event_id").itertuples():
+    for ev in events.sort_values("event_id").itertuples():
         if isinstance(ev.after, str) and "pct_bp" in ev.after:
             for line in event_payload(ev.after).get("pct_bp", {}):
                 first_entered.setdefault((ev.contract_id, int(ev.n), line), ev.event_id)
     undo: dict[tuple, object] = {}
-    for ev in later.sort_values("event_id", ascending=False).itertuples():
-        if not (isinstance(ev.before, str) and "pct_bp" in ev.before):
-            continue
+    for ev in undoing.sort_values("event_id", ascending=False).itertuples():
         before, after = event_payload(ev.before), event_payload(ev.after)
         changed = after.get("pct_bp", {})
         for line, old in before.get("pct_bp", {}).items():

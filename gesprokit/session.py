@@ -14,9 +14,9 @@ from datetime import datetime
 from functools import cache
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
-from gesprokit import throttle, workflow
+from gesprokit import schema, throttle, workflow
 from gesprokit.accounts import check_password, hash_password, needs_rehash, record_rehash
 from gesprokit.db import get_engine, reading
 from gesprokit.ledger import Ledger, ledger_from_frames
@@ -47,6 +47,7 @@ class Session:
         self._password_hash = password_hash
         self._clock = clock
         self.last_used = clock()
+        self._read: tuple[int | None, Frames] | None = None  # (journal's newest event, frames)
         for name in ACTIONS:
             setattr(self, name, self._action(name, workflow))
         from gesprokit import direct_payment, end_of_contract
@@ -117,6 +118,20 @@ class Session:
         rows read; refused at once, like an action, when the account changed since the
         login."""
         self.check_account()
+        newest = self._newest_event()
+        if self._read is not None and self._read[0] == newest:
+            return _shallow(self._read[1])  # nothing written since: a page's several reads
+        frames = self._read_frames()        # of one refresh read the base once
+        self._read = (newest, frames)
+        return _shallow(frames)
+
+    def _newest_event(self) -> int | None:
+        """The journal's newest event: every change to the base appends one, so the same
+        newest event means the same rows."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(schema.Event.event_id))).scalar()
+
+    def _read_frames(self) -> Frames:
         # who may read what is known from two small tables: then only those contracts' rows
         # are read (a contractor's panel on a large base reads its own contracts only)
         head = load_frames(self.engine, tables={"contracts", "subcontracts"})
@@ -170,6 +185,12 @@ class Session:
         return workflow.refusal(self.actor, action, row["status"], company,
                                 pd.notna(row["interrupted_at"]), pd.notna(row["resumed_at"]),
                                 operation=operation)
+
+
+def _shallow(frames: Frames) -> Frames:
+    """A copy of the frames the caller may change freely (copy-on-write: no data copied)."""
+    return Frames(**{name: getattr(frames, name).copy(deep=False)
+                     for name in frames.__dataclass_fields__})
 
 
 def account(engine: Engine, email: str) -> tuple[Actor, str | None] | None:

@@ -62,17 +62,26 @@ def typed_frame(df: pd.DataFrame, table: Table) -> pd.DataFrame:
 
 def _typed_empty(table: Table, index: pd.Index) -> pd.DataFrame:
     """:func:`typed_frame` of no row, without converting anything (many tables are empty
-    for one contract: their conversions were most of the cost of reading them)."""
-    def dtype(col):
-        if isinstance(col.type, (Integer, BigInteger)):
-            return "Int64" if col.nullable else "int64"
-        if isinstance(col.type, Boolean):
-            return bool
-        if isinstance(col.type, (Date, DateTime)):
-            return "datetime64[us]"
-        return "str"
-    return pd.DataFrame({c.name: pd.Series([], dtype=dtype(c)) for c in table.columns},
-                        index=index[:0])
+    for one contract: their conversions were most of the cost of reading them); built once
+    per table, each caller gets its own copy (copy-on-write: nothing copied)."""
+    empty = _EMPTY.get(table.name)
+    if empty is None:
+        def dtype(col):
+            if isinstance(col.type, (Integer, BigInteger)):
+                return "Int64" if col.nullable else "int64"
+            if isinstance(col.type, Boolean):
+                return bool
+            if isinstance(col.type, (Date, DateTime)):
+                return "datetime64[us]"
+            return "str"
+        empty = _EMPTY[table.name] = pd.DataFrame(
+            {c.name: pd.Series([], dtype=dtype(c)) for c in table.columns})
+    out = empty.copy(deep=False)
+    out.index = index[:0]
+    return out
+
+
+_EMPTY: dict[str, pd.DataFrame] = {}
 
 
 def _where(table: Table, contract_ids: list[str] | None, n: int | None = None
