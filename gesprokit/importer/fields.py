@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -142,11 +145,23 @@ def month(s: str) -> str:
     return parse_month(s)
 
 
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+
+
 def day(s: str):
+    """A date; the ISO form read by the C parser (a folder holds hundreds of thousands)."""
+    if _ISO_DAY.fullmatch(s):
+        with suppress(ValueError):  # an impossible date: the French reason below
+            return date.fromisoformat(s)
     return parse_date(s)
 
 
 def timestamp(s: str):
+    """A date and time; ``AAAA-MM-JJ HH:MM:SS`` read by the C parser, as :func:`day`."""
+    if _ISO_STAMP.fullmatch(s):
+        with suppress(ValueError):
+            return datetime.fromisoformat(s)
     return parse_datetime(s)
 
 

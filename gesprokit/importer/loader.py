@@ -14,14 +14,15 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import psycopg
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from gesprokit import schema
 from gesprokit.audit import append_events, writing
 from gesprokit.circuit import STEP_ACTIONS, STEPS, status_after_steps
-from gesprokit.contract_rules import before_amendment_problem
 from gesprokit.delays import (
     DEADLINE_DAYS,
     deadline_days,
@@ -31,7 +32,20 @@ from gesprokit.delays import (
 from gesprokit.errors import ImportRejected, Problem
 from gesprokit.importer.end_of_contract import check_end_of_contract, end_events, signed_figures
 from gesprokit.importer.fields import Field, fraction_bp
-from gesprokit.importer.reading import UnreadableFile, find_table, read_rows
+from gesprokit.importer.progress import (
+    check_progress,
+    insert_progress,
+    progress_frame,
+    sealed_keys,
+)
+from gesprokit.importer.reading import (
+    Columns,
+    UnreadableFile,
+    columns_of_rows,
+    find_table,
+    read_columns,
+    read_rows,
+)
 from gesprokit.importer.tables import REQUIRED_FILES, TABLES
 from gesprokit.seals import keys_of_rows
 
@@ -59,50 +73,133 @@ class ParsedFolder:
 
 
 MAX_STORED_INT = 10**15  # any integer the schema stores stays far inside 64 bits
+COLUMN_TABLES = ("progress",)  # kept as a frame, checked column by column: a million rows
+
+
+_UNSET = object()  # a cell that could not be parsed: its row has no value for it
+
+
+def _objects(values: list) -> np.ndarray:
+    """A list as a 1-d object array (values that are lists stay single items)."""
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        out[i] = value
+    return out
+
+
+def _parse_distinct(fl: Field, cells: list[str], used: np.ndarray) -> tuple[list, list]:
+    """Each distinct cell of a column parsed once: its value (_UNSET when refused) and its
+    French problem (None when accepted), as the cell-by-cell reading gives them."""
+    values: list = []
+    problems: list = []
+    for cell, wanted in zip(cells, used, strict=True):
+        value, problem = _UNSET, None
+        if not wanted:
+            pass
+        elif cell == "":
+            value = fl.default
+            problem = "valeur obligatoire manquante" if fl.required else None
+        else:
+            try:
+                value = fl.parse(cell)
+            except ValueError as exc:
+                problem = str(exc)
+            else:
+                if isinstance(value, int) and not isinstance(value, bool) and \
+                        abs(value) > MAX_STORED_INT:
+                    problem = f"nombre hors limites « {cell} »"
+        values.append(value)
+        problems.append(problem)
+    return values, problems
+
+
+def _header_problems(pf: ParsedFolder, fields: list[Field], names: list[str], display: str,
+                     extra: dict) -> bool:
+    """The missing and unknown columns of a table with rows; True when one is missing."""
+    known = {fl.column for fl in fields}
+    missing = [fl.column for fl in fields
+               if fl.required and fl.column not in names and fl.column not in extra]
+    for col in missing:
+        pf.problem(None, col, "colonne obligatoire absente", file=display)
+    for col in names:
+        if col and col not in known:
+            pf.problem(None, col, "colonne inconnue", file=display)
+    return bool(missing)
+
+
+@dataclass
+class ParsedColumns:
+    """A table's cells parsed column by column: each row's line, the values per field key
+    (object arrays, _UNSET where a cell was refused) and which rows were accepted."""
+
+    lines: np.ndarray
+    values: dict[str, np.ndarray]
+    ok: np.ndarray
+
+
+def _parse_columns(pf: ParsedFolder, fields: list[Field], cols: Columns, display: str,
+                   extra: dict | None = None) -> ParsedColumns | None:
+    """Parse every field's column, each distinct cell once; the problems are listed in the
+    order of a row-by-row reading (row, then field). None when a required column is absent
+    (nothing else is then said of the file)."""
+    extra = extra or {}
+    if len(cols) and _header_problems(pf, fields, cols.names, display, extra):
+        return None
+    values: dict[str, np.ndarray] = {}
+    found: list[tuple[np.ndarray, int, np.ndarray]] = []
+    for position, fl in enumerate(fields):
+        if fl.column in extra:
+            continue
+        codes, cells = cols.column(fl.column)
+        used = np.bincount(codes, minlength=len(cells)) > 0
+        parsed, problems = _parse_distinct(fl, cells, used)
+        values[fl.key] = _objects(parsed)[codes]
+        bad_cell = np.array([p is not None for p in problems], dtype=bool)
+        rows = np.flatnonzero(bad_cell[codes])
+        found.append((rows, position, _objects(problems)[codes[rows]]))
+    ok = np.ones(len(cols), dtype=bool)
+    if found:
+        rows = np.concatenate([r for r, _, _ in found])
+        positions = np.concatenate([np.full(len(r), k) for r, k, _ in found])
+        reasons = np.concatenate([m for _, _, m in found])
+        ok[rows] = False
+        for i in np.lexsort((positions, rows)):
+            pf.problems.append(Problem(display, int(cols.lines[rows[i]]),
+                                       fields[positions[i]].column, reasons[i]))
+    return ParsedColumns(cols.lines, values, ok)
+
+
+def _as_rows(parsed: ParsedColumns, display: str, extra: dict | None,
+             which: np.ndarray) -> list[Row]:
+    """The rows at `which` as dicts (``_line``, ``_file``, the extra values, then each
+    field's value; a refused cell's key left out)."""
+    keys = list(parsed.values)
+    columns = [parsed.values[k][which].tolist() for k in keys]
+    head = {"_file": display, **(extra or {})}
+    rows = []
+    for line, *cells in zip(parsed.lines[which].tolist(), *columns, strict=True):
+        row: Row = {"_line": line, **head}
+        for key, value in zip(keys, cells, strict=True):
+            if value is not _UNSET:
+                row[key] = value
+        rows.append(row)
+    return rows
+
+
+def _table_rows(pf: ParsedFolder, name: str, fields: list[Field], cols: Columns,
+                display: str, extra: dict | None = None) -> list[Row]:
+    """The accepted rows of a table as dicts; the refused ones kept in ``pf.rejected``."""
+    parsed = _parse_columns(pf, fields, cols, display, extra)
+    if parsed is None:
+        return []
+    pf.rejected[name] += _as_rows(parsed, display, extra, np.flatnonzero(~parsed.ok))
+    return _as_rows(parsed, display, extra, np.flatnonzero(parsed.ok))
 
 
 def _parse_rows(pf: ParsedFolder, name: str, fields: list[Field], path: Path,
                 raw_rows, display: str, extra: dict | None = None) -> list[Row]:
-    known = {fl.column for fl in fields}
-    rows: list[Row] = []
-    header_checked = False
-    for line, raw in raw_rows:
-        if not header_checked:
-            header_checked = True
-            missing = [fl.column for fl in fields
-                       if fl.required and fl.column not in raw and fl.column not in (extra or {})]
-            for col in missing:
-                pf.problem(None, col, "colonne obligatoire absente", file=display)
-            unknown = [c for c in raw if c and c not in known]
-            for col in unknown:
-                pf.problem(None, col, "colonne inconnue", file=display)
-            if missing:
-                return []
-        row: Row = {"_line": line, "_file": display, **(extra or {})}
-        ok = True
-        for fl in fields:
-            if extra and fl.column in extra:
-                continue
-            cell = raw.get(fl.column, "")
-            if cell == "":
-                if fl.required:
-                    pf.problem(row, fl.column, "valeur obligatoire manquante")
-                    ok = False
-                row[fl.key] = fl.default
-                continue
-            try:
-                row[fl.key] = value = fl.parse(cell)
-                if isinstance(value, int) and not isinstance(value, bool) and \
-                        abs(value) > MAX_STORED_INT:
-                    raise ValueError(f"nombre hors limites « {cell} »")
-            except ValueError as exc:
-                pf.problem(row, fl.column, str(exc))
-                ok = False
-        if ok:
-            rows.append(row)
-        else:
-            pf.rejected[name].append(row)
-    return rows
+    """Rows already read (a workbook, an INSEE series), parsed as :func:`_table_rows`."""
+    return _table_rows(pf, name, fields, columns_of_rows(list(raw_rows)), display, extra)
 
 
 # an operation, its companies and contracts are the import; situations may come later
@@ -118,28 +215,44 @@ def _read(pf: ParsedFolder, path: Path, display: str) -> list | None:
         return None
 
 
+def _read_columns(pf: ParsedFolder, path: Path, display: str) -> Columns | None:
+    """The file's columns; None (and the reason as a problem) when it cannot be read."""
+    try:
+        return read_columns(path)
+    except UnreadableFile as exc:
+        pf.problem(None, None, str(exc), file=display)
+        return None
+
+
 def parse_folder(folder: str | Path) -> ParsedFolder:
     """Read and type every table of `folder`; check the folder as a whole."""
     folder = Path(folder)
     pf = ParsedFolder()
+    empty = Columns([], np.zeros(0, dtype=np.int64), {})
     if not folder.is_dir():
         pf.problem(None, None, "dossier introuvable", file=str(folder))
         return pf
     for name, fields in TABLES.items():
         path = find_table(folder, name)
-        rows: list[Row] = []
+        rows: list[Row] | pd.DataFrame = []
         if path is not None:
-            raw = _read(pf, path, path.name)
-            rows = _parse_rows(pf, name, fields, path, raw or [], path.name)
-            if raw == [] and name in MUST_HAVE_ROWS:
+            cols = _read_columns(pf, path, path.name)
+            if name in COLUMN_TABLES:
+                parsed = _parse_columns(pf, fields, cols or empty, path.name)
+                rows = progress_frame(parsed, fields, path.name)
+            else:
+                rows = _table_rows(pf, name, fields, cols or empty, path.name)
+            if cols is not None and not len(cols) and name in MUST_HAVE_ROWS:
                 pf.problem(None, None, "fichier sans aucune ligne de données", file=path.name)
         elif name == "price_lines" and (folder / "dpgf").is_dir():
             for xlsx in sorted((folder / "dpgf").glob("*.xlsx")):
                 display = f"dpgf/{xlsx.name}"
-                rows += _parse_rows(pf, name, fields, xlsx, _read(pf, xlsx, display) or [],
+                rows += _table_rows(pf, name, fields, _read_columns(pf, xlsx, display) or empty,
                                     display, extra={"contract_id": xlsx.stem})
         elif name in REQUIRED_FILES or name == "price_lines":
             pf.problem(None, None, "fichier obligatoire absent", file=f"{name}.csv")
+        if name in COLUMN_TABLES and isinstance(rows, list):
+            rows = progress_frame(None, fields, f"{name}.csv")
         pf.tables[name] = rows
     _check(pf)
     return pf
@@ -270,7 +383,7 @@ def _check(pf: ParsedFolder) -> None:  # noqa: C901 - one pass of cross-table ru
     lines = _check_price_lines(pf, contracts, amendments, subcontracts)
     situations = _check_situations(pf, contracts)
     _check_direct_payment_requests(pf, subcontracts, situations)
-    _check_progress(pf, lines, situations, amendments)
+    check_progress(pf, lines, situations, amendments)
     check_end_of_contract(pf, contracts, situations, lines,
                           _unique(pf, "receptions", ("contract_id",), "réception"),
                           _unique(pf, "final_accounts", ("contract_id",),
@@ -428,38 +541,6 @@ def _check_situations(pf, contracts) -> dict:
     return situations
 
 
-def _check_progress(pf, lines, situations, amendments) -> None:
-    rows = pf.tables["progress"]
-    seen = set()
-    last_pct: dict = {}
-    for p in sorted(rows, key=lambda r: (r["contract_id"], r["line_no"], r["n"])):
-        key = (p["contract_id"], p["n"], p["line_no"])
-        if key in seen:
-            pf.problem(p, "line_no", "avancement en double pour cette ligne et cette situation")
-            continue
-        seen.add(key)
-        if (p["contract_id"], p["n"]) not in situations:
-            pf.problem(p, "n", f"situation {p['contract_id']} n°{p['n']} inconnue")
-        line = lines.get((p["contract_id"], p["line_no"]))
-        if line is None:
-            pf.problem(p, "line_no", f"ligne de prix « {p['line_no']} » inconnue pour "
-                                     f"{p['contract_id']}")
-            continue
-        if p["pct_bp"] > 10_000 and not line["may_exceed"]:
-            pf.problem(p, "pct", "avancement supérieur à 100 % sur une ligne qui ne l'autorise pas")
-        amendment = amendments.get((p["contract_id"], line.get("amendment_no")))
-        situation = situations.get((p["contract_id"], p["n"]))
-        if amendment is not None and situation is not None:
-            early = before_amendment_problem(amendment["amendment_no"], amendment["signed_on"],
-                                             situation["month"], p["pct_bp"])
-            if early:
-                pf.problem(p, "pct", early)
-        prev = last_pct.get((p["contract_id"], p["line_no"]))
-        if prev is not None and p["pct_bp"] < prev and not p["comment"]:
-            pf.problem(p, "comment", "avancement en baisse : une justification est obligatoire")
-        last_pct[(p["contract_id"], p["line_no"])] = p["pct_bp"]
-
-
 def _clean(rows: list[Row], columns) -> list[dict]:
     return [{c: r.get(c) for c in columns} for r in rows]
 
@@ -475,7 +556,7 @@ def _import_events(t: dict, now: datetime) -> list[dict]:
                                else None})
     events += end_events(t)
     events.sort(key=lambda e: (e["at"], e["contract_id"], e["n"] or 0))
-    counts = {name: len(rows) for name, rows in t.items() if rows}
+    counts = {name: len(rows) for name, rows in t.items() if len(rows)}
     events.append({"at": now, "actor": "import", "role": "admin", "action": "import",
                    "after": json.dumps(counts, sort_keys=True)})
     return events
@@ -562,8 +643,11 @@ def _validated_statements(plan, all_indices: list[Row], conn) -> list[dict]:
 
     def frame(table) -> pd.DataFrame:
         columns = [c.name for c in table.__table__.columns]
-        return typed_frame(pd.DataFrame(_clean(rows.get(table, []), columns),
-                                        columns=columns), table.__table__)
+        given = rows.get(table, [])
+        if isinstance(given, pd.DataFrame):
+            return typed_frame(given[columns].reset_index(drop=True), table.__table__)
+        return typed_frame(pd.DataFrame(_clean(given, columns), columns=columns),
+                           table.__table__)
 
     situations = frame(schema.Situation)
     if situations.empty or situations["moa_at"].isna().all():
@@ -580,6 +664,27 @@ def _validated_statements(plan, all_indices: list[Row], conn) -> list[dict]:
     return [{k: (v.to_pydatetime() if isinstance(v, pd.Timestamp) else
                  int(v) if k in schema.STATEMENT_COLUMNS or k == "n" else v)
              for k, v in rec.items()} for rec in out.to_dict("records")]
+
+
+def _write(conn, table, rows: list[Row] | pd.DataFrame) -> None:
+    """Insert the rows of one table (a frame in bulk); a refusal of the base, which the checks
+    should have prevented, is said in French with the file the rows came from."""
+    if not len(rows):
+        return
+    try:
+        if isinstance(rows, pd.DataFrame):
+            insert_progress(conn, rows)
+        else:
+            columns = [c.key for c in table.__table__.columns
+                       if not (c.primary_key and c.autoincrement is True)]
+            conn.execute(insert(table), _clean(rows, columns))
+    except (IntegrityError, psycopg.IntegrityError):
+        source = rows.attrs.get("file") if isinstance(rows, pd.DataFrame) else \
+            rows[0].get("_file")
+        raise ImportRejected([Problem(source or table.__tablename__, None, None,
+                                      "une ligne enfreint une règle de la base "
+                                      "(valeur nulle, négative ou en double) ; "
+                                      "rien n'a été importé")]) from None
 
 
 def import_folder(folder: str | Path, engine: Engine, now: datetime | None = None) -> dict:
@@ -634,21 +739,10 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
                      _validated_statements(plan, all_indices, conn)))
         written = {}
         for table, rows in plan:
-            columns = [c.key for c in table.__table__.columns
-                       if not (c.primary_key and c.autoincrement is True)]
-            if rows:
-                try:
-                    conn.execute(insert(table), _clean(rows, columns))
-                except IntegrityError:
-                    # a rule the checks above missed: the database refuses; said in French,
-                    # with the file it came from, and nothing is written
-                    source = rows[0].get("_file", table.__tablename__)
-                    raise ImportRejected([Problem(source, None, None,
-                                                  "une ligne enfreint une règle de la base "
-                                                  "(valeur nulle, négative ou en double) ; "
-                                                  "rien n'a été importé")]) from None
+            _write(conn, table, rows)
             written[table.__tablename__] = len(rows)
         signed_figures(conn, t["final_accounts"])
-        sealed = set().union(*(keys_of_rows(table.__tablename__, rows) for table, rows in plan))
+        sealed = set().union(*(sealed_keys(rows) if isinstance(rows, pd.DataFrame) else
+                               keys_of_rows(table.__tablename__, rows) for table, rows in plan))
         append_events(conn, _import_events(t, now or datetime.now()), sealed=sealed)
     return written
