@@ -110,4 +110,5 @@ ACTION_LABELS = {
     "release_guarantee": "libérer la caution ou la garantie à première demande",
     "notify_final_revision": "notifier la révision du solde",
     "document": "établir le PDF de l'étape",
+    "update_profile": "mettre à jour le profil de l'entreprise",
 }

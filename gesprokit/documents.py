@@ -67,9 +67,10 @@ def render(kind: str, frames: Frames, ledger: Ledger, contract_id: str, n: int,
 
 
 def content(kind: str, frames: Frames, ledger: Ledger, contract_id: str, n: int,
-            when: datetime) -> dict:
+            when: datetime, payee: dict | None = None) -> dict:
     """What the PDF of `kind` (demande, etat, valide) for situation `n` of `contract_id`
-    shows, every figure already written out in French (JSON-ready)."""
+    shows, every figure already written out in French (JSON-ready); `payee`: the titulaire's
+    profile (gesprokit.company_profile), whose address and bank details it states."""
     contract = frames.contracts.set_index("contract_id").loc[contract_id]
     company = frames.companies.set_index("code").loc[contract["company_code"], "name"]
     operation = frames.operations.set_index("code").loc[contract["operation_code"]]
@@ -80,6 +81,7 @@ def content(kind: str, frames: Frames, ledger: Ledger, contract_id: str, n: int,
     doc.facts([
         ("Opération", operation["name"]), ("Maître d'ouvrage", operation["buyer_name"]),
         ("Marché", f"{contract_id} – {contract['title']}"), ("Titulaire", company),
+        *_payee_facts(payee),
         ("Situation", f"n°{n} – {format_month_fr(situation['month'])}"),
         ("Établi le", format_date_fr(when)),
     ])
@@ -117,6 +119,18 @@ def content(kind: str, frames: Frames, ledger: Ledger, contract_id: str, n: int,
         doc.text(f"Validé par le maître d'ouvrage le {format_date_fr(when)} : net à payer "
                  f"{format_eur(row['net_month'])} TTC.", gap=2)
     return doc.data
+
+
+def _payee_facts(payee: dict | None) -> list[tuple[str, str]]:
+    """The titulaire's address and the account to pay, when its profile gives them."""
+    from gesprokit.company_profile import bank_details_line, postal_address
+
+    facts = []
+    if postal_address(payee):
+        facts.append(("Adresse", postal_address(payee)))
+    if bank_details_line(payee):
+        facts.append(("Virement au compte", bank_details_line(payee)))
+    return facts
 
 
 def _decompte_rows(ledger: Ledger, row: pd.Series, prov: str) -> list[list[str]]:

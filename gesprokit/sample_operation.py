@@ -520,6 +520,36 @@ def seed_demo_accounts(engine, only_missing: bool = False) -> list[str]:
     return created
 
 
+DEMO_PROFILES = {  # the titulaires' own profiles, as their accounts would fill them in
+    "alu@mal.fr": {"address": "14 rue des Tanneurs", "postal_code": "42600",
+                   "city": "Montbrison", "contact_name": "Karim Benali",
+                   "contact_email": "compta@mal.fr", "contact_phone": "04 77 58 12 30",
+                   "iban": "FR76 1027 8078 0000 0201 2345 654", "bic": "CMCIFR2A"},
+    "go@bcc.fr": {"address": "3 avenue de la Gare", "postal_code": "42110", "city": "Feurs",
+                  "contact_name": "Sophie Martin", "contact_email": "administratif@bcc.fr",
+                  "contact_phone": "04 77 26 40 11",
+                  "iban": "FR76 3000 4008 2000 0123 4567 864", "bic": "BNPAFRPP"},
+}
+
+
+def seed_demo_profiles(engine) -> None:
+    """The demonstration titulaires' profiles, for the companies that have none yet (a
+    profile someone changed is never overwritten)."""
+    from sqlalchemy import select
+
+    from gesprokit.company_profile import update_profile
+    from gesprokit.schema import CompanyProfile
+    from gesprokit.workflow import Actor
+
+    with engine.connect() as conn:
+        filled = set(conn.execute(select(CompanyProfile.company_code)).scalars())
+    for email, values in DEMO_PROFILES.items():
+        _, name, company, role = next(a for a in DEMO_ACCOUNTS if a[0] == email)
+        if company not in filled:
+            update_profile(engine, Actor(email, role, company, name=name), values,
+                           now=datetime(2025, 3, 3, 9, 30))
+
+
 def sample_pdf(text: str) -> bytes:
     """A one-page PDF standing for a deposited file."""
     from fpdf import FPDF

@@ -63,6 +63,24 @@ class Company(Base):
     city: Mapped[str | None] = mapped_column(String(100))
 
 
+class CompanyProfile(Base):
+    """What a company says of itself: postal address, administrative contact, bank details
+    (gesprokit.company_profile); kept by its own accounts."""
+
+    __tablename__ = "company_profile"
+    company_code: Mapped[str] = mapped_column(ForeignKey("company.code"), primary_key=True)
+    address: Mapped[str | None] = mapped_column(String(200))
+    postal_code: Mapped[str | None] = mapped_column(String(5))
+    city: Mapped[str | None] = mapped_column(String(100))
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(30))
+    iban: Mapped[str | None] = mapped_column(String(34))
+    bic: Mapped[str | None] = mapped_column(String(11))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
 class User(Base):
     __tablename__ = "app_user"
     __table_args__ = (CheckConstraint(f"role IN {ROLES}", name="ck_user_role"),)

@@ -58,6 +58,7 @@ def prepare_demo(url: str) -> list[str]:
         OPERATION_CODE,
         SHIPPED_DIR,
         seed_demo_accounts,
+        seed_demo_profiles,
         seed_library,
     )
 
@@ -77,6 +78,7 @@ def prepare_demo(url: str) -> list[str]:
     created = seed_demo_accounts(engine, only_missing=True)
     if created:
         done.append(f"{len(created)} compte(s) de démonstration créé(s)")
+    seed_demo_profiles(engine)
     if not documents:
         seed_library(engine)
         done.append("bibliothèque de documents d'exemple créée")

@@ -35,6 +35,7 @@ END_OF_CONTRACT_ACTIONS = ("record_reception", "lift_reserves", "extend_guarante
                            "submit_final", "settle_final", "sign_general", "answer_general",
                            "notify_tacit", "pay_solde", "release_retention",
                            "release_guarantee", "notify_final_revision")
+PROFILE_ACTIONS = ("update_profile",)
 
 
 class Session:
@@ -50,8 +51,10 @@ class Session:
         self._read: tuple[int | None, Frames] | None = None  # (journal's newest event, frames)
         for name in ACTIONS:
             setattr(self, name, self._action(name, workflow))
-        from gesprokit import direct_payment, end_of_contract
+        from gesprokit import company_profile, direct_payment, end_of_contract
 
+        for name in PROFILE_ACTIONS:
+            setattr(self, name, self._action(name, company_profile))
         for name in DIRECT_PAYMENT_ACTIONS:
             setattr(self, name, self._action(name, direct_payment))
         for name in END_OF_CONTRACT_ACTIONS:
@@ -124,6 +127,14 @@ class Session:
         frames = self._read_frames()        # of one refresh read the base once
         self._read = (newest, frames)
         return _shallow(frames)
+
+    def profile(self) -> dict | None:
+        """The account's company's profile (gesprokit.company_profile), or None."""
+        from gesprokit.company_profile import profile
+
+        self.check_account()
+        with self.engine.connect() as conn:
+            return profile(conn, self.actor.company_code)
 
     def _newest_event(self) -> int | None:
         """The journal's newest event: every change to the base appends one, so the same

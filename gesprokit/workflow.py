@@ -284,7 +284,10 @@ def _pending_document(ctx: _Context, kind: str) -> dict:
         ledger = ledger_from_frames(frames, as_of=ctx.now)
     else:
         frames, ledger = ctx.frames_and_ledger()
-    text, sha = content_text(content(kind, frames, ledger, cid, n, ctx.now))
+    from gesprokit.company_profile import profile
+
+    payee = profile(ctx.conn, ctx.contract["company_code"])
+    text, sha = content_text(content(kind, frames, ledger, cid, n, ctx.now, payee))
     return {"name": f"{kind}-{cid}-n{n}.pdf", "text": text, "sha256": sha}
 
 

@@ -68,8 +68,9 @@ def test_nothing_is_read_before_the_login(tmp_path):
 def test_each_role_sees_its_own_pages(url):
     expected = {
         "contractor": ["accueil", "situations", "paiement-direct", "fin-de-marche", "chorus",
-                       "synthese", "documents"],
-        "subcontractor": ["accueil", "situations", "paiement-direct", "synthese", "documents"],
+                       "synthese", "documents", "profil"],
+        "subcontractor": ["accueil", "situations", "paiement-direct", "synthese", "documents",
+                          "profil"],
         "verifier": ["accueil", "verification", "synthese", "documents"],
         "moe": ["accueil", "etats", "fin-de-marche", "chorus", "synthese", "documents"],
         "amo": ["accueil", "acceptation", "fin-de-marche", "delais", "synthese", "audit",

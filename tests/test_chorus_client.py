@@ -75,7 +75,28 @@ def client(server):
 
 @pytest.fixture
 def engine(sample_engine):
+    """The sample with its titulaires' profiles (MAL's bank details among them)."""
+    from gesprokit.sample_operation import seed_demo_profiles
+
+    seed_demo_profiles(sample_engine)
     return sample_engine
+
+
+def test_the_titulaire_deposits_only_with_its_bank_details(sample_engine):
+    """MAL's profile has no IBAN yet: its A4 check says what to fill in and where; once its
+    profile holds IBAN and BIC the problem is gone."""
+    from gesprokit.company_profile import update_profile
+
+    workflow.create_situation(sample_engine, CONTRACTOR, L05, "2026-06", now=at(1, 8))
+    workflow.submit(sample_engine, CONTRACTOR, L05, 7, now=at(1))
+    missing = [p for p in billing.check(sample_engine, CONTRACTOR, L05, "A4", "PD-L05-07", n=7)
+               if "coordonnées bancaires" in p]
+    assert missing == ["coordonnées bancaires de votre entreprise absentes : renseignez l'IBAN "
+                       "et le BIC dans « Mon profil » (le paiement se fait par virement)"]
+    update_profile(sample_engine, CONTRACTOR, {"iban": "FR7630004008200001234567864",
+                                               "bic": "BNPAFRPP"}, now=at(1, 9))
+    assert not [p for p in billing.check(sample_engine, CONTRACTOR, L05, "A4", "PD-L05-07",
+                                         n=7) if "coordonnées bancaires" in p]
 
 
 def month_with_bonus(engine, validate: bool = True) -> None:

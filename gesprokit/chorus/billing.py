@@ -210,6 +210,13 @@ def prepare(conn: Connection, actor: Actor, contract_id: str, frame: str, number
     if not ctx.identity:
         extra.append(f"fiche d'identité du marché {contract_id} absente (structures, code "
                      "service, engagement juridique)")
+    if actor.role in ("contractor", "cocontractor"):
+        from gesprokit.company_profile import profile
+
+        if not (profile(conn, actor.company_code) or {}).get("iban"):
+            extra.append("coordonnées bancaires de votre entreprise absentes : renseignez "
+                         "l'IBAN et le BIC dans « Mon profil » (le paiement se fait par "
+                         "virement)")
     given = [AttachedFile(f.name, len(f.content), f.content) for f in files]
     expected, source = None, "du document transmis"
     main_piece = "PDF du document transmis"

@@ -31,6 +31,7 @@ def open_database() -> Engine:
     from gesprokit.sample_operation import (
         open_sample_database,
         seed_demo_accounts,
+        seed_demo_profiles,
         seed_library,
     )
 
@@ -39,6 +40,7 @@ def open_database() -> Engine:
         return get_engine(url)
     engine = open_sample_database()
     seed_demo_accounts(engine)
+    seed_demo_profiles(engine)
     seed_library(engine)
     return engine
 
