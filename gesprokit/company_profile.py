@@ -113,13 +113,22 @@ def update_profile(engine: Engine, actor: Actor, values: dict,
             return clean
         conn.execute(delete(schema.CompanyProfile).where(
             schema.CompanyProfile.company_code == code))
+        bank_changed = now if {"iban", "bic"} & changed.keys() else old.get("bank_changed_at")
         conn.execute(insert(schema.CompanyProfile).values(
-            company_code=code, updated_at=now, updated_by=actor.email, **clean))
+            company_code=code, updated_at=now, updated_by=actor.email,
+            bank_changed_at=bank_changed, **clean))
         append_events(conn, [{
             "at": now, "actor": actor.email, "role": actor.role, "action": "update_profile",
             "before": json.dumps({k: old.get(k) for k in changed}, ensure_ascii=False),
             "after": json.dumps(changed, ensure_ascii=False)}], sealed=[("company", code)])
     return clean
+
+
+def profiles(conn: Connection, company_codes) -> dict[str, dict]:
+    """The profiles of these companies, by company code (those that have one)."""
+    rows = conn.execute(select(schema.CompanyProfile).where(
+        schema.CompanyProfile.company_code.in_(list(company_codes)))).mappings()
+    return {r["company_code"]: dict(r) for r in rows}
 
 
 def bank_details_line(found: dict | None) -> str | None:

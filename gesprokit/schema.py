@@ -77,6 +77,7 @@ class CompanyProfile(Base):
     contact_phone: Mapped[str | None] = mapped_column(String(30))
     iban: Mapped[str | None] = mapped_column(String(34))
     bic: Mapped[str | None] = mapped_column(String(11))
+    bank_changed_at: Mapped[datetime | None] = mapped_column(DateTime)  # IBAN or BIC changed
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     updated_by: Mapped[str] = mapped_column(String(200))
 

@@ -136,6 +136,16 @@ class Session:
         with self.engine.connect() as conn:
             return profile(conn, self.actor.company_code)
 
+    def bank_details(self) -> dict[str, dict]:
+        """The profiles of the companies this account may pay or read: the titulaires and
+        subcontractors of its contracts."""
+        from gesprokit.company_profile import profiles
+
+        frames = self.frames()
+        codes = set(frames.contracts["company_code"]) | set(frames.subcontracts["company_code"])
+        with self.engine.connect() as conn:
+            return profiles(conn, codes)
+
     def _newest_event(self) -> int | None:
         """The journal's newest event: every change to the base appends one, so the same
         newest event means the same rows."""

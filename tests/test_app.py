@@ -4,6 +4,7 @@ after it, live data, logout, idle expiry, a demoted account stopped at once, Fre
 from __future__ import annotations
 
 import html
+import json
 import re
 from datetime import date, datetime, timedelta
 
@@ -35,6 +36,9 @@ def texts(widget) -> list[str]:
         out.append(widget.description)
     if isinstance(widget, w.Dropdown | w.ToggleButtons | w.Select):
         out += [str(label) for label in widget._options_labels]
+    dt_args = getattr(widget, "_dt_args", None)  # a table: its cells
+    if isinstance(dt_args, dict) and "data_json" in dt_args:
+        out += [str(cell) for row in json.loads(dt_args["data_json"]) for cell in row]
     for child in getattr(widget, "children", ()):
         out += texts(child)
     return out
@@ -482,7 +486,12 @@ def test_the_admin_page_acts_in_the_administrators_name(url, engine):  # noqa: F
     log_in(verifier, "verifier")
     page = _page(url, "admin", "administration")
     shown = " ".join(texts(page.widget()))
-    assert "OPC / BET" in shown and "CHMV-EHPAD" in shown and "verifier" not in shown
+    assert "OPC / BET" in shown and "CHMV-EHPAD" in shown
+    from gesprokit.ui.admin import accounts_view
+
+    # the roles in French, never their codes (the test accounts are named after them)
+    roles = set(accounts_view(page.accounts)["Rôle"])
+    assert "OPC / BET" in roles and not roles & set(USERS)
     page.account.value, page.operation.value = USERS["verifier"][0], "CHMV-EHPAD"
     page.act("revoke")
     assert "Opération CHMV-EHPAD retirée à opc@opc.fr" in page.message.value
@@ -550,3 +559,33 @@ def test_the_treasury_pays_from_its_page(url, engine):  # noqa: F811
     assert status == "paid"
     assert sorted(actors) == [("pay", "comptable@treso.fr"), ("pay_advance",
                                                               "comptable@treso.fr")]
+
+
+def test_the_treasury_sees_the_account_to_pay_and_a_recent_change_of_it(url, engine):  # noqa: F811
+    """L11's titulaire changed its bank details three days ago: the page shows the account
+    to pay on the état's line and asks to check it; a change two months old is not flagged;
+    a company without bank details says so."""
+    from datetime import timedelta
+
+    from gesprokit.company_profile import update_profile
+    from gesprokit.workflow import Actor
+
+    with engine.connect() as conn:
+        l11 = conn.execute(text("SELECT company_code FROM contract "
+                                "WHERE contract_id = 'CHMV-EHPAD-L11'")).scalar()
+    today = datetime.now()
+    update_profile(engine, Actor(f"compta@{l11.lower()}.fr", "contractor", l11),
+                   {"iban": "FR76 3000 4008 2000 0123 4567 864", "bic": "BNPAFRPP"},
+                   now=today - timedelta(days=3))
+    update_profile(engine, Actor("alu@mal.fr", "contractor", "MAL"),
+                   {"iban": "FR76 1027 8078 0000 0201 2345 654", "bic": "CMCIFR2A"},
+                   now=today - timedelta(days=60))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE contract SET advance_paid_at = NULL "
+                          "WHERE contract_id = 'CHMV-EHPAD-L09'"))
+    page = _page(url, "treasury", "paiements")
+    shown = html.unescape(" ".join(texts(page.widget())))
+    assert "IBAN FR76 3000 4008 2000 0123 4567 864 – BIC BNPAFRPP" in shown, shown
+    warnings = [t for t in texts(page.widget()) if "modifiées le" in t]
+    assert len(warnings) == 1 and l11 in warnings[0] and "vérifiez-les" in warnings[0]
+    assert "coordonnées bancaires non renseignées" in shown  # L09's titulaire has none

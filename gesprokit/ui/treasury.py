@@ -3,6 +3,7 @@ their payment deadline, and the recording of each payment in the treasurer's nam
 
 from __future__ import annotations
 
+import html
 from datetime import date, datetime
 
 import ipywidgets as w
@@ -32,16 +33,51 @@ def _to_pay(frames, delays: pd.DataFrame, today: date) -> tuple[pd.DataFrame, ..
     return out[0], out[1], out[2]
 
 
-def _view(df: pd.DataFrame, advance: bool, amount: str = "Montant TTC") -> pd.DataFrame:
+RECENT_CHANGE_DAYS = 30  # bank details changed this recently are pointed out
+
+
+def _view(df: pd.DataFrame, advance: bool, accounts: dict[str, str],
+          amount: str = "Montant TTC") -> pd.DataFrame:
     return pd.DataFrame({
         "Marché": df["contract_id"] + df["subcontract_id"].map(_sub_label),
         "Paiement": "avance" if advance else df["n"].map(lambda n: f"situation n°{n}"),
         "Mois": df["month"].map(format_month_fr),
         amount: df["amount_due_ttc"].map(format_eur),
+        "Virement au compte": df["payee"].map(
+            lambda c: accounts.get(c, "coordonnées bancaires non renseignées")),
         "Date limite": df["deadline_on"].map(format_date_fr),
         "Jours restants": df["days_left"].map(
             lambda d: f"en retard de {-d} jour(s)" if d < 0 else str(d)),
     })
+
+
+def _payees(frames, *tables: pd.DataFrame) -> list[pd.DataFrame]:
+    """Each table with its payee's company: the subcontractor for a direct payment or its
+    advance, else the titulaire."""
+    titulaire = frames.contracts.set_index("contract_id")["company_code"]
+    sub = frames.subcontracts.set_index("subcontract_id")["company_code"]
+    return [t.assign(payee=[sub.get(s) if isinstance(s, str) else titulaire.get(c)
+                            for c, s in zip(t["contract_id"], t["subcontract_id"],
+                                            strict=True)]) for t in tables]
+
+
+def _accounts(profiles: dict[str, dict], today: date) -> tuple[dict[str, str], list[str]]:
+    """The account to pay of each company, and a warning for each whose bank details changed
+    in the last RECENT_CHANGE_DAYS days (a classic fraud: check them before paying)."""
+    from gesprokit.company_profile import bank_details_line
+
+    accounts, warnings = {}, []
+    for code, found in profiles.items():
+        line = bank_details_line(found)
+        if line is None:
+            continue
+        accounts[code] = line
+        changed = found.get("bank_changed_at")
+        if changed is not None and (today - changed.date()).days <= RECENT_CHANGE_DAYS:
+            warnings.append(f"Coordonnées bancaires de {code} modifiées le "
+                            f"{format_date_fr(changed)} : vérifiez-les auprès de "
+                            "l'entreprise avant de payer.")
+    return accounts, warnings
 
 
 def _sub_label(subcontract_id) -> str:
@@ -55,7 +91,8 @@ class TreasuryPage(ReloadingPage):
         today = (self.now or datetime.now()).date()
         frames = self.session.frames()
         _, delays = ledger_and_delays(frames, pd.Timestamp(self.now or datetime.now()))
-        self.due, self.advances, self.direct = _to_pay(frames, delays, today)
+        self.due, self.advances, self.direct = _payees(frames, *_to_pay(frames, delays, today))
+        accounts, warnings = _accounts(self.session.bank_details(), today)
         self.situation = w.Dropdown(description="État validé", style=STYLE,
                                     layout=w.Layout(width="520px"), options=[
             (f"{r.contract_id} – situation n°{r.n} – {format_eur(r.amount_due_ttc)}",
@@ -82,18 +119,20 @@ class TreasuryPage(ReloadingPage):
         pay.on_click(lambda _b: self.pay())
         pay_advance.on_click(lambda _b: self.pay_advance())
         self.body.children = [
+            *[w.HTML(f"<p style='color:#b03a2e'><b>{html.escape(x)}</b></p>")
+              for x in warnings],
             w.HTML("<h4>États d'acompte validés à payer</h4>"),
-            table(_view(self.due, False), "a-payer",
+            table(_view(self.due, False, accounts), "a-payer",
                   empty="Aucun état validé en attente de paiement."),
             w.HBox([self.situation, pay]),
             w.HTML("<h4>Avances à payer (sans demande de paiement)</h4>"),
-            table(_view(self.advances, True), "avances",
+            table(_view(self.advances, True, accounts), "avances",
                   empty="Aucune avance en attente de paiement."),
             w.HBox([self.advance, pay_advance]),
             w.HTML("<h4>Paiements directs des sous-traitants (demandes acceptées, états "
                    "validés)</h4>"),
             # a subcontractor is paid HT (autoliquidation: the titulaire pays the VAT)
-            table(_view(self.direct, False, "Montant HT"), "paiements-directs",
+            table(_view(self.direct, False, accounts, "Montant HT"), "paiements-directs",
                   empty="Aucun paiement direct en attente."),
             w.HBox([self.direct_choice, pay_direct])]
 
