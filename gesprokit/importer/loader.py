@@ -744,5 +744,9 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
         signed_figures(conn, t["final_accounts"])
         sealed = set().union(*(sealed_keys(rows) if isinstance(rows, pd.DataFrame) else
                                keys_of_rows(table.__tablename__, rows) for table, rows in plan))
-        append_events(conn, _import_events(t, now or datetime.now()), sealed=sealed)
+        events = _import_events(t, now or datetime.now())
+        # the rows are written: the journal needs only its events, not a million rows' memory
+        del plan
+        pf.tables.clear()
+        append_events(conn, events, sealed=sealed)
     return written

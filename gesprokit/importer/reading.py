@@ -131,14 +131,14 @@ class Columns:
         """(index per row, distinct cells) of `name`; an absent column is empty everywhere."""
         found = self.cells.get(name)
         if found is None:
-            return np.zeros(len(self), dtype=np.int64), [""]
+            return np.zeros(len(self), dtype=np.int32), [""]
         return found
 
 
 def _distinct(values) -> tuple[np.ndarray, list]:
     """(index per value, distinct values in order of appearance)."""
     index: dict = {}
-    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64)
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int32)
     return codes, list(index)
 
 
@@ -194,8 +194,10 @@ def _plain_columns(text: str, delimiter: str) -> Columns | None:
     cells = {}
     for name, j in _header_columns(header).items():
         encoded = table.column(j).combine_chunks().dictionary_encode()
-        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)[1:]
+        codes = encoded.indices.to_numpy(zero_copy_only=False)[1:]
         cells[name] = _stripped(codes, encoded.dictionary.to_pylist())
+    del table, encoded
+    pa.default_memory_pool().release_unused()  # the parse's buffers, back to the system
     return Columns(list(cells), lines, cells)
 
 
