@@ -231,3 +231,43 @@ def test_unknown_lot_or_operation_and_another_issuers_index(engine):  # noqa: F8
     doc, _ = plan(engine)
     with pytest.raises(PermissionDenied, match="Seul l'émetteur"):
         new_version(engine, actor("moe"), doc, PDF)  # the MOE may not index the contractor's
+
+
+def test_a_visa_and_a_receipt_given_from_the_documents_page(engine):  # noqa: F811
+    """The MOE sees the visa its role owes, is refused a VAO without observations, gives a
+    VSO; the OPC acknowledges the report sent to it. Each in its own name, the lists
+    refreshed at once."""
+    from test_workflow import PASSWORD
+
+    from gesprokit.session import connect
+    from gesprokit.ui.pages import DocumentsPage
+
+    doc, _ = plan(engine, now=when(1))
+    report, index = deposit(engine, actor("moe"), operation_code=OP,
+                            title="Compte rendu de chantier n°12",
+                            folder_code="comptes-rendus", discipline="CR", file=PDF,
+                            recipients=["alu@mal.fr", "opc@opc.fr"], now=when(3))
+    moe = DocumentsPage(connect(engine, "archi@arc.fr", PASSWORD), when(4).date(), now=when(4))
+    assert [v for _, v in moe.review.document.options] == [(doc, "A")]
+    assert moe.review.report.options == ()  # the report was not sent to the MOE
+    moe.review.status.value, moe.review.observations.value = "VAO", "   "
+    assert moe.review.give() is None
+    assert "exige ses observations" in html.unescape(moe.message.value)
+    moe.review.status.value = "VSO"
+    assert moe.review.give() is not None
+    assert (f"Visa rendu sur {doc} indice A : visa sans observation."
+            in html.unescape(moe.message.value))
+    assert moe.review.document.options == ()  # nothing more owed by the MOE
+    assert moe.queue["reviewer_role"].tolist() == ["verifier"]
+
+    opc = DocumentsPage(connect(engine, "opc@opc.fr", PASSWORD), when(5).date(), now=when(5))
+    assert [v for _, v in opc.review.report.options] == [(report, index)]
+    assert opc.review.acknowledge() is True
+    assert opc.review.report.options == ()
+    receipts = read_receipts(engine, actor("moa"), report).set_index("recipient")
+    assert receipts.loc["opc@opc.fr", "acknowledged_at"] == when(5)
+    assert receipts["acknowledged_at"].isna().tolist() == [True, False]  # alu, opc
+    events = load_frames(engine).events
+    assert events[events["action"].isin(["visa", "acknowledge"])][["action", "actor"]
+                                                                  ].values.tolist()[-2:] == [
+        ["visa", "archi@arc.fr"], ["acknowledge", "opc@opc.fr"]]

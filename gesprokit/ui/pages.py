@@ -215,25 +215,39 @@ class AuditPage:
 
 
 class DocumentsPage:
-    """The library as the logged-in user sees it: deposit (in their own name), documents
-    they may read, visas awaited, reviewers' turnaround, read receipts of their reports."""
+    """The library as the logged-in user sees it: deposit (in their own name), the visas
+    their role owes and the reports to acknowledge, documents they may read, visas awaited,
+    reviewers' turnaround."""
 
     def __init__(self, session: Session, as_of: date, now: datetime | None = None):
-        from gesprokit.library.reports import documents, visa_queue, visa_turnaround
         from gesprokit.ui.library_form import DepositForm
 
-        self.session = session
-        engine, actor = session.engine, session.actor
+        self.session, self.as_of, self.now = session, as_of, now
         operations = session.frames().operations
-        self.form = (DepositForm(engine, actor, list(operations["code"]), now=now,
-                                 check_account=session.check_account)
+        self.form = (DepositForm(session.engine, session.actor, list(operations["code"]),
+                                 now=now, check_account=session.check_account)
                      if len(operations) else None)
+        self.message = w.HTML()
+        self.box = w.VBox()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the library again and rebuild the lists and the review controls."""
+        from gesprokit.library.reports import documents, visa_queue, visa_turnaround
+        from gesprokit.ui.library_review import ReviewForms
+
+        engine, actor = self.session.engine, self.session.actor
         self.documents = documents(engine, actor)
-        self.queue = visa_queue(engine, end_of_day(as_of))
+        self.queue = visa_queue(engine, end_of_day(self.as_of))
         self.turnaround = visa_turnaround(engine, actor.operations)
-        self.as_of = as_of
+        self.review = ReviewForms(self.session, self.queue, self.documents, self.message,
+                                  self.refresh, now=self.now)
+        self.box.children = self._items()
 
     def widget(self) -> w.Widget:
+        return w.VBox([self.box, self.message])
+
+    def _items(self) -> list[w.Widget]:
         from gesprokit.library.actions import DEFAULT_FOLDERS
 
         folder = {code: label for code, (label, *_) in DEFAULT_FOLDERS.items()}
@@ -246,7 +260,7 @@ class DocumentsPage:
         # the visas awaited on the documents this user may read, and no other
         readable = self.queue[self.queue["document_id"].isin(self.documents["document_id"])]
         queue = readable.assign(due_on=readable["due_on"].map(format_date_fr),
-                                  reviewer_role=self.queue["reviewer_role"].map(ROLE_LABELS))
+                                reviewer_role=readable["reviewer_role"].map(ROLE_LABELS))
         queue = queue.rename(columns={
             "document_id": "Identifiant", "title": "Titre", "issuer_code": "Émetteur",
             "revision_index": "Indice", "reviewer_role": "Relecteur", "due_on": "Échéance",
@@ -262,10 +276,11 @@ class DocumentsPage:
             items += [w.HTML(f"<h4>Déposer un document (au nom de "
                              f"{esc(self.session.actor.name or self.session.actor.email)})</h4>"),
                       self.form.widget()]
-        items += [w.HTML("<h4>Documents que vous pouvez lire</h4>"),
+        items += [*self.review.items,
+                  w.HTML("<h4>Documents que vous pouvez lire</h4>"),
                   table(docs, "documents", "Aucun document lisible."),
                   w.HTML(f"<h4>Visas attendus au {format_date_fr(self.as_of)}</h4>"),
                   table(queue, "visas-attendus", "Aucun visa attendu."),
                   w.HTML("<h4>Délais de visa par relecteur</h4>"),
                   table(turnaround, "delais-visa", "Aucun visa rendu.")]
-        return w.VBox(items)
+        return items
