@@ -110,6 +110,11 @@ def content(kind: str, frames: Frames, ledger: Ledger, contract_id: str, n: int,
     doc.section("Décompte (montants cumulés depuis la notification)")
     doc.table(["", "Cumul", "Précédent", "Du mois"], _decompte_rows(ledger, row, prov),
               (80, 34, 34, 34))
+    rectified = _of(frames.rectifications, contract_id, n)
+    if len(rectified):
+        doc.text(f"Rectification du maître d'ouvrage : "
+                 f"{format_eur(int(rectified['amount_cents'].iloc[0]))} TTC. Motif : "
+                 f"{rectified['reason'].iloc[0]}", bold=True)
     creditor = creditor_sentence(int(row["net_month"]))
     if creditor:
         doc.text(creditor, bold=True)

@@ -23,8 +23,8 @@ from gesprokit.revision import compute_revision
 LEDGER_COLUMNS = [
     "contract_id", "n", "month", "works_cum", "works_month", "revision_cum", "revision_month",
     "revision_provisional", "bonus_cum", "penalty_cum", "total_ht_cum", "vat_cum",
-    "total_ttc_cum", "advance_repaid_cum", "retention_cum", "due_cum", "direct_payment_cum",
-    "previous_due_cum", "net_month",
+    "total_ttc_cum", "advance_repaid_cum", "retention_cum", "rectification_month", "due_cum",
+    "direct_payment_cum", "previous_due_cum", "net_month",
 ]
 MONEY_COLUMNS = [c for c in LEDGER_COLUMNS
                  if c not in ("contract_id", "n", "month", "revision_provisional")]
@@ -166,7 +166,8 @@ def compute_ledger(contracts: pd.DataFrame, price_lines: pd.DataFrame,
                    price_index: pd.DataFrame | None = None,
                    as_of: datetime | None = None,
                    closing: dict[str, int] | None = None,
-                   subcontract_revision_terms: pd.DataFrame | None = None) -> Ledger:
+                   subcontract_revision_terms: pd.DataFrame | None = None,
+                   rectifications: pd.DataFrame | None = None) -> Ledger:
     """Compute the décompte of every situation of every contract.
 
     Frames follow the store's columns (gesprokit.schema). The facts used for a
@@ -174,6 +175,9 @@ def compute_ledger(contracts: pd.DataFrame, price_lines: pd.DataFrame,
     date the MOE issued its état d'acompte (``moe_at``), or on `as_of` (default:
     now) for a situation not issued yet. `closing` maps a contract to its décompte final's
     row: there the advance is repaid in full, whatever the works' progress (R2191-11).
+    `rectifications`: the MOA's rectification of a validated état (a signed TTC amount): it
+    changes what that acompte makes due, and only that one (acomptes are cumulative: the
+    next état starts again from the MOE's figures, less what was made due before).
     """
     as_of = pd.Timestamp(as_of or datetime.now())
     adjustments = _empty_if_none(adjustments, {"contract_id": str, "n": "int64", "kind": str,
@@ -229,8 +233,9 @@ def compute_ledger(contracts: pd.DataFrame, price_lines: pd.DataFrame,
         ~closed, per_sit["advance_cents"].astype("int64"))
     sit["advance_repaid_cum"] = (own_advance
                                  + _sum_by_situation(direct, "advance_repaid_cum", sit))
+    sit["rectification_month"] = _rectification(sit, rectifications)
     sit["due_cum"] = (sit["total_ttc_cum"] - sit["penalty_cum"] - sit["advance_repaid_cum"]
-                      - sit["retention_cum"])
+                      - sit["retention_cum"] + sit["rectification_month"])
     sit["direct_payment_cum"] = _sum_by_situation(direct, "paid_cum", sit)
     sit["previous_due_cum"] = sit.groupby("contract_id")["due_cum"].shift(1, fill_value=0)
     sit["net_month"] = sit["due_cum"] - sit["previous_due_cum"]
@@ -410,7 +415,8 @@ def check_ledger(ledger: Ledger) -> list[str]:
          "total HT ≠ travaux + révision + primes")
     rule(s["total_ttc_cum"] == s["total_ht_cum"] + s["vat_cum"], "TTC ≠ HT + TVA")
     rule(s["due_cum"] == s["total_ttc_cum"] - s["penalty_cum"] - s["advance_repaid_cum"]
-         - s["retention_cum"], "montant dû ≠ TTC − pénalités − avance − retenue")
+         - s["retention_cum"] + s["rectification_month"],
+         "montant dû ≠ TTC − pénalités − avance − retenue + rectification du maître d'ouvrage")
     rule(s["net_month"] == s["due_cum"] - s["previous_due_cum"],
          "net du mois ≠ dû cumulé − acomptes précédents")
     rule(s["previous_due_cum"] == prev["due_cum"].shift(1, fill_value=0),
@@ -426,6 +432,17 @@ def check_ledger(ledger: Ledger) -> list[str]:
     return problems
 
 
+def _rectification(sit: pd.DataFrame, rectifications: pd.DataFrame | None) -> pd.Series:
+    """Each situation's MOA rectification (TTC cents, 0 without one)."""
+    if rectifications is None or rectifications.empty:
+        return pd.Series(0, index=sit.index, dtype="int64")
+    found = sit[["contract_id", "n"]].merge(
+        rectifications[["contract_id", "n", "amount_cents"]], on=["contract_id", "n"],
+        how="left")
+    return pd.Series(found["amount_cents"].fillna(0).astype("int64").to_numpy(),
+                     index=sit.index)
+
+
 def ledger_from_frames(frames, as_of: datetime | None = None) -> Ledger:
     """:func:`compute_ledger` on the frames read by :func:`gesprokit.store.load_frames`."""
     return compute_ledger(
@@ -433,4 +450,5 @@ def ledger_from_frames(frames, as_of: datetime | None = None) -> Ledger:
         adjustments=frames.adjustments, guarantees=frames.guarantees,
         subcontracts=frames.subcontracts, amendments=frames.amendments,
         revision_terms=frames.revision_terms, price_index=frames.price_index, as_of=as_of,
-        subcontract_revision_terms=getattr(frames, "subcontract_revision_terms", None))
+        subcontract_revision_terms=getattr(frames, "subcontract_revision_terms", None),
+        rectifications=getattr(frames, "rectifications", None))

@@ -94,7 +94,8 @@ def parse_decimal(text: str) -> Decimal:
     """Parse a French or English decimal number exactly.
 
     Accepts ``1 234,56``, ``1234.56``, ``1.234,56``, ``1,234.56``, an optional
-    ``€`` or ``%`` sign. Raises ValueError with a French message otherwise.
+    ``€`` or ``%`` sign, ``-`` or ``−`` for a negative number. Raises ValueError with a
+    French message otherwise.
 
     >>> parse_decimal("1 234,56 €")
     Decimal('1234.56')
@@ -102,7 +103,8 @@ def parse_decimal(text: str) -> Decimal:
     Decimal('1234.5')
     """
     raw = str(text)
-    s = _SPACES.sub("", raw).replace("€", "").replace("%", "")
+    # the typographic minus (−, what a French word processor writes) is a minus
+    s = _SPACES.sub("", raw).replace("€", "").replace("%", "").replace("\u2212", "-")
     if "," in s and "." in s:
         decimal_sep = "," if s.rfind(",") > s.rfind(".") else "."
         thousands = "." if decimal_sep == "," else ","

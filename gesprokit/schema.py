@@ -406,6 +406,21 @@ class PaymentStatement(Base):
     net_month: Mapped[int] = mapped_column(BigInteger)
 
 
+class Rectification(Base):
+    """The MOA's rectification of an état d'acompte at its validation: a signed TTC amount
+    added to what the MOE's état makes due this month, with its justification. Acomptes
+    being cumulative, it counts for this acompte only (gesprokit.ledger)."""
+
+    __tablename__ = "rectification"
+    __table_args__ = (
+        ForeignKeyConstraint(["contract_id", "n"], ["situation.contract_id", "situation.n"]),
+    )
+    contract_id: Mapped[str] = mapped_column(String(30), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+
+
 STATEMENT_COLUMNS = [c.name for c in PaymentStatement.__table__.columns
                      if c.name not in ("contract_id", "n", "validated_at")]
 

@@ -25,6 +25,7 @@ STATEMENT_LINES = [
     ("g) Retenue de garantie", "retention_cum", -1),
 ]
 CREDITOR_NOTE = "solde en faveur du maître d'ouvrage"
+RECTIFICATION_LABEL = "h) Rectification du maître d'ouvrage (TTC)"
 
 
 def statement_rows(situations: pd.DataFrame, row: pd.Series,
@@ -41,6 +42,12 @@ def statement_rows(situations: pd.DataFrame, row: pd.Series,
         if col == "revision_cum":
             label += provisional_note
         out.append((label, cum, old, cum - old))
+    # the MOA's rectification counts for its own acompte only: the line shows when this
+    # acompte or the previous one has one
+    rect, old_rect = int(row.get("rectification_month", 0) or 0), (
+        int(before.get("rectification_month", 0) or 0) if before is not None else 0)
+    if rect or old_rect:
+        out.append((RECTIFICATION_LABEL, rect, old_rect, rect - old_rect))
     out.append(("Net à payer TTC", int(row["due_cum"]), int(row["previous_due_cum"]),
                 int(row["net_month"])))
     return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import BigInteger, Boolean, Connection, Date, DateTime, Engine, Integer, Table
@@ -35,6 +35,7 @@ FRAME_TABLES = {
     "receptions": schema.Reception, "final_accounts": schema.FinalAccountRecord,
     "final_progress": schema.FinalProgress,
     "events": schema.Event,
+    "rectifications": schema.Rectification,
 }
 BULK_TABLES = {"progress", "price_line", "situation", "event"}
 SQLITE_INFER_ROWS = "100000000"  # ADBC infers SQLite column types from the first batch
@@ -106,6 +107,8 @@ def read_table(bind: Engine | Connection, table: Table, contract_ids: list[str] 
     names = [c.name for c in table.columns]
     where, params = _where(table, contract_ids, n)
     sql = f"SELECT {', '.join(names)} FROM {table.name}{where}"
+    if table.name == "event":  # the journal in its order, whichever index serves the filter
+        sql += " ORDER BY event_id"
     own = isinstance(bind, Engine)
     if own and table.name in BULK_TABLES and not params:
         df = _adbc_frame(bind, sql)
@@ -193,13 +196,15 @@ class Frames:
     final_accounts: pd.DataFrame
     final_progress: pd.DataFrame
     events: pd.DataFrame
+    rectifications: pd.DataFrame = field(default_factory=lambda: _typed_empty(
+        schema.Rectification.__table__, pd.RangeIndex(0)))
 
 
 # What the ledger reads (gesprokit.ledger.ledger_from_frames)
 LEDGER_TABLES = frozenset({
     "contracts", "price_lines", "situations", "progress", "adjustments", "guarantees",
     "subcontracts", "amendments", "revision_terms", "price_index",
-    "subcontract_revision_terms"})
+    "subcontract_revision_terms", "rectifications"})
 
 
 def load_frames(bind: Engine | Connection, contract_ids: list[str] | None = None,

@@ -13,7 +13,7 @@ import pandas as pd
 
 from gesprokit.audit import event_payload
 from gesprokit.circuit import ACTION_LABELS, RETURN_REASONS, ROLE_LABELS
-from gesprokit.money import format_pct_bp
+from gesprokit.money import format_eur, format_pct_bp
 from gesprokit.months import format_date_fr
 
 TIMELINE_COLUMNS = ["Date", "Par", "Rôle", "Action", "Détail"]
@@ -34,6 +34,13 @@ def _detail(event, line_labels: dict[str, str]) -> str:
     if after.get("reason_code"):
         parts.append("motif : " + RETURN_REASONS.get(after["reason_code"],
                                                       after["reason_code"]))
+    rectified = after.get("rectification")
+    if isinstance(rectified, dict):
+        parts.append(f"rectification du maître d'ouvrage : "
+                     f"{format_eur(int(rectified['amount_cents']))} TTC "
+                     f"({rectified['reason']}) ; net proposé par le maître d'œuvre "
+                     f"{format_eur(int(rectified['moe_net_month']))}, net arrêté "
+                     f"{format_eur(int(after['net_month']))}")
     if after.get("missing_pieces"):
         parts.append("pièces manquantes : " + " ; ".join(after["missing_pieces"]))
     elif isinstance(event.comment, str) and event.comment.strip():

@@ -66,6 +66,7 @@ SITUATIONS = [
     Col("total_ttc_cum", "Total TTC cumulé", "money", 16),
     Col("advance_repaid_cum", "Avance remboursée cumulée", "money", 15),
     Col("retention_cum", "Retenue de garantie cumulée", "money", 15),
+    Col("rectification_month", "Rectification du maître d'ouvrage TTC", "money", 15, True),
     Col("due_cum", "Montant cumulé dû", "money", 16),
     Col("direct_payment_cum", "Dont paiement direct", "money", 15),
     Col("previous_due_cum", "Acomptes précédents", "money", 16),

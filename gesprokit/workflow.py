@@ -674,18 +674,48 @@ def declare_subcontract(engine: Engine, actor: Actor, contract_id: str, subcontr
 
 def validate(engine: Engine, actor: Actor, contract_id: str, n: int, *,
              comment: str | None = None, now: datetime | None = None,
-             expected_version: int | None = None) -> dict:
-    """MOA validates the état d'acompte; its figures are recorded as validated."""
+             expected_version: int | None = None, rectification_cents: int | None = None,
+             justification: str | None = None) -> dict:
+    """MOA validates the état d'acompte; its figures are recorded as validated.
+
+    `rectification_cents`: the MOA's rectification of what this acompte makes due (signed,
+    TTC), with its `justification`; the validated figures, the PDF, the A19 and the delays
+    follow the rectified amount."""
+    rect = 0 if rectification_cents is None else inputs.whole_number(
+        rectification_cents, "Rectification (centimes)", -10**13, 10**13)
+    reason = " ".join((justification or "").split())
+    if rect and not reason:
+        raise ValidationError("Rectification : la justification est obligatoire (elle figure "
+                              "sur l'état validé et est notifiée à l'entreprise).")
+    if rect and len(reason) > 2000:
+        raise ValidationError("Justification de la rectification : 2 000 caractères au plus.")
+
     def body(ctx: _Context) -> dict:
+        key = and_(schema.Rectification.contract_id == contract_id,
+                   schema.Rectification.n == n)
+        ctx.conn.execute(delete(schema.Rectification).where(key))
+        if rect:
+            ctx.conn.execute(insert(schema.Rectification).values(
+                contract_id=contract_id, n=n, amount_cents=rect, reason=reason))
         row = ctx.frames_and_ledger()[1].situations
         row = row[row["n"] == n].iloc[0]
+        if abs(rect) > int(row["total_ttc_cum"]):
+            from gesprokit.money import format_eur
+
+            raise ValidationError(
+                f"Rectification de {format_eur(rect)} : plus grande que le total TTC cumulé "
+                f"des travaux ({format_eur(int(row['total_ttc_cum']))}) ; vérifiez le montant.")
         figures = {c: int(row[c]) for c in schema.STATEMENT_COLUMNS}
         ctx.conn.execute(delete(schema.PaymentStatement).where(and_(
             schema.PaymentStatement.contract_id == contract_id,
             schema.PaymentStatement.n == n)))
         ctx.conn.execute(insert(schema.PaymentStatement).values(
             contract_id=contract_id, n=n, validated_at=ctx.now, **figures))
-        return {"after": {"net_month": figures["net_month"], "due_cum": figures["due_cum"]}}
+        after = {"net_month": figures["net_month"], "due_cum": figures["due_cum"]}
+        if rect:
+            after["rectification"] = {"amount_cents": rect, "reason": reason,
+                                      "moe_net_month": figures["net_month"] - rect}
+        return {"after": after}
     return _run(engine, actor, "validate", contract_id, n, body, now=now,
                 expected_version=expected_version, comment=comment, document="valide")
 

@@ -316,3 +316,27 @@ def test_the_contractors_comment_and_joined_invoice_reach_the_opc(engine):  # no
     import base64
 
     assert base64.b64encode(invoice).decode() in shown  # the file itself, as joined
+
+
+def test_the_moa_rectifies_the_etat_from_its_page(engine):  # noqa: F811
+    """A rectification typed the French way (typographic minus) with its justification: a
+    bad amount or a missing reason is refused in French, naming the field; then the
+    validated net is the MOE's 1 710,00 € less 500,00 €."""
+    from test_chorus_client import month_with_bonus
+
+    month_with_bonus(engine, validate=False)
+    moa = MoaPanel(connect(engine, "direction@ch.fr", PASSWORD), NOW)
+    moa.queue.value = (L05, 7)
+    moa.rectification.value = "cinq cents"
+    moa.ask_validation()
+    assert "Rectification TTC : montant illisible « cinq cents »" in unescape(moa.message.value)
+    moa.rectification.value = "\u2212500,00"
+    moa.ask_validation()
+    assert "dont rectification -500,00\xa0€ TTC" in unescape(
+        " ".join(getattr(c, "value", "") for c in moa.confirm.children))
+    assert moa.on_validate() is None
+    assert "justification est obligatoire" in unescape(moa.message.value)
+    moa.justification.value = "Brise-soleil du patio non réceptionnés"
+    assert moa.on_validate() is not None
+    assert ("Validé : net à payer 1\u202f210,00\xa0€ TTC (rectification de -500,00\xa0€ TTC "
+            "notifiée à l'entreprise)") in unescape(moa.message.value)

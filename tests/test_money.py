@@ -62,6 +62,10 @@ def test_parse_cents_refuses(text):
         parse_cents(text)
 
 
+def test_the_typographic_minus_is_a_minus():
+    assert parse_cents("\u22121\u202f250,00 €") == -125_000 == parse_cents("-1 250")
+
+
 def test_parse_percent():
     assert parse_percent_bp("12,5") == 1250
     assert parse_percent_bp("100 %") == 10000

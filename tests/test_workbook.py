@@ -56,7 +56,7 @@ def test_sheets_and_headers(workbook):
     ws = wb["Situations"]
     assert ws.freeze_panes == "A2"
     assert ws.auto_filter.ref.startswith("A1:")
-    assert ws["A1"].value == "Marché" and ws["S1"].value == "Net à payer du mois TTC"
+    assert ws["A1"].value == "Marché" and ws["T1"].value == "Net à payer du mois TTC"
     assert ws["D2"].number_format.startswith("#,##0.00")
     assert wb["Délais"].conditional_formatting  # late payments highlighted
     with zipfile.ZipFile(workbook) as z:  # native Excel charts

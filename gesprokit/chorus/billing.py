@@ -83,6 +83,24 @@ def read_pieces(conn: Connection, contract_id: str, key: str) -> list[Piece]:
     return [Piece(r.frame, r.status, r.deposited_at) for r in rows]
 
 
+MAX_DISCOUNT_REASON = 200
+
+
+def _discount_reason(conn: Connection, contract_id: str, n: int | None, frame: str) -> str:
+    """Why the piece pays less than its TTC total: the retention, penalties and advance, and
+    on the validated état (A19) the MOA's rectification with its justification."""
+    reason = DepositDraft.discount_reason
+    if n is None or frame != "A19":
+        return reason
+    rectified = conn.execute(select(schema.Rectification.reason).where(
+        schema.Rectification.contract_id == contract_id,
+        schema.Rectification.n == n)).scalar()
+    if rectified:
+        reason = f"{reason} ; rectification du maître d'ouvrage : {rectified}"
+    return reason if len(reason) <= MAX_DISCOUNT_REASON else (
+        reason[:MAX_DISCOUNT_REASON - 1] + "…")
+
+
 def _structure(conn: Connection, siret: str | None) -> Structure | None:
     row = conn.execute(select(schema.ChorusStructure).where(
         schema.ChorusStructure.siret == siret)).first()
@@ -250,7 +268,8 @@ def prepare(conn: Connection, actor: Actor, contract_id: str, frame: str, number
         amounts=amounts or expected or Amounts(0, 0, 0, 0), expected=expected,
         expected_source=source, attachments=tuple(given),
         pieces=tuple(read_pieces(conn, contract_id, key)), used_numbers=used,
-        on=on or date.today(), main_piece=main_piece)
+        on=on or date.today(), main_piece=main_piece,
+        discount_reason=_discount_reason(conn, contract_id, n, frame))
     return draft, extra
 
 
@@ -310,8 +329,7 @@ def invoice_payload(draft: DepositDraft, supplier_id: int, file_ids: list[int],
                              sign * a.vat),
                          "montantTtcAvantRemiseGlobalTTC": _euros(ttc),
                          "montantRemiseGlobaleTTC": _euros(max(ttc - to_pay, 0)),
-                         "motifRemiseGlobaleTTC": "retenue de garantie, pénalités et "
-                                                  "remboursement d'avance",
+                         "motifRemiseGlobaleTTC": draft.discount_reason,
                          "montantAPayer": _euros(to_pay)},
         "pieceJointePrincipale": [{"pieceJointePrincipaleDesignation": names[0],
                                    "pieceJointePrincipaleId": file_ids[0]}],

@@ -71,6 +71,8 @@ class DepositDraft:
     used_numbers: frozenset[str] = frozenset()
     on: date | None = None
     main_piece: str = "PDF du document transmis"  # what to join when it is missing
+    # what the TTC total does not pay, as the piece states it
+    discount_reason: str = "retenue de garantie, pénalités et remboursement d'avance"
 
 
 def check_deposit(draft: DepositDraft) -> list[str]:

@@ -214,8 +214,10 @@ class SituationPanel:
                 table(timeline, f"suivi-{cid}-{n}", "Aucune action enregistrée.",
                       interactive=False)]
 
-    def ask(self, what: str, action, pcts=None, adjustments=None) -> None:
-        """Show the net of the statement about to be signed and wait for « Confirmer »."""
+    def ask(self, what: str, action, pcts=None, adjustments=None,
+            rectification: int = 0) -> None:
+        """Show the net of the statement about to be signed (with the MOA's rectification,
+        if any) and wait for « Confirmer »."""
         try:
             net = self.net_month(pcts() if callable(pcts) else pcts,
                                  adjustments() if callable(adjustments) else adjustments)
@@ -223,9 +225,12 @@ class SituationPanel:
             self.message.value = error_html(exc)
             return
         cid, n = self.selected
+        net += rectification
         warning = creditor_sentence(net)
+        rectified = (f" (dont rectification {format_eur(rectification)} TTC)"
+                     if rectification else "")
         text = (f"<p>Vous allez <b>{esc(what)}</b> la situation n°{n} de {esc(cid)} : net du "
-                f"mois <b>{format_eur(net)} TTC</b>.</p>")
+                f"mois <b>{format_eur(net)} TTC</b>{esc(rectified)}.</p>")
         if warning:
             text += f"<p style='color:#b03a2e;font-weight:bold'>⚠ {esc(warning)}</p>"
         yes = w.Button(description="Confirmer", button_style="danger" if warning else "success")
@@ -768,8 +773,12 @@ class MoaPanel(SituationPanel):
         self.validate_reason = w.HTML()
         button_state(self.validate, self.validate_reason,
                      self.session.refusal("validate", cid, n))
-        self.validate.on_click(lambda _b: self.ask("valider l'état d'acompte de",
-                                                   self.on_validate))
+        self.validate.on_click(lambda _b: self.ask_validation())
+        self.rectification = w.Text(description="Rectification TTC (facultative)", style=STYLE,
+                                    placeholder="ex. -1 250,00 : ajoutée au net du mois",
+                                    layout=w.Layout(width="520px"))
+        self.justification = w.Textarea(description="Justification de la rectification",
+                                        style=STYLE, layout=w.Layout(width="720px"))
         self.pieces = w.Textarea(description="Pièces manquantes (une par ligne)", style=STYLE,
                                  layout=w.Layout(width="720px"))
         self.interrupt = w.Button(description="Interrompre le délai")
@@ -781,16 +790,38 @@ class MoaPanel(SituationPanel):
         self.resume_reason = w.HTML()
         button_state(self.resume, self.resume_reason, self.session.refusal("resume", cid, n))
         self.resume.on_click(self.on_resume)
-        return [w.HBox([self.validate, self.validate_reason]), self.pieces,
+        return [self.rectification, self.justification,
+                w.HBox([self.validate, self.validate_reason]), self.pieces,
                 w.HBox([self.interrupt, self.interrupt_reason]),
                 w.HBox([self.resume, self.resume_reason])]
 
+    def rectification_cents(self) -> int | None:
+        """The rectification typed (None when blank); a French error naming the field."""
+        text = self.rectification.value.strip()
+        return amount_input("Rectification TTC", text) if text else None
+
+    def ask_validation(self) -> None:
+        """Check the rectification first, then ask for confirmation as for any signature."""
+        try:
+            rectification = self.rectification_cents() or 0
+        except GesprokitError as exc:
+            self.message.value = error_html(exc)
+            return
+        self.ask("valider l'état d'acompte de", self.on_validate, rectification=rectification)
+
     def on_validate(self, _button=None):
         cid, n = self.selected
+
+        def said(r: dict) -> str:
+            text = f"Validé : net à payer {format_eur(r['net_month'])} TTC"
+            if r.get("rectification"):
+                text += (f" (rectification de {format_eur(r['rectification']['amount_cents'])}"
+                         " TTC notifiée à l'entreprise)")
+            return text + ", transmis au comptable."
         done = guarded(lambda: self.session.validate(
-            cid, n, now=self.now, expected_version=self.shown_version), self.message,
-                       lambda r: f"Validé : net à payer {format_eur(r['net_month'])} TTC, "
-                                 "transmis au comptable.",
+            cid, n, now=self.now, expected_version=self.shown_version,
+            rectification_cents=self.rectification_cents(),
+            justification=self.justification.value), self.message, said,
                        then=lambda _r: self.reload())
         return done
 
