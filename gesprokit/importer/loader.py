@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -746,7 +747,9 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
                                keys_of_rows(table.__tablename__, rows) for table, rows in plan))
         events = _import_events(t, now or datetime.now())
         # the rows are written: the journal needs only its events, not a million rows' memory
+        # (nor the buffers pyarrow kept from the ledger's text columns)
         del plan
         pf.tables.clear()
+        pa.default_memory_pool().release_unused()
         append_events(conn, events, sealed=sealed)
     return written

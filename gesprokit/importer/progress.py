@@ -50,6 +50,12 @@ def progress_frame(parsed: ParsedColumns | None, fields: list[Field],
     return frame
 
 
+def _factorized(column: pd.Series, sort: bool = False) -> tuple[np.ndarray, list]:
+    """(index per row, distinct values as plain Python values)."""
+    codes, uniques = pd.factorize(column, sort=sort)
+    return codes, uniques.tolist()
+
+
 def _pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(index per row, row of first occurrence per distinct pair) of two code columns."""
     codes, _ = pd.factorize(a.astype(np.int64) * (int(b.max(initial=0)) + 1) + b)
@@ -79,9 +85,9 @@ def check_progress(pf: ParsedFolder, lines: dict, situations: dict, amendments: 
     frame = pf.tables["progress"]
     if not len(frame):
         return
-    cid_codes, cids = pd.factorize(frame["contract_id"], sort=True)
-    line_codes, line_nos = pd.factorize(frame["line_no"], sort=True)
-    n_codes, ns = pd.factorize(frame["n"])
+    cid_codes, cids = _factorized(frame["contract_id"], sort=True)
+    line_codes, line_nos = _factorized(frame["line_no"], sort=True)
+    n_codes, ns = _factorized(frame["n"])
     order = np.lexsort((np.arange(len(frame)), frame["n"].to_numpy(), line_codes, cid_codes))
     cid, line, n = cid_codes[order], line_codes[order], n_codes[order]
     pct = frame["pct_bp"].to_numpy()[order]
@@ -100,10 +106,10 @@ def check_progress(pf: ParsedFolder, lines: dict, situations: dict, amendments: 
     say(same, 0, "line_no", DUPLICATE)
 
     sit_codes, sit_first = _pairs(cid, n)
-    sit_of = [situations.get((cids[cid[i]], int(ns[n[i]]))) for i in sit_first]
+    sit_of = [situations.get((cids[cid[i]], ns[n[i]])) for i in sit_first]
     sit_known = np.array([s is not None for s in sit_of], dtype=bool)[sit_codes]
     say(~same & ~sit_known, 1, "n",
-        lambda i: f"situation {cids[cid[i]]} n°{int(ns[n[i]])} inconnue")
+        lambda i: f"situation {cids[cid[i]]} n°{ns[n[i]]} inconnue")
 
     pair_codes, pair_first = _pairs(cid, line)
     line_of = [lines.get((cids[cid[i]], line_nos[line[i]])) for i in pair_first]
