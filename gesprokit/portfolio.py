@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from sqlalchemy import Engine, insert
 
 from gesprokit import schema
 from gesprokit.audit import append_events, writing
+from gesprokit.money import to_decimal_euros
 from gesprokit.sample_operation import make_siret
 from gesprokit.seals import SEALED, keys_of_rows
 
@@ -145,3 +147,53 @@ def write_portfolio(engine: Engine, p: Portfolio, chunk: int = 50_000) -> None:
                               "action": "import", "after": json.dumps(
                                   {model.__tablename__: len(df) for model, df in p.tables()},
                                   sort_keys=True)}], sealed=sealed)
+
+
+def _euros(cents: pd.Series) -> pd.Series:
+    """Integer cents -> ``1234.56`` text, as a person types an amount."""
+    return cents.map(lambda c: str(to_decimal_euros(c)))
+
+
+def write_import_folder(folder: str | Path, p: Portfolio) -> Path:
+    """Write the portfolio as one operation's import folder (every contract under the first
+    operation), the CSV files `gesprokit import` reads: to measure the importer at scale."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = "%Y-%m-%d %H:%M:%S"
+
+    def write(name: str, frame: pd.DataFrame) -> None:
+        frame.to_csv(folder / f"{name}.csv", sep=";", index=False, lineterminator="\n")
+
+    op = p.operations.iloc[0]
+    write("operation", pd.DataFrame([{"code": op["code"], "name": op["name"],
+                                      "buyer_name": op["buyer_name"],
+                                      "buyer_siret": op["buyer_siret"],
+                                      "buyer_kind": op["buyer_kind"]}]))
+    c = p.companies
+    write("companies", pd.DataFrame({"code": c["code"], "name": c["name"], "siret": c["siret"],
+                                     "is_sme": np.where(c["is_sme"], "oui", "non")}))
+    k = p.contracts
+    write("contracts", pd.DataFrame({
+        "contract_id": k["contract_id"], "lot_code": k["lot_code"],
+        "lot_name": "Lot " + k["lot_code"], "company_code": k["company_code"],
+        "title": k["title"], "notified_on": k["notified_on"].dt.strftime("%Y-%m-%d"),
+        "initial_total_ht": _euros(k["initial_total_ht"]), "advance": _euros(k["advance_cents"])}))
+    pl = p.price_lines
+    write("price_lines", pd.DataFrame({
+        "contract_id": pl["contract_id"], "line_no": pl["line_no"], "label": pl["label"],
+        "unit": pl["unit"], "amount": _euros(pl["amount_cents"])}))
+    s = p.situations
+    write("situations", pd.DataFrame({
+        "contract_id": s["contract_id"], "n": s["n"], "month": s["month"],
+        **{step: s[step].dt.strftime(stamp) for step in (*STEP_DAYS, "paid_at")}}))
+    pr = p.progress
+    pct = pd.Series(pr["pct_bp"], dtype="int64")
+    write("progress", pd.DataFrame({
+        "contract_id": pr["contract_id"], "n": pr["n"], "line_no": pr["line_no"],
+        "pct": (pct // 100).astype(str) + "," + (pct % 100).astype(str).str.zfill(2),
+        "comment": ""}))
+    write("price_index", pd.DataFrame(columns=["index_code", "month", "value", "published_on"]))
+    write("ecb_rates", pd.DataFrame({
+        "effective_on": ["2023-09-20", "2024-06-12", "2025-06-11"],
+        "rate": ["4.50", "4.25", "2.15"]}))
+    return folder

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from gesprokit import seals
 from gesprokit.importer import parse_folder
-from gesprokit.portfolio import portfolio, write_portfolio
+from gesprokit.portfolio import portfolio, write_import_folder, write_portfolio
 
 
 def _progress_with_bad_rows(folder, quoted: bool) -> list[str]:
@@ -74,3 +74,11 @@ def test_a_whole_table_is_sealed_as_row_by_row(sqlite_engine):
         row_by_row = seals.digests(conn, some)
     assert len(some) <= seals.BULK_KEYS
     assert row_by_row == {seals.key_text(k): every[seals.key_text(k)] for k in some}
+
+
+def test_a_synthetic_portfolio_is_an_import_folder(tmp_path):
+    """The folder the import benchmark writes is one the importer takes without a problem."""
+    folder = write_import_folder(tmp_path / "op", portfolio(2_000, lines=5, months=4))
+    pf = parse_folder(folder)
+    assert [str(p) for p in pf.problems] == []
+    assert len(pf.tables["progress"]) == 2_000
