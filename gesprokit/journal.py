@@ -79,6 +79,21 @@ def mac(key: bytes, text: str) -> str:
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def macs(key: bytes, texts: list[str]) -> list[str]:
+    """:func:`mac` of each text, without a Python call per text (a journal's worth of
+    signatures checked at once): HMAC written out, SHA-256 of the padded key and the text,
+    then of the other padded key and that digest."""
+    sha256 = hashlib.sha256
+    block = sha256().block_size
+    if len(key) > block:
+        key = sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    inner, outer = bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+    digest, hexdigest = type(sha256()).digest, type(sha256()).hexdigest
+    firsts = map(digest, map(sha256, map(inner.__add__, map(str.encode, texts))))
+    return list(map(hexdigest, map(sha256, map(outer.__add__, firsts))))
+
+
 def database_identity(engine: Engine) -> str:
     """A stable name for the base behind `engine` (its URL, password left out, a relative
     SQLite path made absolute), so every process writes the same checkpoint file."""

@@ -312,3 +312,74 @@ def test_a_wrong_key_is_said_once(copy, capsys, monkeypatch, tmp_path):
     err = problems(copy, capsys)
     assert "aucune des" in err and "n'est pas celle de cette base" in err
     assert "signature invalide" not in err
+
+
+TAMPERINGS = {
+    "written in bulk": (  # texts to escape, times with and without microseconds
+        "UPDATE app_user SET name = 'Zoé \"la\" \\ ' || char(10, 9, 1, 8232) "
+        "WHERE email = 'alu@mal.fr'",
+        "UPDATE situation SET paid_at = '2026-07-07 10:00:00', verified_at = "
+        "'2026-07-03 10:00:00.250000' WHERE contract_id = :c AND n = 7",
+        "UPDATE event SET comment = 'vu' || char(13, 10, 12) || '\"ok\"' WHERE event_id = 20"),
+    "left to the row code": (  # values of another type than the schema's
+        "UPDATE event SET n = 6.5 WHERE event_id = 30",
+        "UPDATE event SET at = '2026-07-01T10:00:00' WHERE event_id = 31",
+        "UPDATE progress SET pct_bp = 12.5 WHERE contract_id = :c AND n = 7",
+        "UPDATE price_line SET may_exceed = 2 WHERE contract_id = :c AND line_no = '05.04'",
+        "UPDATE guarantee SET received_on = '2026-W02-1' WHERE contract_id = :c"),
+}
+
+
+@pytest.mark.parametrize("statements", TAMPERINGS.values(), ids=TAMPERINGS)
+def test_the_bulk_reading_finds_what_the_row_code_finds(copy, statements):
+    """audit verify reads a base in bulk; every event and state row it cannot write as the
+    row code does is left to it: both readings of a tampered base are the same."""
+    from gesprokit import bulk_audit
+    from gesprokit.integrity import read_by_rows, read_in_bulk
+
+    sql(copy, *statements, c=L05)
+    key = journal.journal_key(create=False)
+    with copy.connect() as conn, bulk_audit.reader(copy) as bulk, \
+            bulk_audit.reader(copy) as side:
+        in_bulk = read_in_bulk(conn, bulk, side, key)
+        by_rows = read_by_rows(conn, key)
+    assert in_bulk is not None and in_bulk.chain and in_bulk == by_rows
+
+
+def test_the_bulk_reading_on_postgresql(postgres_engine):
+    """PostgreSQL writes the texts itself too (booleans, dates, times with microseconds,
+    escapes): the bulk reading is the row code's, on an intact base and a tampered one."""
+    from datetime import date
+
+    from sqlalchemy import insert
+
+    from gesprokit import bulk_audit
+    from gesprokit.audit import append_events, writing
+    from gesprokit.integrity import read_by_rows, read_in_bulk
+
+    with writing(postgres_engine) as conn:
+        conn.execute(insert(schema.Company), [{"code": "E1", "name": 'Zoé "la" \\ \n\t\x01',
+                                               "siret": "12345678200010", "is_sme": True}])
+        conn.execute(insert(schema.EcbRate), [{"effective_on": date(2024, 6, 12),
+                                               "rate_bp": 425}])
+        conn.execute(insert(schema.User), [{
+            "email": "zoe@e1.fr", "name": "Zoé", "company_code": "E1", "role": "moa",
+            "disabled_at": datetime(2026, 7, 1, 10, 0, 0, 250_000)}])
+        append_events(conn, [{"at": at(1), "actor": "console", "role": "admin",
+                              "action": "import", "comment": "premier\tjet"}],
+                      sealed=[("company", "E1"), ("ecb",), ("account", "zoe@e1.fr")])
+    key = journal.journal_key(create=False)
+
+    def readings():
+        with postgres_engine.connect() as conn, bulk_audit.reader(postgres_engine) as bulk, \
+                bulk_audit.reader(postgres_engine) as side:
+            return read_in_bulk(conn, bulk, side, key), read_by_rows(conn, key)
+
+    in_bulk, by_rows = readings()
+    assert in_bulk == by_rows and verify(postgres_engine).problems == []
+    with postgres_engine.begin() as conn:
+        conn.execute(text("UPDATE company SET is_sme = false"))
+        conn.execute(text("UPDATE event SET comment = 'retouché' WHERE action = 'import'"))
+    in_bulk, by_rows = readings()
+    assert in_bulk == by_rows and len(in_bulk.chain) == 1
+    assert in_bulk.current["company|E1"] != in_bulk.sealed["company|E1"]
