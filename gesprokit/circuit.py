@@ -111,4 +111,5 @@ ACTION_LABELS = {
     "notify_final_revision": "notifier la révision du solde",
     "document": "établir le PDF de l'étape",
     "update_profile": "mettre à jour le profil de l'entreprise",
+    "post_message": "écrire un message",
 }

@@ -37,7 +37,11 @@ def notify_next(conn: Connection, action: str, contract: dict, n: int, status: s
     if action not in NEXT_ACTORS:
         return 0
     role, kind, todo = NEXT_ACTORS[action]
-    query = select(schema.User.email).where(schema.User.role == role)
+    # only the accounts granted the contract's operation, and still enabled
+    query = select(schema.User.email).join(
+        schema.OperationGrant, schema.OperationGrant.email == schema.User.email).where(
+        schema.User.role == role, schema.User.disabled_at.is_(None),
+        schema.OperationGrant.operation_code == contract["operation_code"])
     if role == "contractor":
         query = query.where(schema.User.company_code == contract["company_code"])
     recipients = conn.execute(query).scalars().all()

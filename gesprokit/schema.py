@@ -613,6 +613,23 @@ class Attachment(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class Message(Base):
+    """A message of a situation's thread (gesprokit.messages), in its author's name."""
+
+    __tablename__ = "message"
+    __table_args__ = (
+        ForeignKeyConstraint(["contract_id", "n"], ["situation.contract_id", "situation.n"]),
+        Index("ix_message_situation", "contract_id", "n"),
+    )
+    message_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contract_id: Mapped[str] = mapped_column(String(30))
+    n: Mapped[int] = mapped_column(Integer)
+    author: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    body: Mapped[str] = mapped_column(Text)
+
+
 class PendingDocument(Base):
     """A circuit PDF whose content an action committed (every figure written out, as JSON,
     its SHA-256 in the action's event) and whose layout runs after the commit: removed once

@@ -31,6 +31,7 @@ SEALED: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "adjustment": ("situation", ("contract_id", "n"), ("adjustment_id",)),
     "payment_statement": ("situation", ("contract_id", "n"), ()),
     "rectification": ("situation", ("contract_id", "n"), ()),
+    "message": ("message", ("message_id",), ()),
     "contract": ("contract", ("contract_id",), ()),
     "price_line": ("contract", ("contract_id",), ()),
     "revision_term": ("contract", ("contract_id",), ()),
@@ -68,7 +69,8 @@ GROUP_LABELS = {
     "situation": "situation n°{1} du marché {0}", "contract": "marché {0}",
     "operation": "opération {0}", "company": "entreprise {0}", "account": "compte {0}",
     "index": "indice {0}", "ecb": "taux de la BCE", "structure": "structure Chorus {0}",
-    "piece": "pièce Chorus n°{0}", "folder": "dossier {0}", "document": "document {0}",
+    "piece": "pièce Chorus n°{0}", "message": "message n°{0}", "folder": "dossier {0}",
+    "document": "document {0}",
 }
 BULK_KEYS = 300  # above this many groups of a table, read it whole and filter here
 

@@ -51,10 +51,11 @@ class Session:
         self._read: tuple[int | None, Frames] | None = None  # (journal's newest event, frames)
         for name in ACTIONS:
             setattr(self, name, self._action(name, workflow))
-        from gesprokit import company_profile, direct_payment, end_of_contract
+        from gesprokit import company_profile, direct_payment, end_of_contract, messages
 
         for name in PROFILE_ACTIONS:
             setattr(self, name, self._action(name, company_profile))
+        self.post_message = self._action("post_message", messages)
         for name in DIRECT_PAYMENT_ACTIONS:
             setattr(self, name, self._action(name, direct_payment))
         for name in END_OF_CONTRACT_ACTIONS:
@@ -127,6 +128,13 @@ class Session:
         frames = self._read_frames()        # of one refresh read the base once
         self._read = (newest, frames)
         return _shallow(frames)
+
+    def thread(self, contract_id: str, n: int):
+        """The situation's messages this account may read (gesprokit.messages)."""
+        from gesprokit.messages import thread
+
+        self.check_account()
+        return thread(self.engine, self.actor, contract_id, n)
 
     def profile(self) -> dict | None:
         """The account's company's profile (gesprokit.company_profile), or None."""

@@ -303,3 +303,17 @@ def test_the_refusal_names_the_operation_before_the_company(engine):
     assert "n'est pas dans votre périmètre" in str(alu.refusal("submit", f"{OP_B}-L05", 1))
     assert "opération « CHMV-SMR2 »" in str(workflow.refusal(
         alu.actor, "submit", "draft", "MAL", operation=OP_B))  # MAL's contract, elsewhere
+
+
+def test_the_next_actors_told_are_those_of_the_operation(engine):
+    """A situation of operation A sent for verification: the OPC of A is told, the OPC of B
+    (same role, same company) is not, nor an OPC granted nothing."""
+    alu = connect(engine, "alu@mal.fr", PASSWORD)
+    n = alu.create_situation(f"{OP_A}-L05", "2026-07", now=T0)
+    alu.submit(f"{OP_A}-L05", n, now=T0)
+    with engine.connect() as conn:
+        told = set(conn.execute(text(
+            "SELECT recipient FROM notification WHERE contract_id = :c AND n = :n"),
+            {"c": f"{OP_A}-L05", "n": n}).scalars())
+    assert "opc-a@opc.fr" in told
+    assert not told & {"opc-b@opc.fr", "nobody@opc.fr"}

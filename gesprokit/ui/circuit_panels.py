@@ -164,7 +164,33 @@ class SituationPanel:
         _full_labels(items)
         self.statement.value = self.statement_html()
         self.detail.children = [w.HTML("<b>État d'acompte</b>"), self.statement, *items,
-                                self.confirm, *self.history()]
+                                self.confirm, *self.history(), *self.thread_items()]
+
+    def thread_items(self) -> list[w.Widget]:
+        """The situation's messages, and a box to write one (everyone who reads the
+        situation reads them and is told of a new one)."""
+        cid, n = self.selected
+        try:
+            messages = self.session.thread(cid, n)
+        except GesprokitError:  # not this account's to read (a draft of another company)
+            return []
+        shown = "".join(
+            f"<p style='margin:4px 0'><b>{esc(r.author)}</b> ({esc(r.role)}), le "
+            f"{format_date_fr(r.at)} à {pd.Timestamp(r.at):%H:%M} :<br>"
+            f"{esc(r.body).replace(chr(10), '<br>')}</p>" for r in messages.itertuples())
+        self.message_text = w.Textarea(description="Votre message", style=STYLE,
+                                       layout=w.Layout(width="720px", height="70px"))
+        send = w.Button(description="Envoyer le message", layout=w.Layout(width="fit-content"))
+        send.on_click(lambda _b: self.on_post())
+        return [w.HTML("<b>Messages de la situation</b>"
+                       + (shown or "<p><i>Aucun message.</i></p>")), self.message_text, send]
+
+    def on_post(self, _button=None):
+        cid, n = self.selected
+        return guarded(lambda: self.session.post_message(cid, n, self.message_text.value,
+                                                         now=self.now),
+                       self.message, "Message envoyé ; les participants en sont informés.",
+                       then=lambda _r: self.reload(keep=(cid, n)))
 
     def on_selection(self) -> None:
         """What a panel forgets when another situation is chosen."""
