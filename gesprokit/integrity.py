@@ -8,6 +8,9 @@
    outside an action, no row added or removed behind the journal's back);
 5. the attachments: every stored file still has the SHA-256 it is filed under, and every
    file an event or a document refers to is there.
+
+The journal and the state are read in bulk when ADBC opens the base (gesprokit.bulk_audit),
+else row by row: the same checks, the same problems.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ def check_chain(events: list[dict], key: bytes | None) -> list[str]:
 
 
 def _positions(flags, n: int) -> set[int]:
+    """The positions of the true values among `n` flags."""
     return set(np.flatnonzero(np.fromiter(flags, dtype=bool, count=n)).tolist())
 
 
@@ -261,6 +265,7 @@ def _digests(conn: Connection, state: bulk_audit.State) -> dict[str, str]:
 
 
 def _events_by_id(conn: Connection, ids: list[int], chunk: int = 10_000) -> dict[int, dict]:
+    """The events `ids` as the row code reads them, by id."""
     event = schema.Event
     rows = {}
     for start in range(0, len(ids), chunk):
