@@ -550,6 +550,27 @@ def seed_demo_profiles(engine) -> None:
                            now=datetime(2025, 3, 3, 9, 30))
 
 
+def seed_demo_messages(engine) -> None:
+    """A short thread on L05's May situation (a question of the OPC, the contractor's
+    answer), when no message was written yet."""
+    from sqlalchemy import func, select
+
+    from gesprokit.messages import post_message
+    from gesprokit.schema import Message
+    from gesprokit.workflow import Actor
+
+    with engine.connect() as conn:
+        if conn.execute(select(func.count()).select_from(Message)).scalar():
+            return
+    opc = Actor("opc@opc.fr", "verifier", "OPC", name="Claire Dubois")
+    mal = Actor("alu@mal.fr", "contractor", "MAL", name="Karim Benali")
+    contract = f"{OPERATION_CODE}-L05"
+    post_message(engine, opc, contract, 6, "Les réglages des ouvrants du R+1 sont-ils faits ? "
+                 "Je ne les vois pas au journal de chantier.", now=datetime(2026, 6, 2, 9, 15))
+    post_message(engine, mal, contract, 6, "Faits le 28 mai ; le procès-verbal est déposé "
+                 "dans « Documents et visas ».", now=datetime(2026, 6, 2, 11, 40))
+
+
 def sample_pdf(text: str) -> bytes:
     """A one-page PDF standing for a deposited file."""
     from fpdf import FPDF

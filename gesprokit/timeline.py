@@ -63,7 +63,9 @@ def situation_timeline(events: pd.DataFrame, contract_id: str, n: int,
     if price_lines is not None:
         mine = price_lines[price_lines["contract_id"] == contract_id]
         labels = dict(zip(mine["line_no"], mine["label"], strict=True))
-    own = events[(events["contract_id"] == contract_id) & (events["n"] == n)]
+    # the binding of a PDF to its step is the journal's proof, not a step of the situation
+    own = events[(events["contract_id"] == contract_id) & (events["n"] == n)
+                 & (events["action"] != "document")]
     rows = [[format_date_fr(e.at) + pd.Timestamp(e.at).strftime(" %H:%M"),
              e.actor, ROLE_LABELS.get(e.role, e.role),
              ACTION_LABELS.get(e.action, e.action), _detail(e, labels)]

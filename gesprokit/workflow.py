@@ -688,7 +688,7 @@ def validate(engine: Engine, actor: Actor, contract_id: str, n: int, *,
         raise ValidationError("Rectification : la justification est obligatoire (elle figure "
                               "sur l'état validé et est notifiée à l'entreprise).")
     if rect and len(reason) > 2000:
-        raise ValidationError("Justification de la rectification : 2 000 caractères au plus.")
+        raise ValidationError("Motif de la rectification : 2 000 caractères au plus.")
 
     def body(ctx: _Context) -> dict:
         key = and_(schema.Rectification.contract_id == contract_id,

@@ -84,8 +84,10 @@ def test_a_full_month_through_the_panels(engine):  # noqa: F811
     assert "Pénalité : 2 jours" in moe.listing.value
     # the statement shows the penalty before it is issued: L05 is waived (≤ 1 000 € in all)
     assert "avec les valeurs saisies" in moe.statement.value
-    assert "Suivi de la situation" in moe.detail.children[-2].value
-    timeline = unescape(moe.detail.children[-1].children[1].value)
+    children = list(moe.detail.children)
+    heading = next(i for i, c in enumerate(children)
+                   if "Suivi de la situation" in str(getattr(c, "value", "")))
+    timeline = unescape(children[heading + 1].children[1].value)
     assert "quatre BSO non motorisés" in timeline  # the OPC's comment reaches the MOE
     assert "05.04 Brise-soleil orientables motorisés : 95,50\xa0% → 90,00\xa0%" in timeline
     assert "Deux brise-soleil déposés pour reprise" in timeline  # the contractor's reason

@@ -177,6 +177,30 @@ def click_and_expect(page, button: str, message: str, shot: str, confirm: str | 
     page.screenshot(path=str(SHOTS / f"{shot}.png"))
 
 
+def go_to(page, title: str) -> None:
+    """Open another page of the navigation, once its title shows."""
+    page.get_by_role("button", name=title, exact=True).click()
+    page.locator("h3", has_text=title).wait_for(timeout=120_000)
+
+
+def choose_containing(page, label: str, part: str) -> str:
+    """Select the option of the dropdown `label` whose text contains `part`."""
+    select = field(page, label)
+    texts = select.locator("option").evaluate_all("options => options.map(o => o.value)")
+    text = next((t for t in texts if part in t), None)
+    assert text is not None, f"« {part} » absent de {label} : {texts}"
+    select.select_option(value=text)
+    return text
+
+
+def attach(page, button: str, path: Path) -> None:
+    """Join a file through the FileUpload button whose label starts with `button`."""
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name=re.compile(re.escape(button))).click()
+    chooser.value.set_files(str(path))
+    page.get_by_role("button", name=re.compile(re.escape(button) + r".*\(1\)")).wait_for()
+
+
 def claimed(url: str, contract_id: str) -> int | None:
     engine = get_engine(url)
     with engine.connect() as conn:
@@ -219,6 +243,8 @@ def test_full_month_in_the_browser(server, browser):
     from gesprokit.sample_operation import sample_pdf
 
     server["pdf"].write_bytes(sample_pdf("Constat contradictoire du 30 juin"))
+    invoice = server["folder"] / "facture-st-pose.pdf"
+    invoice.write_bytes(sample_pdf("Facture du sous-traitant de pose, juin"))
     base, l05 = server["base"], "CHMV-EHPAD-L05"
 
     page = open_as(browser, base, "alu@mal.fr", "Mes situations")
@@ -234,6 +260,10 @@ def test_full_month_in_the_browser(server, browser):
                      "2-entreprise-saisie")
     # lowering a line makes the month a credit: said before the click, and confirmed
     page.get_by_text(re.compile("Net du mois négatif")).first.wait_for(timeout=60_000)
+    # the request goes with a comment and the subcontractor's invoice
+    type_into(field(page, "Commentaire de la demande"), "Facture du sous-traitant de pose "
+                                                        "jointe")
+    attach(page, "Pièces jointes", invoice)
     click_and_expect(page, "Valider et transmettre", "Projet de décompte transmis",
                      "3-entreprise-transmise", confirm="Vous allez valider et transmettre")
     close(page)
@@ -243,6 +273,13 @@ def test_full_month_in_the_browser(server, browser):
     # the most urgent first: the month just submitted, with its payment deadline
     assert field(page, "Situation").input_value().startswith(
         f"{l05} – situation n°7 – 2026-06 – transmise – paiement dû le ")
+    # the contractor's comment and invoice are in front of the OPC, as joined
+    page.get_by_text(re.compile("Facture du sous-traitant de pose jointe")).first.wait_for()
+    page.locator("a[download='facture-st-pose.pdf']").first.wait_for()
+    # a question to the contractor, in the situation's thread
+    type_into(field(page, "Votre message"), "Les quatre brise-soleil seront-ils motorisés "
+                                            "avant le 15 juillet ?")
+    click_and_expect(page, "Envoyer le message", "Message envoyé", "4a-opc-message")
     type_into(page.locator("input[placeholder='05.04']"), "90")
     page.get_by_text("-5,50").wait_for()  # the difference with what was claimed
     type_into(field(page, "Commentaire"), "Constat du 30/06 : quatre brise-soleil non motorisés")
@@ -263,11 +300,21 @@ def test_full_month_in_the_browser(server, browser):
     page.get_by_text(re.compile("quatre brise-soleil non motorisés")).first.wait_for()
     click_and_expect(page, "Émettre l'état d'acompte", "État d'acompte provisoire émis",
                      "5-moe-emis", confirm="Vous allez émettre")
+    # a visa owed by the MOE, given from « Documents et visas »
+    go_to(page, "Documents et visas")
+    choose_containing(page, "Version", "Calepinage des brise-soleil orientables")
+    page.get_by_role("button", name=re.compile("^VAO")).click()
+    type_into(field(page, "Observations"), "Préciser les fixations en rive")
+    click_and_expect(page, "Rendre le visa", "visa avec observations", "5a-moe-visa")
     close(page)
 
     page = open_as(browser, base, "amo@amo.fr", "Acceptation et garanties")
     click_and_expect(page, "Accepter", "État d'acompte accepté", "6-amo-accepte",
                      confirm="Vous allez accepter")
+    # the meeting report sent to the AMO, acknowledged from its page
+    go_to(page, "Documents et visas")
+    choose_containing(page, "Compte rendu", "Compte rendu de chantier n°48")
+    click_and_expect(page, "Accuser réception", "Réception du compte rendu", "6a-amo-accuse")
     close(page)
 
     page = open_as(browser, base, "direction@chmv.fr", "Validation")
@@ -279,9 +326,23 @@ def test_full_month_in_the_browser(server, browser):
     warning = page.get_by_text(re.compile("Net du mois négatif : solde en faveur"))
     warning.nth(1).wait_for(timeout=60_000)  # in the statement and in the confirmation
     page.get_by_role("button", name="Annuler", exact=True).click()
+    # the MOA holds back 500 € more, with its reason
+    type_into(field(page, "Rectification TTC"), "-500,00")
+    type_into(field(page, "Motif"), "Motorisation des brise-soleil non faite")
     click_and_expect(page, "Valider l'état d'acompte", "Validé : net à payer", "7-moa-valide",
                      confirm="Vous allez valider l'état d'acompte de la situation n°7 de "
-                             f"{l05} : net du mois -")
+                             f"{l05} : net du mois -.*dont rectification -500,00")
+    close(page)
+
+    # the contractor sees the rectification and its reason, and answers the OPC
+    page = open_as(browser, base, "alu@mal.fr", "Mes situations")
+    choose(page, "Situation", f"{l05} – situation n°7")
+    page.get_by_text(re.compile("rectification du maître d'ouvrage : -500,00")).first.wait_for(
+        timeout=60_000)
+    page.get_by_text(re.compile("Motorisation des brise-soleil non faite")).first.wait_for()
+    page.get_by_text(re.compile("seront-ils motorisés avant le 15 juillet")).first.wait_for()
+    type_into(field(page, "Votre message"), "Oui : motorisation prévue le 10 juillet.")
+    click_and_expect(page, "Envoyer le message", "Message envoyé", "8-entreprise-reponse")
     close(page)
 
     engine = get_engine(server["url"])
@@ -293,9 +354,23 @@ def test_full_month_in_the_browser(server, browser):
     assert status == "validated" and pct == 9000
     frames = load_frames(engine)
     month = frames.events[(frames.events["contract_id"] == l05) & (frames.events["n"] == 7)]
-    assert month["action"].tolist() == ["create", "enter_progress", "submit", "verify",
-                                        "issue", "accept", "validate"]
-    assert month["actor"].tolist()[-1] == "direction@chmv.fr"
+    # each step that produces a PDF is followed by the event binding it
+    assert month["action"].tolist() == [
+        "create", "enter_progress", "submit", "document", "post_message", "verify", "issue",
+        "document", "accept", "validate", "document", "post_message"]
+    assert month["actor"].tolist()[-3:] == ["direction@chmv.fr", "direction@chmv.fr",
+                                           "alu@mal.fr"]
+    with engine.connect() as conn:
+        rectified = conn.execute(text("SELECT amount_cents, reason FROM rectification WHERE "
+                                      "contract_id = :c AND n = 7"), {"c": l05}).one()
+        visas = conn.execute(text("SELECT given_by, status FROM visa WHERE given_by IS NOT "
+                                  "NULL AND observations = 'Préciser les fixations en rive'")
+                             ).all()
+        receipt = conn.execute(text("SELECT acknowledged_at FROM distribution WHERE "
+                                    "recipient = 'amo@amo.fr'")).scalar()
+    assert tuple(rectified) == (-50_000, "Motorisation des brise-soleil non faite")
+    assert [tuple(v) for v in visas] == [("archi@arc.fr", "VAO")]
+    assert receipt is not None
     assert verify_chain(frames.events) == []
     engine.dispose()
     shutil.copy(SHOTS / "7-moa-valide.png", SHOTS / "dernier.png")

@@ -800,12 +800,14 @@ class MoaPanel(SituationPanel):
         button_state(self.validate, self.validate_reason,
                      self.session.refusal("validate", cid, n))
         self.validate.on_click(lambda _b: self.ask_validation())
-        self.rectification = w.Text(description="Rectification TTC (facultative)", style=STYLE,
-                                    placeholder="ex. -1 250,00 : ajoutée au net du mois",
-                                    layout=w.Layout(width="520px"))
-        self.justification = w.Textarea(description="Justification de la rectification",
-                                        style=STYLE, layout=w.Layout(width="720px"))
-        self.pieces = w.Textarea(description="Pièces manquantes (une par ligne)", style=STYLE,
+        self.rectification = w.Text(description="Rectification TTC", style=STYLE,
+                                    placeholder="facultative ; ex. -1 250,00, ajoutée au net "
+                                                "du mois", layout=w.Layout(width="520px"))
+        self.justification = w.Textarea(description="Motif", style=STYLE,
+                                        placeholder="obligatoire avec une rectification",
+                                        layout=w.Layout(width="720px"))
+        self.pieces = w.Textarea(description="Pièces manquantes", style=STYLE,
+                                 placeholder="une pièce par ligne",
                                  layout=w.Layout(width="720px"))
         self.interrupt = w.Button(description="Interrompre le délai")
         self.interrupt_reason = w.HTML()
