@@ -271,3 +271,30 @@ def test_a_visa_and_a_receipt_given_from_the_documents_page(engine):  # noqa: F8
     assert events[events["action"].isin(["visa", "acknowledge"])][["action", "actor"]
                                                                   ].values.tolist()[-2:] == [
         ["visa", "archi@arc.fr"], ["acknowledge", "opc@opc.fr"]]
+
+
+def test_the_contractor_reads_the_common_contract_documents_not_the_buyers_own(
+        engine):  # noqa: F811
+    """The CCTP the MOA files in « Documents du marché communs » is opened by the contractor
+    from its page; the MOA's own pieces (« marche ») stay closed to it."""
+    from test_workflow import PASSWORD
+
+    from gesprokit.session import connect
+    from gesprokit.ui.pages import DocumentsPage
+
+    common, _ = deposit(engine, actor("moa"), operation_code=OP,
+                        title="Cahier des clauses techniques particulières du lot 05",
+                        folder_code="documents-marche", discipline="ADM",
+                        file=File("cctp.pdf", pdf_bytes("CCTP lot 05")), now=when(1))
+    own, _ = deposit(engine, actor("moa"), operation_code=OP,
+                     title="Rapport d'analyse des offres", folder_code="marche",
+                     discipline="ADM", file=PDF, now=when(1))
+    page = DocumentsPage(connect(engine, "alu@mal.fr", PASSWORD), when(2).date(), now=when(2))
+    readable = [v for _, v in page.review.readable.options]
+    assert common in readable and own not in readable
+    page.review.readable.value = common
+    page.review.open()
+    assert f"download='{common}.pdf'" in page.review.opened.value
+    assert "data:application/pdf;base64,JVBER" in page.review.opened.value
+    with pytest.raises(PermissionDenied, match="pas accès au dossier « marche »"):
+        read_document(engine, actor("contractor"), own)

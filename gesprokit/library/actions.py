@@ -36,6 +36,9 @@ DEFAULT_FOLDERS = {
     "comptes-rendus": ("Comptes rendus de réunion", READ_ALL, ("moe", "moa", "verifier")),
     "marche": ("Pièces du marché et documents du maître d'ouvrage",
                ("verifier", "moe", "amo", "moa", "treasury"), ("moa", "amo")),
+    # what every company of the operation works from: read by all, written by the buyer's side
+    "documents-marche": ("Documents du marché communs (CCAP, CCTP, planning, plans du DCE)",
+                         READ_ALL, ("moa", "amo", "moe")),
 }
 VISA_RULES = {"plans-execution": ("moe", "verifier")}  # folder -> reviewers expected
 VISA_DAYS = 15

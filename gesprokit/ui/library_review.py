@@ -12,9 +12,9 @@ import pandas as pd
 from sqlalchemy import select
 
 from gesprokit import schema
-from gesprokit.library.actions import VISA_STATUSES, acknowledge, give_visa
+from gesprokit.library.actions import VISA_STATUSES, acknowledge, give_visa, read_document
 from gesprokit.session import Session
-from gesprokit.ui.common import STYLE, guarded
+from gesprokit.ui.common import STYLE, download_link, guarded
 
 WIDE = w.Layout(width="640px")
 
@@ -57,13 +57,38 @@ class ReviewForms:
         ack = w.Button(description="Accuser réception", button_style="primary",
                        disabled=reports.empty, layout=w.Layout(width="fit-content"))
         ack.on_click(lambda _b: self.acknowledge())
+        self.readable = w.Dropdown(description="Document", style=STYLE, layout=WIDE, options=[
+            (f"{r.document_id} – {r.title} – indice {r.revision_index}", r.document_id)
+            for r in readable.itertuples()])
+        open_button = w.Button(description="Ouvrir", disabled=readable.empty,
+                               layout=w.Layout(width="fit-content"))
+        open_button.on_click(lambda _b: self.open())
+        self.opened = w.HTML()
         self.items = [
+            w.HTML("<h4>Ouvrir un document</h4>"),
+            w.HBox([self.readable, open_button]), self.opened,
             w.HTML("<h4>Visas que vous devez rendre</h4>" + (
                 "" if len(mine) else "<p><i>Aucun visa attendu de votre rôle.</i></p>")),
             *([self.document, self.status, self.observations, give] if len(mine) else []),
             w.HTML("<h4>Comptes rendus dont vous devez accuser réception</h4>" + (
                 "" if len(reports) else "<p><i>Aucun compte rendu en attente.</i></p>")),
             *([self.report, ack] if len(reports) else [])]
+
+    def open(self):
+        """The last index of the chosen document, as a link to open or save it."""
+        if self.readable.value is None:
+            return None
+        document_id = self.readable.value
+
+        def act():
+            self.session.check_account()
+            return read_document(self.session.engine, self.session.actor, document_id)
+
+        def shown(content: bytes) -> str:
+            self.opened.value = download_link(f"{document_id}.pdf", content,
+                                              f"Ouvrir {document_id} (PDF)")
+            return ""
+        return guarded(act, self.message, shown)
 
     def give(self):
         if self.document.value is None:
