@@ -343,7 +343,10 @@ def cmd_notify(args) -> int:
 
     engine = get_engine(args.db)
     if args.remind_after is not None:
+        from gesprokit.library.actions import remind_late_visas
+
         print(f"{remind(engine, args.remind_after)} relance(s) créée(s)")
+        print(f"{remind_late_visas(engine)} relance(s) de visa en retard créée(s)")
     host, _, port = args.smtp.partition(":")
     try:
         count = send_notifications(engine, host, int(port or 25), args.sender)

@@ -298,3 +298,30 @@ def test_the_contractor_reads_the_common_contract_documents_not_the_buyers_own(
     assert "data:application/pdf;base64,JVBER" in page.review.opened.value
     with pytest.raises(PermissionDenied, match="pas accès au dossier « marche »"):
         read_document(engine, actor("contractor"), own)
+
+
+def test_reviewers_are_told_of_a_visa_and_reminded_once_when_it_is_late(engine):  # noqa: F811
+    """A plan deposited on 1 September: the MOE and the OPC granted the operation are told
+    it awaits their visa before the 16th; on the 20th, the OPC (whose visa is still
+    awaited) gets one reminder, the MOE (visa given) none; a second run adds nothing."""
+    from sqlalchemy import text
+
+    from gesprokit.library.actions import remind_late_visas
+
+    doc, _ = plan(engine, now=when(1))
+    with engine.connect() as conn:
+        told = conn.execute(text("SELECT recipient, subject, body FROM notification WHERE "
+                                 "document_id = :d ORDER BY recipient"), {"d": doc}).all()
+    assert [t.recipient for t in told] == ["archi@arc.fr", "opc@opc.fr"]
+    assert told[0].subject == ("[gesprokit] Visa attendu : Carnet de détails des menuiseries "
+                               "du patio (A)")
+    assert "avant le 16/09/2026" in told[0].body
+    give_visa(engine, actor("moe"), doc, "A", "VSO", now=when(10))
+    assert remind_late_visas(engine, now=when(20)) == 1
+    assert remind_late_visas(engine, now=when(21)) == 0
+    with engine.connect() as conn:
+        reminders = conn.execute(text("SELECT recipient, body FROM notification WHERE "
+                                      "document_id = :d AND kind = 'reminder'"),
+                                 {"d": doc}).all()
+    assert [r.recipient for r in reminders] == ["opc@opc.fr"]
+    assert "4 jour(s) de retard" in reminders[0].body

@@ -160,10 +160,14 @@ def _add_version(conn: Connection, actor: Actor, document: dict, index: str, fil
         schema.Visa.status == "pending").values(status="superseded"))
     reviewers = VISA_RULES.get(document["folder_code"], ())
     if reviewers:
+        due = (now + timedelta(days=VISA_DAYS)).date()
         conn.execute(insert(schema.Visa), [
             dict(document_id=document["document_id"], revision_index=index, reviewer_role=r,
-                 due_on=(now + timedelta(days=VISA_DAYS)).date(), status="pending")
-            for r in reviewers])
+                 due_on=due, status="pending") for r in reviewers])
+        _notify(conn, reviewers_of(conn, document["operation_code"], reviewers), document,
+                index, "info", now, f"Visa attendu : {document['title']} ({index})",
+                f"Votre visa est attendu sur ce document avant le {due:%d/%m/%Y}. Rendez-le "
+                "depuis la page « Documents et visas ».")
     if document["folder_code"] == MEETING_FOLDER:
         _distribute(conn, document, index, recipients, now)
     return sha
@@ -187,8 +191,46 @@ def _distribute(conn: Connection, document: dict, index: str, recipients: list[s
             "Un compte rendu vous est diffusé. Merci d'en accuser réception.")
 
 
+def reviewers_of(conn: Connection, operation_code: str, roles) -> list[str]:
+    """The enabled accounts of these roles granted the operation."""
+    return sorted(conn.execute(select(schema.User.email).join(
+        schema.OperationGrant, schema.OperationGrant.email == schema.User.email).where(
+        schema.User.role.in_(list(roles)), schema.User.disabled_at.is_(None),
+        schema.OperationGrant.operation_code == operation_code)).scalars())
+
+
+def remind_late_visas(engine: Engine, now: datetime | None = None) -> int:
+    """One reminder to the reviewers of each visa past its due date, once per visa and
+    version; returns how many reminders were created."""
+    now = (now or datetime.now()).replace(microsecond=0)
+    created = 0
+    with engine.begin() as conn:
+        late = conn.execute(select(schema.Visa, schema.Document.title,
+                                   schema.Document.operation_code).join(
+            schema.Document, schema.Document.document_id == schema.Visa.document_id).where(
+            schema.Visa.status == "pending", schema.Visa.due_on < now.date())).mappings().all()
+        for visa in late:
+            subject = (f"RELANCE – visa en retard : {visa['title']} ({visa['revision_index']}, "
+                       f"{visa['reviewer_role']})")
+            done = conn.execute(select(schema.Notification.notification_id).where(
+                schema.Notification.document_id == visa["document_id"],
+                schema.Notification.subject == f"[gesprokit] {subject}").limit(1)).first()
+            people = reviewers_of(conn, visa["operation_code"], [visa["reviewer_role"]])
+            if done or not people:
+                continue
+            days = (now.date() - visa["due_on"]).days
+            _notify(conn, people, dict(document_id=visa["document_id"]),
+                    visa["revision_index"], "reminder", now, subject,
+                    f"Ce visa était attendu le {visa['due_on']:%d/%m/%Y} : {days} jour(s) de "
+                    "retard. Rendez-le depuis la page « Documents et visas ».")
+            created += len(people)
+    return created
+
+
 def _notify(conn: Connection, people: list[str], document: dict, index: str, kind: str,
             now: datetime, subject: str, text: str) -> None:
+    if not people:  # nobody to tell (no reviewer granted the operation yet)
+        return
     conn.execute(insert(schema.Notification), [
         dict(recipient=p, kind=kind, document_id=document["document_id"], subject=
              f"[gesprokit] {subject}", body=f"Bonjour,\n\n{text}\n\nDocument "
