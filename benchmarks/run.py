@@ -9,6 +9,7 @@ import platform
 import time
 
 import bench_action
+import bench_audit
 import bench_cli
 import bench_dashboards
 import bench_delays
@@ -26,7 +27,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="petites tailles, moins de runs")
     parser.add_argument("--workbook-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=["ledger", "load", "action", "delays", "history",
-                                           "cli", "panels", "workbook", "voila"],
+                                           "cli", "panels", "audit", "workbook", "voila"],
                         help="une seule mesure")
     args = parser.parse_args()
     if args.workbook_child:
@@ -45,6 +46,8 @@ def main() -> None:
         "history": lambda: bench_history.run(3),
         "cli": lambda: bench_cli.run(5),
         "panels": lambda: bench_panels.run(sizes, 3),
+        "audit": lambda: bench_audit.run([24_000, 80_000] if args.quick
+                                         else [24_000, 80_000, 240_000], runs),
         "workbook": lambda: bench_reports.workbook_figures(
             [10_000] if args.quick else [10_000, 30_000, 100_000], 1 if args.quick else 3),
         "voila": lambda: bench_dashboards.run(1 if args.quick else 3),
