@@ -128,6 +128,9 @@ def write_portfolio(engine: Engine, p: Portfolio, chunk: int = 50_000) -> None:
             for column in model.__table__.columns:  # a column left out takes its default
                 if column.default is not None and column.default.is_scalar:
                     df[column.name] = df[column.name].fillna(column.default.arg)
+                    if isinstance(column.default.arg, int) and not isinstance(
+                            column.default.arg, bool):  # not 12.0: COPY wants an integer
+                        df[column.name] = df[column.name].astype("Int64")
             if engine.dialect.name == "postgresql":
                 cols = ", ".join(df.columns)
                 raw = conn.connection.driver_connection
