@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 
 from gesprokit import schema, workflow
 from gesprokit.db import get_engine
-from gesprokit.portfolio import portfolio, write_portfolio
+from gesprokit.portfolio import portfolio, with_every_rule, write_portfolio
 from gesprokit.situation_documents import produce_documents
 from gesprokit.workflow import Actor
 
@@ -26,7 +26,7 @@ PRODUCES = {"submit", "issue", "validate"}
 
 
 def _prepare(engine, lines: int, months: int) -> tuple[str, str, dict]:
-    p = portfolio(lines * months, lines=lines, months=months, pace_bp=500)
+    p = with_every_rule(portfolio(lines * months, lines=lines, months=months, pace_bp=500))
     write_portfolio(engine, p)
     with engine.begin() as conn:
         conn.execute(update(schema.Situation).where(schema.Situation.n == months).values(

@@ -13,7 +13,7 @@ from common import median_time
 
 from gesprokit import accounts, session
 from gesprokit.db import get_engine
-from gesprokit.portfolio import portfolio, write_portfolio
+from gesprokit.portfolio import portfolio, with_every_rule, write_portfolio
 from gesprokit.store import load_frames
 from gesprokit.ui.circuit_panels import ContractorPanel, MoePanel, VerifierPanel
 
@@ -52,7 +52,7 @@ def run(sizes: list[int], runs: int) -> None:
     print(f"\n{'lignes':>10} {'panneau':<11} {'ouverture (s)':>13} {'base entière (s)':>17} "
           f"{'ratio':>7} {'vs cible':>9}")
     for size in sizes:
-        p = portfolio(size)
+        p = with_every_rule(portfolio(size))
         engine = get_engine(f"sqlite:///{tempfile.mkdtemp()}/panels.db")
         write_portfolio(engine, p)
         emails = _accounts(engine, p)

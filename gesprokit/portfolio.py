@@ -27,7 +27,8 @@ STEP_DAYS = {"submitted_at": 0, "verified_at": 3, "moe_at": 6, "amo_at": 10, "mo
 
 @dataclass
 class Portfolio:
-    """The tables of a synthetic portfolio (schema column names, int64 cents)."""
+    """The tables of a synthetic portfolio (schema column names, int64 cents); the rules'
+    tables are None for a fixed-price-only portfolio (see :func:`with_every_rule`)."""
 
     operations: pd.DataFrame
     companies: pd.DataFrame
@@ -35,15 +36,106 @@ class Portfolio:
     price_lines: pd.DataFrame
     situations: pd.DataFrame
     progress: pd.DataFrame
+    amendments: pd.DataFrame | None = None
+    revision_terms: pd.DataFrame | None = None
+    subcontracts: pd.DataFrame | None = None
+    adjustments: pd.DataFrame | None = None
+    guarantees: pd.DataFrame | None = None
+    price_index: pd.DataFrame | None = None
 
     def tables(self) -> list[tuple[type, pd.DataFrame]]:
         """(model, frame) in the order a database accepts them."""
         lots = self.contracts[["operation_code", "lot_code"]].rename(
             columns={"lot_code": "code"}).drop_duplicates().assign(name="Lot")
-        return [(schema.Operation, self.operations), (schema.Company, self.companies),
-                (schema.Lot, lots), (schema.Contract, self.contracts),
-                (schema.PriceLine, self.price_lines), (schema.Situation, self.situations),
-                (schema.Progress, self.progress)]
+        out = [(schema.Operation, self.operations), (schema.Company, self.companies),
+               (schema.Lot, lots), (schema.Contract, self.contracts),
+               (schema.Amendment, self.amendments), (schema.RevisionTerm, self.revision_terms),
+               (schema.Subcontract, self.subcontracts), (schema.PriceLine, self.price_lines),
+               (schema.Situation, self.situations), (schema.Progress, self.progress),
+               (schema.Adjustment, self.adjustments), (schema.Guarantee, self.guarantees),
+               (schema.PriceIndex, self.price_index)]
+        return [(model, df) for model, df in out if df is not None]
+
+    def ledger_kwargs(self) -> dict:
+        """The portfolio as :func:`gesprokit.ledger.compute_ledger`'s arguments."""
+        return {name: getattr(self, name) for name in (
+            "contracts", "price_lines", "situations", "progress", "amendments",
+            "revision_terms", "subcontracts", "adjustments", "guarantees", "price_index")}
+
+
+def with_every_rule(p: Portfolio) -> Portfolio:
+    """The portfolio with every rule at work, contract by contract (contract 0 has them
+    all): revisable prices on two contracts in three (two indices, or one), the second
+    index published late (its last four months unknown, so provisional); a penalty by days
+    on every other contract, a bonus on one in four; a guarantee on one in four; an
+    amendment on one in five; a direct-paid subcontract on the first line of one in three;
+    on one in seven, the first line's % corrected down in the fifth month."""
+    contracts = p.contracts.copy()
+    i = np.arange(len(contracts))
+    ids = contracts["contract_id"]
+    months = sorted(p.situations["month"].unique())
+    revisable = i % 3 != 2
+    contracts["price_form"] = np.where(revisable, "revisable", "firm")
+    contracts["revision_fixed_bp"] = np.where(revisable, 1250, 0)
+    contracts["revision_base_month"] = np.where(revisable, months[0], None)
+    one = pd.DataFrame({"contract_id": ids[revisable], "index_code": "BT01",
+                        "weight_bp": np.where(i[revisable] % 3 == 0, 5000, 8750)})
+    two = pd.DataFrame({"contract_id": ids[i % 3 == 0], "index_code": "BT45",
+                        "weight_bp": 3750})
+    terms = pd.concat([one, two], ignore_index=True)
+
+    def index(code: str, start: int, step: int, unknown: int) -> pd.DataFrame:
+        known = months[:len(months) - unknown]
+        return pd.DataFrame({"index_code": code, "month": known,
+                             "value_e4": [start + step * k for k in range(len(known))],
+                             "published_on": pd.to_datetime([
+                                 pd.Timestamp(m + "-01") + pd.Timedelta(days=75)
+                                 for m in known]).astype("datetime64[us]")})
+    price_index = pd.concat([index("BT01", 1_300_000, 1_500, 2),
+                             index("BT45", 1_150_000, 2_200, 4)], ignore_index=True)
+    adjustments = pd.concat([
+        pd.DataFrame({"contract_id": ids[i % 2 == 0], "n": 2, "kind": "penalty", "days": 12,
+                      "amount_cents": None, "reason": "Retard sur le jalon de mise hors d'eau"}),
+        pd.DataFrame({"contract_id": ids[i % 4 == 0], "n": 3, "kind": "bonus", "days": None,
+                      "amount_cents": 150_000, "reason": "Prime d'avance sur planning"})],
+        ignore_index=True).astype({"days": "Int64", "amount_cents": "Int64"})
+    guarded = contracts[i % 4 == 0]
+    guarantees = pd.DataFrame({
+        "guarantee_id": "GAPD-" + guarded["contract_id"], "contract_id": guarded["contract_id"],
+        "kind": "gapd", "amount_cents": guarded["initial_total_ht"] * 3 // 100,
+        "received_on": pd.Timestamp(months[0] + "-15"), "issuer": "Banque"}).astype(
+        {"received_on": "datetime64[us]"})
+    amended = contracts[i % 5 == 0]
+    amendments = pd.DataFrame({
+        "contract_id": amended["contract_id"], "amendment_no": 1,
+        "signed_on": pd.Timestamp(months[min(5, len(months) - 1)] + "-10"),
+        "amount_cents": amended["initial_total_ht"] * 5 // 100, "label": "Avenant n°1"}
+    ).astype({"signed_on": "datetime64[us]"})
+    sub = contracts[i % 3 == 0]
+    subcontracts = pd.DataFrame({
+        "subcontract_id": "ST-" + sub["contract_id"], "contract_id": sub["contract_id"],
+        "company_code": p.companies["code"].iloc[-1], "scope": "Pose",
+        "amount_cents": sub["initial_total_ht"] // 10,
+        "accepted_on": pd.Timestamp(months[0] + "-05"), "direct_payment": True}).astype(
+        {"accepted_on": "datetime64[us]"})
+    price_lines = p.price_lines.copy()
+    first = price_lines.groupby("contract_id").head(1).index
+    on_sub = price_lines.loc[first, "contract_id"].isin(sub["contract_id"])
+    price_lines["subcontract_id"] = None
+    price_lines.loc[first[on_sub.to_numpy()], "subcontract_id"] = (
+        "ST-" + price_lines.loc[first[on_sub.to_numpy()], "contract_id"])
+    progress = p.progress.copy()
+    corrected = ids[i % 7 == 0]
+    line = p.price_lines["line_no"].iloc[0]
+    fourth = progress[progress["contract_id"].isin(corrected) & (progress["line_no"] == line)
+                      & (progress["n"] == 4)].set_index("contract_id")["pct_bp"]
+    fifth = (progress["contract_id"].isin(corrected) & (progress["line_no"] == line)
+             & (progress["n"] == 5))
+    progress.loc[fifth, "pct_bp"] = (progress.loc[fifth, "contract_id"].map(fourth) - 500
+                                     ).clip(lower=0).to_numpy()
+    return Portfolio(p.operations, p.companies, contracts, price_lines, p.situations, progress,
+                     amendments=amendments, revision_terms=terms, subcontracts=subcontracts,
+                     adjustments=adjustments, guarantees=guarantees, price_index=price_index)
 
 
 def portfolio(progress_rows: int, lines: int = 25, months: int = 20,
@@ -124,7 +216,10 @@ def write_portfolio(engine: Engine, p: Portfolio, chunk: int = 50_000) -> None:
     sealed: set = set()
     with writing(engine) as conn:
         for model, df in p.tables():
-            df = df.reindex(columns=[c.name for c in model.__table__.columns])
+            # every column of the table, but a generated key the frame leaves to the base
+            df = df.reindex(columns=[c.name for c in model.__table__.columns
+                                     if c.name in df.columns or not (
+                                         c.primary_key and c.autoincrement is True)])
             for column in model.__table__.columns:  # a column left out takes its default
                 if column.default is not None and column.default.is_scalar:
                     df[column.name] = df[column.name].fillna(column.default.arg)
