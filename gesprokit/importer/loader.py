@@ -57,9 +57,10 @@ STEP_ROLES = {step: (t.role, t.action) for step, t in STEP_ACTIONS.items()}
 
 @dataclass
 class ParsedFolder:
-    """The typed rows of every table of a folder, and the problems found."""
+    """The typed rows of every table of a folder (a frame for the tables of COLUMN_TABLES),
+    and the problems found."""
 
-    tables: dict[str, list[Row]] = field(default_factory=dict)
+    tables: dict[str, list[Row] | pd.DataFrame] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     rejected: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
 
