@@ -295,16 +295,20 @@ def demande_frames(conn: Connection, contract_id: str, n: int):
     """The frames the demande d'acompte of situation `n` needs, read without the history:
     each line's % before the situation stands as situation n-1's entry, then situation
     `n`'s own entries. The ledger's cumulative works are sums of line changes, so they
-    come out the same as from the whole history (a test compares both)."""
+    come out the same as from the whole history (a test compares both); the demande
+    shows no revision, penalty or retention, whose tables are not read."""
     import pandas as pd
 
     from gesprokit.store import LEDGER_TABLES, load_frames, read_table, typed_frame
 
-    frames = load_frames(conn, [contract_id],
-                         (LEDGER_TABLES - {"progress"}) | {"operations", "companies"})
-    for name in ("situations", "adjustments"):  # the demande shows no penalty: the ledger
-        df = getattr(frames, name)                # is given those of its two months only
-        setattr(frames, name, df[df["n"].between(n - 1, n)].reset_index(drop=True))
+    # the demande shows works at initial prices only: no revision, penalty, guarantee or
+    # direct payment to compute (their tables are left empty)
+    frames = load_frames(conn, [contract_id], (LEDGER_TABLES - {
+        "progress", "revision_terms", "subcontract_revision_terms", "price_index",
+        "subcontracts", "adjustments", "guarantees", "rectifications"})
+        | {"operations", "companies"})
+    situations = frames.situations
+    frames.situations = situations[situations["n"].between(n - 1, n)].reset_index(drop=True)
     previous = _previous_pct(conn, contract_id, n)
     table = schema.Progress.__table__
     before = typed_frame(pd.DataFrame({
