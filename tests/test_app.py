@@ -457,7 +457,7 @@ def test_the_documents_page_speaks_french_and_keeps_to_what_the_user_may_read(tm
     assert page.form.lot.label == "(aucun)"  # the empty choice is named, not blank
     shown = html.unescape(" ".join(texts(app.content)))
     assert "plans-execution" not in shown and "comptes-rendus" not in shown
-    tables = [c for c in page.widget().children if isinstance(c, w.VBox) and c.children
+    tables = [c for c in page.box.children if isinstance(c, w.VBox) and c.children
               and "Exporter en Excel" in c.children[0].value]
     documents, visas, turnaround = (exported(t) for t in tables)
     assert documents[0] == ("Identifiant", "Titre", "Dossier", "Indice", "Déposé le")

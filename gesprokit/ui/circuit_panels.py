@@ -79,7 +79,7 @@ class SituationPanel:
         self.confirm = w.VBox()
         self.statement = w.HTML()
         self.shown_version: int | None = None
-        self._frames = None
+        self._frames = self._ledger = None
         self._loading = False
         self.queue.observe(lambda _c: None if self._loading else self.show(), names="value")
         self.reload()
@@ -87,11 +87,13 @@ class SituationPanel:
     def situations(self) -> pd.DataFrame:
         """The role's queue with each payment deadline and late days, most urgent first."""
         frames = self._frames = self.session.frames()
+        self._ledger = None
         s = frames.situations
         s = s[s["status"].isin(self.statuses)]
         if s.empty:
             return s
-        _ledger, delays = ledger_and_delays(frames, self.now or datetime.now())
+        # the statement shown next reuses this ledger (one computation per refresh)
+        self._ledger, delays = ledger_and_delays(frames, self.now or datetime.now())
         s = s.merge(delays[["contract_id", "n", "deadline_on", "late_days"]],
                     on=["contract_id", "n"], how="left")
         return self.order(s)
@@ -149,7 +151,7 @@ class SituationPanel:
 
     def show(self, reuse: bool = False) -> None:
         if not reuse:
-            self._frames = None
+            self._frames = self._ledger = None
         self.confirm.children = []
         self.on_selection()
         if self.selected is None:
@@ -199,7 +201,11 @@ class SituationPanel:
                        adjustments: list[dict] | None = None) -> str:
         """The statement of the selected situation, with what is typed but not saved."""
         cid, n = self.selected
-        rows = preview(self.frames(), cid, n, pcts, adjustments)
+        ledger = getattr(self, "_ledger", None)
+        if ledger is not None and not pcts and not adjustments:
+            rows = ledger.situations[ledger.situations["contract_id"] == cid]
+        else:
+            rows = preview(self.frames(), cid, n, pcts, adjustments)
         mine = rows[rows["n"] == n]
         if mine.empty:
             return "<i>Aucun montant pour cette situation.</i>"
