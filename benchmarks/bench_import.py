@@ -66,16 +66,18 @@ def child(folder: str, base: str) -> None:
             spent["journal"] += time.perf_counter() - start
 
     loader.append_events = timed_journal
-    if base == "sqlite":
-        holder = nullcontext(get_engine(f"sqlite:///{tempfile.mkdtemp()}/bench.db"))
-    else:
-        from common import postgres_schema
+    with tempfile.TemporaryDirectory(prefix="bench-import-base-") as scratch:
+        if base == "sqlite":
+            holder = nullcontext(get_engine(f"sqlite:///{scratch}/bench.db"))
+        else:
+            from common import postgres_schema
 
-        holder = postgres_schema(base)
-    with holder as engine:
-        start = time.perf_counter()
-        written = loader.import_folder(folder, engine)
-        elapsed = time.perf_counter() - start
+            holder = postgres_schema(base)
+        with holder as engine:
+            start = time.perf_counter()
+            written = loader.import_folder(folder, engine)
+            elapsed = time.perf_counter() - start
+            engine.dispose()
     status = Path("/proc/self/status").read_text()
     peak = int(next(x for x in status.splitlines() if x.startswith("VmHWM")).split()[1]) / 1024
     print(f"{written['progress']} {elapsed:.3f} {spent['journal']:.3f} {peak:.0f}")
@@ -85,15 +87,16 @@ def measure(folder: Path, base: str, runs: int, package: Path | None = None
             ) -> tuple[int, float, float, float]:
     """(rows, median seconds, median journal seconds, highest peak MiB) of `runs` imports,
     each in a fresh process; `package`: the folder holding the gesprokit to run."""
-    env = {**os.environ, "GESPROKIT_SECRETS_DIR": tempfile.mkdtemp(prefix="bench-secrets-")}
-    if package is not None:
-        env["PYTHONPATH"] = str(package)
     results = []
-    for _ in range(runs):
-        out = subprocess.run([sys.executable, __file__, "--child", str(folder), base],
-                             capture_output=True, text=True, check=True, env=env,
-                             cwd=HERE).stdout.split()
-        results.append((int(out[0]), float(out[1]), float(out[2]), float(out[3])))
+    with tempfile.TemporaryDirectory(prefix="bench-secrets-") as secrets:
+        env = {**os.environ, "GESPROKIT_SECRETS_DIR": secrets}
+        if package is not None:
+            env["PYTHONPATH"] = str(package)
+        for _ in range(runs):
+            out = subprocess.run([sys.executable, __file__, "--child", str(folder), base],
+                                 capture_output=True, text=True, check=True, env=env,
+                                 cwd=HERE).stdout.split()
+            results.append((int(out[0]), float(out[1]), float(out[2]), float(out[3])))
     return (results[0][0], statistics.median(r[1] for r in results),
             statistics.median(r[2] for r in results), max(r[3] for r in results))
 
@@ -101,9 +104,14 @@ def measure(folder: Path, base: str, runs: int, package: Path | None = None
 def run(sizes: list[int], runs: int) -> None:
     """The import figures of each size, on SQLite (with the former importer's, one run
     each) and on PostgreSQL when a server answers."""
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as scratch:
+        _figures(sizes, runs, Path(scratch))
+
+
+def _figures(sizes: list[int], runs: int, root: Path) -> None:
+    """:func:`run`, its folders and the former importer written under `root`."""
     from common import postgres_url
 
-    root = Path(tempfile.mkdtemp(prefix="bench-import-"))
     former = former_tree(root)
     bases = [("SQLite", "sqlite")]
     url = postgres_url()
@@ -125,7 +133,7 @@ def run(sizes: list[int], runs: int) -> None:
             print(line)
     if former is None:
         print(f"(importeur précédent {FORMER_COMMIT} introuvable dans git : 1 000 000 lignes "
-              "prenaient 83,6 s et 1 436 Mio sur cette machine)")
+              "prenaient de 48 à 154 s selon la charge de la machine, et 1 436 à 1 484 Mio)")
     print("(médiane de l'import dans un processus neuf ; pic : VmHWM du processus entier ; "
           "« dont journal » : événements chaînés, signés et scellés ; « avant » : une mesure "
           f"de l'importeur ligne à ligne de {FORMER_COMMIT})")
