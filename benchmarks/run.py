@@ -14,6 +14,7 @@ import bench_cli
 import bench_dashboards
 import bench_delays
 import bench_history
+import bench_import
 import bench_ledger
 import bench_load
 import bench_panels
@@ -27,7 +28,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="petites tailles, moins de runs")
     parser.add_argument("--workbook-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=["ledger", "load", "action", "delays", "history",
-                                           "cli", "panels", "audit", "workbook", "voila"],
+                                           "cli", "panels", "audit", "import", "workbook",
+                                           "voila"],
                         help="une seule mesure")
     args = parser.parse_args()
     if args.workbook_child:
@@ -46,6 +48,7 @@ def main() -> None:
         "history": lambda: bench_history.run(3),
         "cli": lambda: bench_cli.run(5),
         "panels": lambda: bench_panels.run(sizes, 3),
+        "import": lambda: bench_import.run(sizes, 3),
         "audit": lambda: bench_audit.run([24_000, 80_000] if args.quick
                                          else [24_000, 80_000, 240_000], runs),
         "workbook": lambda: bench_reports.workbook_figures(
