@@ -309,6 +309,7 @@ def demande_frames(conn: Connection, contract_id: str, n: int):
         | {"operations", "companies"})
     situations = frames.situations
     frames.situations = situations[situations["n"].between(n - 1, n)].reset_index(drop=True)
+    frames.contracts = frames.contracts.assign(price_form="firm")  # at initial prices
     previous = _previous_pct(conn, contract_id, n)
     table = schema.Progress.__table__
     before = typed_frame(pd.DataFrame({
