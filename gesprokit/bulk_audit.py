@@ -71,23 +71,14 @@ class Reader:
 def reader(engine: Engine) -> Iterator[Reader | None]:
     """A :class:`Reader` on the engine's base, or None when ADBC cannot open it (an
     in-memory SQLite base, another backend, the driver missing)."""
-    url, backend = engine.url, engine.url.get_backend_name()
-    conn = None
-    try:
-        if backend == "sqlite" and url.database and url.database != ":memory:":
-            import adbc_driver_sqlite.dbapi as driver
+    from gesprokit.store import adbc_connect
 
-            conn = driver.connect(url.database)
-        elif backend == "postgresql":
-            import adbc_driver_postgresql.dbapi as driver
-
-            conn = driver.connect(url.set(drivername="postgresql").render_as_string(
-                hide_password=False))
-    except ImportError:
-        conn = None
-    if conn is None:
+    backend = engine.url.get_backend_name()
+    opened = adbc_connect(engine)
+    if opened is None:
         yield None
         return
+    conn, driver = opened
     with conn:
         with conn.cursor() as cur:
             if backend == "sqlite":  # wait for a writer, as the engine does

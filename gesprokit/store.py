@@ -137,26 +137,35 @@ def read_table(bind: Engine | Connection, table: Table, contract_ids: list[str] 
     return typed_frame(df, table)
 
 
-def _adbc_frame(engine: Engine, sql: str) -> pd.DataFrame | None:
-    """`sql`'s rows through an ADBC driver, or None when the engine's database has none
-    (an in-memory SQLite base, another backend, the driver not installed) or the read
-    failed (the DB-API path then waits and retries)."""
+def adbc_connect(engine: Engine):
+    """(an ADBC connection on the engine's base, its driver module), or None when ADBC cannot
+    open it (an in-memory SQLite base, another backend, the driver not installed)."""
     url = engine.url
     backend = url.get_backend_name()
     try:
         if backend == "sqlite" and url.database and url.database != ":memory:":
             import adbc_driver_sqlite.dbapi as driver
 
-            conn = driver.connect(url.database)
-        elif backend == "postgresql":
+            return driver.connect(url.database), driver
+        if backend == "postgresql":
             import adbc_driver_postgresql.dbapi as driver
 
-            conn = driver.connect(url.set(drivername="postgresql").render_as_string(
-                hide_password=False))
-        else:
-            return None
+            return driver.connect(url.set(drivername="postgresql").render_as_string(
+                hide_password=False)), driver
     except ImportError:
         return None
+    return None
+
+
+def _adbc_frame(engine: Engine, sql: str) -> pd.DataFrame | None:
+    """`sql`'s rows through an ADBC driver, or None when the engine's database has none
+    (an in-memory SQLite base, another backend, the driver not installed) or the read
+    failed (the DB-API path then waits and retries)."""
+    opened = adbc_connect(engine)
+    if opened is None:
+        return None
+    conn, driver = opened
+    backend = engine.url.get_backend_name()
     try:
         with conn, conn.cursor() as cur:
             if backend == "sqlite":  # wait for a writer, as the engine does; type all rows
