@@ -234,3 +234,15 @@ def accounts_frame(engine: Engine):
                          for u in users],
                         columns=["email", "name", "company_code", "role", "disabled_at",
                                  "operations"])
+
+
+def granted_accounts(conn: Connection, operation_code: str, roles: Iterable[str] | None = None
+                     ) -> list:
+    """The enabled accounts granted the operation (email, role, company_code), of `roles`
+    only when given: who may be told of what happens in it."""
+    query = select(User.email, User.role, User.company_code).join(
+        OperationGrant, OperationGrant.email == User.email).where(
+        OperationGrant.operation_code == operation_code, User.disabled_at.is_(None))
+    if roles is not None:
+        query = query.where(User.role.in_(list(roles)))
+    return conn.execute(query.order_by(User.email)).all()

@@ -55,12 +55,9 @@ def may_read(conn: Connection, actor: Actor, contract: dict, situation: dict) ->
 
 def _readers(conn: Connection, contract: dict, situation: dict) -> list[str]:
     """The accounts that may read the thread (enabled, granted the operation)."""
-    users = conn.execute(select(schema.User.email, schema.User.role, schema.User.company_code)
-                         .join(schema.OperationGrant,
-                               schema.OperationGrant.email == schema.User.email)
-                         .where(schema.OperationGrant.operation_code
-                                == contract["operation_code"],
-                                schema.User.disabled_at.is_(None))).all()
+    from gesprokit.accounts import granted_accounts
+
+    users = granted_accounts(conn, contract["operation_code"])
     return [u.email for u in users if may_read(conn, Actor(
         u.email, u.role, u.company_code, operations=frozenset({contract["operation_code"]})),
         contract, situation)]

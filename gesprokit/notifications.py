@@ -37,14 +37,11 @@ def notify_next(conn: Connection, action: str, contract: dict, n: int, status: s
     if action not in NEXT_ACTORS:
         return 0
     role, kind, todo = NEXT_ACTORS[action]
+    from gesprokit.accounts import granted_accounts
+
     # only the accounts granted the contract's operation, and still enabled
-    query = select(schema.User.email).join(
-        schema.OperationGrant, schema.OperationGrant.email == schema.User.email).where(
-        schema.User.role == role, schema.User.disabled_at.is_(None),
-        schema.OperationGrant.operation_code == contract["operation_code"])
-    if role == "contractor":
-        query = query.where(schema.User.company_code == contract["company_code"])
-    recipients = conn.execute(query).scalars().all()
+    recipients = [a.email for a in granted_accounts(conn, contract["operation_code"], [role])
+                  if role != "contractor" or a.company_code == contract["company_code"]]
     label = TRANSITIONS[action].label
     subject = f"[gesprokit] {contract['contract_id']} situation n°{n} : {todo}"
     body = (f"Bonjour,\n\nLa situation n°{n} du marché {contract['contract_id']} "

@@ -34,7 +34,7 @@ def produce_documents(engine: Engine) -> int:
     many were stored. Safe to run twice at once: a document another process stored in the
     meantime is skipped."""
     from gesprokit.pdf_layout import render_content
-    from gesprokit.workflow import File, store_attachment
+    from gesprokit.workflow import MAX_ATTACHMENT_BYTES, File, store_attachment
 
     with engine.connect() as conn:
         pending = [dict(r) for r in conn.execute(select(schema.PendingDocument)).mappings()]
@@ -49,7 +49,7 @@ def produce_documents(engine: Engine) -> int:
             if conn.execute(delete(schema.PendingDocument).where(
                     schema.PendingDocument.event_hash == doc["event_hash"])).rowcount != 1:
                 continue  # stored by another process meanwhile
-            sha = store_attachment(conn, pdf, pdf.name, 10 * 1024 * 1024)
+            sha = store_attachment(conn, pdf, pdf.name, MAX_ATTACHMENT_BYTES)
             append_events(conn, [{
                 "at": action["at"], "actor": action["actor"], "role": action["role"],
                 "action": DOCUMENT_ACTION, "contract_id": doc["contract_id"], "n": doc["n"],
@@ -87,8 +87,8 @@ def produced_document(conn: Connection, contract_id: str, n: int | None,
         schema.Event.contract_id == contract_id, situation,
         schema.Event.action.in_(actions)).order_by(schema.Event.event_id.desc())).all()
     for event in latest:
-        after = json.loads(event.after) if event.after else {}
-        if isinstance(after, dict) and after.get("document"):
+        bound = binds_document(event.after)
+        if bound:
             hashes = _bound_pdf(conn, contract_id, situation, event.hash)
         else:
             hashes = json.loads(event.attachments) if event.attachments else []
@@ -96,9 +96,16 @@ def produced_document(conn: Connection, contract_id: str, n: int | None,
             row = conn.execute(select(schema.Attachment.name, schema.Attachment.content).where(
                 schema.Attachment.sha256 == hashes[-1])).one()
             return File(row.name, row.content)
-        if isinstance(after, dict) and after.get("document"):
+        if bound:
             return None  # the latest action's document is not laid out yet
     return None
+
+
+def binds_document(after: str | None) -> bool:
+    """Whether an action's recorded `after` announces a document laid out after it (its PDF
+    is then bound by a following ``document`` event, not stored in the action's own)."""
+    value = json.loads(after) if after else {}
+    return isinstance(value, dict) and bool(value.get("document"))
 
 
 def _bound_pdf(conn: Connection, contract_id: str, situation, event_hash: str) -> list[str]:

@@ -472,7 +472,9 @@ def joined(conn: Connection, contract_id: str, n: int, action: str
     if row is None:
         return None, []
     hashes = json.loads(row.attachments) if row.attachments else []
-    if action in ("submit", "issue", "validate") and '"document"' not in (row.after or ""):
+    from gesprokit.situation_documents import binds_document
+
+    if action in ("submit", "issue", "validate") and not binds_document(row.after):
         hashes = hashes[:-1]  # an older base stored the action's own PDF last in its event
     files = []
     for sha in hashes:

@@ -193,10 +193,9 @@ def _distribute(conn: Connection, document: dict, index: str, recipients: list[s
 
 def reviewers_of(conn: Connection, operation_code: str, roles) -> list[str]:
     """The enabled accounts of these roles granted the operation."""
-    return sorted(conn.execute(select(schema.User.email).join(
-        schema.OperationGrant, schema.OperationGrant.email == schema.User.email).where(
-        schema.User.role.in_(list(roles)), schema.User.disabled_at.is_(None),
-        schema.OperationGrant.operation_code == operation_code)).scalars())
+    from gesprokit.accounts import granted_accounts
+
+    return [a.email for a in granted_accounts(conn, operation_code, roles)]
 
 
 def remind_late_visas(engine: Engine, now: datetime | None = None) -> int:
