@@ -71,14 +71,14 @@ def check_profile(values: dict) -> tuple[dict, list[str]]:
         if not _PHONE.match(digits):
             problems.append(f"Téléphone du contact « {clean['contact_phone']} » : numéro "
                             "français attendu (10 chiffres, ou +33 et 9 chiffres)")
+    given = {name: clean[name] is not None for name in ("iban", "bic")}
     for name, module in (("iban", stdnum_iban), ("bic", stdnum_bic)):
         if clean[name]:
             number, problem = _number_problem(FIELDS[name], clean[name], module)
             clean[name] = number
             if problem:
                 problems.append(problem)
-    if bool(values.get("iban") and str(values["iban"]).strip()) != bool(
-            values.get("bic") and str(values["bic"]).strip()):
+    if given["iban"] != given["bic"]:
         problems.append("Coordonnées bancaires : l'IBAN et le BIC vont ensemble (donnez les "
                         "deux, ou aucun)")
     return clean, problems
@@ -86,9 +86,7 @@ def check_profile(values: dict) -> tuple[dict, list[str]]:
 
 def profile(conn: Connection, company_code: str) -> dict | None:
     """The company's profile (the FIELDS and when and by whom it was last changed), or None."""
-    row = conn.execute(select(schema.CompanyProfile).where(
-        schema.CompanyProfile.company_code == company_code)).mappings().first()
-    return dict(row) if row else None
+    return profiles(conn, [company_code]).get(company_code)
 
 
 def update_profile(engine: Engine, actor: Actor, values: dict,

@@ -201,9 +201,8 @@ class SituationPanel:
                        adjustments: list[dict] | None = None) -> str:
         """The statement of the selected situation, with what is typed but not saved."""
         cid, n = self.selected
-        ledger = getattr(self, "_ledger", None)
-        if ledger is not None and not pcts and not adjustments:
-            rows = ledger.situations[ledger.situations["contract_id"] == cid]
+        if self._ledger is not None and not pcts and not adjustments:
+            rows = self._ledger.situations[self._ledger.situations["contract_id"] == cid]
         else:
             rows = preview(self.frames(), cid, n, pcts, adjustments)
         mine = rows[rows["n"] == n]
