@@ -37,6 +37,7 @@ from gesprokit.chorus.frames import (
     STOPPED,
     Piece,
     deadline_effect,
+    status_label,
 )
 from gesprokit.chorus.piste import ChorusAnswerLost, PisteClient, status_history
 from gesprokit.chorus.structures import Structure
@@ -479,15 +480,21 @@ def billing_files(engine: Engine, contract_id: str | None = None,
                   key: str | None = None) -> pd.DataFrame:
     """The deposited pieces (all, or one contract's, or one file's) with their status and
     what that status means for the file."""
-    query = select(schema.ChorusPiece).order_by(schema.ChorusPiece.contract_id,
-                                                schema.ChorusPiece.piece_id)
-    if contract_id is not None:
-        query = query.where(schema.ChorusPiece.contract_id == contract_id)
-    if key is not None:
-        query = query.where(schema.ChorusPiece.file_key == key)
+    piece, status = schema.ChorusPiece, schema.ChorusStatus
+    where = [c for c in (piece.contract_id == contract_id if contract_id is not None else None,
+                         piece.file_key == key if key is not None else None) if c is not None]
     with engine.connect() as conn:
-        df = pd.read_sql(query, conn)
+        df = pd.read_sql(select(piece).where(*where).order_by(piece.contract_id,
+                                                              piece.piece_id), conn)
+        # the reason given with each piece's current status (refusal, suspension, complement)
+        reasons = pd.read_sql(select(status.piece_id, status.status, status.comment).join(
+            piece, piece.piece_id == status.piece_id).where(
+            status.comment.is_not(None), *where).order_by(status.at), conn)
+    said = {(r.piece_id, r.status): r.comment for r in reasons.itertuples()}
     df["frame_label"] = df["frame"].map(lambda f: FRAMES[f].label)
+    df["status_label"] = df["status"].map(status_label)
+    df["reason"] = [said.get((p, s), "") for p, s in zip(df["piece_id"], df["status"],
+                                                        strict=True)]
     df["effect"] = df["status"].map(lambda s: EFFECTS.get(deadline_effect(s) or "", ""))
     return df
 

@@ -40,6 +40,7 @@ class Invoice:
     frame: str
     payload: dict
     history: list[tuple[str, datetime]] = field(default_factory=list)
+    comments: dict[int, str] = field(default_factory=dict)  # history index -> comment
 
 
 @dataclass
@@ -285,7 +286,7 @@ def _history(state: State, payload: dict) -> tuple[int, dict]:
         return _refused(20000, "TRA_MSG_00.015 : aucune facture")
     statuses = [{"histoStatutId": invoice.invoice_id * 100 + k, "histoStatutCode": s,
                  "histoStatutDatePassage": at.strftime("%Y-%m-%d %H:%M"),
-                 "histoStatutCommentaire": None}
+                 "histoStatutCommentaire": invoice.comments.get(k)}
                 for k, (s, at) in enumerate(invoice.history)][::-1]
     return _ok(idFacture=invoice.invoice_id, numeroFacture=invoice.number,
                modeDepot=invoice.payload.get("modeDepot"),
@@ -351,6 +352,58 @@ def _search_works(state: State, payload: dict) -> tuple[int, dict]:
                                                              "pageCourante": 1, "pages": 1})
 
 
+TREATED = {("MOA", "REFUS"): "REFUSEE_MOA", ("MOE", "REFUS"): "REFUSEE_MOE",
+           ("MOA", "SUSPENSION"): "SUSPENDUE", ("MOE", "SUSPENSION"): "SUSPENDUE"}
+CLOSED = {"REFUSEE_MOA", "REFUSEE_MOE", "REJETEE", "MISE_EN_PAIEMENT", "ABANDONNEE"}
+
+
+def _record(state: State, invoice: Invoice, status: str, comment: str) -> dict:
+    now = state.clock().replace(microsecond=0)
+    with state.lock:
+        invoice.history.append((status, now))
+        invoice.comments[len(invoice.history) - 1] = comment
+    return {"idFactureTravaux": invoice.invoice_id, "numeroFactureTravaux": invoice.number,
+            "statutFactureTravaux": status, "dateTraitement": now.strftime("%Y-%m-%d %H:%M")}
+
+
+def _treat_works(state: State, payload: dict, role: str) -> tuple[int, dict]:
+    """traiterFactureTravaux (MOE or MOA): the recipient refuses or suspends a piece it
+    received, always with its reason; a piece already closed cannot be treated."""
+    invoice = state.invoices.get(payload.get("idFactureTravaux"))
+    if invoice is None:
+        return _refused(20000, "TRA_MSG_00.015 : aucune facture")
+    account = payload.get("_account_siret")
+    if account is not None and state.structures[account]["idStructureCPP"] == \
+            invoice.supplier_id:
+        return _refused(1, "le déposant ne traite pas sa propre pièce")
+    status = TREATED.get((role, payload.get("action")))
+    if status is None:
+        return _refused(1, "action : REFUS ou SUSPENSION")
+    if not str(payload.get("motif") or "").strip():
+        return _refused(1, "motif obligatoire pour un refus ou une suspension")
+    current = invoice.history[-1][0]
+    if current in CLOSED or (status == "SUSPENDUE" and current == "SUSPENDUE"):
+        return _refused(1, f"statut {current} : la pièce ne peut plus être traitée ainsi")
+    comment = f"{payload['motif']} : {payload.get('commentaire') or ''}".strip(" :")
+    return _ok(**_record(state, invoice, status, comment))
+
+
+def _complete_works(state: State, payload: dict) -> tuple[int, dict]:
+    """completerFactureTravaux: the depositor completes a suspended piece."""
+    invoice = state.invoices.get(payload.get("idFactureTravaux"))
+    if invoice is None:
+        return _refused(20000, "TRA_MSG_00.015 : aucune facture")
+    account = payload.get("_account_siret")
+    if account is not None and state.structures[account]["idStructureCPP"] != \
+            invoice.supplier_id:
+        return _refused(1, "seul le déposant complète sa pièce")
+    if invoice.history[-1][0] != "SUSPENDUE":
+        return _refused(1, "seule une pièce suspendue se complète")
+    if any(i not in state.files for i in payload.get("idsPiecesJointes") or []):
+        return _refused(1, "pièce jointe inconnue")
+    return _ok(**_record(state, invoice, "COMPLETEE", str(payload.get("commentaire") or "")))
+
+
 ROUTES = {
     "structures/v1/rechercher": _find_structure,
     "structures/v1/consulter": _consult_structure,
@@ -360,6 +413,9 @@ ROUTES = {
     "facturesTravaux/v1/soumettre": _submit_works,
     "factures/v1/consulter/historique": _history,
     "facturesTravaux/v1/rechercher": _search_works,
+    "facturesTravaux/v1/traiter/moa": lambda state, p: _treat_works(state, p, "MOA"),
+    "facturesTravaux/v1/traiter/moe": lambda state, p: _treat_works(state, p, "MOE"),
+    "facturesTravaux/v1/completer": _complete_works,
 }
 
 

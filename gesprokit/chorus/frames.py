@@ -101,6 +101,33 @@ EFFECTS = {
 }
 
 
+# What a person reads for each status (the platform's codes are never shown).
+STATUS_LABELS = {
+    "DEPOSEE": "déposée", "MISE_A_DISPOSITION": "mise à disposition",
+    "MISE_A_DISPOSITION_MOE": "mise à disposition du maître d'œuvre",
+    "MISE_A_DISPOSITION_MOA": "mise à disposition du maître d'ouvrage",
+    "EN_COURS_TRAITEMENT": "en cours de traitement", "SUSPENDUE": "suspendue",
+    "A_COMPLETER": "à compléter", "COMPLETEE": "complétée", "REJETEE": "rejetée",
+    "REFUSEE_MOE": "refusée par le maître d'œuvre",
+    "REFUSEE_MOA": "refusée par le maître d'ouvrage",
+    "REFUSEE_FOURNISSEUR": "refusée par le titulaire", "REFUSEE_1": "refusée",
+    "REFUSEE_2": "refusée", "ABANDONNEE": "abandonnée", "SUPPRIMEE": "supprimée",
+    "REMPLACEE_PAR_A22": "remplacée par le projet de décompte général du titulaire",
+    "A_RECYCLER": "à recycler", "EN_ATTENTE_RECYCLAGE_FOURNISSEUR": "à recycler",
+    "VALIDEE": "validée", "SERVICE_FAIT": "service fait", "MANDATEE": "mandatée",
+    "COMPTABILISEE": "comptabilisée", "MISE_EN_PAIEMENT": "mise en paiement",
+}
+
+
+def status_label(status: str) -> str:
+    """A Chorus status as a person reads it (an unknown code: its words in lower case).
+
+    >>> status_label("REFUSEE_MOA"), status_label("NOUVEAU_STATUT")
+    ("refusée par le maître d'ouvrage", 'nouveau statut')
+    """
+    return STATUS_LABELS.get(status, str(status).replace("_", " ").lower())
+
+
 def deadline_effect(status: str) -> str | None:
     """The effect of a Chorus status on the file and its payment deadline (a key of
     :data:`EFFECTS`), or None when it has none.

@@ -317,6 +317,23 @@ class PisteClient:
             "rechercheFactureTravaux": {"pageResultatDemandee": page,
                                         "nbResultatsParPage": per_page}}, siret=siret)
 
+    def treat_works_invoice(self, role: str, invoice_id: int, action: str, reason: str,
+                            comment: str, *, siret: str) -> dict:
+        """``facturesTravaux/v1/traiter/moa`` or ``…/moe`` (traiterFactureTravaux): the
+        recipient refuses (``REFUS``) or suspends (``SUSPENSION``) a piece it received, with
+        its reason; sent once. Returns ``statutFactureTravaux`` and ``dateTraitement``."""
+        return self.call(f"facturesTravaux/v1/traiter/{role}", {
+            "idFactureTravaux": invoice_id, "action": action, "motif": reason,
+            "commentaire": comment}, siret=siret, idempotent=False)
+
+    def complete_works_invoice(self, invoice_id: int, comment: str, file_ids: list[int], *,
+                               siret: str) -> dict:
+        """``facturesTravaux/v1/completer`` (completerFactureTravaux): the depositor completes
+        a suspended piece with a comment and attachments; sent once."""
+        return self.call("facturesTravaux/v1/completer", {
+            "idFactureTravaux": invoice_id, "commentaire": comment,
+            "idsPiecesJointes": file_ids}, siret=siret, idempotent=False)
+
     def find_works_invoice(self, number: str, *, siret: str) -> dict | None:
         """The works piece the structure `siret` deposited under `number`, or None (a
         search: safe to repeat)."""

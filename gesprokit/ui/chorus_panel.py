@@ -51,6 +51,11 @@ class ChorusPanel:
         self.number.observe(lambda _c: self.check(), names="value")
         self.upload.observe(lambda _c: self.check(), names="value")
         self.deposit_button.on_click(self.on_deposit)
+        from gesprokit.ui.chorus_reception import ReceivedPieces, SuspendedPiece
+
+        self.received = (ReceivedPieces(session, client_factory, now, on_change=self.check)
+                         if session.actor.role in ("moe", "moa") else None)
+        self.suspended = SuspendedPiece(session, client_factory, now, on_change=self.check)
         self.reload()
 
     def reload(self, keep: tuple | None = None) -> None:
@@ -100,6 +105,7 @@ class ChorusPanel:
         self.button_reason.value = ("<i style='color:#6c757d'>dépôt possible une fois ces "
                                     "problèmes réglés</i>" if problems else "")
         self.file.value = self._file_table(cid, n)
+        self.suspended.show(cid, billing.file_key(n), self.frame)
         return problems
 
     def _file_table(self, cid: str, n: int) -> str:
@@ -109,11 +115,13 @@ class ChorusPanel:
         rows = "".join(
             f"<tr><td>{p.frame}</td><td>{html.escape(p.frame_label)}</td>"
             f"<td>{html.escape(p.number)}</td><td style='text-align:right'>"
-            f"{format_eur(p.amount_to_pay)}</td><td>{html.escape(p.status)}</td>"
-            f"<td>{p.status_at:%d/%m/%Y}</td><td>{html.escape(p.effect)}</td></tr>"
+            f"{format_eur(p.amount_to_pay)}</td><td>{html.escape(p.status_label)}</td>"
+            f"<td>{p.status_at:%d/%m/%Y}</td><td>{html.escape(p.reason)}</td>"
+            f"<td>{html.escape(p.effect)}</td></tr>"
             for p in pieces.itertuples())
         return ("<table><tr><th>Cadre</th><th>Pièce</th><th>N°</th><th>Net à payer</th>"
-                f"<th>Statut</th><th>Depuis le</th><th>Effet</th></tr>{rows}</table>")
+                "<th>Statut</th><th>Depuis le</th><th>Motif</th><th>Effet</th></tr>"
+                f"{rows}</table>")
 
     def on_deposit(self, _button=None):
         cid, n = self.selected
@@ -133,9 +141,11 @@ class ChorusPanel:
                        then=lambda _r: self.check())
 
     def widget(self) -> w.Widget:
-        return w.VBox([w.HTML("<h4>Chorus Pro – dépôt de la pièce du dossier de "
-                              "facturation</h4>"), self.queue, self.number,
-                       w.HBox([self.upload, w.HTML("<i style='color:#6c757d'>pièces "
-                               "complémentaires ; pour une situation importée, le PDF signé "
-                               "d'abord</i>")]), self.problems,
-                       w.HBox([self.deposit_button, self.button_reason]), self.message, self.file])
+        deposit = w.VBox([w.HTML("<h4>Chorus Pro – dépôt de la pièce du dossier de "
+                                 "facturation</h4>"), self.queue, self.number,
+                          w.HBox([self.upload, w.HTML("<i style='color:#6c757d'>pièces "
+                                  "complémentaires ; pour une situation importée, le PDF "
+                                  "signé d'abord</i>")]), self.problems,
+                          w.HBox([self.deposit_button, self.button_reason]), self.message,
+                          self.file, self.suspended.widget()])
+        return w.VBox([self.received.widget(), deposit] if self.received else [deposit])
