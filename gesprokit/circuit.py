@@ -115,4 +115,6 @@ ACTION_LABELS = {
     "document": "établir le PDF de l'étape",
     "update_profile": "mettre à jour le profil de l'entreprise",
     "post_message": "écrire un message",
+    "grant_mandate": "confier un mandat de maîtrise d'ouvrage",
+    "revoke_mandate": "retirer un mandat de maîtrise d'ouvrage",
 }

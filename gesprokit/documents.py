@@ -67,10 +67,11 @@ def render(kind: str, frames: Frames, ledger: Ledger, contract_id: str, n: int,
 
 
 def content(kind: str, frames: Frames, ledger: Ledger, contract_id: str, n: int,
-            when: datetime, payee: dict | None = None) -> dict:
+            when: datetime, payee: dict | None = None, signatory: str | None = None) -> dict:
     """What the PDF of `kind` (demande, etat, valide) for situation `n` of `contract_id`
     shows, every figure already written out in French (JSON-ready); `payee`: the titulaire's
-    profile (gesprokit.company_profile), whose address and bank details it states."""
+    profile (gesprokit.company_profile), whose address and bank details it states;
+    `signatory`: who validates for the maître d'ouvrage under a mandate (None: itself)."""
     contract = frames.contracts.set_index("contract_id").loc[contract_id]
     company = frames.companies.set_index("code").loc[contract["company_code"], "name"]
     operation = frames.operations.set_index("code").loc[contract["operation_code"]]
@@ -121,7 +122,9 @@ def content(kind: str, frames: Frames, ledger: Ledger, contract_id: str, n: int,
     _annexes(doc, frames, ledger, contract_id, n)
     _history(doc, frames, contract_id, n)
     if kind == "valide":
-        doc.text(f"Validé par le maître d'ouvrage le {format_date_fr(when)} : net à payer "
+        by = f"pour le maître d'ouvrage par {signatory}" if signatory else \
+            "par le maître d'ouvrage"
+        doc.text(f"Validé {by} le {format_date_fr(when)} : net à payer "
                  f"{format_eur(row['net_month'])} TTC.", gap=2)
     return doc.data
 

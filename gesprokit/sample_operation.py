@@ -154,6 +154,7 @@ COMPANIES = [
     ("AMO", "Conseil et Assistance Hospitalière", True, "Lyon"),
     ("CHMV", "Centre hospitalier de Montbrison-les-Vignes", False, "Montbrison-les-Vignes"),
     ("TRESO", "Trésorerie hospitalière de Montbrison", False, "Montbrison-les-Vignes"),
+    ("SPL", "SPL Forez Équipements Publics", False, "Saint-Étienne"),
 ]
 
 # Situations where an actor sits on the file: (lot, n) -> (step, extra days)
@@ -490,6 +491,7 @@ DEMO_ACCOUNTS = [  # email, name, company, role
     ("archi@arc.fr", "Julien Moreau", "ARC", "moe"),
     ("amo@amo.fr", "Nadia Lefèvre", "AMO", "amo"),
     ("direction@chmv.fr", "Pierre Garnier", "CHMV", "moa"),
+    ("mandat@spl-forez.fr", "Sophie Roche", "SPL", "moa"),
     ("comptable@treso.fr", "Hélène Roux", "TRESO", "treasury"),
     ("audit@chmv.fr", "Marc Petit", "CHMV", "auditor"),
     ("admin@chmv.fr", "Sandrine Blanc", "CHMV", "admin"),
@@ -569,6 +571,28 @@ def seed_demo_messages(engine) -> None:
                  "Je ne les vois pas au journal de chantier.", now=datetime(2026, 6, 2, 9, 15))
     post_message(engine, mal, contract, 6, "Faits le 28 mai ; le procès-verbal est déposé "
                  "dans « Documents et visas ».", now=datetime(2026, 6, 2, 11, 40))
+
+
+DEMO_MANDATE = ("SPL", ["chorus", "delay", "validate"], date(2026, 7, 1),
+                "Convention de mandat n°2026-04 du 24 juin 2026")
+
+
+def seed_demo_mandate(engine) -> None:
+    """The owner's mandate to SPL Forez (états d'acompte, payment delay, Chorus Pro) from
+    1 July 2026, when the operation has no mandate yet."""
+    from sqlalchemy import func, select
+
+    from gesprokit.mandates import grant_mandate
+    from gesprokit.schema import MoaMandate
+    from gesprokit.workflow import Actor
+
+    with engine.connect() as conn:
+        if conn.execute(select(func.count()).select_from(MoaMandate)).scalar():
+            return
+    company, powers, starts_on, reference = DEMO_MANDATE
+    owner = Actor("direction@chmv.fr", "moa", "CHMV", name="Pierre Garnier")
+    grant_mandate(engine, owner, OPERATION_CODE, company, powers, starts_on, None, reference,
+                  now=datetime(2026, 6, 24, 15, 0))
 
 
 def sample_pdf(text: str) -> bytes:

@@ -613,6 +613,30 @@ class Attachment(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class MoaMandate(Base):
+    """A mandate of project ownership (mandat de maîtrise d'ouvrage, CCP L2422-5): the owner
+    entrusts a company, on one operation and for a period, with some of its powers
+    (gesprokit.mandates); that company's MOA accounts then act within them only."""
+
+    __tablename__ = "moa_mandate"
+    __table_args__ = (
+        CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="ck_mandate_period"),
+        Index("ix_mandate_operation_company", "operation_code", "company_code"),
+    )
+    mandate_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    operation_code: Mapped[str] = mapped_column(ForeignKey("operation.code"))
+    company_code: Mapped[str] = mapped_column(ForeignKey("company.code"))
+    reference: Mapped[str] = mapped_column(String(100))
+    powers: Mapped[str] = mapped_column(Text)  # JSON list of gesprokit.mandates.POWERS keys
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    granted_by: Mapped[str] = mapped_column(String(200))
+    granted_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+
 class Message(Base):
     """A message of a situation's thread (gesprokit.messages), in its author's name."""
 

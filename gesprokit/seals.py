@@ -46,6 +46,7 @@ SEALED: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "planned_progress": ("contract", ("contract_id",), ()),
     "billing_identity": ("contract", ("contract_id",), ()),
     "operation": ("operation", ("code",), ()),
+    "moa_mandate": ("mandate", ("mandate_id",), ()),
     "lot": ("operation", ("operation_code",), ()),
     "company": ("company", ("code",), ()),
     "company_profile": ("company", ("company_code",), ()),
@@ -70,6 +71,7 @@ GROUP_LABELS = {
     "operation": "opération {0}", "company": "entreprise {0}", "account": "compte {0}",
     "index": "indice {0}", "ecb": "taux de la BCE", "structure": "structure Chorus {0}",
     "piece": "pièce Chorus n°{0}", "message": "message n°{0}", "folder": "dossier {0}",
+    "mandate": "mandat de maîtrise d'ouvrage n°{0}",
     "document": "document {0}",
 }
 BULK_KEYS = 300  # above this many groups of a table, read it whole and filter here

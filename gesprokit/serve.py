@@ -58,6 +58,7 @@ def prepare_demo(url: str) -> list[str]:
         OPERATION_CODE,
         SHIPPED_DIR,
         seed_demo_accounts,
+        seed_demo_mandate,
         seed_demo_messages,
         seed_demo_profiles,
         seed_library,
@@ -81,6 +82,7 @@ def prepare_demo(url: str) -> list[str]:
         done.append(f"{len(created)} compte(s) de démonstration créé(s)")
     seed_demo_profiles(engine)
     seed_demo_messages(engine)
+    seed_demo_mandate(engine)
     if not documents:
         seed_library(engine)
         done.append("bibliothèque de documents d'exemple créée")

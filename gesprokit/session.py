@@ -213,7 +213,16 @@ class Session:
         operation = contract["operation_code"].iloc[0] if len(contract) else None
         return workflow.refusal(self.actor, action, row["status"], company,
                                 pd.notna(row["interrupted_at"]), pd.notna(row["resumed_at"]),
-                                operation=operation)
+                                operation=operation) or self.mandate_refusal(operation, action)
+
+    def mandate_refusal(self, operation: str | None, action: str):
+        """Why an MOA account of a mandataire may not do `action` today (None: it may)."""
+        if self.actor.role != "moa":
+            return None
+        from gesprokit.mandates import mandate_refusal
+
+        with reading(self.engine).connect() as conn:
+            return mandate_refusal(conn, self.actor, operation, action, datetime.now().date())
 
 
 def _shallow(frames: Frames) -> Frames:

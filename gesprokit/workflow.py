@@ -151,6 +151,7 @@ class _Context:
     situation: dict | None
     now: datetime
     cache: dict = field(default_factory=dict)  # frames and ledger, read once per action
+    mandate: dict | None = None  # the MOA mandate the actor acts under (gesprokit.mandates)
 
     def frames_and_ledger(self):
         """The contract's frames and ledger as they stand in the transaction (read once):
@@ -211,6 +212,9 @@ def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
                           operation=contract["operation_code"])
         if refused:
             raise refused
+        from gesprokit.mandates import acting_mandate, mandate_record
+
+        mandate = acting_mandate(conn, actor, contract["operation_code"], action, now.date())
         version = situation["version"]
         if expected_version is not None and expected_version != version:
             raise StaleState(f"La situation n°{n} a été modifiée par ailleurs (version {version}, "
@@ -223,7 +227,7 @@ def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
         if claimed.rowcount != 1:
             raise StaleState(f"La situation n°{n} vient d'être modifiée par un autre acteur : "
                              "rechargez-la.")
-        ctx = _Context(conn, actor, contract, situation, now)
+        ctx = _Context(conn, actor, contract, situation, now, mandate=mandate)
         details = body(ctx) or {}
         values = {}
         if t.to_state:
@@ -238,6 +242,8 @@ def _run(engine: Engine, actor: Actor, action: str, contract_id: str, n: int,
         hashes = _store_files(conn, files or [])
         before = {"status": situation["status"], **details.pop("before", {})}
         after = {"status": values.get("status", situation["status"]), **details.pop("after", {})}
+        if mandate:
+            after["mandate"] = mandate_record(mandate)
         pending = _pending_document(ctx, document) if document else None
         if pending:
             after["document"] = {"kind": document, "content_sha256": pending["sha256"]}
@@ -287,7 +293,13 @@ def _pending_document(ctx: _Context, kind: str) -> dict:
     from gesprokit.company_profile import profile
 
     payee = profile(ctx.conn, ctx.contract["company_code"])
-    text, sha = content_text(content(kind, frames, ledger, cid, n, ctx.now, payee))
+    signatory = None
+    if ctx.mandate:
+        mandataire = ctx.conn.execute(select(schema.Company.name).where(
+            schema.Company.code == ctx.mandate["company_code"])).scalar()
+        signatory = (f"{ctx.actor.name or ctx.actor.email} ({mandataire}), mandataire "
+                     f"({ctx.mandate['reference']})")
+    text, sha = content_text(content(kind, frames, ledger, cid, n, ctx.now, payee, signatory))
     return {"name": f"{kind}-{cid}-n{n}.pdf", "text": text, "sha256": sha}
 
 
@@ -614,7 +626,12 @@ def contract_action(engine: Engine, actor: Actor, contract_id: str, role: str, a
         refused = out_of_scope(actor, contract["operation_code"])
         if refused:
             raise refused
+        from gesprokit.mandates import acting_mandate, mandate_record
+
+        mandate = acting_mandate(conn, actor, contract["operation_code"], action, now.date())
         after = write(conn)
+        if mandate:
+            after = {**(after or {}), "mandate": mandate_record(mandate)}
         hashes = _store_files(conn, produced or [])
         append_events(conn, [{"at": now, "actor": actor.email, "role": actor.role,
                               "action": action, "contract_id": contract["contract_id"],

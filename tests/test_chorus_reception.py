@@ -260,3 +260,39 @@ def test_the_pages_suspend_then_complete(engine, server):
     assert "Pièce complétée dans Chorus Pro le 14/07/2026 à 10:00." in \
         moe.suspended.message.value
     assert moe.suspended.box.layout.display == "none" and "complétée" in moe.file.value
+
+
+def test_a_mandataire_treats_the_moas_pieces_only_under_its_mandate(engine, server, client):
+    """SPL Forez, the MOA's mandataire, suspends the A15 with the MOA's structure once its
+    mandate covers Chorus Pro; before that it is refused, nothing sent."""
+    from datetime import date
+
+    from gesprokit.mandates import grant_mandate
+
+    owner = Actor("direction@chmv.fr", "moa", "CHMV")
+    spl = Actor("mandat@spl-forez.fr", "moa", "SPL", name="Sophie Roche")
+    ids = _deposited(engine, client)
+    grant_mandate(engine, owner, "CHMV-EHPAD", "SPL", ["validate"], date(2026, 7, 1), None,
+                  "Convention n°2026-04", now=at(1))
+    before, calls = _state(engine), list(server.state.calls)
+    with pytest.raises(PermissionDenied, match="ne couvre pas « refuser ou suspendre"):
+        reception.treat(engine, client, spl, ids["A15"], "suspend", "PIECE_MANQUANTE", "x",
+                        now=at(13))
+    assert _state(engine) == before and server.state.calls == calls
+    from gesprokit.mandates import revoke_mandate
+
+    with engine.connect() as conn:
+        first = conn.execute(text("SELECT mandate_id FROM moa_mandate")).scalar()
+    revoke_mandate(engine, owner, first, "Étendue au Chorus Pro", now=at(2))
+    grant_mandate(engine, owner, "CHMV-EHPAD", "SPL", ["chorus", "validate"], date(2026, 7, 3),
+                  None, "Convention n°2026-04 avenant 1", now=at(2, 11))
+    CLOCK[0] = at(13, 9)
+    result = reception.treat(engine, client, spl, ids["A15"], "suspend", "PIECE_MANQUANTE",
+                             "Attestation décennale manquante.", now=at(13, 9))
+    assert result["status"] == "SUSPENDUE"
+    import json
+
+    with engine.connect() as conn:
+        after = conn.execute(text("SELECT after FROM event WHERE action = 'chorus_receive'")
+                             ).scalar()
+    assert json.loads(after)["mandate"]["reference"] == "Convention n°2026-04 avenant 1"

@@ -219,6 +219,10 @@ def prepare(conn: Connection, actor: Actor, contract_id: str, frame: str, number
     refused = out_of_scope(actor, ctx.contract["operation_code"])
     if refused:
         raise refused
+    from gesprokit.mandates import acting_mandate
+
+    acting_mandate(conn, actor, ctx.contract["operation_code"], "chorus_deposit",
+                   on or date.today())
     if actor.role in ("contractor", "cocontractor") and \
             ctx.contract["company_code"] != actor.company_code:
         raise PermissionDenied("Ce marché n'est pas celui de votre entreprise.")

@@ -16,7 +16,7 @@ reason, one chained event sealed with the piece, and a notice to whoever must ac
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -36,6 +36,7 @@ from gesprokit.chorus.frames import (
 )
 from gesprokit.chorus.piste import PisteClient, status_history
 from gesprokit.circuit import AMOUNT_REASON, RETURN_REASONS, ROLE_LABELS
+from gesprokit.mandates import acting_mandate, mandate_record
 from gesprokit.workflow import Actor, File, out_of_scope
 from gesprokit.workflow_errors import PermissionDenied, StaleState, ValidationError
 
@@ -93,8 +94,8 @@ def _is_last_live(conn: Connection, piece: dict) -> bool:
     return last == piece["piece_id"]
 
 
-def treatment_refusal(conn: Connection, actor: Actor, piece: dict, decision: str
-                      ) -> PermissionDenied | ValidationError | None:
+def treatment_refusal(conn: Connection, actor: Actor, piece: dict, decision: str,
+                      on: date | None = None) -> PermissionDenied | ValidationError | None:
     """Why `actor` may not refuse or suspend the piece (None: it may). The one rule the
     action and the page both apply."""
     contract = _context(conn, piece["contract_id"]).contract
@@ -106,8 +107,13 @@ def treatment_refusal(conn: Connection, actor: Actor, piece: dict, decision: str
     scope = out_of_scope(actor, contract["operation_code"])
     if scope:
         return scope
-    if _company_siret(conn, actor) != _depositor_siret(_context(conn, piece["contract_id"]),
-                                                       role):
+    try:  # a mandataire of the MOA acts with the MOA's structure, within its mandate
+        mandated = acting_mandate(conn, actor, contract["operation_code"], "chorus_receive",
+                                  on or date.today()) is not None
+    except PermissionDenied as refused:
+        return refused
+    if not mandated and _company_siret(conn, actor) != _depositor_siret(
+            _context(conn, piece["contract_id"]), role):
         return PermissionDenied(f"La pièce {piece['frame']} n°{piece['number']} est reçue par "
                                 f"la structure du {ROLE_LABELS[role].lower()} du marché, pas "
                                 "par votre entreprise.")
@@ -212,7 +218,7 @@ def treat(engine: Engine, client: PisteClient, actor: Actor, piece_id: int, deci
     now = (now or datetime.now()).replace(microsecond=0)
     with engine.connect() as conn:
         piece = _piece(conn, piece_id)
-        refused = treatment_refusal(conn, actor, piece, decision)
+        refused = treatment_refusal(conn, actor, piece, decision, now.date())
         if refused:
             raise refused
         siret = _receiving_siret(conn, piece["contract_id"], actor.role)
@@ -224,8 +230,11 @@ def treat(engine: Engine, client: PisteClient, actor: Actor, piece_id: int, deci
     with writing(engine) as conn:
         if _piece(conn, piece_id)["status"] != piece["status"]:
             raise StaleState("La pièce vient d'être traitée par ailleurs : rechargez la page.")
+        mandate = acting_mandate(conn, actor, _context(conn, piece["contract_id"]).contract[
+            "operation_code"], "chorus_receive", now.date())
         at, status = _record(conn, piece, history, text, actor, "chorus_receive", now,
-                             {"decision": decision, "reason": reason})
+                             {"decision": decision, "reason": reason,
+                              **({"mandate": mandate_record(mandate)} if mandate else {})})
         effect = EFFECTS.get(deadline_effect(status) or "", "")
         who = ROLE_LABELS[actor.role].lower()
         depositor = FRAMES[piece["frame"]].role

@@ -876,10 +876,14 @@ class MoaPanel(SituationPanel):
         return done
 
     def widget(self) -> w.Widget:
+        from gesprokit.ui.mandates import MandateForm
+
         items = inbox(self.session.engine, self.session.actor.email)
         listing = "".join(f"<li>{html.escape(i['subject'])}</li>" for i in items)
+        self.mandates = MandateForm(self.session, self.now)
         return w.VBox([super().widget(), w.HTML("<h4>Situations à traiter</h4><ul>"
-                                                f"{listing or '<li>(rien)</li>'}</ul>")])
+                                                f"{listing or '<li>(rien)</li>'}</ul>"),
+                       self.mandates.widget()])
 
 
 class AmoDesk:

@@ -31,6 +31,7 @@ def open_database() -> Engine:
     from gesprokit.sample_operation import (
         open_sample_database,
         seed_demo_accounts,
+        seed_demo_mandate,
         seed_demo_messages,
         seed_demo_profiles,
         seed_library,
@@ -43,6 +44,7 @@ def open_database() -> Engine:
     seed_demo_accounts(engine)
     seed_demo_profiles(engine)
     seed_demo_messages(engine)
+    seed_demo_mandate(engine)
     seed_library(engine)
     return engine
 
