@@ -7,6 +7,7 @@ ask whether a button is allowed) all read it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 STATES = ("draft", "submitted", "verified", "issued", "accepted", "validated", "paid")
@@ -78,6 +79,20 @@ ROLE_LABELS = {"contractor": "Entreprise titulaire", "cocontractor": "Cotraitant
                "subcontractor": "Sous-traitant", "verifier": "OPC / BET",
                "moe": "Maître d'œuvre", "amo": "AMO", "moa": "Maître d'ouvrage",
                "treasury": "Comptable", "auditor": "Auditeur", "admin": "Administrateur"}
+
+
+def role_label(role: str, after: str | None = None) -> str:
+    """The role as a person reads it; an MOA acting under a mandate (its event's ``after``
+    names the mandate, gesprokit.mandates) reads as the owner's mandataire."""
+    label = ROLE_LABELS.get(role, role)
+    if isinstance(after, str) and '"mandate"' in after:
+        try:
+            mandate = json.loads(after).get("mandate") or {}
+        except ValueError:
+            return label
+        if mandate.get("reference"):
+            return f"{label} – mandataire ({mandate['reference']})"
+    return label
 
 # What every journal action is called on pages, in PDFs and in the workbook
 ACTION_LABELS = {

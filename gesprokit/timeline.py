@@ -12,7 +12,7 @@ import json
 import pandas as pd
 
 from gesprokit.audit import event_payload
-from gesprokit.circuit import ACTION_LABELS, RETURN_REASONS, ROLE_LABELS
+from gesprokit.circuit import ACTION_LABELS, RETURN_REASONS, role_label
 from gesprokit.money import format_eur, format_pct_bp
 from gesprokit.months import format_date_fr
 
@@ -67,7 +67,7 @@ def situation_timeline(events: pd.DataFrame, contract_id: str, n: int,
     own = events[(events["contract_id"] == contract_id) & (events["n"] == n)
                  & (events["action"] != "document")]
     rows = [[format_date_fr(e.at) + pd.Timestamp(e.at).strftime(" %H:%M"),
-             e.actor, ROLE_LABELS.get(e.role, e.role),
+             e.actor, role_label(e.role, e.after),
              ACTION_LABELS.get(e.action, e.action), _detail(e, labels)]
             for e in own.sort_values("event_id").itertuples()]
     return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)

@@ -18,7 +18,7 @@ import xlsxwriter
 from tqdm.auto import tqdm
 from xlsxwriter.utility import xl_col_to_name
 
-from gesprokit.circuit import ACTION_LABELS, ROLE_LABELS
+from gesprokit.circuit import ACTION_LABELS, ROLE_LABELS, role_label
 from gesprokit.report_data import ReportData
 from gesprokit.summary import s_curve
 
@@ -265,7 +265,7 @@ def write_workbook(data: ReportData, path: str | Path, progress: bool = False) -
     ws.conditional_format(1, 0, max(len(delays), 1), len(DELAYS) - 1, {
         "type": "formula", "criteria": f"=${late_col}2>0", "format": w.late})
     journal = data.frames.events.sort_values("event_id").assign(
-        role=lambda e: e["role"].map(lambda r: ROLE_LABELS.get(r, r)),
+        role=lambda e: _journal_roles(e),
         action=lambda e: e["action"].map(lambda a: ACTION_LABELS.get(a, a)))
     general = _general_rows(data)
     ws = w.table("Décompte général", general, GENERAL)
@@ -277,6 +277,19 @@ def write_workbook(data: ReportData, path: str | Path, progress: bool = False) -
     _charts(w, data)
     w.book.close()
     return path
+
+
+def _journal_roles(events: pd.DataFrame) -> pd.Series:
+    """Each event's role in French; an MOA's mandataire names its mandate (only the events
+    that carry one are parsed)."""
+    roles = events["role"].map(lambda r: ROLE_LABELS.get(r, r))
+    if "after" not in events:
+        return roles
+    mandated = events["after"].str.contains('"mandate"', regex=False, na=False)
+    if mandated.any():
+        roles[mandated] = [role_label(r, a) for r, a in zip(
+            events.loc[mandated, "role"], events.loc[mandated, "after"], strict=True)]
+    return roles
 
 
 def _general_rows(data: ReportData) -> pd.DataFrame:

@@ -189,3 +189,35 @@ def test_the_pages_of_the_owner_and_of_the_mandataire(engine):
     assert spl.validate.disabled
     assert "ne couvre pas « valider l'état d'acompte »" in html.unescape(
         spl.validate_reason.value)
+
+
+def test_the_auditor_reads_who_acted_under_which_mandate(engine, tmp_path):
+    """The situation's history and the workbook's journal name the mandataire's mandate."""
+    from openpyxl import load_workbook
+
+    from gesprokit.report_data import build_report_data
+    from gesprokit.store import load_frames
+    from gesprokit.timeline import situation_timeline
+    from gesprokit.workbook import write_workbook
+
+    _grant(engine)
+    month_with_bonus(engine, validate=False)
+    workflow.validate(engine, SPL, L05, 7, now=at(12))
+    frames = load_frames(engine, [L05])
+    history = situation_timeline(frames.events, L05, 7)
+    validated = history[history.iloc[:, 3] == "valider l'état d'acompte"].iloc[0]
+    assert validated.iloc[1:3].tolist() == [
+        "mandat@spl-forez.fr", f"Maître d'ouvrage – mandataire ({REFERENCE})"]
+
+    path = write_workbook(build_report_data(engine, as_of=datetime(2026, 7, 31)),
+                          tmp_path / "audit.xlsx")
+    rows = list(load_workbook(path, read_only=True)["Journal"].values)
+    header = rows[0]
+    found = [dict(zip(header, r, strict=True)) for r in rows[1:]
+             if r[header.index("Action")] == "valider l'état d'acompte"
+             and r[header.index("Marché")] == L05 and r[header.index("Situation")] == 7]
+    assert [(f["Acteur"], f["Rôle"]) for f in found] == [
+        ("mandat@spl-forez.fr", f"Maître d'ouvrage – mandataire ({REFERENCE})")]
+    granted = [r for r in rows[1:] if r[header.index("Action")] ==
+               "confier un mandat de maîtrise d'ouvrage"]
+    assert [r[header.index("Acteur")] for r in granted] == ["direction@chmv.fr"]
