@@ -157,3 +157,16 @@ def engine_on_copy(base: Path, sqlite_url: str):
 def sample_engine(imported_sample, sqlite_url):
     """A copy of the imported sample at the test's own address."""
     yield from engine_on_copy(imported_sample, sqlite_url)
+
+
+def pdf_words(content: bytes) -> str:
+    """A PDF's text as one line of words, French number spaces read as plain spaces
+    (pdftotext, from poppler-utils)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        pytest.fail("pdftotext absent : apt-get install poppler-utils")
+    text_ = subprocess.run(["pdftotext", "-", "-"], input=content, check=True,
+                           capture_output=True).stdout.decode()
+    return " ".join(text_.split()).replace("\u202f", " ").replace("\xa0", " ")

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import html
 import json
-import shutil
-import subprocess
 from datetime import date, datetime
 
 import pytest
+from conftest import pdf_words
 from sqlalchemy import func, select, text
 from test_chorus_client import L05, at, month_with_bonus
 
@@ -86,13 +85,9 @@ def test_the_mandataire_validates_in_the_owners_name(engine):
 
     with engine.connect() as conn:
         pdf = produced_document(conn, L05, 7, "validate")
-    if shutil.which("pdftotext") is None:
-        pytest.fail("pdftotext absent : apt-get install poppler-utils")
-    words = " ".join(subprocess.run(["pdftotext", "-", "-"], input=pdf.content, check=True,
-                                    capture_output=True).stdout.decode().split())
     assert ("Validé pour le maître d'ouvrage par Sophie Roche (SPL Forez Équipements "
             "Publics), mandataire (Convention de mandat n°2026-04) le 12/07/2026 : net à payer "
-            "1 710,00 € TTC.") in words.replace("\u202f", " ").replace("\xa0", " ")
+            "1 710,00 € TTC.") in pdf_words(pdf.content)
     assert verify(engine).problems == []
 
 

@@ -5,13 +5,12 @@ makes due again. Expected figures computed by hand from L05's sample figures."""
 from __future__ import annotations
 
 import html
-import shutil
-import subprocess
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 import pytest
+from conftest import pdf_words
 from sqlalchemy import text
 from test_chorus_client import (  # noqa: F401 - fixtures
     BONUS,
@@ -66,13 +65,9 @@ def test_the_rectification_is_what_the_etat_the_a19_and_the_delays_pay(
 
     with engine.connect() as conn:
         pdf = produced_document(conn, L05, 7, "validate")
-    if shutil.which("pdftotext") is None:
-        pytest.fail("pdftotext absent : apt-get install poppler-utils")
-    words = " ".join(subprocess.run(["pdftotext", "-", "-"], input=pdf.content, check=True,
-                                    capture_output=True).stdout.decode().split())
-    assert f"Rectification du maître d'ouvrage : -500,00 € TTC. Motif : {WHY}" in words.replace(
-        "\u202f", " ").replace("\xa0", " ")
-    assert "net à payer 1 210,00 € TTC" in words.replace("\u202f", " ").replace("\xa0", " ")
+    words = pdf_words(pdf.content)
+    assert f"Rectification du maître d'ouvrage : -500,00 € TTC. Motif : {WHY}" in words
+    assert "net à payer 1 210,00 € TTC" in words
 
     # the A19 pays the rectified amount and says why it pays less than its TTC total
     billing.deposit(engine, client, CONTRACTOR, L05, "A4", "PD-L05-07", n=7, now=at(12, 14))
