@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sender", default="gesprokit@localhost")
     p.add_argument("--remind-after", type=int, help="relancer les actions en attente depuis "
                                                     "N jours")
+    p.add_argument("--base-url", help="adresse publique de l'application servie, pour les "
+                                      "liens des courriels (défaut : $GESPROKIT_BASE_URL ; "
+                                      "sans elle, le courriel nomme la page et l'identifiant)")
     p.add_argument("--db", help=db_help)
     p.set_defaults(func=_lazy("gesprokit.commands", "cmd_notify"))
 

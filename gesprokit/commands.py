@@ -339,8 +339,16 @@ def cmd_index_list(args) -> int:
 
 
 def cmd_notify(args) -> int:
+    from gesprokit.errors import GesprokitError
+    from gesprokit.links import configured_base_url
     from gesprokit.notifications import remind, send_notifications
 
+    try:
+        base_url = configured_base_url(args.base_url)
+    except GesprokitError as exc:
+        print(f"--base-url / GESPROKIT_BASE_URL : {exc} ; rien n'a été envoyé.",
+              file=sys.stderr)
+        return 2
     engine = get_engine(args.db)
     if args.remind_after is not None:
         from gesprokit.library.actions import remind_late_visas
@@ -349,7 +357,8 @@ def cmd_notify(args) -> int:
         print(f"{remind_late_visas(engine)} relance(s) de visa en retard créée(s)")
     host, _, port = args.smtp.partition(":")
     try:
-        count = send_notifications(engine, host, int(port or 25), args.sender)
+        count = send_notifications(engine, host, int(port or 25), args.sender,
+                                   base_url=base_url)
     except OSError as exc:
         print(f"Serveur SMTP {args.smtp} injoignable ({exc}) : messages conservés.",
               file=sys.stderr)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from gesprokit import schema
 from gesprokit.circuit import STATE_LABELS, TRANSITIONS
+from gesprokit.links import where_to_find, with_location
 
 # action -> (role to tell, kind, what they have to do)
 NEXT_ACTORS = {
@@ -96,16 +97,30 @@ def remind(engine: Engine, after_days: int, now: datetime | None = None) -> int:
     return len(late)
 
 
+def email_body(item: dict, base_url: str | None, role: str | None = None) -> str:
+    """The text e-mailed for an inbox item: its body, then the link to the served page of
+    its document or situation (for the recipient's `role`), or where to find it in words
+    when the service's address is not configured (gesprokit.links)."""
+    return with_location(item["body"], where_to_find(
+        base_url, document_id=item.get("document_id"), contract_id=item.get("contract_id"),
+        n=item.get("n"), role=role))
+
+
 def send_notifications(engine: Engine, host: str, port: int, sender: str,
-                       now: datetime | None = None, timeout: float = 10) -> int:
-    """E-mail every unsent item through the SMTP server; returns how many were sent."""
+                       now: datetime | None = None, timeout: float = 10,
+                       base_url: str | None = None) -> int:
+    """E-mail every unsent item through the SMTP server; returns how many were sent. Each
+    e-mail carries the link to its page under `base_url` (the served application's public
+    address), or says where to find it when there is none."""
     now = now or datetime.now()
     with engine.connect() as conn:
         pending = conn.execute(select(schema.Notification).where(
             schema.Notification.sent_at.is_(None)).order_by(
             schema.Notification.notification_id)).mappings().all()
-    if not pending:
-        return 0
+        if not pending:
+            return 0
+        roles = dict(conn.execute(select(schema.User.email, schema.User.role).where(
+            schema.User.email.in_({item["recipient"] for item in pending}))).all())
     sent = []
     try:
         with smtplib.SMTP(host, port, timeout=timeout) as smtp:
@@ -113,7 +128,7 @@ def send_notifications(engine: Engine, host: str, port: int, sender: str,
                 msg = EmailMessage()
                 msg["From"], msg["To"] = sender, item["recipient"]
                 msg["Subject"] = item["subject"]
-                msg.set_content(item["body"])
+                msg.set_content(email_body(dict(item), base_url, roles.get(item["recipient"])))
                 smtp.send_message(msg)
                 sent.append(item["notification_id"])
     finally:  # what went out is marked even if the server fails half-way

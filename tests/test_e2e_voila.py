@@ -117,15 +117,16 @@ def choose(page, label: str, prefix: str) -> str:
     return text
 
 
-def open_app(browser, base: str):
-    """A new tab on the application, once its login form is there."""
+def open_app(browser, base: str, query: str = ""):
+    """A new tab on the application (at the address `query` adds to it, an e-mail's link),
+    once its login form is there."""
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
     # nothing outside this machine is reachable: answer every external request at once
     # (a script waiting on an unreachable CDN would stall the page)
     page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"),
                lambda r: r.fulfill(status=200, body=""))
     # wait for the login form, not for every resource of the page to load
-    page.goto(f"{base}/", timeout=240_000, wait_until="commit")
+    page.goto(f"{base}/{query}", timeout=240_000, wait_until="commit")
     login = page.get_by_text("Connexion", exact=True)
     for attempt in range(RELOADS + 1):
         try:
@@ -440,6 +441,24 @@ def test_each_scope_shows_what_the_ledger_says(server, browser):
     close(page)
     page = open_as(browser, server["base"], "audit@chmv.fr", "Audit")
     page.get_by_text(f"{len(ledger)} situations recalculées").wait_for(timeout=60_000)
+    close(page)
+
+
+def test_an_e_mails_link_opens_its_document_after_the_login(server, browser):
+    """A notice's link (…/?page=documents&document=…) on a preheated kernel: the login form
+    and nothing of the document before the login; after it, the document is open on
+    « Documents et visas »: its first page as an image, its messages, « Répondre »."""
+    document = "CHMV-EHPAD-BCC-STR-0001"  # the demonstration's plan of reservations
+    page = open_app(browser, server["base"], f"?page=documents&document={document}")
+    assert document not in page.locator("body").inner_text()
+    type_into(field(page, "Adresse électronique"), "alu@mal.fr")
+    type_into(field(page, "Mot de passe"), PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.get_by_text("Messages sur ce document").wait_for(timeout=120_000)
+    assert page.locator("img[alt='Page 1 sur 1']").count() == 1
+    assert page.get_by_role("button", name="Répondre", exact=True).count() == 1
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "lien-document-ouvert.png"))
     close(page)
 
 

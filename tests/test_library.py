@@ -294,8 +294,8 @@ def test_the_contractor_reads_the_common_contract_documents_not_the_buyers_own(
     assert common in readable and own not in readable
     page.review.readable.value = common
     page.review.open()
-    assert f"download='{common}.pdf'" in page.review.opened.value
-    assert "data:application/pdf;base64,JVBER" in page.review.opened.value
+    assert f"download='{common}-A.pdf'" in page.review.viewer.opened.value
+    assert "data:application/pdf;base64,JVBER" in page.review.viewer.opened.value
     with pytest.raises(PermissionDenied, match="pas accès au dossier « marche »"):
         read_document(engine, actor("contractor"), own)
 

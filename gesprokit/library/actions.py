@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -411,21 +412,47 @@ def remind_unread(engine: Engine, actor: Actor, document_id: str, revision_index
     return list(unread)
 
 
-def read_document(engine: Engine, actor: Actor, document_id: str,
-                  revision_index: str | None = None) -> bytes:
-    """The file of a version (the last one by default), if the actor may read its folder."""
+def readable_document(conn: Connection, actor: Actor, document_id: str) -> dict:
+    """The document if the actor may read it (its operation granted, its folder readable by
+    the actor's role and company); refused in French otherwise. Whoever reads a document's
+    file reads its thread (gesprokit.document_messages)."""
+    document = _document(conn, actor, document_id)
+    if not rights(conn, actor, document["folder_code"])[0]:
+        raise PermissionDenied(f"Vous n'avez pas accès au dossier « "
+                               f"{document['folder_code']} ».")
+    return document
+
+
+@dataclass(frozen=True)
+class OpenedFile:
+    """A version's file as a reader receives it."""
+
+    document_id: str
+    revision_index: str
+    file_name: str
+    content: bytes
+
+
+def open_version(engine: Engine, actor: Actor, document_id: str,
+                 revision_index: str | None = None) -> OpenedFile:
+    """The file of a version (the last one by default), with its index and stored name, if
+    the actor may read its folder (the one permission path of every read of a file)."""
     with engine.connect() as conn:
-        document = _document(conn, actor, document_id)
-        if not rights(conn, actor, document["folder_code"])[0]:
-            raise PermissionDenied(f"Vous n'avez pas accès au dossier « "
-                                   f"{document['folder_code']} ».")
-        query = select(schema.Attachment.content).join(
+        readable_document(conn, actor, document_id)
+        query = select(schema.DocumentVersion.revision_index, schema.DocumentVersion.file_name,
+                       schema.Attachment.content).join(
             schema.DocumentVersion, schema.DocumentVersion.sha256 == schema.Attachment.sha256
         ).where(schema.DocumentVersion.document_id == document_id)
         if revision_index:
             query = query.where(schema.DocumentVersion.revision_index == revision_index)
-        content = conn.execute(query.order_by(
-            schema.DocumentVersion.index_number.desc()).limit(1)).scalar()
-    if content is None:
+        row = conn.execute(query.order_by(
+            schema.DocumentVersion.index_number.desc()).limit(1)).first()
+    if row is None:
         raise ValidationError(f"Indice « {revision_index} » inconnu pour {document_id}.")
-    return content
+    return OpenedFile(document_id, row.revision_index, row.file_name, row.content)
+
+
+def read_document(engine: Engine, actor: Actor, document_id: str,
+                  revision_index: str | None = None) -> bytes:
+    """The file of a version (the last one by default), if the actor may read its folder."""
+    return open_version(engine, actor, document_id, revision_index).content

@@ -21,6 +21,7 @@ import ipywidgets as w
 from gesprokit.errors import GesprokitError
 from gesprokit.session import Session
 from gesprokit.ui.common import LoginForm, error_html, esc, guarded, who_html
+from gesprokit.ui.request_query import requested, voila_query_string
 
 COMPANY_ROLES = ("contractor", "cocontractor", "subcontractor")
 EVERY_ROLE = (*COMPANY_ROLES, "verifier", "moe", "amo", "moa", "treasury", "auditor")
@@ -115,8 +116,10 @@ class App:
 
     def __init__(self, db_url: str | None = None, pages: tuple[str, ...] | None = None,
                  now: datetime | None = None, idle_minutes: float | None = None,
-                 watch_idle: bool = True):
+                 watch_idle: bool = True, query: Callable[[], str] | None = None):
         self.db_url, self.now = db_url, now
+        # the page's address (an e-mail's link), read once, after the first login only
+        self._query: Callable[[], str] | None = query or voila_query_string
         self.specs = [p for p in PAGES if pages is None or p.key in pages]
         roles = tuple(sorted({r for p in self.specs for r in p.roles}))
         self.idle_seconds = 60 * (idle_minutes if idle_minutes is not None
@@ -167,7 +170,28 @@ class App:
         self.open_page(HOME if len(pages) != 1 else pages[0].key)
         if len(pages) == 1:
             self.nav.value = pages[0].key
+        self._follow_link(pages)
         self._watch()
+
+    def _follow_link(self, pages: list[PageSpec]) -> None:
+        """Open what the page's address asks for (``?page=…&document=…``), once, with this
+        account's rights: a page its role may not open, or a document it may not read, is
+        refused in French and nothing of it is shown."""
+        if self._query is None:
+            return
+        wish = requested(self._query())
+        self._query = None
+        key = wish.get("page") or ("documents" if "document" in wish else None)
+        if key is None:
+            return
+        if key not in {p.key for p in pages}:
+            self.message.value = error_html("la page demandée par le lien n'est pas ouverte à "
+                                            "votre rôle.")
+            return
+        if self.nav.value != key:
+            self.nav.value = key  # opens it
+        if "document" in wish and hasattr(self.page, "open_document"):
+            self.page.open_document(wish["document"])
 
     def home(self) -> w.Widget:
         items = "".join(f"<li><b>{esc(p.title)}</b> : {esc(p.summary)}</li>"

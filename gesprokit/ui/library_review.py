@@ -1,6 +1,7 @@
-"""The reviewer's and the recipient's controls on « Documents et visas »: give the visa your
-role owes on a version (VSO, VAO, REF, HM, observations required for VAO and REF) and
-acknowledge a meeting report sent to you; each in your own name, one journaled action."""
+"""The reader's, the reviewer's and the recipient's controls on « Documents et visas »: open
+a readable document (link, first pages, message thread), give the visa your role owes on a
+version (VSO, VAO, REF, HM, observations required for VAO and REF) and acknowledge a meeting
+report sent to you; each in your own name, one journaled action."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import pandas as pd
 from sqlalchemy import select
 
 from gesprokit import schema
-from gesprokit.library.actions import VISA_STATUSES, acknowledge, give_visa, read_document
+from gesprokit.library.actions import VISA_STATUSES, acknowledge, give_visa
+from gesprokit.links import MAX_VALUE
 from gesprokit.session import Session
-from gesprokit.ui.common import STYLE, download_link, guarded
+from gesprokit.ui.common import STYLE, error_html, guarded
+from gesprokit.ui.document_viewer import DocumentViewer
 
 WIDE = w.Layout(width="640px")
 
@@ -63,10 +66,11 @@ class ReviewForms:
         open_button = w.Button(description="Ouvrir", disabled=readable.empty,
                                layout=w.Layout(width="fit-content"))
         open_button.on_click(lambda _b: self.open())
-        self.opened = w.HTML()
+        self.viewer = DocumentViewer(session, message, now=now)
+        self.readable.observe(lambda _c: self.viewer.clear(), names="value")
         self.items = [
             w.HTML("<h4>Ouvrir un document</h4>"),
-            w.HBox([self.readable, open_button]), self.opened,
+            w.HBox([self.readable, open_button]), self.viewer.widget(),
             w.HTML("<h4>Visas que vous devez rendre</h4>" + (
                 "" if len(mine) else "<p><i>Aucun visa attendu de votre rôle.</i></p>")),
             *([self.document, self.status, self.observations, give] if len(mine) else []),
@@ -74,21 +78,20 @@ class ReviewForms:
                 "" if len(reports) else "<p><i>Aucun compte rendu en attente.</i></p>")),
             *([self.report, ack] if len(reports) else [])]
 
-    def open(self):
-        """The last index of the chosen document, as a link to open or save it."""
+    def open(self, document_id: str | None = None):
+        """The last index of the chosen document (or of `document_id`, when one of the
+        readable ones): its link, its first pages and its thread."""
+        if document_id is not None:
+            if document_id not in {v for _, v in self.readable.options}:
+                self.viewer.clear()
+                self.message.value = error_html(
+                    f"le document « {document_id[:MAX_VALUE]} » n'existe pas ou votre compte ne "
+                    "peut pas le lire.")
+                return None
+            self.readable.value = document_id
         if self.readable.value is None:
             return None
-        document_id = self.readable.value
-
-        def act():
-            self.session.check_account()
-            return read_document(self.session.engine, self.session.actor, document_id)
-
-        def shown(content: bytes) -> str:
-            self.opened.value = download_link(f"{document_id}.pdf", content,
-                                              f"Ouvrir {document_id} (PDF)")
-            return ""
-        return guarded(act, self.message, shown)
+        return self.viewer.open(self.readable.value)
 
     def give(self):
         if self.document.value is None:

@@ -247,6 +247,10 @@ class DocumentsPage:
     def widget(self) -> w.Widget:
         return w.VBox([self.box, self.message])
 
+    def open_document(self, document_id: str):
+        """Open a document this account may read (a link's), as « Ouvrir » does."""
+        return self.review.open(document_id)
+
     def _items(self) -> list[w.Widget]:
         from gesprokit.library.actions import DEFAULT_FOLDERS
 

@@ -1,0 +1,49 @@
+"""What the address of the served page asks for (``?page=documents&document=…``, the links
+of the e-mails, gesprokit.links), read from Voilà's request: only once someone has logged
+in, and only as a wish that the logged-in account's rights then judge.
+
+Voilà gives a kernel its request as CGI variables (``QUERY_STRING``). A preheated kernel
+runs the notebook before any request: Voilà hands it the request when asked
+(``voila.utils.wait_for_request``, answered from the request already made by the time a
+person logs in); the question is bounded in time and its failure means « nothing asked »."""
+
+from __future__ import annotations
+
+import os
+import threading
+from urllib.parse import parse_qs
+
+from gesprokit.links import MAX_VALUE
+
+WAIT_SECONDS = 3.0
+
+
+def voila_query_string(wait_seconds: float = WAIT_SECONDS) -> str:
+    """The query string of the page's request ("" when there is none or it cannot be had)."""
+    text = os.environ.get("QUERY_STRING")
+    if text is None and os.environ.get("VOILA_PREHEAT") == "True":
+        def ask() -> None:
+            try:
+                from voila.utils import wait_for_request
+
+                wait_for_request()
+            except Exception:  # noqa: BLE001 - no request info: the link is ignored
+                pass
+        thread = threading.Thread(target=ask, daemon=True)
+        thread.start()
+        thread.join(wait_seconds)
+        text = os.environ.get("QUERY_STRING")
+    return text or ""
+
+
+def requested(query: str | None) -> dict[str, str]:
+    """The first value of each parameter, blank ones and those too long to be an identifier
+    left out; nothing from an absurd query (too long, too many fields)."""
+    if not query or len(query) > 4 * MAX_VALUE:
+        return {}
+    try:
+        values = parse_qs(query, max_num_fields=20)
+    except ValueError:
+        return {}
+    return {k: v[0].strip() for k, v in values.items()
+            if v and 0 < len(v[0].strip()) <= MAX_VALUE}
