@@ -130,6 +130,7 @@ ACTION_LABELS = {
     "document": "établir le PDF de l'étape",
     "update_profile": "mettre à jour le profil de l'entreprise",
     "post_message": "écrire un message",
+    "post_document_message": "écrire un message sur un document",
     "grant_mandate": "confier un mandat de maîtrise d'ouvrage",
     "revoke_mandate": "retirer un mandat de maîtrise d'ouvrage",
 }

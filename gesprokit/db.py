@@ -8,7 +8,6 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
-from gesprokit import document_message_table  # noqa: F401 - its table is created too
 from gesprokit.schema import Base
 
 DEFAULT_DB_URL = "sqlite:///gesprokit.db"

@@ -16,7 +16,6 @@ from sqlalchemy import Connection, Engine, insert, select
 from gesprokit import schema
 from gesprokit.audit import append_events, writing
 from gesprokit.circuit import ROLE_LABELS
-from gesprokit.document_message_table import DocumentMessage
 from gesprokit.library.actions import readable_document, rights
 from gesprokit.workflow import Actor
 from gesprokit.workflow_errors import ValidationError
@@ -59,9 +58,9 @@ def post_document_message(engine: Engine, actor: Actor, document_id: str, body: 
     now = (now or datetime.now()).replace(microsecond=0)
     with writing(engine) as conn:
         document = readable_document(conn, actor, document_id)
-        message_id = conn.execute(insert(DocumentMessage).values(
+        message_id = conn.execute(insert(schema.DocumentMessage).values(
             document_id=document_id, author=actor.email, role=actor.role, at=now,
-            body=text).returning(DocumentMessage.message_id)).scalar_one()
+            body=text).returning(schema.DocumentMessage.message_id)).scalar_one()
         who = actor.name or actor.email
         title = document["title"]
         rows = [dict(recipient=r, kind="info", document_id=document_id,
@@ -88,11 +87,11 @@ def document_thread(engine: Engine, actor: Actor, document_id: str) -> pd.DataFr
     with engine.connect() as conn:
         readable_document(conn, actor, document_id)
         rows = conn.execute(select(
-            DocumentMessage.at, DocumentMessage.author, DocumentMessage.role,
-            DocumentMessage.body, schema.User.name).outerjoin(
-            schema.User, schema.User.email == DocumentMessage.author).where(
-            DocumentMessage.document_id == document_id).order_by(
-            DocumentMessage.message_id)).all()
+            schema.DocumentMessage.at, schema.DocumentMessage.author, schema.DocumentMessage.role,
+            schema.DocumentMessage.body, schema.User.name).outerjoin(
+            schema.User, schema.User.email == schema.DocumentMessage.author).where(
+            schema.DocumentMessage.document_id == document_id).order_by(
+            schema.DocumentMessage.message_id)).all()
     return pd.DataFrame([{"at": r.at, "author": r.name or r.author,
                           "role": ROLE_LABELS.get(r.role, r.role), "body": r.body}
                          for r in rows], columns=["at", "author", "role", "body"])

@@ -613,6 +613,20 @@ class Attachment(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class DocumentMessage(Base):
+    """A message of a library document's thread (gesprokit.document_messages), in its
+    author's name."""
+
+    __tablename__ = "document_message"
+    __table_args__ = (Index("ix_document_message_document", "document_id"),)
+    message_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("document.document_id"))
+    author: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    body: Mapped[str] = mapped_column(Text)
+
+
 class MoaMandate(Base):
     """A mandate of project ownership (mandat de maîtrise d'ouvrage, CCP L2422-5): the owner
     entrusts a company, on one operation and for a period, with some of its powers

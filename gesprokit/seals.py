@@ -32,6 +32,7 @@ SEALED: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "payment_statement": ("situation", ("contract_id", "n"), ()),
     "rectification": ("situation", ("contract_id", "n"), ()),
     "message": ("message", ("message_id",), ()),
+    "document_message": ("document_message", ("message_id",), ()),
     "contract": ("contract", ("contract_id",), ()),
     "price_line": ("contract", ("contract_id",), ()),
     "revision_term": ("contract", ("contract_id",), ()),
@@ -72,7 +73,7 @@ GROUP_LABELS = {
     "index": "indice {0}", "ecb": "taux de la BCE", "structure": "structure Chorus {0}",
     "piece": "pièce Chorus n°{0}", "message": "message n°{0}", "folder": "dossier {0}",
     "mandate": "mandat de maîtrise d'ouvrage n°{0}",
-    "document": "document {0}",
+    "document": "document {0}", "document_message": "message n°{0} sur un document",
 }
 BULK_KEYS = 300  # above this many groups of a table, read it whole and filter here
 
