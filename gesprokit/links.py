@@ -47,10 +47,13 @@ def configured_base_url(value: str | None = None) -> str | None:
     return check_base_url(text) if text and text.strip() else None
 
 
-def page_link(base_url: str, page: str, document_id: str | None = None) -> str:
-    """The address of a page of the served application (and of a document on it), each
-    value URL-encoded."""
-    query = {"page": page, **({"document": document_id} if document_id else {})}
+def page_link(base_url: str, page: str, document_id: str | None = None,
+              contract_id: str | None = None, n: int | None = None) -> str:
+    """The address of a page of the served application (and of a document or a situation
+    on it), each value URL-encoded."""
+    query = {"page": page, **({"document": document_id} if document_id else {}),
+             **({"contract": contract_id, "n": str(n)} if contract_id and n is not None
+                else {})}
     return f"{base_url}/?{urlencode(query, quote_via=quote, safe='')}"
 
 
@@ -70,7 +73,7 @@ def where_to_find(base_url: str | None, *, document_id: str | None = None,
         key, title = SITUATION_PAGES.get(role or "", (None, None))
         if base_url and key:
             return f"Ouvrir la page « {title} » ({what}, après connexion) : " \
-                   f"{page_link(base_url, key)}"
+                   f"{page_link(base_url, key, contract_id=contract_id, n=n)}"
         if base_url:
             return f"Ouvrir gesprokit ({what}, après connexion) : {base_url}/"
         return "Où la trouver : dans gesprokit" + (f", page « {title} »" if title else "") \

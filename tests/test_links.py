@@ -93,7 +93,7 @@ def test_sent_mails_carry_their_link(engine, smtp):  # noqa: F811
     assert f"{BASE}/?page=documents&document={doc}" in visa
     situation = next(body for (r, s), body in mails.items() if r == "opc@opc.fr" and L05 in s)
     assert (f"Ouvrir la page « Vérification » (marché {L05}, situation n°7, après connexion) : "
-            f"{BASE}/?page=verification") in situation
+            f"{BASE}/?page=verification&contract={L05}&n=7") in situation
 
 
 def test_notify_takes_the_address_from_its_option_or_refuses_a_bad_one(engine, smtp, capsys,  # noqa: F811
@@ -180,3 +180,18 @@ def test_an_absurd_link_is_ignored_or_refused_in_french(engine, query):  # noqa:
     assert app.session is not None
     if app.current == "documents":
         assert app.page.review.viewer.document_id is None
+
+
+def test_a_link_to_a_situation_selects_it_in_the_queue(engine):  # noqa: F811
+    """The OPC's link opens « Vérification » on the situation it names; once verified, the
+    same link says in French that it no longer waits for the OPC."""
+    workflow.create_situation(engine, actor("contractor"), L05, "2026-06", now=T0)
+    workflow.submit(engine, actor("contractor"), L05, 7, now=at(1))
+    app = app_with(str(engine.url), f"page=verification&contract={L05}&n=7")
+    log_in(app, "verifier")
+    assert app.current == "verification" and app.page.queue.value == (L05, 7)
+    workflow.verify(engine, actor("verifier"), L05, 7, now=at(2))
+    later = app_with(str(engine.url), f"page=verification&contract={L05}&n=7")
+    log_in(later, "verifier")
+    assert later.current == "verification"
+    assert "n'attend plus d'action de votre part" in html.unescape(later.page.message.value)

@@ -192,6 +192,8 @@ class App:
             self.nav.value = key  # opens it
         if "document" in wish and hasattr(self.page, "open_document"):
             self.page.open_document(wish["document"])
+        if "contract" in wish and "n" in wish and hasattr(self.page, "open_situation"):
+            self.page.open_situation(wish["contract"], wish["n"])
 
     def home(self) -> w.Widget:
         items = "".join(f"<li><b>{esc(p.title)}</b> : {esc(p.summary)}</li>"

@@ -124,6 +124,17 @@ class SituationPanel:
     def selected(self) -> tuple[str, int] | None:
         return self.queue.value
 
+    def open_situation(self, contract_id: str, n: str) -> None:
+        """Select the situation a link asks for when it waits in this role's queue; say so
+        in French otherwise (treated since, or not the account's to see)."""
+        wanted = (contract_id, int(n)) if str(n).isdigit() else None
+        if wanted in [v for _, v in self.queue.options]:
+            self.queue.value = wanted
+            return
+        self.message.value = error_html(f"la situation n°{n} du marché {contract_id} n'attend "
+                                        "plus d'action de votre part (ou n'est pas dans votre "
+                                        "périmètre).")
+
     def frames(self):
         """The session's frames, read once per displayed situation."""
         if self._frames is None:
@@ -891,6 +902,7 @@ class AmoDesk:
 
     def __init__(self, session: Session, now: datetime | None = None):
         self.panel = AmoPanel(session, now)
+        self.open_situation = self.panel.open_situation
         self.guarantees = GuaranteeForm(session, now)
         self.subcontracts = SubcontractForm(session, now)
 
