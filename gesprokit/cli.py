@@ -18,6 +18,15 @@ def _lazy(module: str, name: str) -> Callable:
     return run
 
 
+def _dataset_options(p: argparse.ArgumentParser) -> None:
+    """--dataset and --scheduler: the command on a partitioned dataset, with Dask."""
+    p.add_argument("--dataset", metavar="DOSSIER",
+                   help="jeu de données Parquet partitionné (export --partitioned) : calcul "
+                        "distribué avec Dask, résultats en Parquet dans le dossier -o")
+    p.add_argument("--scheduler", metavar="ADRESSE",
+                   help="ordonnanceur Dask existant (tcp://hôte:8786 ; défaut : grappe locale)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gesprokit", description="Suivi financier des marchés publics de travaux.")
@@ -37,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--known-at", help="le décompte tel qu'il était connu à cette date "
                                       "(AAAA-MM-JJ), reconstruit depuis le journal")
     p.add_argument("-o", "--output", help="fichier de sortie (défaut : sortie standard)")
+    _dataset_options(p)
     p.set_defaults(func=_lazy("gesprokit.commands", "cmd_ledger"))
 
     p = sub.add_parser("delays", help="délais de paiement, retards et intérêts moratoires")
@@ -44,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "json", "table"], default="table")
     p.add_argument("--as-of", help="date (AAAA-MM-JJ) à laquelle mesurer les situations non payées")
     p.add_argument("-o", "--output", help="fichier de sortie (défaut : sortie standard)")
+    _dataset_options(p)
+    p.add_argument("--summary", metavar="FICHIER.xlsx",
+                   help="avec --dataset : synthèse de l'auditeur (intérêts par acheteur, année "
+                        "et entreprise ; jours par acteur ; part des situations payées en retard)")
     p.set_defaults(func=_lazy("gesprokit.commands", "cmd_delays"))
 
     p = sub.add_parser("final", help="décompte général, état du solde et révision définitive "
@@ -72,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--operation", help="code de l'opération (défaut : toutes)")
     p.add_argument("--as-of", help="date de calcul (AAAA-MM-JJ)")
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--partitioned", action="store_true",
+                   help="avec --format parquet : les tables en jeu de données partitionné par "
+                        "opération (pour ledger/delays --dataset)")
     p.add_argument("-o", "--output", required=True, help="dossier de sortie")
     p.set_defaults(func=_lazy("gesprokit.commands", "cmd_export"))
 

@@ -57,6 +57,10 @@ def cmd_import(args) -> int:
 
 
 def cmd_ledger(args) -> int:
+    if getattr(args, "dataset", None):
+        from gesprokit.scale.commands import cmd_ledger_dataset
+
+        return cmd_ledger_dataset(args)
     engine = get_engine(args.db)
     frames = load_frames(engine, [args.contract] if args.contract else None)
     if args.contract and frames.contracts.empty:
@@ -76,6 +80,10 @@ def cmd_ledger(args) -> int:
 def cmd_delays(args) -> int:
     from gesprokit.report_data import ledger_and_delays
 
+    if getattr(args, "dataset", None):
+        from gesprokit.scale.commands import cmd_delays_dataset
+
+        return cmd_delays_dataset(args)
     engine = get_engine(args.db)
     _ledger, delays = ledger_and_delays(load_frames(engine), _as_of(args.as_of) or datetime.now())
     for col in ("received_at", "paid_at"):
@@ -175,6 +183,10 @@ def cmd_report(args) -> int:
 def cmd_export(args) -> int:
     from gesprokit.export import export_frames
 
+    if getattr(args, "partitioned", False):
+        from gesprokit.scale.commands import cmd_export_dataset
+
+        return cmd_export_dataset(args)
     data = _report_data(args)
     if data is None:
         return 2

@@ -140,14 +140,15 @@ def with_every_rule(p: Portfolio) -> Portfolio:
 
 def portfolio(progress_rows: int, lines: int = 25, months: int = 20,
               contracts_per_operation: int = 12, pace_bp: int = 1200,
-              seed: int = 7) -> Portfolio:
+              seed: int = 7, id_prefix: str = "") -> Portfolio:
     """About `progress_rows` progress rows: contracts of `lines` lines over `months` months,
     grouped `contracts_per_operation` to an operation; each line progresses by up to
-    `pace_bp` a month."""
+    `pace_bp` a month. `id_prefix` goes into every operation, company and contract code (the
+    batches of :func:`write_portfolio_dataset` each have their own)."""
     rng = np.random.default_rng(seed)
     n_contracts = max(1, progress_rows // (lines * months))
     n_ops = -(-n_contracts // contracts_per_operation)
-    ops = np.array([f"OP{i:05d}" for i in range(n_ops)])
+    ops = np.array([f"OP{id_prefix}{i:05d}" for i in range(n_ops)])
     operations = pd.DataFrame({
         "code": ops, "name": [f"Opération {i}" for i in range(n_ops)],
         "buyer_name": [f"Maître d'ouvrage {i}" for i in range(n_ops)],
@@ -156,12 +157,12 @@ def portfolio(progress_rows: int, lines: int = 25, months: int = 20,
         "deadline_days_override": None, "city": None})
     n_companies = max(1, n_contracts // 3)
     companies = pd.DataFrame({
-        "code": [f"E{i:06d}" for i in range(n_companies)],
-        "name": [f"Entreprise {i}" for i in range(n_companies)],
+        "code": [f"E{id_prefix}{i:06d}" for i in range(n_companies)],
+        "name": [f"Entreprise {id_prefix}{i}" for i in range(n_companies)],
         "siret": [make_siret(100_000 + i) for i in range(n_companies)],
         "is_sme": rng.random(n_companies) < 0.7, "city": None})
 
-    cids = np.array([f"C{i:06d}" for i in range(n_contracts)])
+    cids = np.array([f"C{id_prefix}{i:06d}" for i in range(n_contracts)])
     op_of = ops[np.arange(n_contracts) // contracts_per_operation]
     amounts = rng.integers(1_000_00, 500_000_00, size=(n_contracts, lines))
     totals = amounts.sum(axis=1)
@@ -295,3 +296,53 @@ def write_import_folder(folder: str | Path, p: Portfolio) -> Path:
         "effective_on": ["2023-09-20", "2024-06-12", "2025-06-11"],
         "rate": ["4.50", "4.25", "2.15"]}))
     return folder
+
+
+# ECB main refinancing rates of the portfolio's years (its late interest)
+ECB_RATES = pd.DataFrame({"effective_on": pd.to_datetime(["2023-09-20", "2024-06-12",
+                                                          "2025-06-11"]),
+                          "rate_bp": [450, 425, 215]})
+
+
+def write_portfolio_dataset(folder: str | Path, progress_rows: int, every_rule: bool = True,
+                            batch_rows: int = 1_000_000, lines: int = 25, months: int = 20,
+                            contracts_per_operation: int = 12, seed: int = 7,
+                            progress: bool = False) -> Path:
+    """Write a portfolio of about `progress_rows` progress rows as a partitioned dataset
+    (:mod:`gesprokit.scale.dataset`), streaming: each batch of whole operations (about
+    `batch_rows` rows, its own codes and seed) is generated, written as one partition and
+    dropped, so any size fits in memory. `every_rule`: each batch :func:`with_every_rule`."""
+    from tqdm.auto import tqdm
+
+    from gesprokit.scale.dataset import DatasetWriter
+
+    per_operation = lines * months * contracts_per_operation
+    batch = max(1, batch_rows // per_operation) * per_operation
+    writer = DatasetWriter(folder)
+    operations, companies, price_index = [], [], None
+    starts = range(0, max(progress_rows, 1), batch)
+    for k, start in enumerate(tqdm(starts, desc="Génération", unit="partition",
+                                   disable=not progress)):
+        p = portfolio(min(batch, progress_rows - start), lines=lines, months=months,
+                      contracts_per_operation=contracts_per_operation, seed=seed + k,
+                      id_prefix=f"{k:05d}-")
+        if every_rule:
+            p = with_every_rule(p)
+        writer.append({"contracts": p.contracts, "price_lines": p.price_lines,
+                       "situations": p.situations, "progress": p.progress,
+                       "amendments": p.amendments, "revision_terms": p.revision_terms,
+                       "subcontracts": p.subcontracts, "adjustments": p.adjustments,
+                       "guarantees": p.guarantees})
+        operations.append(p.operations)
+        companies.append(p.companies)
+        price_index = p.price_index if price_index is None else price_index
+    writer.reference("operations", pd.concat(operations, ignore_index=True))
+    writer.reference("companies", pd.concat(companies, ignore_index=True))
+    lots = pd.concat([pd.read_parquet(Path(folder) / "contracts" / d, columns=[
+        "operation_code", "lot_code"]) for d in sorted(
+        x.name for x in (Path(folder) / "contracts").iterdir())], ignore_index=True)
+    writer.reference("lots", lots.rename(columns={"lot_code": "code"}).drop_duplicates()
+                     .assign(name="Lot"))
+    writer.reference("price_index", price_index)
+    writer.reference("ecb_rates", ECB_RATES)
+    return writer.close()
