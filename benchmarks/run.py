@@ -12,6 +12,7 @@ import bench_action
 import bench_audit
 import bench_cli
 import bench_dashboards
+import bench_dask
 import bench_delays
 import bench_history
 import bench_import
@@ -29,7 +30,7 @@ def main() -> None:
     parser.add_argument("--workbook-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=["ledger", "load", "action", "delays", "history",
                                            "cli", "panels", "audit", "import", "workbook",
-                                           "voila"],
+                                           "voila", "dask"],
                         help="une seule mesure")
     args = parser.parse_args()
     if args.workbook_child:
@@ -54,9 +55,12 @@ def main() -> None:
         "workbook": lambda: bench_reports.workbook_figures(
             [10_000] if args.quick else [10_000, 30_000, 100_000], 1 if args.quick else 3),
         "voila": lambda: bench_dashboards.run(1 if args.quick else 3),
+        # the sector on Dask: only with --only dask (100 M rows take minutes and disk)
+        "dask": lambda: bench_dask.run([1_000_000, 10_000_000] if args.quick
+                                       else [10_000_000, 100_000_000]),
     }
     for name, section in sections.items():
-        if args.only in (None, name):
+        if args.only == name or (args.only is None and name != "dask"):
             section()
     print(f"\n(mesures en {time.perf_counter() - start:.0f} s)")
 

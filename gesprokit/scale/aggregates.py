@@ -48,11 +48,11 @@ def auditor_aggregates(out_dir: str | Path, dataset: str | Path,
                  paid=(~d["paid_at"].isna()).astype("int64"))
     d = d.assign(paid_late=d["late"] * d["paid"])
     interest = d.groupby([*BUYER, "year", "payee"])[
-        ["late_interest", "recovery_indemnity", "late"]].sum()
+        ["late_interest", "recovery_indemnity", "late"]].sum(split_out=1)
     situations = d[d["payment"] == "acompte"]
     actors = situations[[*ACTOR_COLUMNS, "deadline_days"]].sum()
     counted = situations["payment"].count()
-    late_share = situations.groupby([*BUYER, "year"])[["paid", "paid_late"]].sum()
+    late_share = situations.groupby([*BUYER, "year"])[["paid", "paid_late"]].sum(split_out=1)
     interest, actors, counted, late_share = dask.compute(interest, actors, counted,
                                                           late_share)
     return {"interest": _interest(interest, dataset),
