@@ -397,6 +397,25 @@ def test_the_delays_page_counts_what_the_command_line_counts(server, browser):
 
     interest = sum(d["late_interest"] for d in delays)
     assert f"Intérêts moratoires : {format_eur(interest)}" in text
+    # the month's delay is counted on the net the MOA rectified (500 € less than the MOE's),
+    # less what L05's subcontractors are paid directly
+    l05 = "CHMV-EHPAD-L05"
+    from sqlalchemy import text as sql
+
+    engine = get_engine(server["url"])
+    with engine.connect() as conn:
+        validated = json.loads(conn.execute(sql(
+            "SELECT after FROM event WHERE action = 'validate' AND contract_id = :c AND n = 7"),
+            {"c": l05}).scalar())
+        direct = conn.execute(sql(
+            "SELECT direct_payment_cum - COALESCE((SELECT direct_payment_cum FROM "
+            "payment_statement WHERE contract_id = :c AND n = 6), 0) FROM payment_statement "
+            "WHERE contract_id = :c AND n = 7"), {"c": l05}).scalar()
+    engine.dispose()
+    month = next(d for d in delays if d["contract_id"] == l05 and d["n"] == 7)
+    assert validated["rectification"]["amount_cents"] == -50_000
+    assert month["amount_due_ttc"] == validated["rectification"]["moe_net_month"] - 50_000 \
+        - direct
     # amounts sort as numbers (« 1 234,56 € »), not as text: the largest TTC amount first
     amounts = page.locator(".dt-scroll-body").last.locator("tbody tr td:nth-child(12)")
     order = page.locator(".dt-scroll-head").last.locator("th", has_text="Montant TTC").locator(
@@ -415,7 +434,16 @@ def test_the_delays_page_counts_what_the_command_line_counts(server, browser):
     assert len(delays) >= 99
     page.get_by_text(re.compile(f"filtrées parmi {len(delays)}")).first.wait_for(
         timeout=60_000)
+    # the rectified month as the AMO reads it: found by its amount, on L05's row (its
+    # lot and titulaire)
+    shown_amount = format_eur(month["amount_due_ttc"])
+    search.fill(shown_amount.split("\u202f")[-1].split("\xa0")[0])  # e.g. « 898,40 »
+    row = page.locator(".dt-scroll-body").last.locator(
+        "tbody tr", has_text="Menuiseries Alu Lyonnaises").filter(
+        has_text="situation n°7").filter(has_text=shown_amount).first
+    row.wait_for(timeout=60_000)
     page.screenshot(path=str(shot_path("8-amo-delais")), full_page=True)
+    search.fill("Plomberie")
     close(page)
 
 
