@@ -236,13 +236,25 @@ def accounts_frame(engine: Engine):
                                  "operations"])
 
 
-def granted_accounts(conn: Connection, operation_code: str, roles: Iterable[str] | None = None
-                     ) -> list:
+def granted_accounts(conn: Connection, operation_code: str, roles: Iterable[str] | None = None,
+                     acting_only: bool = True) -> list:
     """The enabled accounts granted the operation (email, role, company_code), of `roles`
-    only when given: who may be told of what happens in it."""
+    only when given: who may be told of what happens in it. With `acting_only`, an MOA
+    account counts only when its company acts for the owner today (the owner itself or a
+    mandataire in force, gesprokit.mandates)."""
     query = select(User.email, User.role, User.company_code).join(
         OperationGrant, OperationGrant.email == User.email).where(
         OperationGrant.operation_code == operation_code, User.disabled_at.is_(None))
     if roles is not None:
         query = query.where(User.role.in_(list(roles)))
-    return conn.execute(query.order_by(User.email)).all()
+    accounts = conn.execute(query.order_by(User.email)).all()
+    if not acting_only or not any(a.role == "moa" for a in accounts):
+        return accounts
+    from datetime import date
+
+    from gesprokit.mandates import acts_for_owner
+
+    today = date.today()
+    acting = {c: acts_for_owner(conn, c, operation_code, today)
+              for c in {a.company_code for a in accounts if a.role == "moa"}}
+    return [a for a in accounts if a.role != "moa" or acting[a.company_code]]

@@ -60,17 +60,39 @@ def in_force(mandate: dict, on: date) -> bool:
             and (revoked is None or on < revoked.date()))
 
 
+def owner_company(conn: Connection, operation: str) -> str | None:
+    """The company that is the operation's buyer (its SIRET is the buyer's); None when the
+    buyer has no company in the base (then every MOA account acts as the owner)."""
+    return conn.execute(select(schema.Company.code).join(
+        schema.Operation, schema.Operation.buyer_siret == schema.Company.siret).where(
+        schema.Operation.code == operation)).scalar()
+
+
+def acts_for_owner(conn: Connection, company: str, operation: str, on: date) -> bool:
+    """Whether an MOA account of `company` acts for the owner of `operation` that day: the
+    owner itself, or a mandataire whose mandate is in force."""
+    owner = owner_company(conn, operation)
+    if owner is None or owner == company:
+        return True
+    return any(in_force(m, on) for m in _mandates(conn, operation, company))
+
+
 def acting_mandate(conn: Connection, actor: Actor, operation: str | None, action: str,
                    on: date) -> dict | None:
     """The mandate an MOA account acts under for `action` on `operation` (None: the owner's
-    own account, or not an MOA action); raises PermissionDenied when its company is a
-    mandataire whose mandate, that day, does not cover the action."""
+    own account, or not an MOA action); raises PermissionDenied when its company is not
+    the owner and holds no mandate in force that day covering the action."""
     if actor.role != "moa" or operation is None or action not in ACTION_POWER:
         return None
+    label = ACTION_LABELS.get(action, action)
     mandates = _mandates(conn, operation, actor.company_code)
     if not mandates:
-        return None
-    label = ACTION_LABELS.get(action, action)
+        owner = owner_company(conn, operation)
+        if owner is None or owner == actor.company_code:
+            return None
+        raise PermissionDenied(f"Votre entreprise n'est pas le maître d'ouvrage de l'opération "
+                               f"« {operation} » et n'en a reçu aucun mandat : « {label} » "
+                               "revient au maître d'ouvrage.")
     current = [m for m in mandates if in_force(m, on)]
     if not current:
         raise PermissionDenied(f"Le mandat de maîtrise d'ouvrage de votre entreprise sur "
@@ -111,7 +133,9 @@ def _owner(conn: Connection, actor: Actor, operation: str) -> None:
     scope = out_of_scope(actor, operation)
     if scope:
         raise scope
-    if _mandates(conn, operation, actor.company_code):
+    owner = owner_company(conn, operation)
+    if _mandates(conn, operation, actor.company_code) or owner not in (None,
+                                                                       actor.company_code):
         raise PermissionDenied("Un mandataire ne confie ni ne retire de mandat : c'est au "
                                "maître d'ouvrage lui-même de le faire.")
 
@@ -121,7 +145,8 @@ def _tell(conn: Connection, operation: str, company: str, subject: str, body: st
     from gesprokit.accounts import granted_accounts
 
     rows = [dict(recipient=a.email, kind="info", subject=subject, body=body, created_at=now)
-            for a in granted_accounts(conn, operation, ["moa"]) if a.company_code == company]
+            for a in granted_accounts(conn, operation, ["moa"], acting_only=False)
+            if a.company_code == company]
     if rows:
         conn.execute(insert(schema.Notification), rows)
 

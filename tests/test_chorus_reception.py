@@ -173,7 +173,7 @@ def test_suspend_complete_then_refuse(engine, server, client):
     (MOE, "A4", "suspend", "PIECE_MANQUANTE", "x", ValidationError, "déjà reçu sa réponse"),
     (MOA, 999_999, "refuse", "REFERENCES", "x", ValidationError, "inconnue"),
     (Actor("moa@autre.fr", "moa", "ARC"), "A15", "refuse", "REFERENCES", "x",
-     PermissionDenied, "pas par votre entreprise"),
+     PermissionDenied, "n'est pas le maître d'ouvrage de l'opération"),
 ])
 def test_refused_treatments_send_and_change_nothing(engine, server, client, who, piece,
                                                     decision, reason, comment, error, match):

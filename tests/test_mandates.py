@@ -216,3 +216,21 @@ def test_the_auditor_reads_who_acted_under_which_mandate(engine, tmp_path):
     granted = [r for r in rows[1:] if r[header.index("Action")] ==
                "confier un mandat de maîtrise d'ouvrage"]
     assert [r[header.index("Acteur")] for r in granted] == ["direction@chmv.fr"]
+
+
+def test_without_a_mandate_another_companys_moa_account_acts_for_nobody(engine):
+    """SPL's MOA account, granted the operation by the administrator but with no mandate,
+    may not validate, is not told of what the MOA must do, and may not grant a mandate."""
+    month_with_bonus(engine, validate=False)
+    before = _counts(engine)
+    with pytest.raises(PermissionDenied, match="n'est pas le maître d'ouvrage de l'opération "
+                                               "« CHMV-EHPAD » et n'en a reçu aucun mandat"):
+        workflow.validate(engine, SPL, L05, 7, now=at(12))
+    with pytest.raises(PermissionDenied, match="Un mandataire ne confie"):
+        grant_mandate(engine, SPL, OPERATION_CODE, "AMO", ["validate"], date(2026, 7, 1), None,
+                      "Convention", now=at(12))
+    assert _counts(engine) == before
+    with engine.connect() as conn:
+        told = set(conn.execute(text("SELECT recipient FROM notification WHERE subject LIKE "
+                                     "'%valider l''état d''acompte'")).scalars())
+    assert told == {"direction@chmv.fr"}

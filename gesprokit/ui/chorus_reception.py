@@ -39,8 +39,8 @@ class ReceivedPieces:
         self.decision = w.ToggleButtons(options=[("Suspendre (à compléter)", "suspend"),
                                                  ("Refuser", "refuse")], value="suspend",
                                         description="Décision", style=STYLE)
-        self.reason = w.Dropdown(options=[("(choisir le motif)", None)] + [
-            (label, code) for code, label in reception.REASONS.items()],
+        self.reason = w.Dropdown(options=[("(choisir le motif)", "")] + [
+            (label, code) for code, label in reception.REASONS.items()], value="",
             description="Motif", style=STYLE, layout=w.Layout(width="720px"))
         self.comment = w.Textarea(description="Commentaire", style=STYLE,
                                   placeholder="ce qui manque ou ce qui est à corriger",

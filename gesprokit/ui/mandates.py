@@ -32,8 +32,9 @@ class MandateForm:
         self.listing = w.HTML()
         self.operation = w.Dropdown(options=sorted(actor.operations or []),
                                     description="Opération", style=STYLE)
-        self.company = w.Dropdown(options=[("(choisir le mandataire)", None)]
-                                  + [(name, code) for code, name in companies],
+        # a blank value, not None: None would show an empty box instead of the invitation
+        self.company = w.Dropdown(options=[("(choisir le mandataire)", "")]
+                                  + [(name, code) for code, name in companies], value="",
                                   description="Mandataire", style=STYLE,
                                   layout=w.Layout(width="720px"))
         self.powers = [w.Checkbox(description=label, value=False, indent=False,
@@ -72,15 +73,18 @@ class MandateForm:
         else:
             self.listing.value = table_html(shown[list(COLUMNS)].rename(columns=COLUMNS))
         current = frame[frame["state"].isin(["en vigueur", "à venir"])]
-        self.revoked.options = [(f"{r.reference} – {r.mandataire}", int(r.mandate_id))
-                                for r in current.itertuples()] or [("(aucun mandat)", None)]
+        options = [(f"{r.reference} – {r.mandataire}", int(r.mandate_id))
+                   for r in current.itertuples()] or [("(aucun mandat à retirer)", 0)]
+        self.revoked.options = options
+        self.revoked.value = options[0][1]
+        self.revoke_button.disabled = not len(current)
 
     def on_grant(self, _button=None):
         def action():
             self.session.check_account()
             from gesprokit.mandates import grant_mandate
 
-            if self.company.value is None:
+            if not self.company.value:
                 raise ValidationError("Mandataire : choisissez l'entreprise mandataire.")
             if self.starts.value is None:
                 raise ValidationError("Début du mandat : choisissez une date.")
