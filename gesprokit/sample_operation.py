@@ -633,6 +633,14 @@ def seed_library(engine) -> None:
                 description="Seuils reprises", now=at(2, 2))
     give_visa(engine, who("archi@arc.fr"), patio, "B", "VSO", now=at(2, 6))
     give_visa(engine, who("opc@opc.fr"), patio, "B", "VSO", now=at(2, 20))
+    # a question on the document's thread, and the titulaire's answer
+    from gesprokit.document_messages import post_document_message
+
+    post_document_message(engine, who("opc@opc.fr"), patio, "Les fixations en rive de "
+                          "l'indice B valent-elles aussi pour les châssis du R+1 ?",
+                          now=at(2, 20).replace(hour=16))
+    post_document_message(engine, mal, patio, "Oui : même détail au R+1 (voir la coupe 4).",
+                          now=at(2, 21))
     deposit(engine, mal, operation_code=OPERATION_CODE, lot_code="05",
             title="Calepinage des brise-soleil orientables", folder_code="plans-execution",
             discipline="MEN", file=File("bso.pdf", sample_pdf("Brise-soleil")), now=at(3, 2))
