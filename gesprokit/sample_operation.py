@@ -392,6 +392,10 @@ def write_sample(folder: str | Path) -> Path:
                  "Retard de 3 jours sur la libération de la plateforme de grue"],
                 [f"{OPERATION_CODE}-L04", 4, "prime", "", "1500.00",
                  "Prime d'achèvement anticipé de l'étanchéité (CCAP art. 4.3)"]])
+    # the MOA holds back 1 200 € at L08's second validation; the third état pays it back
+    _write_csv(folder / "rectifications.csv", ["contract_id", "n", "amount", "reason"],
+               [[f"{OPERATION_CODE}-L08", 2, "-1200.00",
+                 "Nettoyage des locaux livrés non fait : montant retenu jusqu'à sa reprise"]])
     _write_csv(folder / "guarantees.csv",
                ["guarantee_id", "contract_id", "kind", "amount", "received_on", "issuer"],
                [["GAPD-MAL-01", f"{OPERATION_CODE}-L05", "gapd",

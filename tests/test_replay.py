@@ -27,7 +27,7 @@ def setup_only(tmp_path):
     """The sample's set-up (contracts, DPGF, indices…) without its history."""
     folder = tmp_path / "setup"
     shutil.copytree(SAMPLE, folder)
-    for name in ("situations", "progress", "adjustments", "guarantees",
+    for name in ("situations", "progress", "adjustments", "guarantees", "rectifications",
                  "direct_payment_requests", "receptions", "final_accounts", "final_progress"):
         header = (folder / f"{name}.csv").read_text(encoding="utf-8").splitlines()[0]
         (folder / f"{name}.csv").write_text(header + "\n", encoding="utf-8")
@@ -52,6 +52,10 @@ def history_actions(frames, engine) -> list[tuple[datetime, int, callable]]:
                 "reason": a.reason}
                for a in adjustments[(adjustments["contract_id"] == cid)
                                     & (adjustments["n"] == n)].itertuples()]
+        rect = frames.rectifications[(frames.rectifications["contract_id"] == cid)
+                                     & (frames.rectifications["n"] == n)]
+        rectified = ({"rectification_cents": int(rect["amount_cents"].iloc[0]),
+                      "justification": rect["reason"].iloc[0]} if len(rect) else {})
         opened = s.submitted_at.to_pydatetime() - timedelta(hours=1)
         actions.append((opened, 0, lambda c=contractor, cid=cid, m=s.month, t=opened:
                         workflow.create_situation(engine, c, cid, m, now=t)))
@@ -69,8 +73,8 @@ def history_actions(frames, engine) -> list[tuple[datetime, int, callable]]:
                      engine, ROLE_ACTORS["moe"], cid, n, adjustments=a, now=t)),
                  ("amo_at", lambda t, cid=cid, n=n: workflow.accept(
                      engine, ROLE_ACTORS["amo"], cid, n, now=t)),
-                 ("moa_at", lambda t, cid=cid, n=n: workflow.validate(
-                     engine, ROLE_ACTORS["moa"], cid, n, now=t)),
+                 ("moa_at", lambda t, cid=cid, n=n, r=rectified: workflow.validate(
+                     engine, ROLE_ACTORS["moa"], cid, n, now=t, **r)),
                  ("paid_at", lambda t, cid=cid, n=n: workflow.pay(
                      engine, ROLE_ACTORS["treasury"], cid, n, now=t))]
         for order, (column, step) in enumerate(steps, start=2):
@@ -154,10 +158,11 @@ def end_actions(frames, engine, companies) -> list[tuple[datetime, int, callable
 
 # The contracts whose history is replayed: one for each rule the history exercises —
 # revision, advance, a subcontractor paid directly and its requests (L02), penalties and a
-# guarantee (L05), an amendment (L06), an interruption and a late advance (L09), a bonus
-# (L04). `GESPROKIT_REPLAY_ALL=1` replays the whole operation (91 situations).
+# guarantee (L05), an amendment (L06), an MOA's rectification (L08), an interruption and a
+# late advance (L09), a bonus (L04). `GESPROKIT_REPLAY_ALL=1` replays the whole operation
+# (91 situations).
 REPLAYED = None if os.environ.get("GESPROKIT_REPLAY_ALL") else {
-    f"CHMV-EHPAD-{lot}" for lot in ("L02", "L04", "L05", "L06", "L09")}
+    f"CHMV-EHPAD-{lot}" for lot in ("L02", "L04", "L05", "L06", "L08", "L09")}
 
 
 def test_replayed_history_equals_the_import(tmp_path, sqlite_engine):

@@ -48,6 +48,7 @@ from gesprokit.importer.reading import (
     read_rows,
 )
 from gesprokit.importer.tables import REQUIRED_FILES, TABLES
+from gesprokit.money import format_eur
 from gesprokit.seals import keys_of_rows
 
 Row = dict  # parsed values plus "_line" and "_file"
@@ -391,6 +392,7 @@ def _check(pf: ParsedFolder) -> None:  # noqa: C901 - one pass of cross-table ru
                           _unique(pf, "final_accounts", ("contract_id",),
                                   "projet de décompte final"))
     _unique(pf, "final_progress", ("contract_id", "line_no"), "avancement final")
+    _check_rectifications(pf, situations)
     for adj in t["adjustments"]:
         if (adj["contract_id"], adj["n"]) not in situations:
             pf.problem(adj, "n", f"situation {adj['contract_id']} n°{adj['n']} inconnue")
@@ -398,6 +400,35 @@ def _check(pf: ParsedFolder) -> None:  # noqa: C901 - one pass of cross-table ru
             pf.problem(adj, "days", "indiquer soit un nombre de jours, soit un montant")
         elif adj["kind"] == "bonus" and adj["days"] is not None:
             pf.problem(adj, "days", "une prime se donne en montant, pas en jours")
+
+
+def _check_rectifications(pf: ParsedFolder, situations: dict) -> None:
+    """An MOA's rectification belongs to a situation it validated, once, and is not nil.
+    (Its bound, the cumulative TTC, is the ledger's: checked with the figures below.)"""
+    seen = set()
+    for row in pf.tables["rectifications"]:
+        key = (row["contract_id"], row["n"])
+        situation = situations.get(key)
+        if situation is None:
+            pf.problem(row, "n", f"situation {key[0]} n°{key[1]} inconnue")
+        elif situation.get("moa_at") is None:
+            pf.problem(row, "n", "une rectification se fait à la validation du maître "
+                                 "d'ouvrage : cette situation n'est pas validée")
+        if key in seen:
+            pf.problem(row, "n", "une seule rectification par situation")
+        seen.add(key)
+        if row["amount_cents"] == 0:
+            pf.problem(row, "amount", "rectification nulle : retirez la ligne")
+
+
+def _check_rectified_bounds(pf: ParsedFolder, validated: dict) -> None:
+    """A rectification never exceeds the état's cumulative TTC (as at the validation)."""
+    for row in pf.tables["rectifications"]:
+        statement = validated.get((row["contract_id"], row["n"]))
+        if statement is not None and abs(row["amount_cents"]) > statement["total_ttc_cum"]:
+            pf.problem(row, "amount", f"rectification de {format_eur(row['amount_cents'])} "
+                                      "plus grande que le total TTC cumulé "
+                                      f"({format_eur(statement['total_ttc_cum'])})")
 
 
 def _check_direct_payment_requests(pf: ParsedFolder, subcontracts: dict,
@@ -547,15 +578,29 @@ def _clean(rows: list[Row], columns) -> list[dict]:
     return [{c: r.get(c) for c in columns} for r in rows]
 
 
-def _import_events(t: dict, now: datetime) -> list[dict]:
+def _import_events(t: dict, now: datetime, validated: dict | None = None) -> list[dict]:
+    """The journal of the imported history: each dated step, the end-of-contract acts, then
+    the import itself. A validation the MOA rectified says so as a live one does (amount,
+    reason, the MOE's net and the net validated: `validated` maps a situation to its
+    statement)."""
     events = []
+    rectified = {(r["contract_id"], r["n"]): r for r in t.get("rectifications", [])}
     for s in t["situations"]:
         for step, (role, action) in STEP_ROLES.items():
             if s.get(step) is not None:
-                events.append({"at": s[step], "actor": "import", "role": role, "action": action,
-                               "contract_id": s["contract_id"], "n": s["n"],
-                               "comment": s["interruption_reason"] if action == "interrupt"
-                               else None})
+                event = {"at": s[step], "actor": "import", "role": role, "action": action,
+                         "contract_id": s["contract_id"], "n": s["n"],
+                         "comment": s["interruption_reason"] if action == "interrupt"
+                         else None}
+                key = (s["contract_id"], s["n"])
+                if action == "validate" and key in rectified and validated:
+                    r, net = rectified[key], int(validated[key]["net_month"])
+                    event["after"] = json.dumps({
+                        "status": "validated", "net_month": net, "rectification": {
+                            "amount_cents": r["amount_cents"], "reason": r["reason"],
+                            "moe_net_month": net - r["amount_cents"]}},
+                        ensure_ascii=False, sort_keys=True)
+                events.append(event)
     events += end_events(t)
     events.sort(key=lambda e: (e["at"], e["contract_id"], e["n"] or 0))
     counts = {name: len(rows) for name, rows in t.items() if len(rows)}
@@ -658,7 +703,8 @@ def _validated_statements(plan, all_indices: list[Row], conn) -> list[dict]:
         frame(schema.Contract), frame(schema.PriceLine), situations, frame(schema.Progress),
         adjustments=frame(schema.Adjustment), guarantees=frame(schema.Guarantee),
         subcontracts=frame(schema.Subcontract), amendments=frame(schema.Amendment),
-        revision_terms=frame(schema.RevisionTerm), price_index=frame(schema.PriceIndex))
+        revision_terms=frame(schema.RevisionTerm), price_index=frame(schema.PriceIndex),
+        rectifications=frame(schema.Rectification))
     validated = situations.loc[situations["moa_at"].notna(), ["contract_id", "n", "moa_at"]]
     statements = ledger.situations.merge(validated, on=["contract_id", "n"])
     statements = statements.rename(columns={"moa_at": "validated_at"})
@@ -729,6 +775,7 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
             (schema.Situation, t["situations"]), (schema.Progress, t["progress"]),
             (schema.DirectPaymentRequest, t["direct_payment_requests"]),
             (schema.Adjustment, t["adjustments"]), (schema.Guarantee, t["guarantees"]),
+            (schema.Rectification, t["rectifications"]),
             (schema.PlannedProgress, t["schedule"]),
             (schema.Reception, t["receptions"]), (schema.FinalAccountRecord, t["final_accounts"]),
             (schema.FinalProgress, t["final_progress"]),
@@ -737,8 +784,12 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
             (schema.ChorusService, t["chorus_services"]),
             (schema.BillingIdentity, t["billing_identity"]),
         ]
-        plan.append((schema.PaymentStatement,
-                     _validated_statements(plan, all_indices, conn)))
+        statements = _validated_statements(plan, all_indices, conn)
+        validated = {(r["contract_id"], r["n"]): r for r in statements}
+        _check_rectified_bounds(pf, validated)
+        if pf.problems:
+            raise ImportRejected(pf.problems)
+        plan.append((schema.PaymentStatement, statements))
         written = {}
         for table, rows in plan:
             _write(conn, table, rows)
@@ -746,7 +797,7 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
         signed_figures(conn, t["final_accounts"])
         sealed = set().union(*(sealed_keys(rows) if isinstance(rows, pd.DataFrame) else
                                keys_of_rows(table.__tablename__, rows) for table, rows in plan))
-        events = _import_events(t, now or datetime.now())
+        events = _import_events(t, now or datetime.now(), validated)
         # the rows are written: the journal needs only its events, not a million rows' memory
         # (nor the buffers pyarrow kept from the ledger's text columns)
         del plan

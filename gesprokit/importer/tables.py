@@ -114,6 +114,11 @@ TABLES: dict[str, list[Field]] = {
         Field("amount", f.cents(positive=True), required=False, target="amount_cents"),
         Field("reason", f.text(1000)),
     ],
+    "rectifications": [
+        Field("contract_id", f.text(30)), Field("n", f.integer(1)),
+        Field("amount", f.cents(allow_negative=True), target="amount_cents"),
+        Field("reason", f.text(1000)),
+    ],
     "guarantees": [
         Field("guarantee_id", f.text(30)), Field("contract_id", f.text(30)),
         Field("kind", f.choice(GUARANTEE_KIND)), Field("amount", f.cents(positive=True),
