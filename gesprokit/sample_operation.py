@@ -599,6 +599,45 @@ def seed_demo_mandate(engine) -> None:
                   now=datetime(2026, 6, 24, 15, 0))
 
 
+def seed_demo_chorus(engine) -> bool:
+    """L05's May billing file in Chorus Pro, when no piece was deposited yet: the titulaire's
+    A4 and the MOE's A15 (with their signed PDFs: the situation is imported), sent to the
+    local stand-in of Chorus Pro filled from the base; then the MOA suspends the A15 for a
+    missing certificate, which the MOE is asked to complete. True when it was made."""
+    from sqlalchemy import func, select
+
+    from gesprokit.chorus import billing, reception
+    from gesprokit.chorus.contract_server import ContractServer, State
+    from gesprokit.chorus.local import client_for, state_from_base
+    from gesprokit.schema import ChorusPiece
+    from gesprokit.workflow import Actor, File
+
+    with engine.connect() as conn:
+        if conn.execute(select(func.count()).select_from(ChorusPiece)).scalar():
+            return False
+    contract = f"{OPERATION_CODE}-L05"
+    clock = [datetime(2026, 6, 22, 9, 0)]
+    state = state_from_base(engine, State(clock=lambda: clock[0]))
+
+    def actor(email: str) -> Actor:
+        _, name, company, role = next(a for a in DEMO_ACCOUNTS if a[0] == email)
+        return Actor(email, role, company, name=name, operations=frozenset({OPERATION_CODE}))
+
+    with ContractServer(state) as server, client_for(server) as client:
+        for email, frame, number, title in (
+                ("alu@mal.fr", "A4", "PD-L05-06", "Projet de décompte n°6 signé"),
+                ("archi@arc.fr", "A15", "EA-L05-06", "État d'acompte n°6 signé")):
+            billing.deposit(engine, client, actor(email), contract, frame, number, n=6,
+                            files=[File(f"{number}.pdf", sample_pdf(title))], now=clock[0])
+            clock[0] = clock[0].replace(hour=clock[0].hour + 1)
+        a15 = int(billing.billing_files(engine, contract, "n6").iloc[-1]["piece_id"])
+        clock[0] = datetime(2026, 6, 23, 10, 30)
+        reception.treat(engine, client, actor("direction@chmv.fr"), a15, "suspend",
+                        "PIECE_MANQUANTE", "Attestation d'assurance décennale 2026 de MAL à "
+                        "joindre à l'état d'acompte.", now=clock[0])
+    return True
+
+
 def sample_pdf(text: str) -> bytes:
     """A one-page PDF standing for a deposited file."""
     from fpdf import FPDF

@@ -58,6 +58,7 @@ def prepare_demo(url: str) -> list[str]:
         OPERATION_CODE,
         SHIPPED_DIR,
         seed_demo_accounts,
+        seed_demo_chorus,
         seed_demo_mandate,
         seed_demo_messages,
         seed_demo_profiles,
@@ -83,6 +84,8 @@ def prepare_demo(url: str) -> list[str]:
     seed_demo_profiles(engine)
     seed_demo_messages(engine)
     seed_demo_mandate(engine)
+    if seed_demo_chorus(engine):
+        done.append("dossier Chorus Pro d'exemple déposé (L05, mai 2026 ; l'A15 suspendue)")
     if not documents:
         seed_library(engine)
         done.append("bibliothèque de documents d'exemple créée")

@@ -49,6 +49,20 @@ def test_demo_after_demo_creates_the_missing_accounts(sqlite_url):
     done = serve.prepare_demo(sqlite_url)
     assert f"{len(DEMO_ACCOUNTS) - 1} compte(s) de démonstration créé(s)" in done
     assert users(sqlite_url) == {email for email, *_ in DEMO_ACCOUNTS}
+    # L05's May billing file went through the local stand-in of Chorus Pro: the MOA
+    # suspended the MOE's A15, with its reason
+    from gesprokit.chorus.billing import billing_files
+    from gesprokit.integrity import verify
+
+    assert "dossier Chorus Pro d'exemple déposé (L05, mai 2026 ; l'A15 suspendue)" in done
+    files = billing_files(get_engine(sqlite_url))
+    assert files[["contract_id", "file_key", "frame", "number", "status_label"]].values.tolist(
+    ) == [["CHMV-EHPAD-L05", "n6", "A4", "PD-L05-06", "déposée"],
+          ["CHMV-EHPAD-L05", "n6", "A15", "EA-L05-06", "suspendue"]]
+    assert files["reason"].iloc[1] == ("pièce justificative manquante : Attestation "
+                                       "d'assurance décennale 2026 de MAL à joindre à l'état "
+                                       "d'acompte.")
+    assert verify(get_engine(sqlite_url)).problems == []
     assert serve.prepare_demo(sqlite_url) == []  # nothing left to do the second time
 
 

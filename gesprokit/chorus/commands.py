@@ -7,9 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import select
-
-from gesprokit import schema
 from gesprokit.db import get_engine
 from gesprokit.errors import GesprokitError
 from gesprokit.money import format_eur, parse_cents
@@ -144,23 +141,10 @@ def cmd_pdf(args) -> int:
 
 def cmd_serve_local(args) -> int:
     """Run the contract server with the database's structures (demonstrations, tests)."""
-    from gesprokit.chorus.contract_server import ContractServer, State
+    from gesprokit.chorus.contract_server import ContractServer
+    from gesprokit.chorus.local import state_from_base
 
-    engine = get_engine(args.db)
-    state = State()
-    with engine.connect() as conn:
-        services: dict[str, list[str]] = {}
-        for siret, code in conn.execute(select(schema.ChorusService.siret,
-                                               schema.ChorusService.code)):
-            services.setdefault(siret, []).append(code)
-        for s in conn.execute(select(schema.ChorusStructure)):
-            state.add_structure(s.siret, s.name, service_required=s.service_required,
-                                engagement_required=s.engagement_required,
-                                service_or_engagement=s.service_or_engagement,
-                                services=tuple(services.get(s.siret, ())))
-        for c in conn.execute(select(schema.Company)):
-            if c.siret not in state.structures:
-                state.add_structure(c.siret, c.name)
+    state = state_from_base(get_engine(args.db))
     with ContractServer(state, port=args.port) as server:
         print(f"Serveur de contrat Chorus Pro sur {server.url} ({len(state.structures)} "
               "structures ; identifiants de démonstration). Variables à définir :")
