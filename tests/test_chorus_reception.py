@@ -250,7 +250,10 @@ def test_the_pages_suspend_then_complete(engine, server):
     assert received.piece.options[0][0].endswith("– suspendue")
 
     moe = panel("archi@arc.fr", at(14, 10))
-    moe.queue.value = (L05, 7)
+    # the MOE's page opens on the situation whose piece waits for it, and says so
+    assert moe.queue.value == (L05, 7)
+    assert "À compléter :</b> A15 n°EA-L05-07 (CHMV-EHPAD-L05, situation n°7), suspendue" \
+        in moe.pending.value
     assert moe.suspended.box.layout.display is None
     assert "Attestation décennale manquante." in moe.suspended.notice.value
     assert "suspendue" in moe.file.value and "SUSPENDUE" not in moe.file.value
@@ -260,6 +263,8 @@ def test_the_pages_suspend_then_complete(engine, server):
     assert "Pièce complétée dans Chorus Pro le 14/07/2026 à 10:00." in \
         moe.suspended.message.value
     assert moe.suspended.box.layout.display == "none" and "complétée" in moe.file.value
+    moe.reload()
+    assert moe.pending.value == ""
 
 
 def test_a_mandataire_treats_the_moas_pieces_only_under_its_mandate(engine, server, client):

@@ -47,6 +47,7 @@ class ChorusPanel:
                                        button_style="primary", layout=w.Layout(width="320px"))
         self.button_reason = w.HTML()
         self.message = w.HTML()
+        self.pending = w.HTML()
         self.queue.observe(lambda _c: self.show(), names="value")
         self.number.observe(lambda _c: self.check(), names="value")
         self.upload.observe(lambda _c: self.check(), names="value")
@@ -68,7 +69,24 @@ class ChorusPanel:
             return
         self.queue.options = options
         values = [v for _, v in options]
-        self.queue.value = keep if keep in values else values[-1]
+        waiting = self._suspended(values)
+        self.pending.value = "" if not waiting else (
+            "<p style='color:#b03a2e'><b>À compléter :</b> " + " ; ".join(
+                f"{html.escape(frame)} n°{html.escape(number)} ({html.escape(cid)}, situation "
+                f"n°{n}), suspendue" for cid, n, frame, number in waiting) + "</p>")
+        first_waiting = (waiting[0][0], waiting[0][1]) if waiting else None
+        self.queue.value = keep if keep in values else first_waiting or values[-1]
+
+    def _suspended(self, shown: list[tuple[str, int]]) -> list[tuple[str, int, str, str]]:
+        """The actor's own pieces (its frame) of the situations shown, suspended in Chorus
+        Pro and waiting for it to complete them."""
+        from gesprokit.chorus.frames import SUSPENDED
+
+        pieces = billing.billing_files(self.session.engine)
+        pieces = pieces[(pieces["frame"] == self.frame) & pieces["status"].isin(SUSPENDED)]
+        keys = {(cid, f"n{n}"): (cid, n) for cid, n in shown}
+        return [(*keys[(p.contract_id, p.file_key)], p.frame, p.number)
+                for p in pieces.itertuples() if (p.contract_id, p.file_key) in keys]
 
     @property
     def selected(self) -> tuple[str, int] | None:
@@ -142,7 +160,7 @@ class ChorusPanel:
 
     def widget(self) -> w.Widget:
         deposit = w.VBox([w.HTML("<h4>Chorus Pro – dépôt de la pièce du dossier de "
-                                 "facturation</h4>"), self.queue, self.number,
+                                 "facturation</h4>"), self.pending, self.queue, self.number,
                           w.HBox([self.upload, w.HTML("<i style='color:#6c757d'>pièces "
                                   "complémentaires ; pour une situation importée, le PDF "
                                   "signé d'abord</i>")]), self.problems,
