@@ -485,7 +485,7 @@ def test_cli_files_and_validated_pdf(engine, client, tmp_path, capsys):
     url = str(engine.url)
     assert main(["chorus", "files", "--db", url]) == 0
     out = capsys.readouterr().out
-    assert "CHMV-EHPAD-L05 n7     A4   n°PD-L05-07" in out and "DEPOSEE (12/07/2026)" in out
+    assert "CHMV-EHPAD-L05 n7     A4   n°PD-L05-07" in out and "déposée (12/07/2026)" in out
     assert main(["chorus", "pdf", L05, "7", "-o", str(tmp_path), "--db", url]) == 0
     assert (tmp_path / "valide-CHMV-EHPAD-L05-n7.pdf").read_bytes().startswith(b"%PDF-")
     assert main(["chorus", "pdf", L05, "6", "-o", str(tmp_path), "--db", url]) == 2

@@ -86,7 +86,7 @@ def test_suspend_complete_then_refuse(engine, server, client):
                              "  Joindre l'attestation d'assurance décennale de MAL.  ",
                              now=at(13, 9))
     assert (result["status"], result["at"], result["effect"]) == (
-        "SUSPENDUE", at(13, 9), "pièce suspendue, à compléter (COMPLETEE) ; le délai de "
+        "SUSPENDUE", at(13, 9), "pièce suspendue, à compléter par son déposant ; le délai de "
         "paiement court toujours : seul l'ordonnateur l'interrompt, une fois, avant son "
         "échéance (R2192-27)")
     chorus_id = billing.billing_files(engine, L05).set_index("frame").loc["A15", "chorus_id"]

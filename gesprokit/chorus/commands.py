@@ -79,14 +79,17 @@ def cmd_deposit(args) -> int:
     with PisteClient(PisteConfig.from_env()) as client:
         result = deposit(engine, client, actor, args.contract, args.frame, args.number,
                          **kwargs)
-    print(f"Déposé : facture Chorus Pro {result['chorus_id']} ({result['status']}).")
+    from gesprokit.chorus.frames import status_label
+
+    print(f"Déposé : facture Chorus Pro {result['chorus_id']} "
+          f"({status_label(result['status'])}).")
     return 0
 
 
 @_reported(1)
 def cmd_poll(args) -> int:
     from gesprokit.chorus.billing import poll
-    from gesprokit.chorus.frames import EFFECTS
+    from gesprokit.chorus.frames import EFFECTS, status_label
     from gesprokit.chorus.piste import PisteClient, PisteConfig
 
     with PisteClient(PisteConfig.from_env()) as client:
@@ -94,7 +97,8 @@ def cmd_poll(args) -> int:
     for c in changes:
         effect = f" — {EFFECTS[c['effect']]}" if c["effect"] else ""
         print(f"{c['contract_id']} {c['file_key']} {c['frame']} n°{c['number']} : "
-              f"{c['from']} → {c['to']} ({c['at']:%d/%m/%Y %H:%M}){effect}")
+              f"{status_label(c['from'])} → {status_label(c['to'])} "
+              f"({c['at']:%d/%m/%Y %H:%M}){effect}")
     print(f"{len(changes)} pièce(s) ont changé de statut.")
     return 0
 
@@ -124,9 +128,10 @@ def cmd_files(args) -> int:
         return 0
     for row in df.itertuples():
         effect = f" — {row.effect}" if row.effect else ""
+        reason = f" — motif : {row.reason}" if row.reason else ""
         print(f"{row.contract_id} {row.file_key:<6} {row.frame:<4} n°{row.number:<20} "
-              f"{format_eur(row.amount_to_pay):>16}  {row.status}"
-              f" ({row.status_at:%d/%m/%Y}){effect}")
+              f"{format_eur(row.amount_to_pay):>16}  {row.status_label}"
+              f" ({row.status_at:%d/%m/%Y}){reason}{effect}")
     return 0
 
 

@@ -93,7 +93,7 @@ PAID = {"MISE_EN_PAIEMENT"}
 FINAL = STOPPED | PAID  # polling stops there
 EFFECTS = {
     "arret": "dossier arrêté : un nouveau dépôt, sous un nouveau numéro, ouvre un nouveau délai",
-    "suspension": "pièce suspendue, à compléter (COMPLETEE) ; le délai de paiement court "
+    "suspension": "pièce suspendue, à compléter par son déposant ; le délai de paiement court "
                   "toujours : seul l'ordonnateur l'interrompt, une fois, avant son échéance "
                   "(R2192-27)",
     "recyclage": "données d'acheminement à corriger ; même numéro, le délai court toujours",

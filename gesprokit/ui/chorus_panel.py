@@ -11,7 +11,7 @@ from datetime import datetime
 import ipywidgets as w
 
 from gesprokit.chorus import billing
-from gesprokit.chorus.frames import FRAMES
+from gesprokit.chorus.frames import FRAMES, status_label
 from gesprokit.chorus.piste import PisteClient, PisteConfig
 from gesprokit.errors import GesprokitError
 from gesprokit.money import format_eur
@@ -155,7 +155,8 @@ class ChorusPanel:
                                        self.frame, self.number.value, n=n,
                                        files=uploaded_files(self.upload), now=self.now)
         return guarded(action, self.message,
-                       lambda r: f"Déposé : pièce Chorus Pro {r['chorus_id']} ({r['status']}).",
+                       lambda r: f"Déposé : pièce Chorus Pro {r['chorus_id']} "
+                                 f"({status_label(r['status'])}).",
                        then=lambda _r: self.check())
 
     def widget(self) -> w.Widget:
