@@ -7,7 +7,6 @@ readers are told (inbox and e-mail), the author excepted. A refusal changes noth
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 
 import pandas as pd
@@ -17,27 +16,10 @@ from gesprokit import schema
 from gesprokit.audit import append_events, writing
 from gesprokit.circuit import ROLE_LABELS
 from gesprokit.library.actions import readable_document, rights
+from gesprokit.messages import clean_message
 from gesprokit.workflow import Actor
-from gesprokit.workflow_errors import ValidationError
 
-MAX_MESSAGE = 4000
 ACTION = "post_document_message"
-# control characters other than tab and line breaks (PostgreSQL refuses NUL in a text)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def clean_message(body: str | None) -> str:
-    """The text to store, or a French refusal: blank, too long, control characters."""
-    text = (body or "").strip()
-    if not text:
-        raise ValidationError("Message vide : écrivez votre message avant de l'envoyer.")
-    if len(text) > MAX_MESSAGE:
-        raise ValidationError(f"Message : {MAX_MESSAGE} caractères au plus "
-                              f"({len(text)} écrits).")
-    if _CONTROL.search(text):
-        raise ValidationError("Message : caractère de contrôle non admis (collez le texte "
-                              "sans mise en forme).")
-    return text
 
 
 def readers(conn: Connection, document: dict) -> list[str]:

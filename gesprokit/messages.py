@@ -6,6 +6,7 @@ excepted. Drafts stay the contractor's own: a thread on a draft is its company's
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 
 import pandas as pd
@@ -19,6 +20,22 @@ from gesprokit.workflow_errors import PermissionDenied, ValidationError
 
 MAX_MESSAGE = 4000
 COMPANY_ROLES = ("contractor", "cocontractor")
+# control characters other than tab and line breaks (PostgreSQL refuses NUL in a text)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_message(body: str | None) -> str:
+    """The text to store, or a French refusal: blank, too long, control characters."""
+    text = (body or "").strip()
+    if not text:
+        raise ValidationError("Message vide : écrivez votre message avant de l'envoyer.")
+    if len(text) > MAX_MESSAGE:
+        raise ValidationError(f"Message : {MAX_MESSAGE} caractères au plus "
+                              f"({len(text)} écrits).")
+    if _CONTROL.search(text):
+        raise ValidationError("Message : caractère de contrôle non admis (collez le texte "
+                              "sans mise en forme).")
+    return text
 
 
 def _situation(conn: Connection, contract_id: str, n: int) -> tuple[dict, dict]:
@@ -66,12 +83,7 @@ def _readers(conn: Connection, contract: dict, situation: dict) -> list[str]:
 def post_message(engine: Engine, actor: Actor, contract_id: str, n: int, body: str,
                  now: datetime | None = None) -> int:
     """Add a message to the situation's thread, in the author's name; returns its number."""
-    text = (body or "").strip()
-    if not text:
-        raise ValidationError("Message vide : écrivez votre message avant de l'envoyer.")
-    if len(text) > MAX_MESSAGE:
-        raise ValidationError(f"Message : {MAX_MESSAGE} caractères au plus "
-                              f"({len(text)} écrits).")
+    text = clean_message(body)
     now = (now or datetime.now()).replace(microsecond=0)
     with writing(engine) as conn:
         contract, situation = _situation(conn, contract_id, n)

@@ -15,9 +15,10 @@ from test_workflow import PASSWORD, PDF, actor, engine, sample_base  # noqa: F40
 
 from gesprokit import accounts
 from gesprokit.db import get_engine
-from gesprokit.document_messages import MAX_MESSAGE, document_thread, post_document_message
+from gesprokit.document_messages import document_thread, post_document_message
 from gesprokit.integrity import verify
 from gesprokit.library.actions import deposit
+from gesprokit.messages import MAX_MESSAGE
 from gesprokit.session import connect
 from gesprokit.workflow_errors import PermissionDenied, ValidationError
 

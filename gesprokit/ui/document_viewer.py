@@ -13,9 +13,10 @@ from pathlib import PurePosixPath
 import ipywidgets as w
 import pandas as pd
 
-from gesprokit.document_messages import MAX_MESSAGE, document_thread, post_document_message
+from gesprokit.document_messages import document_thread, post_document_message
 from gesprokit.library.actions import OpenedFile, open_version
 from gesprokit.library.preview import PreviewUnavailable, is_pdf, render_pages
+from gesprokit.messages import MAX_MESSAGE
 from gesprokit.months import format_date_fr
 from gesprokit.session import Session
 from gesprokit.ui.common import STYLE, download_link, esc, guarded
