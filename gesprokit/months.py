@@ -92,3 +92,13 @@ MONTH_NAMES = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet",
 def format_month_fr(month: str) -> str:
     """``2026-03`` → ``mars 2026``."""
     return f"{MONTH_NAMES[int(month[5:7]) - 1]} {month[:4]}"
+
+
+# the abbreviations French typography uses (for chart axes, where space is short)
+MONTH_ABBREVIATIONS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août",
+                       "sept.", "oct.", "nov.", "déc.")
+
+
+def format_month_short_fr(month: str) -> str:
+    """``2025-04`` → ``avr. 2025`` (chart axes)."""
+    return f"{MONTH_ABBREVIATIONS[int(month[5:7]) - 1]} {month[:4]}"

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from gesprokit.money import format_eur, format_number, format_pct_bp, mul_div_half_up
-from gesprokit.months import month_ordinal, ordinal_to_month
+from gesprokit.months import format_month_short_fr, month_ordinal, ordinal_to_month
 
 
 def contract_totals(contracts: pd.DataFrame, amendments: pd.DataFrame) -> pd.DataFrame:
@@ -97,10 +97,12 @@ def plot_s_curve(curve: pd.DataFrame, title: str, path: str | Path | None = None
             fig.savefig(path, dpi=110)
         return fig
     euros = curve["works_cum"] / 100
-    ax.plot(curve["month"], euros, marker="o", color="#1f5f8b", label="Travaux cumulés HT")
+    x = range(len(curve))
+    ax.plot(x, euros, marker="o", color="#1f5f8b", label="Travaux cumulés HT")
     if "planned_cum" in curve:
-        ax.plot(curve["month"], curve["planned_cum"] / 100, color="#f2b134", linewidth=2,
+        ax.plot(x, curve["planned_cum"] / 100, color="#f2b134", linewidth=2,
                 linestyle="-.", label="Prévu au planning")
+    ax.set_xticks(list(x), [format_month_short_fr(m) for m in curve["month"]])
     ax.axhline(curve["contract_total_ht"].iloc[0] / 100, color="#b03a2e", linestyle="--",
                label="Montant des marchés HT")
     ax.set_title(title)

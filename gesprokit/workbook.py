@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from xlsxwriter.utility import xl_col_to_name
 
 from gesprokit.circuit import ACTION_LABELS, ROLE_LABELS, role_label
+from gesprokit.months import format_month_short_fr
 from gesprokit.report_data import ReportData
 from gesprokit.summary import s_curve
 
@@ -345,7 +346,8 @@ def _charts(w: _Writer, data: ReportData) -> None:
     ws.write_row(0, 0, ["Mois", "Travaux cumulés HT", "Montant des marchés HT",
                         *(["Prévu au planning HT"] if planned else [])], w.header)
     for i, r in enumerate(curve.itertuples(), start=1):
-        ws.write_row(i, 0, [r.month, r.works_cum / 100, r.contract_total_ht / 100,
+        ws.write_row(i, 0, [format_month_short_fr(r.month), r.works_cum / 100,
+                            r.contract_total_ht / 100,
                             *([r.planned_cum / 100] if planned else [])])
     n = len(curve)
     line = w.book.add_chart({"type": "line"})
