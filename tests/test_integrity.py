@@ -383,3 +383,87 @@ def test_the_bulk_reading_on_postgresql(postgres_engine):
     in_bulk, by_rows = readings()
     assert in_bulk == by_rows and len(in_bulk.chain) == 1
     assert in_bulk.current["company|E1"] != in_bulk.sealed["company|E1"]
+
+
+def test_chained_events_hash_as_event_hash_does():
+    """chain_events writes each event's canonical JSON field by field: the hash is
+    event_hash's on escapes, numbers, None, other types, times and seals; a changed field
+    changes it."""
+    from decimal import Decimal
+    from random import Random
+
+    values = [None, "", 'Zoé "la" \\ \n\t\x01\u2028\U0001F600', 5, -3, True, 1.5,
+              Decimal("2.50"), {"b": 1, "a": [1, "x"]}, datetime(2026, 7, 1).date(), "vu"]
+    pick = Random(7).choice
+    events = [{"at": datetime(2026, 7, 1, 10, 0, 0, pick([0, 250_000])),
+               **{k: pick(values) for k in ("actor", "role", "action", "contract_id", "n",
+                                            "before", "after", "comment", "attachments",
+                                            "seal")}} for _ in range(500)]
+    key = b"k" * 32
+    chained = chain_events(events, "0" * 64, key)
+    prev = "0" * 64
+    for ev in chained:
+        assert ev["prev_hash"] == prev and ev["hash"] == event_hash(ev)
+        assert ev["mac"] == journal.mac(key, ev["hash"])
+        prev = ev["hash"]
+    assert event_hash({**chained[3], "comment": "retouché"}) != chained[3]["hash"]
+
+
+def test_the_seals_read_in_bulk_are_those_of_the_row_code():
+    """A seal of one group is cut at fixed places; any other (several groups, a key to
+    escape, a digest not in hex, unreadable) is read by json: the last seals are the row
+    code's, in event order."""
+    import pyarrow as pa
+
+    from gesprokit import bulk_audit
+    from gesprokit.integrity import last_seals
+
+    rnd = __import__("random").Random(3)
+
+    def digest() -> str:
+        return f"{rnd.getrandbits(256):064x}"
+
+    texts = []
+    for _ in range(3000):
+        r = rnd.random()
+        if r < 0.5:
+            texts.append(json.dumps({rnd.choice(["a|1", "é|3", 'c"d', "x\\y", "t\tb"]): digest()},
+                                    ensure_ascii=rnd.random() < 0.5))
+        elif r < 0.6:
+            texts.append(json.dumps({"a|1": digest(), "z": digest()}, sort_keys=True))
+        elif r < 0.7:
+            texts.append(rnd.choice([None, "", "pas du JSON", json.dumps({"a|1": None})]))
+        else:  # tampered: a digest one character off hex, or cut
+            texts.append('{"a|1": "' + digest()[:-1] + rnd.choice(['G"}', '"}']))
+    assert bulk_audit.last_seals(pa.array(texts, pa.string())) == last_seals(texts)
+
+
+def test_rows_inserted_in_bulk_are_stored_as_sqlalchemy_stores_them(tmp_path):
+    """bulk_insert goes through each column type's bind processor: times (with and without
+    microseconds), dates, booleans and NULLs read back as an insert() stores them."""
+    from datetime import date
+
+    from sqlalchemy import insert
+
+    from gesprokit.bulk_insert import insert_dicts
+
+    engine = get_engine(f"sqlite:///{tmp_path / 'b.db'}")
+    rows = [{"email": f"{i}@x.fr", "name": "Zoé", "company_code": "E1", "role": "moa",
+             "disabled_at": datetime(2026, 7, 1, 10, 0, 0, 250_000 * (i % 2)) if i else None}
+            for i in range(4)]
+    with engine.begin() as conn:
+        conn.execute(insert(schema.Company), [{"code": "E1", "name": "E", "is_sme": True,
+                                               "siret": "12345678200010"}])
+        insert_dicts(conn, schema.User.__table__, rows[:2])
+        conn.execute(insert(schema.User), rows[2:])
+        insert_dicts(conn, schema.EcbRate.__table__, [{"effective_on": date(2024, 6, 12),
+                                                      "rate_bp": 425}])
+    with sqlite3.connect(engine.url.database) as con:
+        stored = con.execute("SELECT email, disabled_at, typeof(disabled_at) FROM app_user "
+                             "ORDER BY email").fetchall()
+        assert con.execute("SELECT effective_on FROM ecb_rate").fetchall() == \
+            [("2024-06-12",)]
+    assert [s[1] for s in stored] == [None, "2026-07-01 10:00:00.250000",
+                                      "2026-07-01 10:00:00.000000",
+                                      "2026-07-01 10:00:00.250000"]
+    engine.dispose()

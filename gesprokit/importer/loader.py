@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from gesprokit import schema
 from gesprokit.audit import append_events, writing
+from gesprokit.bulk_insert import insert_dicts
 from gesprokit.circuit import STEP_ACTIONS, STEPS, status_after_steps
 from gesprokit.delays import (
     DEADLINE_DAYS,
@@ -723,9 +724,7 @@ def _write(conn, table, rows: list[Row] | pd.DataFrame) -> None:
         if isinstance(rows, pd.DataFrame):
             insert_progress(conn, rows)
         else:
-            columns = [c.key for c in table.__table__.columns
-                       if not (c.primary_key and c.autoincrement is True)]
-            conn.execute(insert(table), _clean(rows, columns))
+            insert_dicts(conn, table.__table__, rows)
     except (IntegrityError, psycopg.IntegrityError):
         source = rows.attrs.get("file") if isinstance(rows, pd.DataFrame) else \
             rows[0].get("_file")
