@@ -40,7 +40,8 @@ DIGITS = "[0-9]"
 STORED_DATE = "-".join([DIGITS * 4, DIGITS * 2, DIGITS * 2])
 STORED_TIME = f"{STORED_DATE} {':'.join([DIGITS * 2] * 3)}"
 PG_FORMAT = {"date": "YYYY-MM-DD", "datetime": 'YYYY-MM-DD"T"HH24:MI:SS'}
-SIMPLE_SEAL = r'^\{"(?P<key>[^"\\\x00-\x1f]*)": "(?P<digest>[0-9a-f]{64})"\}$'
+SEAL_TAIL = len('": "') + 64 + len('"}')  # what follows a seal's key
+SEAL_KEY_BAD = r'["\\\x00-\x1f]'  # what json.dumps would escape in a key
 SHA256 = hashlib.sha256
 HEXDIGEST = type(SHA256()).hexdigest
 EVENT_FIELDS = ("action", "actor", "after", "at", "attachments", "before", "comment",
@@ -265,22 +266,41 @@ def content_hashes(texts: list) -> list:
     return list(map(HEXDIGEST, map(SHA256, texts)))
 
 
+def _simple_seals(texts: pa.Array) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """(is it a seal of one group as json.dumps writes it, its key, its digest) of each
+    text: ``{"key": "64 hex digits"}``, the key without a quote, backslash or control
+    character (what json.loads reads back as that key and digest). Cut as bytes at fixed
+    places (the tail is ASCII, so a simple seal's key is whole): cheaper than a pattern
+    with groups."""
+    raw = texts.cast(pa.binary())
+    key = pc.binary_slice(raw, 2, -SEAL_TAIL)
+    digest = pc.binary_slice(raw, -66, -2)
+    simple = [pc.greater_equal(pc.binary_length(raw), SEAL_TAIL + 2),
+              pc.starts_with(raw, b'{"'), pc.ends_with(raw, b'"}'),
+              pc.equal(pc.binary_slice(raw, -SEAL_TAIL, -66), b'": "'),
+              pc.match_substring_regex(digest, "^[0-9a-f]{64}$"),
+              pc.invert(pc.match_substring_regex(key, SEAL_KEY_BAD))]
+    return np.logical_and.reduce([_bools(x) for x in simple]), key, digest
+
+
 def last_seals(texts: pa.Array) -> dict[str, str | None]:
     """gesprokit.integrity.last_seals over a column of seals: a seal of one group as
-    json.dumps writes it is read by pattern, any other by json.loads, in event order."""
+    json.dumps writes it is cut at its fixed places, any other read by json.loads, in
+    event order."""
     present = texts.filter(pc.and_(pc.is_valid(texts), pc.not_equal(texts, "")))
-    found = pc.extract_regex(present, SIMPLE_SEAL)
-    keys = found.field("key").to_pylist()
-    digests = found.field("digest").to_pylist()
-    others = np.flatnonzero(~_bools(pc.is_valid(found))).tolist()
+    simple, key, digest = _simple_seals(present)
+    keys = key.filter(pa.array(simple)).view(pa.string()).to_pylist()
+    digests = digest.filter(pa.array(simple)).view(pa.string()).to_pylist()
+    others = np.flatnonzero(~simple).tolist()
     other_texts = present.take(pa.array(others, pa.int64())).to_pylist()
     sealed: dict[str, str | None] = {}
     start = 0
-    for i, text in zip(others, other_texts, strict=True):
-        sealed.update(zip(keys[start:i], digests[start:i], strict=True))
+    for j, (i, text) in enumerate(zip(others, other_texts, strict=True)):
+        end = i - j  # the simple seals before this one
+        sealed.update(zip(keys[start:end], digests[start:end], strict=True))
         with suppress(ValueError):  # unreadable: its hash check already reports it
             sealed.update(json.loads(text))
-        start = i + 1
+        start = end
     sealed.update(zip(keys[start:], digests[start:], strict=True))
     return sealed
 
