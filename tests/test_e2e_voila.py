@@ -273,7 +273,7 @@ def test_full_month_in_the_browser(server, browser):
     page = open_as(browser, base, "opc@opc.fr", "Vérification")
     # the most urgent first: the month just submitted, with its payment deadline
     assert field(page, "Situation").input_value().startswith(
-        f"{l05} – situation n°7 – 2026-06 – transmise – paiement dû le ")
+        f"{l05} – situation n°7 – juin 2026 – transmise – paiement dû le ")
     # the contractor's comment and invoice are in front of the OPC, as joined
     page.get_by_text(re.compile("Facture du sous-traitant de pose jointe")).first.wait_for()
     page.locator("a[download='facture-st-pose.pdf']").first.wait_for()
@@ -295,7 +295,7 @@ def test_full_month_in_the_browser(server, browser):
     close(page)
 
     page = open_as(browser, base, "archi@arc.fr", "États d'acompte")
-    choose(page, "Situation", f"{l05} – situation n°7 – 2026-06 – vérifiée")
+    choose(page, "Situation", f"{l05} – situation n°7 – juin 2026 – vérifiée")
     page.get_by_role("button", name="Émettre l'état d'acompte").wait_for()
     # the OPC's correction and comment reach the MOE
     page.get_by_text(re.compile("quatre brise-soleil non motorisés")).first.wait_for()
@@ -319,7 +319,7 @@ def test_full_month_in_the_browser(server, browser):
     close(page)
 
     page = open_as(browser, base, "direction@chmv.fr", "Validation")
-    choose(page, "Situation", f"{l05} – situation n°7 – 2026-06 – acceptée par l'AMO")
+    choose(page, "Situation", f"{l05} – situation n°7 – juin 2026 – acceptée par l'AMO")
     page.get_by_role("button", name="Valider l'état d'acompte").wait_for()
     page.get_by_text(re.compile("quatre brise-soleil non motorisés")).first.wait_for()
     # a negative net is flagged before the validation

@@ -15,6 +15,7 @@ from gesprokit.chorus.frames import FRAMES, status_label
 from gesprokit.chorus.piste import PisteClient, PisteConfig
 from gesprokit.errors import GesprokitError
 from gesprokit.money import format_eur
+from gesprokit.months import format_month_fr
 from gesprokit.session import Session
 from gesprokit.ui.common import STYLE, guarded, uploaded_files
 
@@ -62,7 +63,7 @@ class ChorusPanel:
     def reload(self, keep: tuple | None = None) -> None:
         s = self.session.situations()
         s = s[s[self.step].notna()].sort_values(self.step)  # the latest step comes last
-        options = [(f"{r.contract_id} – situation n°{r.n} – {r.month}",
+        options = [(f"{r.contract_id} – situation n°{r.n} – {format_month_fr(r.month)}",
                     (r.contract_id, int(r.n))) for r in s.itertuples()]
         if not options:
             self.queue.options = [("(aucune situation à déposer)", None)]

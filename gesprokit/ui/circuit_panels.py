@@ -17,7 +17,7 @@ from gesprokit.circuit import RETURN_REASONS, STATE_LABELS
 from gesprokit.errors import GesprokitError
 from gesprokit.ledger import line_cum
 from gesprokit.money import format_eur, format_pct_bp
-from gesprokit.months import format_date_fr
+from gesprokit.months import format_date_fr, format_month_fr
 from gesprokit.notifications import inbox
 from gesprokit.report_data import ledger_and_delays
 from gesprokit.session import Session
@@ -40,7 +40,8 @@ from gesprokit.workflow import joined
 
 
 def _label(row) -> str:
-    text = f"{row.contract_id} – situation n°{row.n} – {row.month} – {STATE_LABELS[row.status]}"
+    text = (f"{row.contract_id} – situation n°{row.n} – {format_month_fr(row.month)} – "
+            f"{STATE_LABELS[row.status]}")
     if row.status not in ("draft", "paid") and pd.notna(getattr(row, "deadline_on", None)):
         text += f" – paiement dû le {format_date_fr(row.deadline_on)}"
         if getattr(row, "late_days", 0) > 0:
