@@ -172,10 +172,12 @@ def grant_mandate(engine: Engine, actor: Actor, operation: str, company_code: st
         raise ValidationError("Fin du mandat : elle ne peut précéder son début.")
     now = (now or datetime.now()).replace(microsecond=0)
     with writing(engine) as conn:
-        _owner(conn, actor, operation)
+        # the operation's row is locked first: two owners granting at once are serialised,
+        # so the overlap check below sees the other's mandate
         if conn.execute(select(schema.Operation.code).where(
-                schema.Operation.code == operation)).first() is None:
+                schema.Operation.code == operation).with_for_update()).first() is None:
             raise ValidationError(f"Opération « {operation} » inconnue.")
+        _owner(conn, actor, operation)
         company = conn.execute(select(schema.Company.name).where(
             schema.Company.code == company_code)).scalar()
         if company is None:

@@ -161,3 +161,24 @@ def test_the_end_of_a_contract_at_once(postgres_engine):
                               ).scalar()
     assert opened + finals == 1 and signed == 1
     assert verify_chain(load_frames(engine).events) == []
+
+
+def test_two_owners_granting_overlapping_mandates_at_once(postgres_engine):
+    """Two tabs of the owner entrust SPL with overlapping mandates at the same instant: one
+    is granted, the other refused in French; the chain intact."""
+    from datetime import date
+
+    from gesprokit.mandates import grant_mandate
+
+    engine = postgres_engine
+    import_folder(SAMPLE, engine, now=datetime(2026, 6, 1))
+    owner = Actor(email="direction@ch.fr", role="moa", company_code="CHMV")
+    results = race(lambda i: grant_mandate(
+        engine, owner, "CHMV-EHPAD", "SPL", ["validate"], date(2026, 7, 1 + i), None,
+        f"Convention n°{i}", now=datetime(2026, 6, 24, 15, i)), THREADS)
+    assert sum(not isinstance(r, Exception) for r in results) == 1, results
+    assert all("a déjà un mandat sur cette période" in str(r) for r in results
+               if isinstance(r, Exception)), results
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM moa_mandate")).scalar() == 1
+    assert verify_chain(load_frames(engine).events) == []
