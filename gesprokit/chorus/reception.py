@@ -73,13 +73,15 @@ def _receiving_siret(conn: Connection, contract_id: str, role: str) -> str:
     return siret
 
 
-def _piece(conn: Connection, piece_id) -> dict:
+def _piece(conn: Connection, piece_id, lock: bool = False) -> dict:
+    """The piece's row (locked for the transaction with `lock`: a concurrent treatment of
+    the same piece waits, then finds its status changed)."""
     try:
         piece_id = int(piece_id)
     except (TypeError, ValueError):
         raise ValidationError("Pièce Chorus Pro : choisissez une pièce de la liste.") from None
-    row = conn.execute(select(schema.ChorusPiece).where(
-        schema.ChorusPiece.piece_id == piece_id)).mappings().first()
+    query = select(schema.ChorusPiece).where(schema.ChorusPiece.piece_id == piece_id)
+    row = conn.execute(query.with_for_update() if lock else query).mappings().first()
     if row is None:
         raise ValidationError(f"Pièce Chorus Pro n°{piece_id} inconnue.")
     return dict(row)
@@ -228,7 +230,7 @@ def treat(engine: Engine, client: PisteClient, actor: Actor, piece_id: int, deci
                                         reason, comment, siret=siret)
     history = _history_after(client, piece, answer, siret, now)
     with writing(engine) as conn:
-        if _piece(conn, piece_id)["status"] != piece["status"]:
+        if _piece(conn, piece_id, lock=True)["status"] != piece["status"]:
             raise StaleState("La pièce vient d'être traitée par ailleurs : rechargez la page.")
         mandate = acting_mandate(conn, actor, _context(conn, piece["contract_id"]).contract[
             "operation_code"], "chorus_receive", now.date())
@@ -276,7 +278,7 @@ def complete(engine: Engine, client: PisteClient, actor: Actor, piece_id: int, c
                                            siret=siret)
     history = _history_after(client, piece, answer, siret, now)
     with writing(engine) as conn:
-        if _piece(conn, piece_id)["status"] != piece["status"]:
+        if _piece(conn, piece_id, lock=True)["status"] != piece["status"]:
             raise StaleState("La pièce vient d'être traitée par ailleurs : rechargez la page.")
         names = [f.name for f in files]
         at, status = _record(conn, piece, history, comment, actor, "chorus_complete", now,
