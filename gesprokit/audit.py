@@ -102,10 +102,11 @@ def chain_events(events: list[dict], prev_hash: str, key: bytes | None = None) -
     return chained
 
 
-def append_events(conn: Connection, events: list[dict],
-                  sealed: Iterable[tuple] = ()) -> list[str]:
+def append_events(conn: Connection, events: list[dict], sealed: Iterable[tuple] = (),
+                  seal: dict[str, str | None] | None = None) -> list[str]:
     """Append events (dicts with the event fields) to the chain, in the caller's transaction,
-    after the writes they record: the last one seals the `sealed` groups as they now stand.
+    after the writes they record: the last one seals the `sealed` groups as they now stand
+    (or carries `seal`, their digests already computed: an import's, from the rows it wrote).
     Returns the hashes of the appended events (the journal's opening event included).
 
     Inside :func:`writing`, the newest event becomes the journal's checkpoint once the
@@ -114,8 +115,10 @@ def append_events(conn: Connection, events: list[dict],
         return []
     events = [dict(ev) for ev in events]
     keys = list(sealed)
-    if keys:
-        events[-1]["seal"] = json.dumps(seals.digests(conn, keys), sort_keys=True)
+    if seal is None and keys:
+        seal = seals.digests(conn, keys)
+    if seal:
+        events[-1]["seal"] = json.dumps(seal, sort_keys=True)
     prev = last_hash(conn)
     if prev == GENESIS:  # a new journal opens with its own random name: two bases never
         # share a first event, so each one's checkpoints are its own

@@ -21,7 +21,7 @@ import pyarrow as pa
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from gesprokit import schema
+from gesprokit import schema, written_seals
 from gesprokit.audit import append_events, writing
 from gesprokit.bulk_insert import insert_dicts
 from gesprokit.circuit import STEP_ACTIONS, STEPS, status_after_steps
@@ -797,10 +797,15 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
         sealed = set().union(*(sealed_keys(rows) if isinstance(rows, pd.DataFrame) else
                                keys_of_rows(table.__tablename__, rows) for table, rows in plan))
         events = _import_events(t, now or datetime.now(), validated)
-        # the rows are written: the journal needs only its events, not a million rows' memory
-        # (nor the buffers pyarrow kept from the ledger's text columns)
+        rows_written = {table.__tablename__: rows for table, rows in plan}
+        # the rows are written: the journal needs only its events and the seal of the rows,
+        # not a million rows' memory (nor the buffers pyarrow kept from the ledger's text
+        # columns)
         del plan
         pf.tables.clear()
         pa.default_memory_pool().release_unused()
-        append_events(conn, events, sealed=sealed)
+        # the groups the import creates are sealed from the rows just written, not read back
+        seal = written_seals.digests(conn, rows_written, sealed)
+        del rows_written
+        append_events(conn, events, sealed=sealed, seal=seal)
     return written
