@@ -25,6 +25,35 @@ from gesprokit.months import month_ordinal
 COEF_FIELDS = ["fixed_bp", "coef_decimals"]
 
 
+def _coefficients(fixed: np.ndarray, decimals: np.ndarray, weight: np.ndarray,
+                  base: np.ndarray, value: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Coefficient × 10^decimals (int64) of each row: fixed_bp / BP + Σ weight_bp × value /
+    (BP × base) over the row's present terms, exact (fractions), rounded half-up. Each
+    distinct row is computed once. `weight`, `base`, `value`, `present`: one column per
+    term; a present term without its base or value is an error."""
+    if len(fixed) == 0:
+        return np.zeros(0, dtype="int64")
+    if (np.isnan(base) | np.isnan(value))[present].any():
+        raise ValueError("valeur d'indice manquante pour un coefficient de révision")
+    terms = weight.shape[1]
+
+    def known(a):
+        return np.where(present, a, 0).astype("int64")
+
+    sig = np.column_stack([np.asarray(fixed, dtype="int64"), np.asarray(decimals, dtype="int64"),
+                           known(weight), known(base), known(value), present.astype("int64")])
+    unique, inverse = np.unique(sig, axis=0, return_inverse=True)
+    out = []
+    for row in unique.tolist():
+        total = Fraction(row[0], BP)
+        for r in range(terms):
+            if row[2 + 3 * terms + r]:
+                total += Fraction(row[2 + r] * row[2 + 2 * terms + r], BP * row[2 + terms + r])
+        scaled = total * 10 ** row[1]
+        out.append(div_half_up(scaled.numerator, scaled.denominator))
+    return np.array(out, dtype="int64")[inverse.ravel()]
+
+
 def scaled_coefficients(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Coefficient × 10^coef_decimals (int) for each key.
 
@@ -34,27 +63,18 @@ def scaled_coefficients(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """
     wide = rows.set_index([*keys, "term_rank"])[["weight_bp", "base_e4", "value_e4"]]
     wide = wide.unstack("term_rank")
-    wide.columns = [f"{a}_{b}" for a, b in wide.columns]
-    wide = wide.join(rows.groupby(keys)[COEF_FIELDS].first())
-    wide = wide.reset_index()
-    sig_cols = [c for c in wide.columns if c not in keys]
-    sig = pd.util.hash_pandas_object(wide[sig_cols], index=False)
-    unique = wide[sig_cols].assign(sig_=sig.values).drop_duplicates("sig_")
-    n_terms = (len(sig_cols) - len(COEF_FIELDS)) // 3
-    values = {}
-    for rec in unique.itertuples(index=False):
-        d = rec._asdict()
-        total = Fraction(int(d["fixed_bp"]), BP)
-        for r in range(n_terms):
-            w = d[f"weight_bp_{r}"]
-            if pd.isna(w):
-                continue
-            total += Fraction(int(w) * int(d[f"value_e4_{r}"]), BP * int(d[f"base_e4_{r}"]))
-        scaled = total * 10 ** int(d["coef_decimals"])
-        values[d["sig_"]] = div_half_up(scaled.numerator, scaled.denominator)
-    out = wide[keys].copy()
-    out["coef_scaled"] = pd.Series(sig.values).map(values).astype("int64").values
-    out["coef_scale"] = (10 ** wide["coef_decimals"].astype("int64")).values
+    fields = rows.groupby(keys)[COEF_FIELDS].first().reindex(wide.index)
+    decimals = fields["coef_decimals"].to_numpy(dtype="int64")
+
+    def part(name):
+        return wide[name].to_numpy(dtype="float64", na_value=np.nan)
+
+    coef = _coefficients(fields["fixed_bp"].to_numpy(dtype="int64"), decimals,
+                         part("weight_bp"), part("base_e4"), part("value_e4"),
+                         wide["weight_bp"].notna().to_numpy())
+    out = wide.index.to_frame(index=False)
+    out["coef_scaled"] = coef
+    out["coef_scale"] = 10 ** decimals
     return out
 
 
@@ -100,6 +120,31 @@ def compute_revision(sit: pd.DataFrame, contracts: pd.DataFrame, terms: pd.DataF
                                                            ).reset_index(drop=True)
 
 
+_SPAN = 1_000_000  # above any month ordinal: (code × _SPAN + ordinal) keys stay in order
+
+
+def _value_lookup(codes: np.ndarray, ords: np.ndarray, values: np.ndarray):
+    """A function (code, ordinal) -> that index month's value (NaN when absent), over the
+    unique (code, ordinal) rows given."""
+    keys = codes * _SPAN + ords
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order].astype("float64")
+
+    def value_at(code: np.ndarray, ordinal: np.ndarray) -> np.ndarray:
+        wanted = code * _SPAN + ordinal
+        at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+        if not len(keys):
+            return np.full(wanted.shape, np.nan)
+        return np.where((keys[at] == wanted) & (code >= 0), values[at], np.nan)
+    return value_at
+
+
+def _group_starts(codes: np.ndarray) -> np.ndarray:
+    """Position of the first row of each row's group (`codes` sorted)."""
+    first = np.r_[True, codes[1:] != codes[:-1]]
+    return np.maximum.accumulate(np.where(first, np.arange(len(codes)), 0))
+
+
 def _compute_revision(sit: pd.DataFrame, contracts: pd.DataFrame, terms: pd.DataFrame,
                       price_index: pd.DataFrame) -> pd.DataFrame:
     """Cumulative revision per situation (one value per index and month).
@@ -107,7 +152,9 @@ def _compute_revision(sit: pd.DataFrame, contracts: pd.DataFrame, terms: pd.Data
     `sit`: ``contract_id, n, month, works_month, known_on`` (one row per
     situation). Returns ``contract_id, n, revision_cum, revision_provisional,
     revision_coef_scaled, revision_coef_scale`` for the situations of revisable
-    contracts (the coefficient is the one applied to the situation's own month).
+    contracts that have terms (the coefficient is the one applied to the situation's own
+    month). Keys are coded as integers and every step runs in numpy: its cost is the
+    situations', not a fixed pandas cost per step.
     """
     empty = pd.DataFrame({"contract_id": pd.Series([], dtype=str),
                           "n": pd.Series([], dtype="int64"),
@@ -115,111 +162,113 @@ def _compute_revision(sit: pd.DataFrame, contracts: pd.DataFrame, terms: pd.Data
                           "revision_provisional": pd.Series([], dtype=bool),
                           "revision_coef_scaled": pd.Series([], dtype="Int64"),
                           "revision_coef_scale": pd.Series([], dtype="Int64")})
-    rev = contracts.loc[contracts["price_form"] == "revisable",
-                        ["contract_id", "revision_fixed_bp", "revision_base_month",
-                         "coef_decimals"]].rename(columns={"revision_fixed_bp": "fixed_bp"})
-    s = sit.merge(rev[["contract_id"]], on="contract_id")
+    rev = contracts[contracts["price_form"] == "revisable"]
+    t = terms[terms["contract_id"].isin(rev["contract_id"])]
+    s = sit[sit["contract_id"].isin(t["contract_id"])]
     if s.empty:
         return empty
-    s = s.sort_values(["contract_id", "n"]).reset_index(drop=True)
-    s["month_ord"] = month_ordinal(s["month"])
-    s["pos"] = s.groupby("contract_id").cumcount() + 1
+    # contracts (sorted ids), situations ordered by contract and n
+    ids = pd.Index(np.sort(s["contract_id"].unique()))
+    c = ids.get_indexer(s["contract_id"])
+    n = s["n"].to_numpy(dtype="int64")
+    order = np.lexsort((n, c))
+    s = s.iloc[order].reset_index(drop=True)
+    c, n = c[order], n[order]
+    size = len(s)
+    start = _group_starts(c)
+    pos = np.arange(size) - start + 1
+    mord = month_ordinal(s["month"]).to_numpy(dtype="int64")
+    works = s["works_month"].to_numpy(dtype="int64")
+    known_on = pd.to_datetime(s["known_on"]).to_numpy().astype("datetime64[us]")
 
-    idx = price_index.assign(month_ord=month_ordinal(price_index["month"]))
-    t = terms.merge(rev, on="contract_id").sort_values(["contract_id", "index_code"])
-    t["term_rank"] = t.groupby("contract_id").cumcount()
-    t["base_ord"] = month_ordinal(t["revision_base_month"])
-    t = t.merge(idx[["index_code", "month_ord", "value_e4"]].rename(
-        columns={"month_ord": "base_ord", "value_e4": "base_e4"}), on=["index_code", "base_ord"],
-        how="left")
-    term_cols = ["contract_id", "index_code", "term_rank", "fixed_bp", "coef_decimals",
-                 "weight_bp", "base_e4"]
-    t = t[term_cols]
+    # each contract's formula: fixed part, decimals, base month, terms ordered by index
+    per = rev.set_index("contract_id").loc[ids]
+    fixed = per["revision_fixed_bp"].to_numpy(dtype="int64")
+    decimals = per["coef_decimals"].to_numpy(dtype="int64")
+    base_ord = month_ordinal(per["revision_base_month"]).to_numpy(dtype="int64")
+    t = t.sort_values(["contract_id", "index_code"], kind="stable")
+    t_contract = ids.get_indexer(t["contract_id"])
+    t_rank = np.arange(len(t)) - _group_starts(t_contract)
+    width = int(t_rank.max()) + 1
+    codes = pd.Index(pd.unique(pd.concat([t["index_code"], price_index["index_code"]],
+                                         ignore_index=True)))
+    present = np.zeros((len(ids), width), dtype=bool)
+    present[t_contract, t_rank] = True
+    index_of = np.full((len(ids), width), -1, dtype="int64")
+    index_of[t_contract, t_rank] = codes.get_indexer(t["index_code"])
+    weight = np.zeros((len(ids), width))
+    weight[t_contract, t_rank] = t["weight_bp"].to_numpy(dtype="float64")
 
-    # Last index month published as of each situation's known_on, per term.
-    pub = idx.sort_values(["published_on", "month_ord"])
-    pub["last_ord"] = pub.groupby("index_code")["month_ord"].cummax()
-    st = s[["contract_id", "n", "pos", "month_ord", "known_on"]].merge(t, on="contract_id")
-    st = pd.merge_asof(st.sort_values("known_on"),
-                       pub[["index_code", "published_on", "last_ord"]].sort_values(
-                           "published_on"),
-                       left_on="known_on", right_on="published_on", by="index_code",
-                       direction="backward")
-    st["last_ord"] = st["last_ord"].fillna(-1).astype("int64")
-    values = idx[["index_code", "month_ord", "value_e4"]]
+    p_code = codes.get_indexer(price_index["index_code"])
+    p_ord = month_ordinal(price_index["month"]).to_numpy(dtype="int64")
+    value_at = _value_lookup(p_code, p_ord, price_index["value_e4"].to_numpy(dtype="float64"))
+    base = value_at(index_of, base_ord[:, None])
 
-    # Definitive revision of each situation's own month (when all its indices exist).
-    own = s[["contract_id", "n", "pos", "month_ord", "works_month"]].merge(t, on="contract_id")
-    own = own.merge(values, on=["index_code", "month_ord"], how="left")
-    # a month is definitive when every index of its formula is known (vectorised: no Python
-    # call per situation)
-    complete = own["value_e4"].notna().groupby([own["contract_id"], own["n"]]).transform("all")
-    own_ok = own[complete]
-    s["r_def"] = 0
-    if not own_ok.empty:
-        cdef = scaled_coefficients(own_ok, ["contract_id", "n"])
-        s = s.merge(cdef, on=["contract_id", "n"], how="left")
-        has = s["coef_scaled"].notna()
-        s.loc[has, "r_def"] = _revision_amount(
-            s.loc[has, "works_month"], s.loc[has, "coef_scaled"].astype("int64"),
-            s.loc[has, "coef_scale"].astype("int64"))
-        s = s.drop(columns=["coef_scaled", "coef_scale"])
-    s["def_cum"] = s.groupby("contract_id")["r_def"].cumsum()
+    # the last index month published as of each situation's known_on, per term (-1: none)
+    published = pd.to_datetime(price_index["published_on"]).to_numpy().astype("datetime64[us]")
+    last = np.full((size, width), -1, dtype="int64")
+    term_index = index_of[c]
+    for code in np.unique(index_of[present]):
+        mine = p_code == code
+        by_date = np.lexsort((p_ord[mine], published[mine]))
+        dates = published[mine][by_date]
+        highest = np.maximum.accumulate(p_ord[mine][by_date])
+        at = np.searchsorted(dates, known_on, side="right") - 1
+        found = np.where(at >= 0, highest[np.maximum(at, 0)], -1)
+        last = np.where(term_index == code, found[:, None], last)
+    term_present = present[c]
 
-    # Months definitive at situation n: m_k <= min over terms of the last published month.
-    lmin = st.groupby(["contract_id", "n"])["last_ord"].min().rename("lmin").reset_index()
-    s = s.merge(lmin, on=["contract_id", "n"])
-    s["def_key"] = np.minimum(s["lmin"], s["month_ord"])
-    right = s[["contract_id", "month_ord", "pos", "def_cum"]].rename(
-        columns={"month_ord": "def_key", "pos": "k_def", "def_cum": "def_part"})
-    s = pd.merge_asof(s.sort_values("def_key"), right.sort_values("def_key"), on="def_key",
-                      by="contract_id", direction="backward")
-    s["k_def"] = s["k_def"].fillna(0).astype("int64")
-    s["def_part"] = s["def_part"].fillna(0).astype("int64")
-    s = s.sort_values(["contract_id", "n"]).reset_index(drop=True)
+    # definitive revision of each situation's own month (when all its indices exist)
+    own_value = value_at(term_index, mord[:, None])
+    complete = ~(term_present & np.isnan(own_value)).any(axis=1)
+    coef_def = np.zeros(size, dtype="int64")
+    coef_def[complete] = _coefficients(
+        fixed[c][complete], decimals[c][complete], weight[c][complete], base[c][complete],
+        own_value[complete], term_present[complete])
+    scale = 10 ** decimals[c]
+    r_def = np.zeros(size, dtype="int64")
+    if complete.any():
+        r_def[complete] = _revision_amount(works[complete], coef_def[complete], scale[complete])
+    running = np.cumsum(r_def)
+    def_cum = running - np.r_[0, running][start]
 
-    # Provisional months: pairs (n, k) with k_def < k <= n.
-    count = (s["pos"] - s["k_def"]).to_numpy()
-    rep = s.loc[np.repeat(s.index.to_numpy(), count), ["contract_id", "n", "pos", "k_def"]]
-    rep["k_pos"] = rep["k_def"] + rep.groupby(level=0).cumcount() + 1
-    rep = rep.reset_index(drop=True)
-    s["prov_part"] = 0
-    s["coef_own"] = pd.NA
-    s["scale_own"] = pd.NA
-    if not rep.empty:
-        ks = s[["contract_id", "pos", "month_ord", "works_month"]].rename(
-            columns={"pos": "k_pos", "month_ord": "k_ord", "works_month": "k_works"})
-        rep = rep.merge(ks, on=["contract_id", "k_pos"])
-        rep["pair"] = np.arange(len(rep))
-        pt = rep.merge(st[["contract_id", "n", "index_code", "term_rank", "fixed_bp",
-                           "coef_decimals", "weight_bp", "base_e4", "last_ord"]],
-                       on=["contract_id", "n"])
-        pt["use_ord"] = np.minimum(pt["k_ord"], pt["last_ord"])
-        pt = pt.merge(values.rename(columns={"month_ord": "use_ord"}),
-                      on=["index_code", "use_ord"], how="left")
-        pt["value_e4"] = pt["value_e4"].fillna(pt["base_e4"])
-        cp = scaled_coefficients(pt, ["pair"])
-        rep = rep.merge(cp, on="pair")
-        rep["r_prov"] = _revision_amount(rep["k_works"], rep["coef_scaled"], rep["coef_scale"])
-        prov = rep.groupby(["contract_id", "n"])["r_prov"].sum().rename("prov_sum")
-        s = s.merge(prov, on=["contract_id", "n"], how="left")
-        s["prov_part"] = s["prov_sum"].fillna(0).astype("int64")
-        own_coef = rep.loc[rep["k_pos"] == rep["pos"],
-                           ["contract_id", "n", "coef_scaled", "coef_scale"]]
-        s = s.merge(own_coef, on=["contract_id", "n"], how="left")
-        s["coef_own"] = s["coef_scaled"]
-        s["scale_own"] = s["coef_scale"]
+    # months definitive at situation n: those up to min over terms of the last published
+    lmin = np.where(term_present, last, np.iinfo("int64").max).min(axis=1)
+    def_key = np.minimum(lmin, mord)
+    by_month = np.lexsort((mord, c))
+    month_keys = (c * _SPAN + mord)[by_month]
+    at = np.searchsorted(month_keys, c * _SPAN + def_key, side="right") - 1
+    hit = by_month[np.maximum(at, 0)]
+    valid = (at >= 0) & (c[hit] == c)
+    k_def = np.where(valid, pos[hit], 0)
+    def_part = np.where(valid, def_cum[hit], 0)
 
-    # The coefficient applied to the situation's own month (definitive or provisional).
-    if not own_ok.empty:
-        s = s.merge(cdef.rename(columns={"coef_scaled": "cdef", "coef_scale": "sdef"}),
-                    on=["contract_id", "n"], how="left")
-        s["coef_own"] = s["coef_own"].where(s["pos"] > s["k_def"], s["cdef"])
-        s["scale_own"] = s["scale_own"].where(s["pos"] > s["k_def"], s["sdef"])
+    # provisional months: pairs (n, k) with k_def < k <= n, each with the values known at n
+    count = pos - k_def
+    pair_sit = np.repeat(np.arange(size), count)
+    pair_end = np.cumsum(count)
+    k_pos = k_def[pair_sit] + np.arange(len(pair_sit)) - (pair_end - count)[pair_sit] + 1
+    k = start[pair_sit] + k_pos - 1
+    prov = np.zeros(size, dtype="int64")
+    coef_own = np.where(complete, coef_def, 0)
+    known_own = complete.copy()
+    if len(pair_sit):
+        pc = c[pair_sit]
+        use_ord = np.minimum(mord[k][:, None], last[pair_sit])
+        pair_value = value_at(index_of[pc], use_ord)
+        pair_value = np.where(np.isnan(pair_value), base[pc], pair_value)
+        coef_prov = _coefficients(fixed[pc], decimals[pc], weight[pc], base[pc], pair_value,
+                                  present[pc])
+        r_prov = _revision_amount(works[k], coef_prov, scale[pair_sit])
+        np.add.at(prov, pair_sit, r_prov)
+        provisional_own = count > 0
+        coef_own[provisional_own] = coef_prov[pair_end[provisional_own] - 1]
+        known_own |= provisional_own
+    provisional = pos > k_def
     return pd.DataFrame({
-        "contract_id": s["contract_id"], "n": s["n"].astype("int64"),
-        "revision_cum": (s["def_part"] + s["prov_part"]).astype("int64"),
-        "revision_provisional": (s["pos"] > s["k_def"]).astype(bool),
-        "revision_coef_scaled": s["coef_own"].astype("Int64"),
-        "revision_coef_scale": s["scale_own"].astype("Int64"),
+        "contract_id": s["contract_id"], "n": n,
+        "revision_cum": (def_part + prov).astype("int64"),
+        "revision_provisional": provisional.astype(bool),
+        "revision_coef_scaled": pd.arrays.IntegerArray(coef_own, ~known_own),
+        "revision_coef_scale": pd.arrays.IntegerArray(scale.astype("int64"), ~known_own),
     })
