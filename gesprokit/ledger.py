@@ -30,6 +30,7 @@ MONEY_COLUMNS = [c for c in LEDGER_COLUMNS
                  if c not in ("contract_id", "n", "month", "revision_provisional")]
 LINE_COLUMNS = ["contract_id", "n", "line_no", "amount_cents", "pct_bp", "line_cum",
                 "line_month"]
+LINE_INPUT_COLUMNS = ["contract_id", "n", "line_no", "pct_bp"]  # what line_amounts reads
 DIRECT_PAYMENT_COLUMNS = [
     "contract_id", "n", "subcontract_id", "works_cum", "revision_cum", "retention_cum",
     "advance_repaid_cum", "paid_cum", "paid_month"]

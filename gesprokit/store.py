@@ -41,12 +41,17 @@ BULK_TABLES = {"progress", "price_line", "situation", "event"}
 SQLITE_INFER_ROWS = "100000000"  # ADBC infers SQLite column types from the first batch
 
 
-def typed_frame(df: pd.DataFrame, table: Table) -> pd.DataFrame:
-    """Give `df` the dtypes of `table` (int64 or Int64, bool, datetime64, str)."""
+def typed_frame(df: pd.DataFrame, table: Table, columns: Iterable[str] | None = None
+                ) -> pd.DataFrame:
+    """Give `df` the dtypes of `table` (int64 or Int64, bool, datetime64, str); with
+    `columns`, only those of the table's columns."""
     if df.empty:
-        return _typed_empty(table, df.index)
+        empty = _typed_empty(table, df.index)
+        return empty if columns is None else empty[[c for c in empty.columns if c in columns]]
     out = {}
     for col in table.columns:
+        if columns is not None and col.name not in columns:
+            continue
         s = df[col.name] if col.name in df else pd.Series([], dtype=object)
         if isinstance(col.type, (Integer, BigInteger)):
             s = pd.to_numeric(s)
@@ -99,12 +104,14 @@ def _where(table: Table, contract_ids: list[str] | None, n: int | None = None
 
 
 def read_table(bind: Engine | Connection, table: Table, contract_ids: list[str] | None = None,
-               n: int | None = None) -> pd.DataFrame:
+               n: int | None = None, columns: Iterable[str] | None = None) -> pd.DataFrame:
     """One table as a typed frame, optionally only some contracts' rows (and, with `n`, only
-    situation `n`'s).
+    situation `n`'s), and only some `columns` (in the table's order: what a caller needs,
+    fewer values to fetch and convert).
 
     `bind` is an engine, or a connection whose transaction the read then belongs to."""
-    names = [c.name for c in table.columns]
+    wanted = None if columns is None else set(columns)
+    names = [c.name for c in table.columns if wanted is None or c.name in wanted]
     where, params = _where(table, contract_ids, n)
     sql = f"SELECT {', '.join(names)} FROM {table.name}{where}"
     if table.name == "event":  # the journal in its order, whichever index serves the filter
@@ -113,7 +120,7 @@ def read_table(bind: Engine | Connection, table: Table, contract_ids: list[str] 
     if own and table.name in BULK_TABLES and not params:
         df = _adbc_frame(bind, sql)
         if df is not None:
-            return typed_frame(df, table)
+            return typed_frame(df, table, wanted)
     raw = bind.raw_connection() if own else bind.connection.driver_connection
     try:
         if bind.dialect.name == "postgresql" and table.name in BULK_TABLES and not params:
@@ -125,16 +132,35 @@ def read_table(bind: Engine | Connection, table: Table, contract_ids: list[str] 
             buf.seek(0)
             df = pd.read_csv(buf, dtype=str, keep_default_na=False, na_values=[""])
         else:
+            # one contract's rows: its id is filled in, not fetched row by row
+            one = (contract_ids[0] if contract_ids is not None and len(contract_ids) == 1
+                   and "contract_id" in names and len(names) > 1 else None)
+            fetched = names if one is None else [c for c in names if c != "contract_id"]
+            if one is not None:
+                sql = f"SELECT {', '.join(fetched)}" + sql[sql.index(" FROM "):]
             if bind.dialect.name == "sqlite":
                 sql = sql.replace("%s", "?")
             cur = raw.cursor()
             cur.execute(sql, params)
-            df = pd.DataFrame.from_records(cur.fetchall(), columns=names)
+            df = _object_frame(cur.fetchall(), fetched)
             cur.close()
+            if one is not None:
+                df.insert(names.index("contract_id"), "contract_id",
+                          pd.Series([one] * len(df), dtype=object))
     finally:
         if own:
             raw.close()
-    return typed_frame(df, table)
+    return typed_frame(df, table, wanted)
+
+
+def _object_frame(rows: list[tuple], names: list[str]) -> pd.DataFrame:
+    """The cursor's rows as a frame of object columns, built column by column (for
+    :func:`typed_frame` to type; several times faster than ``DataFrame.from_records``)."""
+    if not rows:
+        return pd.DataFrame({name: pd.Series([], dtype=object) for name in names})
+    # one list per column: transposing with zip(*rows) would make an iterator per row
+    return pd.DataFrame({name: pd.Series([row[i] for row in rows], dtype=object)
+                         for i, name in enumerate(names)})
 
 
 def adbc_connect(engine: Engine):

@@ -158,11 +158,15 @@ class _Context:
         what the ledger and the situation's documents read — the parties, and the journal
         of this situation only."""
         if "ledger" not in self.cache:
-            from gesprokit.ledger import ledger_from_frames
+            from gesprokit.ledger import LINE_INPUT_COLUMNS, ledger_from_frames
             from gesprokit.store import LEDGER_TABLES, load_frames, read_table
 
             cid = self.contract["contract_id"]
-            frames = load_frames(self.conn, [cid], LEDGER_TABLES | {"operations", "companies"})
+            frames = load_frames(self.conn, [cid], (LEDGER_TABLES - {"progress"})
+                                 | {"operations", "companies"})
+            # the documents show no progress row: only what the ledger's line amounts read
+            frames.progress = read_table(self.conn, schema.Progress.__table__, [cid],
+                                         columns=LINE_INPUT_COLUMNS)
             if self.situation is not None:
                 frames.events = read_table(self.conn, schema.Event.__table__, [cid],
                                            self.situation["n"])
