@@ -42,9 +42,11 @@ def _coefficients(fixed: np.ndarray, decimals: np.ndarray, weight: np.ndarray,
 
     sig = np.column_stack([np.asarray(fixed, dtype="int64"), np.asarray(decimals, dtype="int64"),
                            known(weight), known(base), known(value), present.astype("int64")])
-    unique, inverse = np.unique(sig, axis=0, return_inverse=True)
+    # distinct rows by their hash (a sort of one uint64 column, not of whole rows)
+    hashed = pd.util.hash_pandas_object(pd.DataFrame(sig), index=False).to_numpy()
+    _, first, inverse = np.unique(hashed, return_index=True, return_inverse=True)
     out = []
-    for row in unique.tolist():
+    for row in sig[first].tolist():
         total = Fraction(row[0], BP)
         for r in range(terms):
             if row[2 + 3 * terms + r]:
