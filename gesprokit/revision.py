@@ -42,11 +42,18 @@ def _coefficients(fixed: np.ndarray, decimals: np.ndarray, weight: np.ndarray,
 
     sig = np.column_stack([np.asarray(fixed, dtype="int64"), np.asarray(decimals, dtype="int64"),
                            known(weight), known(base), known(value), present.astype("int64")])
-    # distinct rows by their hash (a sort of one uint64 column, not of whole rows)
+    # distinct rows by their hash (a sort of one uint64 column, not of whole rows); two
+    # different rows sharing a hash would share a coefficient: checked, and then the rows
+    # themselves are compared instead
     hashed = pd.util.hash_pandas_object(pd.DataFrame(sig), index=False).to_numpy()
     _, first, inverse = np.unique(hashed, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    distinct = sig[first]
+    if not np.array_equal(distinct[inverse], sig):
+        distinct, inverse = np.unique(sig, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
     out = []
-    for row in sig[first].tolist():
+    for row in distinct.tolist():
         total = Fraction(row[0], BP)
         for r in range(terms):
             if row[2 + 3 * terms + r]:

@@ -483,3 +483,28 @@ def test_direct_payment_revised_with_the_subcontracts_own_formula():
     assert dp["paid_cum"] == 1_500_000 + 35_700  # no retention on this contract
     # the whole contract's revision is still the contract's formula on all its works
     assert row(led, 1)["revision_cum"] == cents(Decimal("85000") * (bt01_coef("104.0") - 1))
+
+
+def test_revision_coefficients_never_share_a_hash_by_mistake(monkeypatch):
+    """Distinct coefficient rows are found by a 64-bit hash; were two different rows to share
+    one, each must still get its own coefficient (the rows themselves are then compared).
+    Forced here by a hash that answers the same for every row."""
+    import numpy as np
+
+    from gesprokit import revision
+
+    fixed = np.array([1500, 1500, 1000])
+    decimals = np.array([4, 4, 4])
+    weight = np.array([[8500], [8500], [9000]])
+    base = np.array([[1000000.0], [1000000.0], [1000000.0]])
+    value = np.array([[1020000.0], [1010000.0], [1020000.0]])
+    present = np.array([[True], [True], [True]])
+    # by hand: 0.15 + 0.85 × 102/100 = 1.017 ; 0.15 + 0.85 × 101/100 = 1.0085 ;
+    # 0.10 + 0.90 × 102/100 = 1.018 (× 10^4)
+    expected = [10170, 10085, 10180]
+    assert revision._coefficients(fixed, decimals, weight, base, value, present).tolist() == \
+        expected
+    monkeypatch.setattr(revision.pd.util, "hash_pandas_object",
+                        lambda frame, index=False: pd.Series(np.zeros(len(frame), "uint64")))
+    assert revision._coefficients(fixed, decimals, weight, base, value, present).tolist() == \
+        expected
