@@ -17,6 +17,7 @@ from gesprokit.audit import append_events, writing
 from gesprokit.circuit import ROLE_LABELS
 from gesprokit.library.actions import readable_document, rights
 from gesprokit.messages import clean_message
+from gesprokit.notifications import inform
 from gesprokit.workflow import Actor
 
 ACTION = "post_document_message"
@@ -45,16 +46,12 @@ def post_document_message(engine: Engine, actor: Actor, document_id: str, body: 
             body=text).returning(schema.DocumentMessage.message_id)).scalar_one()
         who = actor.name or actor.email
         title = document["title"]
-        rows = [dict(recipient=r, kind="info", document_id=document_id,
-                     subject=f"[gesprokit] {title} ({document_id}) : message de {who} "
-                             f"({ROLE_LABELS.get(actor.role, actor.role)})",
-                     body=f"Bonjour,\n\n{who} a écrit sur le document {document_id} "
-                          f"« {title} » :\n\n{text}\n\nRépondez depuis la page « Documents et "
-                          "visas », sous le document ouvert.\n\n— gesprokit\n",
-                     created_at=now)
-                for r in readers(conn, document) if r != actor.email]
-        if rows:
-            conn.execute(insert(schema.Notification), rows)
+        inform(conn, [r for r in readers(conn, document) if r != actor.email],
+               f"[gesprokit] {title} ({document_id}) : message de {who} "
+               f"({ROLE_LABELS.get(actor.role, actor.role)})",
+               f"Bonjour,\n\n{who} a écrit sur le document {document_id} « {title} » :\n\n"
+               f"{text}\n\nRépondez depuis la page « Documents et visas », sous le document "
+               "ouvert.\n\n— gesprokit\n", now, document_id=document_id)
         append_events(conn, [{
             "at": now, "actor": actor.email, "role": actor.role, "action": ACTION,
             "comment": text, "after": json.dumps({"document_id": document_id,

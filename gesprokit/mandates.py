@@ -23,6 +23,7 @@ from gesprokit import inputs, schema
 from gesprokit.audit import append_events, writing
 from gesprokit.circuit import ACTION_LABELS
 from gesprokit.months import format_date_fr
+from gesprokit.notifications import inform
 from gesprokit.workflow import Actor, out_of_scope
 from gesprokit.workflow_errors import PermissionDenied, ValidationError
 
@@ -144,11 +145,8 @@ def _tell(conn: Connection, operation: str, company: str, subject: str, body: st
           now: datetime) -> None:
     from gesprokit.accounts import granted_accounts
 
-    rows = [dict(recipient=a.email, kind="info", subject=subject, body=body, created_at=now)
-            for a in granted_accounts(conn, operation, ["moa"], acting_only=False)
-            if a.company_code == company]
-    if rows:
-        conn.execute(insert(schema.Notification), rows)
+    inform(conn, [a.email for a in granted_accounts(conn, operation, ["moa"], acting_only=False)
+                  if a.company_code == company], subject, body, now)
 
 
 def grant_mandate(engine: Engine, actor: Actor, operation: str, company_code: str,

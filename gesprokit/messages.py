@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from gesprokit import schema
 from gesprokit.audit import append_events, writing
 from gesprokit.circuit import ROLE_LABELS
+from gesprokit.notifications import inform
 from gesprokit.workflow import Actor, out_of_scope
 from gesprokit.workflow_errors import PermissionDenied, ValidationError
 
@@ -96,13 +97,10 @@ def post_message(engine: Engine, actor: Actor, contract_id: str, n: int, body: s
         who = actor.name or actor.email
         subject = (f"[gesprokit] {contract_id} situation n°{n} : message de {who} "
                    f"({ROLE_LABELS.get(actor.role, actor.role)})")
-        rows = [dict(recipient=r, kind="info", contract_id=contract_id, n=n, subject=subject,
-                     body=f"Bonjour,\n\n{who} a écrit sur la situation n°{n} du marché "
-                          f"{contract_id} :\n\n{text}\n\nRépondez depuis la page de la "
-                          "situation.\n\n— gesprokit\n", created_at=now)
-                for r in _readers(conn, contract, situation) if r != actor.email]
-        if rows:
-            conn.execute(insert(schema.Notification), rows)
+        inform(conn, [r for r in _readers(conn, contract, situation) if r != actor.email],
+               subject, f"Bonjour,\n\n{who} a écrit sur la situation n°{n} du marché "
+                        f"{contract_id} :\n\n{text}\n\nRépondez depuis la page de la "
+                        "situation.\n\n— gesprokit\n", now, contract_id=contract_id, n=n)
         append_events(conn, [{
             "at": now, "actor": actor.email, "role": actor.role, "action": "post_message",
             "contract_id": contract_id, "n": n, "comment": text,

@@ -57,6 +57,18 @@ def notify_next(conn: Connection, action: str, contract: dict, n: int, status: s
     return len(rows)
 
 
+def inform(conn: Connection, recipients: list[str], subject: str, body: str, now: datetime,
+           *, kind: str = "info", contract_id: str | None = None, n: int | None = None,
+           document_id: str | None = None) -> int:
+    """One inbox item (and e-mail to send) per recipient, in the caller's transaction;
+    returns how many. The notice of everything that is not a step of the circuit."""
+    rows = [dict(recipient=r, kind=kind, contract_id=contract_id, n=n, document_id=document_id,
+                 subject=subject, body=body, created_at=now) for r in recipients]
+    if rows:
+        conn.execute(insert(schema.Notification), rows)
+    return len(rows)
+
+
 def _pending_todos(conn: Connection):
     """Todo items whose situation still waits in the state they were created for."""
     n = schema.Notification

@@ -77,6 +77,11 @@ def file_key(n: int | None) -> str:
     return "final" if n is None else f"n{n}"
 
 
+def situation_of(key: str) -> int | None:
+    """The situation a billing file's key names (``n3`` → 3; ``final`` → None)."""
+    return int(key[1:]) if key.startswith("n") else None
+
+
 def read_pieces(conn: Connection, contract_id: str, key: str) -> list[Piece]:
     rows = conn.execute(select(schema.ChorusPiece).where(
         schema.ChorusPiece.contract_id == contract_id, schema.ChorusPiece.file_key == key)
@@ -430,6 +435,41 @@ def _platform_time(text: str | None) -> datetime | None:
         return datetime.fromisoformat(text)
 
 
+def new_statuses(conn: Connection, piece_id: int, history: list[tuple[datetime, str]]
+                 ) -> list[tuple[datetime, str]]:
+    """The dated statuses of `history` not yet recorded for the piece."""
+    known = set(conn.execute(select(schema.ChorusStatus.at, schema.ChorusStatus.status)
+                             .where(schema.ChorusStatus.piece_id == piece_id)))
+    return [(at, s) for at, s in history if (at, s) not in known]
+
+
+def record_statuses(conn: Connection, piece: dict, history: list[tuple[datetime, str]],
+                    fresh: list[tuple[datetime, str]], actor: Actor, action: str,
+                    now: datetime, comment: str | None = None, after: dict | None = None
+                    ) -> tuple[datetime, str]:
+    """Record the piece's new statuses (the last one carrying `comment`: a refusal's or a
+    suspension's reason), its current status and one chained event of `actor` sealing the
+    piece; returns the current status and its date. Serves the status feed and the
+    recipient's and depositor's own actions alike."""
+    last_at, last = history[-1]
+    if fresh:
+        conn.execute(insert(schema.ChorusStatus), [
+            {"piece_id": piece["piece_id"], "at": at, "status": s,
+             "comment": comment if (at, s) == (last_at, last) else None} for at, s in fresh])
+    conn.execute(update(schema.ChorusPiece).where(
+        schema.ChorusPiece.piece_id == piece["piece_id"]).values(status=last,
+                                                                 status_at=last_at))
+    append_events(conn, [{
+        "at": now, "actor": actor.email, "role": actor.role, "action": action,
+        "contract_id": piece["contract_id"], "n": situation_of(piece["file_key"]),
+        "comment": comment, "before": json.dumps({"status": piece["status"]}),
+        "after": json.dumps({"status": last, "frame": piece["frame"], "number": piece["number"],
+                             "at": last_at.isoformat(), **(after or {})},
+                            ensure_ascii=False, sort_keys=True)}],
+        sealed=[("piece", piece["piece_id"])])
+    return last_at, last
+
+
 def poll(engine: Engine, client: PisteClient, now: datetime | None = None) -> list[dict]:
     """Fetch the status history of every piece still in progress (each with its depositor's
     account); record new statuses (one event per piece that changed) and pay the situations
@@ -437,38 +477,27 @@ def poll(engine: Engine, client: PisteClient, now: datetime | None = None) -> li
     now = (now or datetime.now()).replace(microsecond=0)
     with engine.connect() as conn:
         pieces = conn.execute(select(schema.ChorusPiece).where(
-            schema.ChorusPiece.status.not_in(FINAL))).all()
+            schema.ChorusPiece.status.not_in(FINAL))).mappings().all()
     changes = []
     for piece in pieces:
-        history = status_history(client.history(int(piece.chorus_id),
-                                                siret=piece.depositor_siret))
+        history = status_history(client.history(int(piece["chorus_id"]),
+                                                siret=piece["depositor_siret"]))
         if not history:
             continue
         with writing(engine) as conn:
-            known = set(conn.execute(select(schema.ChorusStatus.at, schema.ChorusStatus.status)
-                                     .where(schema.ChorusStatus.piece_id == piece.piece_id)))
-            fresh = [(at, s) for at, s in history if (at, s) not in known]
+            fresh = new_statuses(conn, piece["piece_id"], history)
             if not fresh:
                 continue
-            conn.execute(insert(schema.ChorusStatus), [
-                {"piece_id": piece.piece_id, "at": at, "status": s} for at, s in fresh])
-            last_at, last = history[-1]
-            conn.execute(update(schema.ChorusPiece).where(
-                schema.ChorusPiece.piece_id == piece.piece_id).values(status=last,
-                                                                      status_at=last_at))
-            n = int(piece.file_key[1:]) if piece.file_key.startswith("n") else None
-            append_events(conn, [{"at": now, "actor": CHORUS_ACTOR.email, "role": "treasury",
-                                  "action": "chorus_status", "contract_id": piece.contract_id,
-                                  "n": n, "before": json.dumps({"status": piece.status}),
-                                  "after": json.dumps({"status": last, "frame": piece.frame,
-                                                       "at": last_at.isoformat()})}],
-                          sealed=[("piece", piece.piece_id)])
-        changes.append({"contract_id": piece.contract_id, "file_key": piece.file_key,
-                        "frame": piece.frame, "number": piece.number, "from": piece.status,
-                        "to": last, "at": last_at, "effect": deadline_effect(last)})
+            last_at, last = record_statuses(conn, piece, history, fresh, CHORUS_ACTOR,
+                                            "chorus_status", now)
+        changes.append({"contract_id": piece["contract_id"], "file_key": piece["file_key"],
+                        "frame": piece["frame"], "number": piece["number"],
+                        "from": piece["status"], "to": last, "at": last_at,
+                        "effect": deadline_effect(last)})
         paid = next((at for at, s in fresh if s == "MISE_EN_PAIEMENT"), None)
-        if paid and piece.frame == "A19" and n is not None:
-            _record_payment(engine, piece.contract_id, n, paid)
+        n = situation_of(piece["file_key"])
+        if paid and piece["frame"] == "A19" and n is not None:
+            _record_payment(engine, piece["contract_id"], n, paid)
     return changes
 
 

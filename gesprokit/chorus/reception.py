@@ -15,15 +15,21 @@ reason, one chained event sealed with the piece, and a notice to whoever must ac
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, select
 
 from gesprokit import schema
-from gesprokit.audit import append_events, writing
-from gesprokit.chorus.billing import _context, _depositor_siret
+from gesprokit.audit import writing
+from gesprokit.chorus.billing import (
+    _context,
+    _depositor_siret,
+    _platform_time,
+    new_statuses,
+    record_statuses,
+    situation_of,
+)
 from gesprokit.chorus.frames import (
     EFFECTS,
     FINAL,
@@ -37,12 +43,13 @@ from gesprokit.chorus.frames import (
 from gesprokit.chorus.piste import PisteClient, status_history
 from gesprokit.circuit import AMOUNT_REASON, RETURN_REASONS, ROLE_LABELS
 from gesprokit.mandates import acting_mandate, mandate_record
+from gesprokit.notifications import inform
 from gesprokit.workflow import Actor, File, out_of_scope
 from gesprokit.workflow_errors import PermissionDenied, StaleState, ValidationError
 
 RECEIVING_ROLES = ("moe", "moa")
-# decision -> (API action, label on pages and in the journal)
-DECISIONS = {"refuse": ("REFUS", "refuser"), "suspend": ("SUSPENSION", "suspendre")}
+# decision -> the platform's action
+DECISIONS = {"refuse": "REFUS", "suspend": "SUSPENSION"}
 # A refusal or a suspension names one of the circuit's return reasons (never the amount).
 REASONS = RETURN_REASONS
 MAX_COMMENT = 1000
@@ -100,7 +107,8 @@ def treatment_refusal(conn: Connection, actor: Actor, piece: dict, decision: str
                       on: date | None = None) -> PermissionDenied | ValidationError | None:
     """Why `actor` may not refuse or suspend the piece (None: it may). The one rule the
     action and the page both apply."""
-    contract = _context(conn, piece["contract_id"]).contract
+    ctx = _context(conn, piece["contract_id"])
+    contract = ctx.contract
     role = recipient_role(file_kind(piece["file_key"]), piece["frame"])
     if actor.role != role or role is None:
         who = ROLE_LABELS[role].lower() if role else "personne"
@@ -114,8 +122,7 @@ def treatment_refusal(conn: Connection, actor: Actor, piece: dict, decision: str
                                   on or date.today()) is not None
     except PermissionDenied as refused:
         return refused
-    if not mandated and _company_siret(conn, actor) != _depositor_siret(
-            _context(conn, piece["contract_id"]), role):
+    if not mandated and _company_siret(conn, actor) != _depositor_siret(ctx, role):
         return PermissionDenied(f"La pièce {piece['frame']} n°{piece['number']} est reçue par "
                                 f"la structure du {ROLE_LABELS[role].lower()} du marché, pas "
                                 "par votre entreprise.")
@@ -151,34 +158,6 @@ def _comment(comment: str | None, field: str = "Commentaire") -> str:
     return text
 
 
-def _record(conn: Connection, piece: dict, history: list[tuple[datetime, str]],
-            comment: str, actor: Actor, action: str, now: datetime,
-            after: dict) -> tuple[datetime, str]:
-    """Record the statuses Chorus Pro now shows that are new (the one just caused carries the
-    comment), the piece's current status and the chained event; returns the last status."""
-    known = set(conn.execute(select(schema.ChorusStatus.at, schema.ChorusStatus.status)
-                             .where(schema.ChorusStatus.piece_id == piece["piece_id"])))
-    fresh = [(at, s) for at, s in history if (at, s) not in known]
-    last_at, last = history[-1]
-    if fresh:
-        conn.execute(insert(schema.ChorusStatus), [
-            {"piece_id": piece["piece_id"], "at": at, "status": s,
-             "comment": comment if (at, s) == (last_at, last) else None} for at, s in fresh])
-    conn.execute(update(schema.ChorusPiece).where(
-        schema.ChorusPiece.piece_id == piece["piece_id"]).values(status=last,
-                                                                 status_at=last_at))
-    n = int(piece["file_key"][1:]) if piece["file_key"].startswith("n") else None
-    append_events(conn, [{
-        "at": now, "actor": actor.email, "role": actor.role, "action": action,
-        "contract_id": piece["contract_id"], "n": n, "comment": comment,
-        "before": json.dumps({"status": piece["status"]}),
-        "after": json.dumps({"status": last, "frame": piece["frame"],
-                             "number": piece["number"], "at": last_at.isoformat(), **after},
-                            ensure_ascii=False, sort_keys=True)}],
-        sealed=[("piece", piece["piece_id"])])
-    return last_at, last
-
-
 def _tell(conn: Connection, piece: dict, roles: set[str], subject: str, body: str,
           now: datetime) -> None:
     """An information notice to the accounts of these roles granted the operation (a
@@ -189,11 +168,8 @@ def _tell(conn: Connection, piece: dict, roles: set[str], subject: str, body: st
     recipients = [a.email for a in granted_accounts(conn, contract["operation_code"], roles)
                   if a.role not in ("contractor", "cocontractor")
                   or a.company_code == contract["company_code"]]
-    n = int(piece["file_key"][1:]) if piece["file_key"].startswith("n") else None
-    rows = [dict(recipient=r, kind="info", contract_id=piece["contract_id"], n=n,
-                 subject=subject, body=body, created_at=now) for r in recipients]
-    if rows:
-        conn.execute(insert(schema.Notification), rows)
+    inform(conn, recipients, subject, body, now, contract_id=piece["contract_id"],
+           n=situation_of(piece["file_key"]))
 
 
 def _history_after(client: PisteClient, piece: dict, answer: dict, siret: str,
@@ -203,8 +179,6 @@ def _history_after(client: PisteClient, piece: dict, answer: dict, siret: str,
     history = status_history(client.history(int(piece["chorus_id"]), siret=siret))
     if history:
         return history
-    from gesprokit.chorus.billing import _platform_time
-
     at = _platform_time(answer.get("dateTraitement")) or now
     return [(at, answer["statutFactureTravaux"])]
 
@@ -224,9 +198,8 @@ def treat(engine: Engine, client: PisteClient, actor: Actor, piece_id: int, deci
         if refused:
             raise refused
         siret = _receiving_siret(conn, piece["contract_id"], actor.role)
-    api_action, label = DECISIONS[decision]
     text = f"{REASONS[reason]} : {comment}"
-    answer = client.treat_works_invoice(actor.role, int(piece["chorus_id"]), api_action,
+    answer = client.treat_works_invoice(actor.role, int(piece["chorus_id"]), DECISIONS[decision],
                                         reason, comment, siret=siret)
     history = _history_after(client, piece, answer, siret, now)
     with writing(engine) as conn:
@@ -234,9 +207,11 @@ def treat(engine: Engine, client: PisteClient, actor: Actor, piece_id: int, deci
             raise StaleState("La pièce vient d'être traitée par ailleurs : rechargez la page.")
         mandate = acting_mandate(conn, actor, _context(conn, piece["contract_id"]).contract[
             "operation_code"], "chorus_receive", now.date())
-        at, status = _record(conn, piece, history, text, actor, "chorus_receive", now,
-                             {"decision": decision, "reason": reason,
-                              **({"mandate": mandate_record(mandate)} if mandate else {})})
+        at, status = record_statuses(
+            conn, piece, history, new_statuses(conn, piece["piece_id"], history), actor,
+            "chorus_receive", now, text, {"decision": decision, "reason": reason,
+                                          **({"mandate": mandate_record(mandate)}
+                                             if mandate else {})})
         effect = EFFECTS.get(deadline_effect(status) or "", "")
         who = ROLE_LABELS[actor.role].lower()
         depositor = FRAMES[piece["frame"]].role
@@ -281,8 +256,9 @@ def complete(engine: Engine, client: PisteClient, actor: Actor, piece_id: int, c
         if _piece(conn, piece_id, lock=True)["status"] != piece["status"]:
             raise StaleState("La pièce vient d'être traitée par ailleurs : rechargez la page.")
         names = [f.name for f in files]
-        at, status = _record(conn, piece, history, comment, actor, "chorus_complete", now,
-                             {"attachments": names})
+        at, status = record_statuses(
+            conn, piece, history, new_statuses(conn, piece["piece_id"], history), actor,
+            "chorus_complete", now, comment, {"attachments": names})
         recipient = recipient_role(file_kind(piece["file_key"]), piece["frame"])
         _tell(conn, piece, {recipient} if recipient else set(),
               f"[gesprokit] {piece['contract_id']} : pièce {piece['frame']} "

@@ -23,6 +23,7 @@ from gesprokit.library.identifiers import (
     next_index,
     validate,
 )
+from gesprokit.notifications import inform
 from gesprokit.workflow import Actor, File, out_of_scope, store_attachment
 from gesprokit.workflow_errors import InvalidTransition, PermissionDenied, ValidationError
 
@@ -231,11 +232,9 @@ def _notify(conn: Connection, people: list[str], document: dict, index: str, kin
             now: datetime, subject: str, text: str) -> None:
     if not people:  # nobody to tell (no reviewer granted the operation yet)
         return
-    conn.execute(insert(schema.Notification), [
-        dict(recipient=p, kind=kind, document_id=document["document_id"], subject=
-             f"[gesprokit] {subject}", body=f"Bonjour,\n\n{text}\n\nDocument "
-             f"{document['document_id']}, indice {index}.\n\n— gesprokit\n", created_at=now)
-        for p in people])
+    inform(conn, people, f"[gesprokit] {subject}", f"Bonjour,\n\n{text}\n\nDocument "
+           f"{document['document_id']}, indice {index}.\n\n— gesprokit\n", now, kind=kind,
+           document_id=document["document_id"])
 
 
 def _pick_index(requested: str | None, last: str | None) -> str:
