@@ -11,7 +11,7 @@ from datetime import datetime
 import ipywidgets as w
 
 from gesprokit.chorus import billing
-from gesprokit.chorus.frames import FRAMES, status_label
+from gesprokit.chorus.frames import FRAMES, SUSPENDED, status_label
 from gesprokit.chorus.piste import PisteClient, PisteConfig
 from gesprokit.errors import GesprokitError
 from gesprokit.money import format_eur
@@ -81,11 +81,9 @@ class ChorusPanel:
     def _suspended(self, shown: list[tuple[str, int]]) -> list[tuple[str, int, str, str]]:
         """The actor's own pieces (its frame) of the situations shown, suspended in Chorus
         Pro and waiting for it to complete them."""
-        from gesprokit.chorus.frames import SUSPENDED
-
         pieces = billing.billing_files(self.session.engine)
         pieces = pieces[(pieces["frame"] == self.frame) & pieces["status"].isin(SUSPENDED)]
-        keys = {(cid, f"n{n}"): (cid, n) for cid, n in shown}
+        keys = {(cid, billing.file_key(n)): (cid, n) for cid, n in shown}
         return [(*keys[(p.contract_id, p.file_key)], p.frame, p.number)
                 for p in pieces.itertuples() if (p.contract_id, p.file_key) in keys]
 
