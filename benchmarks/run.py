@@ -44,7 +44,8 @@ def main() -> None:
     sections = {
         "ledger": lambda: bench_ledger.run(sizes, runs),
         "load": lambda: bench_load.run(sizes, 3),
-        "action": lambda: bench_action.run(3 if args.quick else 7),
+        "action": lambda: bench_action.run(3 if args.quick else 7,
+                                           (12, 120) if args.quick else (12, 36, 120)),
         "delays": lambda: bench_delays.run(sizes, runs),
         "history": lambda: bench_history.run(3),
         "cli": lambda: bench_cli.run(5),

@@ -27,6 +27,7 @@ PENDING_CHECKPOINT = "gesprokit_pending_checkpoint"
 # the hashed fields in json.dumps' sorted order, around the previous hash ("seal" after all)
 FIELDS_BEFORE_PREV = sorted(k for k in HASHED_FIELDS if k < "prev_hash")
 FIELDS_AFTER_PREV = sorted(k for k in HASHED_FIELDS if k > "prev_hash")
+CHAIN_SLICE = 20_000  # events chained and inserted at once by append_events
 
 
 def event_hash(fields: dict) -> str:
@@ -113,30 +114,37 @@ def append_events(conn: Connection, events: list[dict], sealed: Iterable[tuple] 
     transaction is committed."""
     if not events:
         return []
-    events = [dict(ev) for ev in events]
+    events = list(events)  # the caller's dicts are copied by chain_events, a slice at a time
     keys = list(sealed)
     if seal is None and keys:
         seal = seals.digests(conn, keys)
     if seal:
-        events[-1]["seal"] = json.dumps(seal, sort_keys=True)
-    prev = last_hash(conn)
+        events[-1] = {**events[-1], "seal": json.dumps(seal, sort_keys=True)}
+    prev = genesis = last_hash(conn)
     if prev == GENESIS:  # a new journal opens with its own random name: two bases never
         # share a first event, so each one's checkpoints are its own
         events.insert(0, {"at": events[0]["at"], "actor": "gesprokit", "role": "admin",
                           "action": "open_journal",
                           "after": json.dumps({"journal_id": str(uuid.uuid4())})})
-    chained = chain_events(events, prev, _signing_key(conn, prev))
-    insert_dicts(conn, Event.__table__, chained)
+    key = _signing_key(conn, prev)
+    hashes: list[str] = []
+    # chained, signed and inserted a slice at a time: an import's 240 000 events are never
+    # all held as chained dicts and driver tuples at once
+    for start in range(0, len(events), CHAIN_SLICE):
+        chained = chain_events(events[start:start + CHAIN_SLICE], prev, key)
+        insert_dicts(conn, Event.__table__, chained)
+        hashes.extend(ev["hash"] for ev in chained)
+        prev = hashes[-1]
+        del chained
     if PENDING_CHECKPOINT in conn.info:
-        first = chained[0]["hash"] if prev == GENESIS else conn.execute(
+        first = hashes[0] if genesis == GENESIS else conn.execute(
             select(Event.hash).order_by(Event.event_id).limit(1)).scalar()
         newest = conn.execute(select(func.max(Event.event_id))).scalar()
         known = journal.read_checkpoints(conn.engine).get(first)
         lost = known is not None and conn.execute(select(Event.event_id).where(
             Event.hash == known["hash"])).first() is None
-        conn.info[PENDING_CHECKPOINT] = (first, chained[-1]["hash"], newest,
-                                         known if lost else None)
-    return [ev["hash"] for ev in chained]
+        conn.info[PENDING_CHECKPOINT] = (first, hashes[-1], newest, known if lost else None)
+    return hashes
 
 
 def _signing_key(conn: Connection, prev: str) -> bytes:

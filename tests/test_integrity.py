@@ -467,3 +467,31 @@ def test_rows_inserted_in_bulk_are_stored_as_sqlalchemy_stores_them(tmp_path):
                                       "2026-07-01 10:00:00.000000",
                                       "2026-07-01 10:00:00.250000"]
     engine.dispose()
+
+
+def test_events_appended_a_slice_at_a_time_chain_as_one_by_one(tmp_path, monkeypatch):
+    """append_events chains, signs and inserts a long list a slice at a time: across the
+    slices' edges each event links to the one before, the hashes are event_hash's, the
+    last one carries the seal, and the base verifies."""
+    from gesprokit import audit
+    from gesprokit.audit import append_events, writing
+
+    monkeypatch.setattr(audit, "CHAIN_SLICE", 3)
+    engine = get_engine(f"sqlite:///{tmp_path / 'tranches.db'}")
+    with writing(engine) as conn:
+        conn.execute(schema.Company.__table__.insert(), [
+            {"code": "E1", "name": "Entreprise", "siret": "12345678200010", "is_sme": True}])
+        hashes = append_events(conn, [
+            {"at": at(1 + k), "actor": "console", "role": "admin", "action": "import",
+             "comment": f"pas {k}"} for k in range(8)], sealed=[("company", "E1")])
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(
+            select(schema.Event).order_by(schema.Event.event_id)).mappings()]
+    assert [r["hash"] for r in rows] == hashes and len(rows) == 9  # the journal's opening
+    prev = "0" * 64
+    for row in rows:
+        assert row["prev_hash"] == prev and row["hash"] == event_hash(row)
+        prev = row["hash"]
+    assert [r["comment"] for r in rows[1:]] == [f"pas {k}" for k in range(8)]
+    assert rows[-1]["seal"] is not None and all(r["seal"] is None for r in rows[:-1])
+    assert verify(engine).problems == []
