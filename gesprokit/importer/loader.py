@@ -579,11 +579,12 @@ def _clean(rows: list[Row], columns) -> list[dict]:
     return [{c: r.get(c) for c in columns} for r in rows]
 
 
-def _import_events(t: dict, now: datetime, validated: dict | None = None) -> list[dict]:
+def _import_events(t: dict, now: datetime, validated: dict | None = None,
+                   counts: dict[str, int] | None = None) -> list[dict]:
     """The journal of the imported history: each dated step, the end-of-contract acts, then
-    the import itself. A validation the MOA rectified says so as a live one does (amount,
-    reason, the MOE's net and the net validated: `validated` maps a situation to its
-    statement)."""
+    the import itself (`counts`: the rows of each file, by default those of `t`). A
+    validation the MOA rectified says so as a live one does (amount, reason, the MOE's net
+    and the net validated: `validated` maps a situation to its statement)."""
     events = []
     rectified = {(r["contract_id"], r["n"]): r for r in t.get("rectifications", [])}
     for s in t["situations"]:
@@ -604,7 +605,8 @@ def _import_events(t: dict, now: datetime, validated: dict | None = None) -> lis
                 events.append(event)
     events += end_events(t)
     events.sort(key=lambda e: (e["at"], e["contract_id"], e["n"] or 0))
-    counts = {name: len(rows) for name, rows in t.items() if len(rows)}
+    if counts is None:
+        counts = {name: len(rows) for name, rows in t.items() if len(rows)}
     events.append({"at": now, "actor": "import", "role": "admin", "action": "import",
                    "after": json.dumps(counts, sort_keys=True)})
     return events
@@ -683,36 +685,72 @@ def _skip_known_companies(conn, pf: ParsedFolder) -> None:
 def _validated_statements(plan, all_indices: list[Row], conn) -> list[dict]:
     """The état d'acompte figures of each MOA-validated situation, as the ledger gives them
     for the data imported (the source folder carries no figures of its own)."""
-    from gesprokit.ledger import compute_ledger
+    from gesprokit.ledger import LINE_INPUT_COLUMNS, compute_ledger
     from gesprokit.store import typed_frame
 
     rows = {table: rows for table, rows in plan}
     rows[schema.PriceIndex] = all_indices
 
-    def frame(table) -> pd.DataFrame:
-        columns = [c.name for c in table.__table__.columns]
+    def frame(table, only: list[str] | None = None) -> pd.DataFrame:
+        columns = [c.name for c in table.__table__.columns if only is None or c.name in only]
         given = rows.get(table, [])
         if isinstance(given, pd.DataFrame):
-            return typed_frame(given[columns].reset_index(drop=True), table.__table__)
+            return typed_frame(given[columns].reset_index(drop=True), table.__table__, only)
         return typed_frame(pd.DataFrame(_clean(given, columns), columns=columns),
                            table.__table__)
 
     situations = frame(schema.Situation)
     if situations.empty or situations["moa_at"].isna().all():
         return []
-    ledger = compute_ledger(
-        frame(schema.Contract), frame(schema.PriceLine), situations, frame(schema.Progress),
-        adjustments=frame(schema.Adjustment), guarantees=frame(schema.Guarantee),
-        subcontracts=frame(schema.Subcontract), amendments=frame(schema.Amendment),
-        revision_terms=frame(schema.RevisionTerm), price_index=frame(schema.PriceIndex),
-        rectifications=frame(schema.Rectification))
+    # the progress as the ledger reads it (not the comments: a million texts to convert)
+    per_contract = {"contracts": frame(schema.Contract), "price_lines": frame(schema.PriceLine),
+                    "situations": situations,
+                    "progress": frame(schema.Progress, LINE_INPUT_COLUMNS),
+                    "adjustments": frame(schema.Adjustment),
+                    "guarantees": frame(schema.Guarantee),
+                    "subcontracts": frame(schema.Subcontract),
+                    "amendments": frame(schema.Amendment),
+                    "revision_terms": frame(schema.RevisionTerm),
+                    "rectifications": frame(schema.Rectification)}
+    price_index = frame(schema.PriceIndex)
+    # contracts are independent: their ledger is computed a slice of contracts at a time, so
+    # the working frames of a million progress rows are never all held at once
+    progress = per_contract["progress"]
+    slice_of = _contract_slices(progress["contract_id"], per_contract["contracts"]["contract_id"])
+    numbers = progress["contract_id"].map(slice_of).to_numpy()
+    rows_of_slice = pd.Series(numbers).groupby(numbers).indices
+    parts = []
+    for number in sorted(set(slice_of.values())):
+        ids = [c for c, k in slice_of.items() if k == number]
+        part = {name: f[f["contract_id"].isin(ids)] for name, f in per_contract.items()
+                if name != "progress"}
+        part["progress"] = progress.iloc[rows_of_slice.get(number, [])]
+        parts.append(compute_ledger(**part, price_index=price_index).situations)
+    ledger_situations = pd.concat(parts, ignore_index=True)
     validated = situations.loc[situations["moa_at"].notna(), ["contract_id", "n", "moa_at"]]
-    statements = ledger.situations.merge(validated, on=["contract_id", "n"])
+    statements = ledger_situations.merge(validated, on=["contract_id", "n"])
     statements = statements.rename(columns={"moa_at": "validated_at"})
     out = statements[["contract_id", "n", "validated_at", *schema.STATEMENT_COLUMNS]]
     return [{k: (v.to_pydatetime() if isinstance(v, pd.Timestamp) else
                  int(v) if k in schema.STATEMENT_COLUMNS or k == "n" else v)
              for k, v in rec.items()} for rec in out.to_dict("records")]
+
+
+LEDGER_SLICE_ROWS = 100_000  # progress rows of the contracts whose ledger is computed at once
+
+
+def _contract_slices(progress_contracts: pd.Series, contracts: pd.Series) -> dict[str, int]:
+    """Each contract's slice number: consecutive contracts holding about LEDGER_SLICE_ROWS
+    progress rows together (a contract is never split)."""
+    counts = progress_contracts.value_counts()
+    slices, number, held = {}, 0, 0
+    for cid in contracts:
+        rows = int(counts.get(cid, 0))
+        if held and held + rows > LEDGER_SLICE_ROWS:
+            number, held = number + 1, 0
+        slices[cid] = number
+        held += rows
+    return slices
 
 
 def _write(conn, table, rows: list[Row] | pd.DataFrame) -> None:
@@ -796,16 +834,20 @@ def import_folder(folder: str | Path, engine: Engine, now: datetime | None = Non
         signed_figures(conn, t["final_accounts"])
         sealed = set().union(*(sealed_keys(rows) if isinstance(rows, pd.DataFrame) else
                                keys_of_rows(table.__tablename__, rows) for table, rows in plan))
-        events = _import_events(t, now or datetime.now(), validated)
         rows_written = {table.__tablename__: rows for table, rows in plan}
         # the rows are written: the journal needs only its events and the seal of the rows,
         # not a million rows' memory (nor the buffers pyarrow kept from the ledger's text
-        # columns)
+        # columns); the events are made once the progress is sealed and let go
+        journal_tables = {name: rows for name, rows in t.items()
+                          if name not in COLUMN_TABLES}
+        counts = {name: len(rows) for name, rows in t.items() if len(rows)}
         del plan
         pf.tables.clear()
         pa.default_memory_pool().release_unused()
         # the groups the import creates are sealed from the rows just written, not read back
         seal = written_seals.digests(conn, rows_written, sealed)
         del rows_written
+        events = _import_events(journal_tables, now or datetime.now(), validated, counts)
+        del journal_tables
         append_events(conn, events, sealed=sealed, seal=seal)
     return written
