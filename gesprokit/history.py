@@ -4,6 +4,10 @@ Situations, their states and dated steps are replayed from the events up to
 the date; progress changes made later are undone with the values each event
 recorded before it; later guarantees, validations and index publications are
 left out. Every action stores its before/after values, so no state is lost.
+
+The replay works on arrays: events and rows are matched to their situation by an integer
+key, and only the JSON of events that can change a situation known at the date is parsed
+(a situation unknown then is left out with all its rows, whatever later events did to it).
 """
 
 from __future__ import annotations
@@ -11,80 +15,109 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 from gesprokit.audit import event_payload
 from gesprokit.circuit import TRANSITIONS
 from gesprokit.store import Frames
 
-
-def _keys(df: pd.DataFrame) -> pd.Series:
-    return pd.Series(list(zip(df["contract_id"], df["n"], strict=True)), index=df.index,
-                     dtype=object)
-
-
-def _situation_index(df: pd.DataFrame) -> pd.MultiIndex:
-    """(contract, situation) of each row, as an index to look rows up at once."""
-    return pd.MultiIndex.from_arrays([df["contract_id"].astype(str),
-                                      df["n"].astype("int64")])
+# the journal's columns the replay reads (a caller may read only these)
+REPLAY_EVENT_COLUMNS = ("event_id", "at", "action", "contract_id", "n", "before", "after")
+_STAMP_COLUMNS = [t.stamp for t in TRANSITIONS.values() if t.stamp]
+_TO_STATE = {t.action: t.to_state for t in TRANSITIONS.values() if t.to_state}
 
 
-def _situation_states(events: pd.DataFrame, situations: pd.DataFrame) -> pd.DataFrame:
-    """Status, month and step dates of each situation from the events known at the date."""
-    rows = situations.set_index(["contract_id", "n"])
-    state = {}
-    for ev in events.dropna(subset=["n"]).itertuples():
-        key = (ev.contract_id, int(ev.n))
-        if key not in rows.index:
-            continue
-        s = state.setdefault(key, {"status": "draft", "month": rows.loc[key, "month"]})
-        t = TRANSITIONS.get(ev.action)
-        if t is not None:
-            if t.to_state:
-                s["status"] = t.to_state
-            if t.stamp:
-                s[t.stamp] = ev.at
-    return state
+def _pair_keys(*pairs: tuple[pd.Series, pd.Series]) -> list[np.ndarray]:
+    """One int64 key per (contract, n) row of each (contract ids, n) pair of columns, equal
+    across them exactly when contract and n are equal (n must have no missing value)."""
+    ids = pd.factorize(pd.concat([c for c, _ in pairs], ignore_index=True))[0]
+    ns = [n.to_numpy(dtype="int64") for _, n in pairs]
+    every = np.concatenate(ns)
+    low = int(every.min()) if len(every) else 0
+    stride = int(every.max()) - low + 1 if len(every) else 1
+    keys, start = [], 0
+    for n in ns:
+        keys.append(ids[start:start + len(n)].astype("int64") * stride + (n - low))
+        start += len(n)
+    return keys
+
+
+def _last_per(positions: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each distinct position, the value of its last row) of rows in journal order."""
+    if not len(positions):
+        return positions, values
+    reversed_positions = positions[::-1]
+    unique, first = np.unique(reversed_positions, return_index=True)
+    return unique, values[::-1][first]
 
 
 def frames_as_of(frames: Frames, when: datetime) -> Frames:
     """`frames` as they were known at `when` (see the module docstring)."""
     when = pd.Timestamp(when)
-    events = frames.events.sort_values("event_id")
-    known, later = events[events["at"] <= when], events[events["at"] > when]
+    events = frames.events
+    if not events["event_id"].is_monotonic_increasing:
+        events = events.sort_values("event_id")
+    known_mask, later_mask = (events["at"] <= when).to_numpy(), (events["at"] > when).to_numpy()
+    known = events[known_mask]
 
-    situations = frames.situations.copy()
-    undo_month = {}
-    for ev in later[::-1].itertuples():
-        before = event_payload(ev.before)
+    situations = frames.situations
+    on_situation = events["n"].notna().to_numpy()
+    mine = events[on_situation]
+    sit_keys, ev_keys = _pair_keys((situations["contract_id"], situations["n"]),
+                                   (mine["contract_id"], mine["n"]))
+    ev_pos = pd.Index(sit_keys).get_indexer(ev_keys)  # the event's situation row, or -1
+    ev_known = known_mask[on_situation] & (ev_pos >= 0)
+    ev_later = later_mask[on_situation] & (ev_pos >= 0)
+
+    # a situation is known once one of its events is; its state is the last one's
+    kept = np.zeros(len(situations), dtype=bool)
+    kept[ev_pos[ev_known]] = True
+    actions = mine["action"].to_numpy(dtype=object)
+    ats = mine["at"].to_numpy()
+    status = np.full(len(situations), "draft", dtype=object)
+    to_state = pd.Series(actions).map(_TO_STATE).to_numpy(dtype=object)
+    moved = ev_known & pd.notna(to_state)
+    where, value = _last_per(ev_pos[moved], to_state[moved])
+    status[where] = value
+    stamps = {}
+    for col in _STAMP_COLUMNS:
+        stamp = np.full(len(situations), np.datetime64("NaT"), dtype="datetime64[us]")
+        doing = ev_known & np.isin(actions, [a for a, t in TRANSITIONS.items()
+                                             if t.stamp == col])
+        where, value = _last_per(ev_pos[doing], ats[doing])
+        stamp[where] = value
+        stamps[col] = stamp
+
+    # the month before the first later event that changed it
+    month = situations["month"].to_numpy(dtype=object).copy()
+    later_kept = ev_later.copy()
+    later_kept[ev_later] = kept[ev_pos[ev_later]]
+    befores = mine["before"]
+    changing = later_kept & befores.str.contains("month", regex=False, na=False).to_numpy()
+    for pos, text in zip(ev_pos[changing][::-1], befores.to_numpy(dtype=object)[changing][::-1],
+                         strict=True):
+        before = event_payload(text)
         if "month" in before:
-            undo_month[(ev.contract_id, int(ev.n))] = before["month"]
-    states = _situation_states(known, situations)
-    keep = _keys(situations).isin(states.keys())
-    situations = situations[keep].copy()
-    stamp_columns = [t.stamp for t in TRANSITIONS.values() if t.stamp]
-    for col in stamp_columns:
-        situations[col] = pd.NaT
-    for i, key in _keys(situations).items():
-        s = states[key]
-        situations.at[i, "status"] = s["status"]
-        situations.at[i, "month"] = undo_month.get(key, s["month"])
-        for col in stamp_columns:
-            if col in s:
-                situations.at[i, col] = s[col]
-    for col in stamp_columns:
-        situations[col] = situations[col].astype("datetime64[us]")
-    situations.loc[situations["interrupted_at"].isna(), "interruption_reason"] = None
+            month[pos] = before["month"]
 
-    progress = _progress_as_of(frames.progress, frames.events, later)
-    progress = progress[_situation_index(progress).isin(_situation_index(situations))
-                        ].reset_index(drop=True)
+    out = situations.assign(status=status, month=month, **stamps)[kept].copy()
+    out.loc[out["interrupted_at"].isna(), "interruption_reason"] = None
+    out["status"] = out["status"].astype(situations["status"].dtype)
+    out["month"] = out["month"].astype(situations["month"].dtype)
 
-    issues = known[known["action"] == "issue"].dropna(subset=["n"])
-    adjustments = frames.adjustments[
-        _situation_index(frames.adjustments).isin(_situation_index(issues))]
+    undoing = later_kept & befores.str.contains("pct_bp", regex=False, na=False).to_numpy()
+    progress = _progress_as_of(frames.progress, situations, kept, mine, ev_pos, undoing)
+
+    issued = known_mask[on_situation] & (actions == "issue")
+    adjustments = frames.adjustments
+    if len(adjustments):
+        issue_keys, adj_keys = _pair_keys(
+            (mine["contract_id"][issued], mine["n"][issued]),
+            (adjustments["contract_id"], adjustments["n"]))
+        adjustments = adjustments[np.isin(adj_keys, issue_keys)]
     return replace(
-        frames, situations=situations.reset_index(drop=True), progress=progress,
+        frames, situations=out.reset_index(drop=True), progress=progress,
         adjustments=adjustments.reset_index(drop=True),
         guarantees=frames.guarantees[frames.guarantees["received_on"] <= when],
         payment_statements=frames.payment_statements[
@@ -96,41 +129,59 @@ def frames_as_of(frames: Frames, when: datetime) -> Frames:
 _DROP = object()  # the line had no row on the situation before the undone event
 
 
-def _progress_as_of(progress: pd.DataFrame, events: pd.DataFrame,
-                    later: pd.DataFrame) -> pd.DataFrame:
-    """The progress rows with every change made by a `later` event undone, in one pass:
-    each event's JSON is parsed once, the value kept for a line is the one before the
-    earliest later event that changed it (a line first entered by a later event goes)."""
-    undoing = later[later["before"].str.contains("pct_bp", regex=False, na=False)]
-    # only the situations a later event changed need to know which event entered a line
-    events = events.dropna(subset=["n"])
-    events = events[_situation_index(events).isin(_situation_index(undoing))]
-    first_entered: dict[tuple, int] = {}  # (contract, n, line) -> first event setting it
-    for ev in events.sort_values("event_id").itertuples():
-        if isinstance(ev.after, str) and "pct_bp" in ev.after:
-            for line in event_payload(ev.after).get("pct_bp", {}):
-                first_entered.setdefault((ev.contract_id, int(ev.n), line), ev.event_id)
-    undo: dict[tuple, object] = {}
-    for ev in undoing.sort_values("event_id", ascending=False).itertuples():
-        before, after = event_payload(ev.before), event_payload(ev.after)
-        changed = after.get("pct_bp", {})
-        for line, old in before.get("pct_bp", {}).items():
-            if line not in changed:
-                continue
-            key = (ev.contract_id, int(ev.n), line)
-            entered = first_entered.get(key, ev.event_id) < ev.event_id
-            undo[key] = old if old is not None and entered else _DROP
-    keys_order = ["contract_id", "n", "line_no"]
-    if not undo:
-        return progress.sort_values(keys_order).reset_index(drop=True)
-    keys = pd.MultiIndex.from_frame(progress[["contract_id", "n", "line_no"]])
-    values = pd.Series(undo, dtype=object)
-    values.index = pd.MultiIndex.from_tuples(values.index)
-    found = values.reindex(keys)
-    out = progress.copy()
-    dropped = found.map(lambda v: v is _DROP).to_numpy(dtype=bool)
-    restored = found.notna().to_numpy() & ~dropped
-    out.loc[restored, "pct_bp"] = found[restored].astype("int64").to_numpy()
-    out = out[~dropped]
-    out["pct_bp"] = out["pct_bp"].astype("int64")
-    return out.sort_values(keys_order).reset_index(drop=True)
+def _progress_as_of(progress: pd.DataFrame, situations: pd.DataFrame, kept: np.ndarray,
+                    events: pd.DataFrame, ev_pos: np.ndarray, undoing: np.ndarray
+                    ) -> pd.DataFrame:
+    """The rows of the `kept` situations, sorted, with every change made by an `undoing`
+    event undone: the value kept for a line is the one before the earliest such event that
+    changed it; a line no earlier event had entered goes.
+
+    `events` are the journal's situation events in order, `ev_pos` each one's situation row
+    (-1: none); only the JSON of the undoing events and of the other events of their
+    situations is parsed."""
+    prog_keys, sit_keys = _pair_keys((progress["contract_id"], progress["n"]),
+                                     (situations["contract_id"], situations["n"]))
+    prog_pos = pd.Index(sit_keys).get_indexer(prog_keys)
+    keep = prog_pos >= 0
+    keep[keep] = kept[prog_pos[keep]]
+
+    undo: dict[tuple[int, str], object] = {}
+    if undoing.any():
+        touched = np.unique(ev_pos[undoing])
+        ids = events["event_id"].to_numpy()
+        afters = events["after"].to_numpy(dtype=object)
+        entering = np.isin(ev_pos, touched) & events["after"].str.contains(
+            "pct_bp", regex=False, na=False).to_numpy()
+        first_entered: dict[tuple[int, str], int] = {}  # (situation, line) -> first event
+        for pos, event_id, text in zip(ev_pos[entering], ids[entering], afters[entering],
+                                       strict=True):
+            for line in event_payload(text).get("pct_bp", {}):
+                first_entered.setdefault((pos, line), event_id)
+        befores = events["before"].to_numpy(dtype=object)
+        for i in np.flatnonzero(undoing)[::-1]:
+            before, after = event_payload(befores[i]), event_payload(afters[i])
+            changed = after.get("pct_bp", {})
+            pos, event_id = ev_pos[i], ids[i]
+            for line, old in before.get("pct_bp", {}).items():
+                if line not in changed:
+                    continue
+                entered = first_entered.get((pos, line), event_id) < event_id
+                undo[(pos, line)] = old if old is not None and entered else _DROP
+
+    pct = progress["pct_bp"].to_numpy(dtype="int64").copy()
+    if undo:
+        touched_rows = np.flatnonzero(keep & np.isin(prog_pos, [p for p, _ in undo]))
+        lines = progress["line_no"].to_numpy(dtype=object)
+        for row in touched_rows:
+            value = undo.get((prog_pos[row], lines[row]))
+            if value is _DROP:
+                keep[row] = False
+            elif value is not None:
+                pct[row] = value
+    rows = np.flatnonzero(keep)
+    out = progress.iloc[rows].assign(pct_bp=pct[rows])
+    order = np.lexsort((pd.factorize(out["line_no"], sort=True)[0], out["n"].to_numpy(),
+                        pd.factorize(out["contract_id"], sort=True)[0]))
+    if len(order) and (np.diff(order) < 0).any():
+        out = out.iloc[order]
+    return out.reset_index(drop=True)
