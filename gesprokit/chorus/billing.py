@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -45,6 +46,9 @@ from gesprokit.errors import GesprokitError
 from gesprokit.situation_documents import produced_document
 from gesprokit.workflow import Actor, File, out_of_scope, pay
 from gesprokit.workflow_errors import PermissionDenied
+
+if TYPE_CHECKING:
+    from gesprokit.store import Frames
 
 log = logging.getLogger("gesprokit.chorus")
 
@@ -135,9 +139,8 @@ def _month_amounts(rows: pd.DataFrame, n: int) -> Amounts | None:
 def _expected(conn: Connection, contract_id: str, n: int, frame: str,
               situation: dict) -> tuple[Amounts | None, str, list[str]]:
     """The amounts of the document a monthly piece transmits, and what is not ready."""
-    from gesprokit.history import frames_as_of
     from gesprokit.ledger import ledger_from_frames
-    from gesprokit.store import load_frames, read_table
+    from gesprokit.store import read_table
 
     _, stamp, source = MONTHLY_STEPS[frame]
     when = situation.get(stamp)
@@ -147,9 +150,21 @@ def _expected(conn: Connection, contract_id: str, n: int, frame: str,
     if frame == "A19":
         statements = read_table(conn, schema.PaymentStatement.__table__, [contract_id])
         return _month_amounts(statements, n), source, []
-    frames = frames_as_of(load_frames(conn, [contract_id]), when)
-    ledger = ledger_from_frames(frames, as_of=when)
+    ledger = ledger_from_frames(_known_frames(conn, contract_id, when), as_of=when)
     return _month_amounts(ledger.situations, n), source, []
+
+
+def _known_frames(conn: Connection, contract_id: str, when: datetime) -> Frames:
+    """The contract's frames as known at `when`, for its ledger; only the tables the ledger
+    reads and the journal columns the replay reads are read (not the other tables, nor the
+    events' seals and attachments)."""
+    from gesprokit.history import REPLAY_EVENT_COLUMNS, frames_as_of
+    from gesprokit.store import LEDGER_TABLES, load_frames, read_table
+
+    frames = load_frames(conn, [contract_id], LEDGER_TABLES)
+    events = read_table(conn, schema.Event.__table__, [contract_id],
+                        columns=REPLAY_EVENT_COLUMNS)
+    return frames_as_of(replace(frames, events=events), when)
 
 
 def _final_expected(conn: Connection, contract_id: str, frame: str
