@@ -21,13 +21,14 @@ TARGET_S, TARGET_MIB = 5.0, 600.0
 
 
 def import_folder_for(rows: int, root: Path) -> Path:
-    """The import folder of a synthetic portfolio of about `rows` progress rows (written
-    once per size under `root`)."""
-    from gesprokit.portfolio import portfolio, write_import_folder
+    """The import folder of a synthetic portfolio of about `rows` progress rows with every
+    rule at work (revisable prices and their indices, amendments, subcontracts, penalties,
+    guarantees, corrected %), written once per size under `root`."""
+    from gesprokit.portfolio import portfolio, with_every_rule, write_import_folder
 
-    folder = root / f"import_{rows}"
+    folder = root / f"import_every_rule_{rows}"
     if not (folder / "progress.csv").exists():
-        write_import_folder(folder, portfolio(rows))
+        write_import_folder(folder, with_every_rule(portfolio(rows)))
     return folder
 
 

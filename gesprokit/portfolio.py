@@ -253,9 +253,26 @@ def _euros(cents: pd.Series) -> pd.Series:
     return cents.map(lambda c: str(to_decimal_euros(c)))
 
 
+def _share(bp) -> str:
+    """Basis points as a share typed in a file (``0,375``)."""
+    return f"{int(bp) / 10_000:.4f}".replace(".", ",")
+
+
+def _held(frame: pd.DataFrame | None) -> bool:
+    """Whether a rule's table has rows (None: a fixed-price-only portfolio)."""
+    return frame is not None and len(frame) > 0
+
+
+def _day(dates: pd.Series) -> pd.Series:
+    return dates.dt.strftime("%Y-%m-%d")
+
+
 def write_import_folder(folder: str | Path, p: Portfolio) -> Path:
     """Write the portfolio as one operation's import folder (every contract under the first
-    operation), the CSV files `gesprokit import` reads: to measure the importer at scale."""
+    operation), the CSV files `gesprokit import` reads: to measure the importer at scale.
+    The rules a portfolio holds (:func:`with_every_rule`: revisable prices and their
+    indices, amendments, subcontracts, penalties and bonuses, guarantees, a % corrected down
+    with its justification) are written too."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = "%Y-%m-%d %H:%M:%S"
@@ -272,29 +289,75 @@ def write_import_folder(folder: str | Path, p: Portfolio) -> Path:
     write("companies", pd.DataFrame({"code": c["code"], "name": c["name"], "siret": c["siret"],
                                      "is_sme": np.where(c["is_sme"], "oui", "non")}))
     k = p.contracts
-    write("contracts", pd.DataFrame({
+    contracts = pd.DataFrame({
         "contract_id": k["contract_id"], "lot_code": k["lot_code"],
         "lot_name": "Lot " + k["lot_code"], "company_code": k["company_code"],
-        "title": k["title"], "notified_on": k["notified_on"].dt.strftime("%Y-%m-%d"),
-        "initial_total_ht": _euros(k["initial_total_ht"]), "advance": _euros(k["advance_cents"])}))
+        "title": k["title"], "notified_on": _day(k["notified_on"]),
+        "initial_total_ht": _euros(k["initial_total_ht"]), "advance": _euros(k["advance_cents"])})
+    if _held(p.revision_terms):
+        terms = p.revision_terms.groupby("contract_id").apply(lambda t: "; ".join(
+            f"{code}={_share(w)}" for code, w in zip(t["index_code"], t["weight_bp"],
+                                                      strict=True)))
+        contracts["price_form"] = k["price_form"].to_numpy()
+        contracts["revision_fixed_part"] = k["revision_fixed_bp"].map(_share).to_numpy()
+        contracts["revision_indices"] = k["contract_id"].map(terms).fillna("").to_numpy()
+        contracts["revision_base_month"] = k["revision_base_month"].fillna("").to_numpy()
+    write("contracts", contracts)
     pl = p.price_lines
-    write("price_lines", pd.DataFrame({
+    lines = pd.DataFrame({
         "contract_id": pl["contract_id"], "line_no": pl["line_no"], "label": pl["label"],
-        "unit": pl["unit"], "amount": _euros(pl["amount_cents"])}))
+        "unit": pl["unit"], "amount": _euros(pl["amount_cents"])})
+    if _held(p.subcontracts):
+        lines["subcontract_id"] = pl["subcontract_id"].fillna("").to_numpy()
+    write("price_lines", lines)
     s = p.situations
     write("situations", pd.DataFrame({
         "contract_id": s["contract_id"], "n": s["n"], "month": s["month"],
         **{step: s[step].dt.strftime(stamp) for step in (*STEP_DAYS, "paid_at")}}))
     pr = p.progress
     pct = pd.Series(pr["pct_bp"], dtype="int64")
+    fell = pr.groupby(["contract_id", "line_no"])["pct_bp"].diff().lt(0).to_numpy()
     write("progress", pd.DataFrame({
         "contract_id": pr["contract_id"], "n": pr["n"], "line_no": pr["line_no"],
         "pct": (pct // 100).astype(str) + "," + (pct % 100).astype(str).str.zfill(2),
-        "comment": ""}))
-    write("price_index", pd.DataFrame(columns=["index_code", "month", "value", "published_on"]))
+        "comment": np.where(fell, "Métré corrigé : quantité « réelle », 2 m²", "")}))
+    ix = p.price_index if _held(p.price_index) else pd.DataFrame({
+        "index_code": [], "month": [], "value_e4": [],
+        "published_on": pd.Series([], dtype="datetime64[us]")})
+    write("price_index", pd.DataFrame({
+        "index_code": ix["index_code"], "month": ix["month"],
+        "value": (ix["value_e4"] / 10_000).map(lambda v: f"{v:.4f}".replace(".", ",")),
+        "published_on": _day(ix["published_on"])}))
     write("ecb_rates", pd.DataFrame({
         "effective_on": ["2023-09-20", "2024-06-12", "2025-06-11"],
         "rate": ["4.50", "4.25", "2.15"]}))
+    a = p.amendments
+    if _held(a):
+        write("amendments", pd.DataFrame({
+            "contract_id": a["contract_id"], "amendment_no": a["amendment_no"],
+            "signed_on": _day(a["signed_on"]), "amount": _euros(a["amount_cents"]),
+            "label": a["label"]}))
+    sub = p.subcontracts
+    if _held(sub):
+        write("subcontracts", pd.DataFrame({
+            "subcontract_id": sub["subcontract_id"], "contract_id": sub["contract_id"],
+            "company_code": sub["company_code"], "scope": sub["scope"],
+            "amount": _euros(sub["amount_cents"]), "accepted_on": _day(sub["accepted_on"]),
+            "direct_payment": np.where(sub["direct_payment"], "oui", "non")}))
+    j = p.adjustments
+    if _held(j):
+        write("adjustments", pd.DataFrame({
+            "contract_id": j["contract_id"], "n": j["n"], "kind": j["kind"],
+            "days": j["days"].astype(str).replace("<NA>", ""),
+            "amount": [str(to_decimal_euros(int(v))) if pd.notna(v) else ""
+                       for v in j["amount_cents"]],
+            "reason": j["reason"]}))
+    g = p.guarantees
+    if _held(g):
+        write("guarantees", pd.DataFrame({
+            "guarantee_id": g["guarantee_id"], "contract_id": g["contract_id"],
+            "kind": g["kind"], "amount": _euros(g["amount_cents"]),
+            "received_on": _day(g["received_on"]), "issuer": g["issuer"]}))
     return folder
 
 

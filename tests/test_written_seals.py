@@ -44,74 +44,11 @@ def _import_spying(folder, engine, monkeypatch) -> tuple[dict, set, dict]:
     return computed, read_back, written
 
 
-def _share(bp) -> str:
-    """Basis points as a share typed in a file (``0,375``)."""
-    return f"{int(bp) / 10_000:.4f}".replace(".", ",")
-
-
 def every_rule_folder(folder):
     """A portfolio with every rule (gesprokit.portfolio.with_every_rule) as an import folder:
-    write_import_folder's files, then the revisable prices, indices, amendments,
-    subcontracts, adjustments, guarantees and the justified fall that it leaves out."""
-    import pandas as pd
-
-    from gesprokit.portfolio import _euros
-
-    p = with_every_rule(portfolio(3_000))
-    write_import_folder(folder, p)
-
-    def read(name):
-        return pd.read_csv(folder / f"{name}.csv", sep=";", dtype=str, keep_default_na=False)
-
-    def write(name, frame):
-        frame.to_csv(folder / f"{name}.csv", sep=";", index=False, lineterminator="\n")
-
-    k = p.contracts.set_index("contract_id")
-    contracts = read("contracts")
-    ids = contracts["contract_id"]
-    terms = p.revision_terms.groupby("contract_id").apply(lambda t: "; ".join(
-        f"{c}={_share(w)}" for c, w in zip(t["index_code"], t["weight_bp"], strict=True)))
-    contracts["price_form"] = ids.map(k["price_form"])
-    contracts["revision_fixed_part"] = ids.map(k["revision_fixed_bp"]).map(_share)
-    contracts["revision_indices"] = ids.map(terms).fillna("")
-    contracts["revision_base_month"] = ids.map(k["revision_base_month"]).fillna("")
-    write("contracts", contracts)
-    lines = read("price_lines")
-    lines["subcontract_id"] = p.price_lines["subcontract_id"].fillna("").to_numpy()
-    write("price_lines", lines)
-    progress = read("progress")
-    fell = p.progress.groupby(["contract_id", "line_no"])["pct_bp"].diff().lt(0).to_numpy()
-    progress.loc[fell, "comment"] = "Métré corrigé : quantité « réelle », 2 m²"
-    write("progress", progress)
-    ix = p.price_index
-    write("price_index", pd.DataFrame({
-        "index_code": ix["index_code"], "month": ix["month"],
-        "value": (ix["value_e4"] / 10_000).map(lambda v: f"{v:.4f}".replace(".", ",")),
-        "published_on": ix["published_on"].dt.strftime("%Y-%m-%d")}))
-    a = p.amendments
-    write("amendments", pd.DataFrame({
-        "contract_id": a["contract_id"], "amendment_no": a["amendment_no"],
-        "signed_on": a["signed_on"].dt.strftime("%Y-%m-%d"),
-        "amount": _euros(a["amount_cents"]), "label": a["label"]}))
-    s = p.subcontracts
-    write("subcontracts", pd.DataFrame({
-        "subcontract_id": s["subcontract_id"], "contract_id": s["contract_id"],
-        "company_code": s["company_code"], "scope": s["scope"],
-        "amount": _euros(s["amount_cents"]),
-        "accepted_on": s["accepted_on"].dt.strftime("%Y-%m-%d"), "direct_payment": "oui"}))
-    j = p.adjustments
-    write("adjustments", pd.DataFrame({
-        "contract_id": j["contract_id"], "n": j["n"], "kind": j["kind"],
-        "days": j["days"].astype(str).replace("<NA>", ""),
-        "amount": [_euros(pd.Series([c])).iloc[0] if pd.notna(c) else ""
-                   for c in j["amount_cents"]],
-        "reason": j["reason"]}))
-    g = p.guarantees
-    write("guarantees", pd.DataFrame({
-        "guarantee_id": g["guarantee_id"], "contract_id": g["contract_id"], "kind": g["kind"],
-        "amount": _euros(g["amount_cents"]),
-        "received_on": g["received_on"].dt.strftime("%Y-%m-%d"), "issuer": g["issuer"]}))
-    return folder
+    revisable prices, indices, amendments, subcontracts, adjustments, guarantees and a
+    justified fall."""
+    return write_import_folder(folder, with_every_rule(portfolio(3_000)))
 
 
 @pytest.mark.parametrize("source", ["sample", "portfolio"])

@@ -150,9 +150,14 @@ def check_progress(pf: ParsedFolder, lines: dict, situations: dict, amendments: 
 
 def sealed_keys(frame: pd.DataFrame) -> set[tuple]:
     """The situation groups the rows belong to (gesprokit.seals)."""
-    pairs = frame[["contract_id", "n"]].drop_duplicates()
-    return {("situation", c, int(n)) for c, n in zip(pairs["contract_id"], pairs["n"],
-                                                      strict=True)}
+    if frame.empty:
+        return set()
+    # on integer codes: no copy of a million texts to hash
+    codes, contracts = pd.factorize(frame["contract_id"])
+    n = frame["n"].to_numpy(dtype="int64")
+    span = int(n.max()) + 1
+    pairs = np.unique(codes.astype("int64") * span + n)
+    return {("situation", contracts[k // span], int(k % span)) for k in pairs.tolist()}
 
 
 def _tuples(frame: pd.DataFrame, columns: list[str]):
