@@ -1,16 +1,29 @@
-"""The full ledger against two references: a per-line Python loop and DuckDB computing the
-same cumulative works totals."""
+"""The full ledger against its references: a per-line Python loop and DuckDB computing the
+same cumulative works totals; then DuckDB computing every column of the ledger on the
+realistic every-rule portfolio (benchmarks/duckdb_ledger.py)."""
 
 from __future__ import annotations
 
+import statistics
+import time
+from datetime import datetime
 from functools import partial
 
 import duckdb
+import numpy as np
 from common import median_time
+from duckdb_ledger import register, run_ledger
 
-from gesprokit.ledger import compute_ledger, line_amounts
+from gesprokit.ledger import (
+    DIRECT_PAYMENT_COLUMNS,
+    LEDGER_COLUMNS,
+    compute_ledger,
+    line_amounts,
+)
 from gesprokit.money import mul_div_half_up
-from gesprokit.portfolio import portfolio
+from gesprokit.portfolio import portfolio, with_every_rule
+
+AS_OF = datetime(2026, 1, 1)  # every situation of the portfolio is issued before it
 
 # Each line's cumulative amount (half-up), its change since the line's previous entry (a line
 # left out keeps its amount), summed per situation and accumulated: the ledger's works_cum.
@@ -150,3 +163,65 @@ def run(sizes: list[int], runs: int) -> None:
           "\nboucle Python mesurée sur au plus 100 000 lignes puis extrapolée ; DuckDB et "
           "« cumuls seuls » ne calculent que les travaux cumulés.")
     run_every_rule(sizes, runs)
+    run_against_duckdb(sizes, runs)
+
+
+def _assert_same_ledger(ledger, situations, direct) -> None:
+    """DuckDB's frames equal gesprokit's, every column of every row (amounts to the cent)."""
+    for what, ours, theirs, columns in (
+            ("situations", ledger.situations, situations, LEDGER_COLUMNS),
+            ("paiements directs", ledger.direct_payments, direct, DIRECT_PAYMENT_COLUMNS)):
+        assert len(ours) == len(theirs), f"{what} : {len(ours)} lignes contre {len(theirs)}"
+        for column in columns:
+            a, b = ours[column].to_numpy(), theirs[column].to_numpy()
+            differ = np.flatnonzero(a != b)
+            assert not len(differ), (f"{what}, {column} : {len(differ)} écarts, le premier "
+                                     f"{a[differ[0]]!r} contre {b[differ[0]]!r}")
+
+
+def _copied_into_duckdb(kwargs: dict) -> duckdb.DuckDBPyConnection:
+    """A connection holding the input frames as DuckDB's own tables (its best case: no
+    pandas scan while the ledger runs)."""
+    con = duckdb.connect()
+    register(con, **kwargs)
+    for name in kwargs:
+        con.execute(f"CREATE TEMP TABLE copy_{name} AS SELECT * FROM {name}")
+        con.execute(f"DROP VIEW IF EXISTS {name}")
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.execute(f"ALTER TABLE copy_{name} RENAME TO {name}")
+    return con
+
+
+def run_against_duckdb(sizes: list[int], runs: int) -> None:
+    """Issue 16's target: compute_ledger on with_every_rule(portfolio(rows)) against DuckDB
+    (default threads) computing the same situations and direct payments frames from the same
+    frames, asserted equal to the cent. DuckDB reads the pandas frames registered as views
+    (registration, zero-copy, not timed; their scan is in its time), or its own tables copied
+    beforehand (copy not timed); both fetch their result as pandas frames, as gesprokit
+    returns them. The runs alternate, so that a change of load hits each alike."""
+    print(f"\n{'lignes':>10} {'gesprokit (s)':>14} {'DuckDB vues (s)':>16} {'ratio':>7} "
+          f"{'DuckDB tables (s)':>18} {'ratio':>7}")
+    for size in sizes:
+        kwargs = with_every_rule(portfolio(size)).ledger_kwargs()
+        views = duckdb.connect()
+        register(views, **kwargs)
+        tables = _copied_into_duckdb(kwargs)
+        ledger = compute_ledger(**kwargs, as_of=AS_OF)
+        for con in (views, tables):
+            _assert_same_ledger(ledger, *run_ledger(con, AS_OF))
+        timings: dict[str, list[float]] = {"gesprokit": [], "views": [], "tables": []}
+        work = {"gesprokit": partial(compute_ledger, **kwargs, as_of=AS_OF),
+                "views": partial(run_ledger, views, AS_OF),
+                "tables": partial(run_ledger, tables, AS_OF)}
+        for _ in range(runs):
+            for name, fn in work.items():
+                start = time.perf_counter()
+                fn()
+                timings[name].append(time.perf_counter() - start)
+        ours, on_views, on_tables = (statistics.median(timings[k]) for k in work)
+        print(f"{len(kwargs['progress']):>10} {ours:>14.3f} {on_views:>16.3f} "
+              f"{on_views / ours:>6.2f}× {on_tables:>18.3f} {on_tables / ours:>6.2f}×")
+    print("toutes règles de gesprokit.portfolio.with_every_rule ; DuckDB calcule toutes les "
+          "colonnes des situations et des paiements directs,\négales au centime à celles de "
+          "compute_ledger (vérifié à chaque taille) ; ratio : temps DuckDB / temps gesprokit "
+          "(> 1 : gesprokit plus rapide).")
