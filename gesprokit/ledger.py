@@ -257,7 +257,9 @@ def _penalties(sit, adjustments, per_sit, contract_total) -> pd.Series:
         return pd.Series(0, index=sit.index, dtype="int64")
     keyed = sit[["contract_id", "n"]].assign(total=contract_total,
                                              denominator=per_sit["penalty_denominator"])
-    pen = pen.merge(keyed, on=["contract_id", "n"], how="left")
+    # a penalty counts in its own situation only: one recorded on a situation not in these
+    # frames (a contract whose situations are not read, a replay before it) counts nowhere
+    pen = pen.merge(keyed, on=["contract_id", "n"], how="inner")
     by_days = pen["days"].notna()
     amount = pen["amount_cents"].fillna(0).astype("int64").copy()
     if by_days.any():

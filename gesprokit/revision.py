@@ -176,8 +176,10 @@ def _compute_revision(sit: pd.DataFrame, contracts: pd.DataFrame, terms: pd.Data
     s = sit[sit["contract_id"].isin(t["contract_id"])]
     if s.empty:
         return empty
-    # contracts (sorted ids), situations ordered by contract and n
+    # contracts (sorted ids), situations ordered by contract and n; only the formulas of
+    # contracts with a situation here (a lot not started has none to revise)
     ids = pd.Index(np.sort(s["contract_id"].unique()))
+    t = t[t["contract_id"].isin(ids)]
     c = ids.get_indexer(s["contract_id"])
     n = s["n"].to_numpy(dtype="int64")
     order = np.lexsort((n, c))

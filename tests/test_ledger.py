@@ -508,3 +508,39 @@ def test_revision_coefficients_never_share_a_hash_by_mistake(monkeypatch):
                         lambda frame, index=False: pd.Series(np.zeros(len(frame), "uint64")))
     assert revision._coefficients(fixed, decimals, weight, base, value, present).tolist() == \
         expected
+
+
+def _without_contract(kwargs: dict, cid: str, keep_terms: bool) -> dict:
+    """The ledger's arguments without contract `cid`'s situations and progress (a lot
+    notified, not started); its formula, penalties and the rest kept with `keep_terms`,
+    else the contract gone altogether."""
+    out = {}
+    for name, f in kwargs.items():
+        if f is None or "contract_id" not in f:
+            out[name] = f
+        elif name in ("situations", "progress") or not keep_terms:
+            out[name] = f[f["contract_id"] != cid].reset_index(drop=True)
+        else:
+            out[name] = f
+    return out
+
+
+def test_a_revisable_contract_without_situations_lends_its_formula_to_no_one():
+    """A revisable lot notified but not started (its formula known, no situation yet), whose
+    id sorts last: every other contract's revision is the one computed without that lot at
+    all (its terms once landed in the previous contract's formula), and a penalty already
+    recorded on it changes nothing and breaks nothing."""
+    from gesprokit.portfolio import portfolio, with_every_rule
+
+    kwargs = with_every_rule(portfolio(12_000, lines=10, months=12)).ledger_kwargs()
+    last = kwargs["contracts"]["contract_id"].max()
+    assert (kwargs["revision_terms"]["contract_id"] == last).any()
+    kwargs["adjustments"] = pd.concat([kwargs["adjustments"], pd.DataFrame({
+        "contract_id": [last], "n": [1], "kind": ["penalty"], "days": [3],
+        "amount_cents": [pd.NA], "reason": ["retard"]}).astype(
+        kwargs["adjustments"].dtypes.to_dict())], ignore_index=True)
+    not_started = compute_ledger(**_without_contract(kwargs, last, keep_terms=True))
+    absent = compute_ledger(**_without_contract(kwargs, last, keep_terms=False))
+    pd.testing.assert_frame_equal(not_started.situations, absent.situations)
+    assert absent.situations["revision_cum"].ne(0).sum() > 50
+    assert last not in set(not_started.situations["contract_id"])
