@@ -18,9 +18,12 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, time
+from json.encoder import encode_basestring
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Boolean, Connection, Date, DateTime, Integer, String, Table
 
 from gesprokit import seals
@@ -145,6 +148,78 @@ def _table_lines(table: Table, key_columns: tuple[str, ...], excluded: tuple[str
                     if key in wanted)
 
 
+def _json_texts(column, values: pd.Series) -> pa.Array:
+    """Each value of a frame's column as seals._column_json writes it once stored, by
+    pyarrow: integers cast to text, texts and None written once per distinct value
+    (raises _Unknown for any other kind of value or column)."""
+    if values.dtype.kind in "iu" and isinstance(column.type, Integer):
+        if values.hasnans:
+            raise _Unknown  # NA, not NULL: the row code's path decides
+        return pa.array(values).cast(pa.string())
+    if values.dtype.kind not in "OT" or not isinstance(column.type, String):
+        raise _Unknown
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = []
+    for value in uniques.tolist():
+        if type(value) is not str:
+            raise _Unknown
+        texts.append(encode_basestring(value))
+    if (codes < 0).any():
+        if not np.equal(values.to_numpy()[codes < 0], None).all():
+            raise _Unknown  # NaN or NA, not NULL: the row code's path decides
+        texts.append("null")
+        codes = np.where(codes < 0, len(texts) - 1, codes)
+    return pa.array(texts, type=pa.string()).take(pa.array(codes))
+
+
+def _frame_lines_by_group(table: Table, key_columns: tuple[str, ...],
+                          excluded: tuple[str, ...], frame: pd.DataFrame,
+                          wanted: set) -> dict[seals.Key, list[str]]:
+    """The canonical lines of a frame's rows grouped by their group key, written column by
+    column by pyarrow (the lines of :func:`_table_lines`, without a Python step per value);
+    raises _Unknown for values it does not vouch for."""
+    kept = [c for c in table.columns if c.name not in excluded]
+    if any(c.primary_key and c.autoincrement is True for c in kept) or \
+            not {c.name for c in kept} <= set(frame.columns):
+        raise _Unknown
+    head = "[" + json.dumps(table.name, ensure_ascii=False) + ", ["
+    cells = [_json_texts(c, frame[c.name]) for c in kept]
+    lines = pc.binary_join_element_wise(head, pc.binary_join_element_wise(*cells, ", "),
+                                        "]]", "")
+    code = np.zeros(len(frame), dtype="int64")
+    for name in key_columns:
+        codes, uniques = pd.factorize(frame[name], use_na_sentinel=False)
+        code = pd.factorize(code * len(uniques) + codes)[0]
+    order = np.argsort(code, kind="stable")
+    ordered = code[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    texts = lines.take(pa.array(order)).to_pylist()
+    firsts = order[starts]
+    group = seals.SEALED[table.name][0]
+    values = [_as_stored(table.c[name], frame[name].to_numpy()[firsts].tolist())
+              for name in key_columns]
+    out: dict[seals.Key, list[str]] = {}
+    for key, start, end in zip(zip([group] * len(starts), *values, strict=True),
+                               starts.tolist(), ends.tolist(), strict=True):
+        if key in wanted:
+            out[key] = texts[start:end]
+    return out
+
+
+def _lines_by_group(table: Table, key_columns: tuple[str, ...], excluded: tuple[str, ...],
+                    frame: pd.DataFrame, wanted: set) -> dict[seals.Key, list[str]]:
+    """:func:`_frame_lines_by_group`, or the row code's lines where it cannot vouch."""
+    try:
+        return _frame_lines_by_group(table, key_columns, excluded, frame, wanted)
+    except _Unknown:
+        pass
+    out: dict[seals.Key, list[str]] = defaultdict(list)
+    for key, line in _table_lines(table, key_columns, excluded, frame, wanted):
+        out[key].append(line)
+    return out
+
+
 def _digest(rows: list[str]) -> str:
     rows.sort()
     return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
@@ -195,9 +270,7 @@ def _fresh_digests(conn: Connection, written: dict, group: str, wanted: set,
         table, key_columns, excluded, rows = last
         try:
             for part in _by_group(rows, key_columns):
-                slice_lines: dict[seals.Key, list[str]] = defaultdict(list)
-                for key, line in _table_lines(table, key_columns, excluded, part, wanted):
-                    slice_lines[key].append(line)
+                slice_lines = _lines_by_group(table, key_columns, excluded, part, wanted)
                 for key, found in slice_lines.items():
                     found += lines.pop(key, [])
                     out[seals.key_text(key)] = _digest(found)

@@ -104,3 +104,36 @@ def test_values_the_base_normalises_are_written_as_it_gives_them_back(engine):
         only_first = {"contract": [contract], "situation": [situation]}
         assert written_seals.digests(conn, only_first, keys[:2]) == \
             seals.digests(conn, keys[:2])
+
+
+def test_frame_lines_by_pyarrow_are_the_row_codes():
+    """A frame's lines written column by column by pyarrow are those of the row code
+    (escapes, non-Latin text, None, negative integers), grouped alike; a value it cannot
+    vouch for (NaN in a text column, a number in a text column, a missing integer) leaves it
+    to the row code."""
+    import numpy as np
+    import pandas as pd
+
+    table = schema.Progress.__table__
+    key, excluded = seals.SEALED["progress"][1], seals.SEALED["progress"][2]
+    def texts(*values):  # the importer's frame: object columns, None for NULL
+        return pd.Series(values, dtype=object)
+
+    frame = pd.DataFrame({
+        "contract_id": texts("C1", "C1", 'C"2\\', "C1", "Zoé\u2028", 'C"2\\'),
+        "n": np.array([1, 1, 3, 2, 1, 3], dtype="int64"),
+        "line_no": texts("01", "02", "01", "01", "\x01\t\n", "02"),
+        "pct_bp": np.array([0, -5, 10_000, 3, 7, 12], dtype="int64"),
+        "comment": texts(None, 'dit « oui » \\ "non"', None, "\U0001F600", "", None)})
+    wanted = {("situation", c, n) for c, n in zip(frame["contract_id"], frame["n"],
+                                                   strict=True)}
+    fast = written_seals._frame_lines_by_group(table, key, excluded, frame, wanted)
+    rows: dict = {}
+    for k, line in written_seals._table_lines(table, key, excluded, frame, wanted):
+        rows.setdefault(k, []).append(line)
+    assert fast == rows and len(fast) == 4 and len(fast[("situation", 'C"2\\', 3)]) == 2
+    for column, value in (("comment", float("nan")), ("line_no", 5), ("pct_bp", None)):
+        odd = frame.astype({column: "Int64" if column == "pct_bp" else object})
+        odd.loc[0, column] = value
+        with pytest.raises(written_seals._Unknown):
+            written_seals._frame_lines_by_group(table, key, excluded, odd, wanted)
