@@ -80,7 +80,15 @@ def line_cum(amount_cents, pct_bp):
 
 
 def line_amounts(progress: pd.DataFrame, price_lines: pd.DataFrame) -> pd.DataFrame:
-    """Cumulative amount of each entered line: round_half_up(amount × pct_bp / 10 000).
+    """Cumulative amount of each entered line: round_half_up(amount × pct_bp / 10 000)
+    (see :func:`_line_amounts`)."""
+    return _line_amounts(progress, price_lines)[0]
+
+
+def _line_amounts(progress: pd.DataFrame, price_lines: pd.DataFrame
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cumulative amount of each entered line: round_half_up(amount × pct_bp / 10 000), and
+    the works of each situation's month (``contract_id, n, works_month``).
 
     A line left out of a situation keeps its previous cumulative %, so
     ``line_month`` is the change since the line's previous entry. Rows come
@@ -112,13 +120,26 @@ def line_amounts(progress: pd.DataFrame, price_lines: pd.DataFrame) -> pd.DataFr
     previous = np.r_[0, cum[:-1]]
     previous[first_of_line] = 0
     # then ordered by contract, situation and line
-    back = _sorting(((p_contract * span + n) * width + p_line)[order])  # in line order
+    situation_key = (p_contract * span + n)[order]
+    back = _sorting(situation_key * width + p_line[order])  # in line order
     final = order[back]  # in the input's rows
-    return pd.DataFrame({
+    lines = pd.DataFrame({
         "contract_id": contracts[p_contract[final]], "n": n[final],
         "line_no": line_nos[p_line[final]], "amount_cents": amount[back], "pct_bp": pct[back],
         "line_cum": cum[back], "line_month": (cum - previous)[back],
-        "subcontract_id": price_lines["subcontract_id"].to_numpy()[position][final]})
+        # taken from the column's own array: an object array of a million ids would be
+        # inferred as text again, value by value
+        "subcontract_id": price_lines["subcontract_id"].astype("str").array.take(
+            position[final])})
+    # each situation's works of the month, summed on the ordered keys (no second hashing
+    # of a million contract ids)
+    keys = situation_key[back]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else keys
+    months = pd.DataFrame({
+        "contract_id": contracts[p_contract[final[starts]]], "n": n[final[starts]],
+        "works_month": np.add.reduceat((cum - previous)[back], starts)
+        if len(starts) else np.zeros(0, dtype="int64")})
+    return lines, months
 
 
 def _sorting(key: np.ndarray) -> np.ndarray:
@@ -202,8 +223,8 @@ def compute_ledger(contracts: pd.DataFrame, price_lines: pd.DataFrame,
     c = contracts.set_index("contract_id")
     per_sit = c.loc[sit["contract_id"]].reset_index(drop=True)
 
-    lines = line_amounts(progress, price_lines)
-    sit["works_month"] = _sum_by_situation(lines, "line_month", sit)
+    lines, months = _line_amounts(progress, price_lines)
+    sit["works_month"] = _sum_by_situation(months, "works_month", sit)
     sit["works_cum"] = _cum(sit, sit["works_month"])
 
     rev = compute_revision(sit[["contract_id", "n", "month", "works_month", "known_on"]],

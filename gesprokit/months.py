@@ -29,11 +29,13 @@ def parse_month(text: str) -> str:
 
 
 def month_ordinal(months: pd.Series) -> pd.Series:
-    """``YYYY-MM`` strings -> integer month count (year × 12 + month − 1), for ordering."""
-    s = months.astype(str)
-    return (s.str.slice(0, 4).astype("int64") * 12 + s.str.slice(5, 7).astype("int64") - 1).astype(
-        "int64"
-    )
+    """``YYYY-MM`` strings -> integer month count (year × 12 + month − 1), for ordering.
+    Each distinct month is converted once (a ledger's situations share a few hundred)."""
+    codes, distinct = pd.factorize(months, use_na_sentinel=False)
+    s = pd.Series(distinct, dtype=object).astype(str)
+    ords = (s.str.slice(0, 4).astype("int64") * 12 + s.str.slice(5, 7).astype("int64")
+            - 1).to_numpy(dtype="int64")
+    return pd.Series(ords[codes], index=months.index, dtype="int64")
 
 
 def ordinal_to_month(ordinals) -> pd.Series:
