@@ -59,28 +59,31 @@ def mul_div_half_up(a, b, den):
             raise TypeError(f"montant non entier : dtype {arr.dtype}")
     if np.any(arr_d <= 0):
         raise ValueError("le diviseur d'un arrondi doit être positif")
-    big = (
-        arr_a.dtype == object
-        or arr_b.dtype == object
-        or arr_d.dtype == object
-        or (
-            arr_a.size
-            and arr_b.size
-            and float(np.max(np.abs(arr_a), initial=0)) * float(np.max(np.abs(arr_b), initial=0))
-            * 2 + float(np.max(arr_d, initial=0)) >= _SAFE_PRODUCT
-        )
-    )
-    if big:
-        num = arr_a.astype(object) * arr_b.astype(object)
-        den_o = np.broadcast_to(arr_d.astype(object), np.shape(num))
-        pairs = zip(np.ravel(num), np.ravel(den_o), strict=True)
-        flat = [div_half_up(int(n), int(d)) for n, d in pairs]
-        out = np.array(flat, dtype=np.int64).reshape(np.shape(num))
-    else:
+    shape = np.broadcast_shapes(arr_a.shape, arr_b.shape, arr_d.shape)
+    if object in (arr_a.dtype, arr_b.dtype, arr_d.dtype):
+        big = np.ones(shape, dtype=bool)
+    else:  # the elements whose product may overflow int64 (a bound in floats, 2× margin)
+        big = np.broadcast_to(np.abs(arr_a.astype(np.float64)) * np.abs(arr_b.astype(
+            np.float64)) * 2 + arr_d.astype(np.float64) >= _SAFE_PRODUCT, shape)
+    if not big.any():  # the common case: all in int64, no element picked out
         num = arr_a.astype(np.int64) * arr_b.astype(np.int64)
         d = arr_d.astype(np.int64)
         q = (2 * np.abs(num) + d) // (2 * d)
         out = np.where(num < 0, -q, q)
+        return pd.Series(out, index=index, dtype="int64") if index is not None else out
+    out = np.zeros(shape, dtype=np.int64)
+    small = ~big
+    if small.any():
+        num = (np.broadcast_to(arr_a, shape)[small].astype(np.int64)
+               * np.broadcast_to(arr_b, shape)[small].astype(np.int64))
+        d = np.broadcast_to(arr_d, shape)[small].astype(np.int64)
+        q = (2 * np.abs(num) + d) // (2 * d)
+        out[small] = np.where(num < 0, -q, q)
+    if big.any():  # only those through Python's unbounded ints
+        triples = zip(np.broadcast_to(arr_a, shape)[big].tolist(),
+                      np.broadcast_to(arr_b, shape)[big].tolist(),
+                      np.broadcast_to(arr_d, shape)[big].tolist(), strict=True)
+        out[big] = [div_half_up(int(x) * int(y), int(z)) for x, y, z in triples]
     if index is not None:
         return pd.Series(out, index=index, dtype="int64")
     return out

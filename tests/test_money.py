@@ -90,3 +90,15 @@ def test_format_eur_writes_what_babel_writes(cents):
     expected = format_currency(Decimal(cents) / 100, "EUR", locale="fr_FR")
     assert format_eur(cents) == expected
     assert format_pct_bp(cents) == format_number(Decimal(cents) / 100) + "\xa0%"
+
+
+@given(st.lists(st.tuples(st.one_of(st.integers(-10**6, 10**6), st.integers(-10**15, 10**15)),
+                          st.integers(0, 10**9), st.integers(1, 10**9)), min_size=1,
+                max_size=40))
+def test_mixed_magnitudes_each_exact(triples):
+    """Small products in int64 and the few that may overflow through Python ints, side by
+    side in one call: each element exact, in its place."""
+    a, b, d = (np.array([t[k] for t in triples], dtype="int64") for k in range(3))
+    got = mul_div_half_up(a, b, d)
+    assert got.dtype == np.int64
+    assert got.tolist() == [decimal_reference(x, y, z) for x, y, z in triples]
