@@ -2,8 +2,10 @@
 
 Situations, their states and dated steps are replayed from the events up to
 the date; progress changes made later are undone with the values each event
-recorded before it; later guarantees, validations and index publications are
-left out. Every action stores its before/after values, so no state is lost.
+recorded before it; the penalties and bonuses a later issue added, the MOA's
+rectification of a validation made later, later guarantees (received or
+recorded later), validations and index publications are left out. Every action
+stores its before/after values, so no state is lost.
 
 The replay works on arrays: events and rows are matched to their situation by an integer
 key, and only the JSON of events that can change a situation known at the date is parsed
@@ -116,14 +118,47 @@ def frames_as_of(frames: Frames, when: datetime) -> Frames:
             (mine["contract_id"][issued], mine["n"][issued]),
             (adjustments["contract_id"], adjustments["n"]))
         adjustments = adjustments[np.isin(adj_keys, issue_keys)]
+        # an état issued again (after a return) adds its own: they are the situation's last
+        reissued = mine[later_kept & (actions == "issue")]
+        reissued = reissued[reissued["after"].str.contains("adjustments", regex=False,
+                                                           na=False).to_numpy()]
+        if len(reissued):
+            adjustments = _without_added(adjustments, reissued)
+    rectifications = frames.rectifications
+    if len(rectifications):  # written by the validation, which may come later
+        done = out[out["moa_at"].notna()]
+        done_keys, rect_keys = _pair_keys((done["contract_id"], done["n"]),
+                                          (rectifications["contract_id"], rectifications["n"]))
+        rectifications = rectifications[np.isin(rect_keys, done_keys)]
+    guarantees = frames.guarantees[frames.guarantees["received_on"] <= when]
+    recorded = later_mask & (events["action"] == "record_guarantee").to_numpy()
+    if recorded.any():  # received by then but recorded later: unknown then
+        later_ids = [event_payload(text).get("guarantee_id")
+                     for text in events["after"].to_numpy(dtype=object)[recorded]]
+        guarantees = guarantees[~guarantees["guarantee_id"].isin(later_ids)]
     return replace(
         frames, situations=out.reset_index(drop=True), progress=progress,
         adjustments=adjustments.reset_index(drop=True),
-        guarantees=frames.guarantees[frames.guarantees["received_on"] <= when],
+        rectifications=rectifications.reset_index(drop=True), guarantees=guarantees,
         payment_statements=frames.payment_statements[
             frames.payment_statements["validated_at"] <= when],
         price_index=frames.price_index[frames.price_index["published_on"] <= when],
         events=known.reset_index(drop=True))
+
+
+def _without_added(adjustments: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
+    """`adjustments` less those the `issues` events added: as many of their situation's last
+    rows (by id, ids growing as rows are added) as each event lists."""
+    added: dict[tuple[str, int], int] = {}
+    for cid, n, text in zip(issues["contract_id"], issues["n"],
+                            issues["after"].to_numpy(dtype=object), strict=True):
+        added[(cid, int(n))] = added.get((cid, int(n)), 0) + len(
+            event_payload(text).get("adjustments") or [])
+    ordered = adjustments.sort_values("adjustment_id")
+    from_end = ordered.groupby(["contract_id", "n"], sort=False).cumcount(ascending=False)
+    later = np.array([added.get((cid, int(n)), 0) for cid, n in zip(
+        ordered["contract_id"], ordered["n"], strict=True)], dtype="int64")
+    return adjustments[adjustments.index.isin(ordered.index[from_end.to_numpy() >= later])]
 
 
 _DROP = object()  # the line had no row on the situation before the undone event
@@ -134,7 +169,8 @@ def _progress_as_of(progress: pd.DataFrame, situations: pd.DataFrame, kept: np.n
                     ) -> pd.DataFrame:
     """The rows of the `kept` situations, sorted, with every change made by an `undoing`
     event undone: the value kept for a line is the one before the earliest such event that
-    changed it; a line no earlier event had entered goes.
+    changed it; a line no earlier event had entered goes from a situation opened by the
+    workflow (an imported situation's rows were there before its first event).
 
     `events` are the journal's situation events in order, `ev_pos` each one's situation row
     (-1: none); only the JSON of the undoing events and of the other events of their
@@ -152,6 +188,8 @@ def _progress_as_of(progress: pd.DataFrame, situations: pd.DataFrame, kept: np.n
         afters = events["after"].to_numpy(dtype=object)
         entering = np.isin(ev_pos, touched) & events["after"].str.contains(
             "pct_bp", regex=False, na=False).to_numpy()
+        opened = set(ev_pos[np.isin(ev_pos, touched) & (
+            events["action"].to_numpy(dtype=object) == "create")].tolist())
         first_entered: dict[tuple[int, str], int] = {}  # (situation, line) -> first event
         for pos, event_id, text in zip(ev_pos[entering], ids[entering], afters[entering],
                                        strict=True):
@@ -165,7 +203,8 @@ def _progress_as_of(progress: pd.DataFrame, situations: pd.DataFrame, kept: np.n
             for line, old in before.get("pct_bp", {}).items():
                 if line not in changed:
                     continue
-                entered = first_entered.get((pos, line), event_id) < event_id
+                entered = (pos not in opened
+                           or first_entered.get((pos, line), event_id) < event_id)
                 undo[(pos, line)] = old if old is not None and entered else _DROP
 
     pct = progress["pct_bp"].to_numpy(dtype="int64").copy()
