@@ -21,7 +21,7 @@ import ipywidgets as w
 from gesprokit.errors import GesprokitError
 from gesprokit.session import Session
 from gesprokit.ui.common import LoginForm, error_html, esc, guarded, who_html
-from gesprokit.ui.request_query import requested, voila_query_string
+from gesprokit.ui.request_query import ask_for_request, requested, voila_query_string
 
 COMPANY_ROLES = ("contractor", "cocontractor", "subcontractor")
 EVERY_ROLE = (*COMPANY_ROLES, "verifier", "moe", "amo", "moa", "treasury", "auditor")
@@ -29,16 +29,29 @@ DEFAULT_IDLE_MINUTES = 30.0
 
 
 def _page(path: str, takes: str):
-    """A page builder importing its class only when a user opens it (pre-heating stays light):
-    `takes` says what the class is given besides the session — the clock of the actions
-    (« now »), the calculation date (« date ») or both."""
+    """A page builder importing its class when first needed (the served application imports
+    them in the background beforehand, see :class:`App`): `takes` says what the class is
+    given besides the session — the clock of the actions (« now »), the calculation date
+    (« date ») or both."""
     module, name = path.rsplit(".", 1)
 
     def build(session: Session, as_of: date, now: datetime | None):
         cls = getattr(importlib.import_module(f"gesprokit.ui.{module}"), name)
         args = {"now": (now,), "date": (as_of,), "both": (as_of, now)}[takes]
         return cls(session, *args)
+    build.module = f"gesprokit.ui.{module}"
     return build
+
+
+def _import_modules(names: list[str]) -> None:
+    """Import the pages' code in the background while the kernel waits for someone (imports
+    only: nothing is read), so that the first page opened does not wait for it (an import
+    still under way is simply waited for)."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the page's own opening reports it in French
+            return
 
 
 @dataclass(frozen=True)
@@ -121,6 +134,10 @@ class App:
         # the page's address (an e-mail's link), read once, after the first login only
         self._query: Callable[[], str] | None = query or voila_query_string
         self.specs = [p for p in PAGES if pages is None or p.key in pages]
+        if query is None:  # served: what can be done before anyone arrives is done now
+            ask_for_request()  # answered as soon as a person's request takes the kernel
+            modules = list(dict.fromkeys(p.build.module for p in self.specs))
+            threading.Thread(target=_import_modules, args=(modules,), daemon=True).start()
         roles = tuple(sorted({r for p in self.specs for r in p.roles}))
         self.idle_seconds = 60 * (idle_minutes if idle_minutes is not None
                                   else idle_minutes_setting())

@@ -4,8 +4,10 @@ in, and only as a wish that the logged-in account's rights then judge.
 
 Voilà gives a kernel its request as CGI variables (``QUERY_STRING``). A preheated kernel
 runs the notebook before any request: Voilà hands it the request when asked
-(``voila.utils.wait_for_request``, answered from the request already made by the time a
-person logs in); the question is bounded in time and its failure means « nothing asked »."""
+(``voila.utils.wait_for_request``, answered once a person's request takes the kernel). The
+question is asked while the kernel is preheated (importing Voilà's helper takes seconds: paid
+before anyone arrives, not after the login, when it held up the first page), and what the
+login reads of it is bounded in time; its failure means « nothing asked »."""
 
 from __future__ import annotations
 
@@ -16,24 +18,38 @@ from urllib.parse import parse_qs
 from gesprokit.links import MAX_VALUE
 
 WAIT_SECONDS = 3.0
+_asking: threading.Thread | None = None
+
+
+def _preheated() -> bool:
+    """A kernel of Voilà's pool, not yet told its request."""
+    return os.environ.get("QUERY_STRING") is None and os.environ.get("VOILA_PREHEAT") == "True"
+
+
+def _ask() -> None:
+    try:
+        from voila.utils import wait_for_request
+
+        wait_for_request()
+    except Exception:  # noqa: BLE001 - no request info: the link is ignored
+        pass
+
+
+def ask_for_request() -> None:
+    """In a preheated kernel, start asking Voilà for the page's request (once): the answer
+    comes in the background as soon as a person's request takes the kernel."""
+    global _asking
+    if _asking is None and _preheated():
+        _asking = threading.Thread(target=_ask, daemon=True)
+        _asking.start()
 
 
 def voila_query_string(wait_seconds: float = WAIT_SECONDS) -> str:
     """The query string of the page's request ("" when there is none or it cannot be had)."""
-    text = os.environ.get("QUERY_STRING")
-    if text is None and os.environ.get("VOILA_PREHEAT") == "True":
-        def ask() -> None:
-            try:
-                from voila.utils import wait_for_request
-
-                wait_for_request()
-            except Exception:  # noqa: BLE001 - no request info: the link is ignored
-                pass
-        thread = threading.Thread(target=ask, daemon=True)
-        thread.start()
-        thread.join(wait_seconds)
-        text = os.environ.get("QUERY_STRING")
-    return text or ""
+    if _preheated():
+        ask_for_request()
+        _asking.join(wait_seconds)
+    return os.environ.get("QUERY_STRING") or ""
 
 
 def requested(query: str | None) -> dict[str, str]:
