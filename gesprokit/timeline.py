@@ -17,6 +17,7 @@ from gesprokit.money import format_eur, format_pct_bp
 from gesprokit.months import format_date_fr
 
 TIMELINE_COLUMNS = ["Date", "Par", "Rôle", "Action", "Détail"]
+ENTRY_LINES_SHOWN = 10  # a contractor's entry of more lines is summed up in its history
 
 
 def _detail(event, line_labels: dict[str, str]) -> str:
@@ -24,7 +25,14 @@ def _detail(event, line_labels: dict[str, str]) -> str:
     parts = []
     old_pct, new_pct = before.get("pct_bp") or {}, after.get("pct_bp") or {}
     reasons = after.get("justifications") or {}
-    for line in sorted(new_pct):
+    shown = sorted(new_pct)
+    if event.action == "enter_progress" and len(shown) > ENTRY_LINES_SHOWN:
+        # a month's whole entry is the grid's and the annex's, line by line; the history
+        # keeps the lines the contractor justified (a fall) and says how many were entered
+        shown = [line for line in shown if reasons.get(line)]
+        parts.append(f"{len(new_pct)} lignes saisies (le détail par ligne figure dans le "
+                     "tableau des lignes)")
+    for line in shown:
         label = f"{line} {line_labels.get(line, '')}".strip()
         why = f" ({reasons[line]})" if reasons.get(line) else ""
         parts.append(f"{label} : {format_pct_bp(int(old_pct.get(line) or 0))} → "
