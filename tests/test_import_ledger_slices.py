@@ -26,10 +26,13 @@ def _statements(folder, base, slice_rows, monkeypatch) -> pd.DataFrame:
 
 
 def test_statements_by_slices_of_contracts_equal_the_whole_ledger(tmp_path, monkeypatch):
-    folder = every_rule_folder(tmp_path / "op")
-    slices_seen = []
     from gesprokit import ledger as ledger_module  # the loader imports it when it runs
 
+    folder = every_rule_folder(tmp_path / "op")
+    # first in one slice, unwatched (what the import imports on its way is imported then,
+    # so the watch below is seen by the loader alone and leaves nothing behind)
+    whole, frames = _statements(folder, tmp_path / "whole.db", 10**9, monkeypatch)
+    slices_seen = []
     original = ledger_module.compute_ledger
 
     def counting(*args, **kwargs):
@@ -38,11 +41,8 @@ def test_statements_by_slices_of_contracts_equal_the_whole_ledger(tmp_path, monk
 
     monkeypatch.setattr(ledger_module, "compute_ledger", counting)
     sliced, _ = _statements(folder, tmp_path / "sliced.db", 700, monkeypatch)
-    assert len(slices_seen) == 6 and set(slices_seen) == {1}  # one 500-row contract each
-    slices_seen.clear()
-    whole, frames = _statements(folder, tmp_path / "whole.db", 10**9, monkeypatch)
-    assert slices_seen == [6]
     monkeypatch.undo()
+    assert len(slices_seen) == 6 and set(slices_seen) == {1}  # one 500-row contract each
     pd.testing.assert_frame_equal(sliced, whole)
     # and both are the ledger of the base as imported, computed apart
     ledger = ledger_from_frames(frames).situations

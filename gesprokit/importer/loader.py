@@ -50,6 +50,7 @@ from gesprokit.importer.reading import (
 from gesprokit.importer.tables import REQUIRED_FILES, TABLES
 from gesprokit.memory import give_back_freed_memory
 from gesprokit.money import format_eur
+from gesprokit.packing import pack_in_order
 from gesprokit.seals import keys_of_rows
 
 Row = dict  # parsed values plus "_line" and "_file"
@@ -730,7 +731,8 @@ def _validated_statements(plan, all_indices: list[Row], conn) -> list[dict] | pd
     # contracts are independent: their ledger is computed a slice of contracts at a time, so
     # the working frames of a million progress rows are never all held at once
     progress = per_contract["progress"]
-    slice_of = _contract_slices(progress["contract_id"], per_contract["contracts"]["contract_id"])
+    slice_of = pack_in_order(per_contract["contracts"]["contract_id"],
+                             progress["contract_id"].value_counts(), LEDGER_SLICE_ROWS)
     numbers = progress["contract_id"].map(slice_of).to_numpy()
     rows_of_slice = pd.Series(numbers).groupby(numbers).indices
     parts = []
@@ -749,20 +751,6 @@ def _validated_statements(plan, all_indices: list[Row], conn) -> list[dict] | pd
 
 
 LEDGER_SLICE_ROWS = 250_000  # progress rows of the contracts whose ledger is computed at once
-
-
-def _contract_slices(progress_contracts: pd.Series, contracts: pd.Series) -> dict[str, int]:
-    """Each contract's slice number: consecutive contracts holding about LEDGER_SLICE_ROWS
-    progress rows together (a contract is never split)."""
-    counts = progress_contracts.value_counts()
-    slices, number, held = {}, 0, 0
-    for cid in contracts:
-        rows = int(counts.get(cid, 0))
-        if held and held + rows > LEDGER_SLICE_ROWS:
-            number, held = number + 1, 0
-        slices[cid] = number
-        held += rows
-    return slices
 
 
 def _plain_rows(frame: pd.DataFrame):

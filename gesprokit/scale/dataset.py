@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gesprokit.packing import pack_in_order
 from gesprokit.store import FRAME_TABLES, Frames, typed_frame
 
 MANIFEST = "dataset.json"
@@ -158,18 +159,12 @@ def write_frames_dataset(frames: Frames, folder: str | Path,
     by_op = frames.progress["contract_id"].map(
         contracts.set_index("contract_id")["operation_code"]).value_counts()
     ops = sorted(contracts["operation_code"].dropna().unique())
-    part_of_op, pid, filled = {}, 0, 0
-    for op in ops:
-        rows = int(by_op.get(op, 0))
-        if filled and filled + rows > rows_per_partition:
-            pid, filled = pid + 1, 0
-        part_of_op[op] = pid
-        filled += rows
+    part_of_op = pack_in_order(ops, by_op, rows_per_partition)
     part_of_contract = contracts.set_index("contract_id")["operation_code"].map(part_of_op)
     grouped = {name: dict(tuple(df.groupby(df["contract_id"].map(part_of_contract))))
                for name in CONTRACT_TABLES
                if len(df := getattr(frames, name)) and "contract_id" in df}
-    for p in range(pid + 1 if ops else 0):
+    for p in range(max(part_of_op.values(), default=-1) + 1):
         writer.append({name: parts.get(p) for name, parts in grouped.items()})
     for name in REFERENCE_TABLES:
         writer.reference(name, getattr(frames, name))
