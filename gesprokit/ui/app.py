@@ -30,7 +30,7 @@ DEFAULT_IDLE_MINUTES = 30.0
 
 def _page(path: str, takes: str):
     """A page builder importing its class when first needed (the served application imports
-    them in the background beforehand, see :class:`App`): `takes` says what the class is
+    them beforehand, see :class:`App`): `takes` says what the class is
     given besides the session — the clock of the actions (« now »), the calculation date
     (« date ») or both."""
     module, name = path.rsplit(".", 1)
@@ -44,9 +44,8 @@ def _page(path: str, takes: str):
 
 
 def _import_modules(names: list[str]) -> None:
-    """Import the pages' code in the background while the kernel waits for someone (imports
-    only: nothing is read), so that the first page opened does not wait for it (an import
-    still under way is simply waited for)."""
+    """Import the pages' code before anyone arrives (a preheated kernel; imports only:
+    nothing is read), so that the first page opened does not wait for it."""
     for name in names:
         try:
             importlib.import_module(name)
@@ -136,8 +135,7 @@ class App:
         self.specs = [p for p in PAGES if pages is None or p.key in pages]
         if query is None:  # served: what can be done before anyone arrives is done now
             ask_for_request()  # answered as soon as a person's request takes the kernel
-            modules = list(dict.fromkeys(p.build.module for p in self.specs))
-            threading.Thread(target=_import_modules, args=(modules,), daemon=True).start()
+            _import_modules(list(dict.fromkeys(p.build.module for p in self.specs)))
         roles = tuple(sorted({r for p in self.specs for r in p.roles}))
         self.idle_seconds = 60 * (idle_minutes if idle_minutes is not None
                                   else idle_minutes_setting())

@@ -11,6 +11,7 @@ login reads of it is bounded in time; its failure means « nothing asked »."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from urllib.parse import parse_qs
@@ -26,21 +27,24 @@ def _preheated() -> bool:
     return os.environ.get("QUERY_STRING") is None and os.environ.get("VOILA_PREHEAT") == "True"
 
 
-def _ask() -> None:
-    try:
-        from voila.utils import wait_for_request
-
+def _ask(wait_for_request) -> None:
+    with contextlib.suppress(Exception):  # no request info: the link is ignored
         wait_for_request()
-    except Exception:  # noqa: BLE001 - no request info: the link is ignored
-        pass
 
 
 def ask_for_request() -> None:
-    """In a preheated kernel, start asking Voilà for the page's request (once): the answer
-    comes in the background as soon as a person's request takes the kernel."""
+    """In a preheated kernel, start asking Voilà for the page's request (once): Voilà's
+    helper is imported here, in the caller's thread (no import runs in the background,
+    where it could meet one of the login's), and the answer comes in the background as
+    soon as a person's request takes the kernel."""
     global _asking
     if _asking is None and _preheated():
-        _asking = threading.Thread(target=_ask, daemon=True)
+        try:
+            from voila.utils import wait_for_request
+        except Exception:  # noqa: BLE001 - no request info: the link is ignored
+            wait_for_request = None
+        _asking = threading.Thread(target=_ask, args=(wait_for_request or (lambda: None),),
+                                   daemon=True)
         _asking.start()
 
 
