@@ -302,6 +302,9 @@ class Progress(Base):
         ForeignKeyConstraint(["contract_id", "line_no"],
                              ["price_line.contract_id", "price_line.line_no"]),
         CheckConstraint("pct_bp >= 0", name="ck_progress_pct"),
+        # each line's entries in situation order: its latest % before a situation is one
+        # seek, whatever the length of the history (entering progress, the demande)
+        Index("ix_progress_line", "contract_id", "line_no", "n"),
     )
     contract_id: Mapped[str] = mapped_column(String(30), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -340,14 +340,16 @@ def demande_frames(conn: Connection, contract_id: str, n: int):
 
 def _previous_pct(conn: Connection, contract_id: str, n: int) -> dict[str, int]:
     """Each line's cumulative % as of the situation before `n`: its entry in the latest
-    situation that entered it (one grouped query, not the whole history)."""
-    p = schema.Progress.__table__
-    latest = (select(p.c.line_no, func.max(p.c.n).label("n"))
-              .where(p.c.contract_id == contract_id, p.c.n < n)
-              .group_by(p.c.line_no).subquery())
-    return dict(conn.execute(select(p.c.line_no, p.c.pct_bp).join(
-        latest, and_(p.c.line_no == latest.c.line_no, p.c.n == latest.c.n))
-        .where(p.c.contract_id == contract_id)).all())
+    situation that entered it (lines never entered are absent). One seek per price line in
+    the index of each line's entries, not the whole history."""
+    p, lines = schema.Progress.__table__, schema.PriceLine.__table__
+    latest = (select(p.c.pct_bp)
+              .where(p.c.contract_id == lines.c.contract_id, p.c.line_no == lines.c.line_no,
+                     p.c.n < n)
+              .order_by(p.c.n.desc()).limit(1).scalar_subquery())
+    rows = conn.execute(select(lines.c.line_no, latest)
+                        .where(lines.c.contract_id == contract_id)).all()
+    return {line: pct for line, pct in rows if pct is not None}
 
 
 def _write_progress(ctx: _Context, pcts: dict[str, int], comments: dict[str, str] | None,
