@@ -115,6 +115,12 @@ def _row_json(table_name: str, row) -> str:
                       default=str)
 
 
+def line_head(table_name: str) -> str:
+    """The start of each canonical line of `table_name`'s rows (:func:`_row_json`'s text up
+    to its first value)."""
+    return "[" + json.dumps(table_name, ensure_ascii=False) + ", ["
+
+
 def _cell_json(value) -> str:
     """One value as :func:`_row_json` writes it inside its row."""
     return json.dumps(_canonical(value), ensure_ascii=False, default=str)
@@ -157,7 +163,7 @@ def _rows(conn: Connection, table, columns, excluded, wanted: set | None):
             if key in wanted:
                 yield key, _row_json(table.name, row)
         return
-    head = "[" + json.dumps(table.name, ensure_ascii=False) + ", ["
+    head = line_head(table.name)
     for part in conn.execute(query).partitions(PARTITION_ROWS):
         cells = list(zip(*part, strict=True))
         lines = [head + ", ".join(row) + "]]"

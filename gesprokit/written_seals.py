@@ -14,7 +14,6 @@ insert) is read back for those groups, as are the groups the import only adds to
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, time
@@ -125,17 +124,24 @@ def _column_values(rows, name: str) -> list:
     return [row.get(name) for row in rows]
 
 
+def _vouched_columns(table: Table, excluded: tuple[str, ...], rows) -> list:
+    """The sealed columns of `table` whose written values give its lines; raises _Unknown
+    when the base numbers the rows or a frame lacks one of them."""
+    kept = [c for c in table.columns if c.name not in excluded]
+    if any(c.primary_key and c.autoincrement is True for c in kept):
+        raise _Unknown  # the base numbers these rows
+    if isinstance(rows, pd.DataFrame) and not {c.name for c in kept} <= set(rows.columns):
+        raise _Unknown
+    return kept
+
+
 def _table_lines(table: Table, key_columns: tuple[str, ...], excluded: tuple[str, ...],
                  rows, wanted: set):
     """(group key, canonical line) of the written rows of `table` in the wanted groups,
     written as seals._rows writes them from the base; raises _Unknown when it cannot."""
-    kept = [c for c in table.columns if c.name not in excluded]
-    if any(c.primary_key and c.autoincrement is True for c in kept):
-        raise _Unknown  # the base numbers these rows
-    if isinstance(rows, pd.DataFrame) and not set(c.name for c in kept) <= set(rows.columns):
-        raise _Unknown
+    kept = _vouched_columns(table, excluded, rows)
     group = seals.SEALED[table.name][0]
-    head = "[" + json.dumps(table.name, ensure_ascii=False) + ", ["
+    head = seals.line_head(table.name)
     positions = [[c.name for c in kept].index(k) for k in key_columns]
     for start in range(0, len(rows), SLICE_ROWS):
         part = rows.iloc[start:start + SLICE_ROWS] if isinstance(rows, pd.DataFrame) else \
@@ -178,14 +184,10 @@ def _frame_lines_by_group(table: Table, key_columns: tuple[str, ...],
     """The canonical lines of a frame's rows grouped by their group key, written column by
     column by pyarrow (the lines of :func:`_table_lines`, without a Python step per value);
     raises _Unknown for values it does not vouch for."""
-    kept = [c for c in table.columns if c.name not in excluded]
-    if any(c.primary_key and c.autoincrement is True for c in kept) or \
-            not {c.name for c in kept} <= set(frame.columns):
-        raise _Unknown
-    head = "[" + json.dumps(table.name, ensure_ascii=False) + ", ["
+    kept = _vouched_columns(table, excluded, frame)
     cells = [_json_texts(c, frame[c.name]) for c in kept]
-    lines = pc.binary_join_element_wise(head, pc.binary_join_element_wise(*cells, ", "),
-                                        "]]", "")
+    lines = pc.binary_join_element_wise(seals.line_head(table.name),
+                                        pc.binary_join_element_wise(*cells, ", "), "]]", "")
     code = np.zeros(len(frame), dtype="int64")
     for name in key_columns:
         codes, uniques = pd.factorize(frame[name], use_na_sentinel=False)
