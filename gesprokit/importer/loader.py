@@ -423,7 +423,7 @@ def _check_rectifications(pf: ParsedFolder, situations: dict) -> None:
             pf.problem(row, "amount", "rectification nulle : retirez la ligne")
 
 
-def _rectified_statements(statements: list | pd.DataFrame, rectifications: list[Row]
+def _rectified_statements(statements: pd.DataFrame, rectifications: list[Row]
                           ) -> dict[tuple, dict]:
     """The statements of the situations a rectification names, by (contract, n): their
     cumulative TTC and net, what the bounds and the journal of a rectification read."""
@@ -697,7 +697,7 @@ def _skip_known_companies(conn, pf: ParsedFolder) -> None:
     pf.tables["companies"] = fresh
 
 
-def _validated_statements(plan, all_indices: list[Row], conn) -> list[dict] | pd.DataFrame:
+def _validated_statements(plan, all_indices: list[Row], conn) -> pd.DataFrame:
     """The état d'acompte figures of each MOA-validated situation, as the ledger gives them
     for the data imported (the source folder carries no figures of its own)."""
     from gesprokit.ledger import LINE_INPUT_COLUMNS, compute_ledger
@@ -714,9 +714,10 @@ def _validated_statements(plan, all_indices: list[Row], conn) -> list[dict] | pd
         return typed_frame(pd.DataFrame(_clean(given, columns), columns=columns),
                            table.__table__)
 
+    columns = ["contract_id", "n", "validated_at", *schema.STATEMENT_COLUMNS]
     situations = frame(schema.Situation)
     if situations.empty or situations["moa_at"].isna().all():
-        return []
+        return pd.DataFrame(columns=columns)
     # the progress as the ledger reads it (not the comments: a million texts to convert)
     per_contract = {"contracts": frame(schema.Contract), "price_lines": frame(schema.PriceLine),
                     "situations": situations,
@@ -735,9 +736,11 @@ def _validated_statements(plan, all_indices: list[Row], conn) -> list[dict] | pd
                              progress["contract_id"].value_counts(), LEDGER_SLICE_ROWS)
     numbers = progress["contract_id"].map(slice_of).to_numpy()
     rows_of_slice = pd.Series(numbers).groupby(numbers).indices
+    ids_of: dict[int, list[str]] = {}
+    for cid, number in slice_of.items():
+        ids_of.setdefault(number, []).append(cid)
     parts = []
-    for number in sorted(set(slice_of.values())):
-        ids = [c for c, k in slice_of.items() if k == number]
+    for number, ids in ids_of.items():
         part = {name: f[f["contract_id"].isin(ids)] for name, f in per_contract.items()
                 if name != "progress"}
         part["progress"] = progress.iloc[rows_of_slice.get(number, [])]
@@ -747,7 +750,7 @@ def _validated_statements(plan, all_indices: list[Row], conn) -> list[dict] | pd
     statements = ledger_situations.merge(validated, on=["contract_id", "n"])
     statements = statements.rename(columns={"moa_at": "validated_at"})
     # a frame, not a dict per statement: 40 000 dicts of 19 Python values held to the end
-    return statements[["contract_id", "n", "validated_at", *schema.STATEMENT_COLUMNS]]
+    return statements[columns]
 
 
 LEDGER_SLICE_ROWS = 250_000  # progress rows of the contracts whose ledger is computed at once
