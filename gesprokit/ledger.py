@@ -123,10 +123,11 @@ def _line_amounts(progress: pd.DataFrame, price_lines: pd.DataFrame
     situation_key = (p_contract * span + n)[order]
     back = _sorting(situation_key * width + p_line[order])  # in line order
     final = order[back]  # in the input's rows
+    month = (cum - previous)[back]
     lines = pd.DataFrame({
         "contract_id": contracts[p_contract[final]], "n": n[final],
         "line_no": line_nos[p_line[final]], "amount_cents": amount[back], "pct_bp": pct[back],
-        "line_cum": cum[back], "line_month": (cum - previous)[back],
+        "line_cum": cum[back], "line_month": month,
         # taken from the column's own array: an object array of a million ids would be
         # inferred as text again, value by value
         "subcontract_id": price_lines["subcontract_id"].astype("str").array.take(
@@ -137,7 +138,7 @@ def _line_amounts(progress: pd.DataFrame, price_lines: pd.DataFrame
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else keys
     months = pd.DataFrame({
         "contract_id": contracts[p_contract[final[starts]]], "n": n[final[starts]],
-        "works_month": np.add.reduceat((cum - previous)[back], starts)
+        "works_month": np.add.reduceat(month, starts)
         if len(starts) else np.zeros(0, dtype="int64")})
     return lines, months
 
